@@ -1,0 +1,48 @@
+"""castoff's own sessions: the release pipeline on examples/hello, plus lint, typing and tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+# castoff.nox imports nothing but nox, so the checkout's copy works before castoff is installed.
+sys.path.insert(0, str(Path(__file__).parent / "src"))
+from castoff.nox import release_sessions
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|venv"
+nox.options.sessions = ["lint", "typing", "tests"]
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def install_checkout(session: nox.Session, *groups: str) -> None:
+    """Install this checkout (editable) and the pinned dependency groups into a session."""
+    pins = [req for group in groups for req in nox.project.dependency_groups(PYPROJECT, group)]
+    session.install("-e", ".", *pins)
+
+
+release_sessions(project="examples/hello", install=install_checkout)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the unit and integration tests; pytest options go after `--`."""
+    install_checkout(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and formatting with ruff."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """Type-check the package, tests, noxfile and tasks with mypy --strict."""
+    install_checkout(session, "typing")
+    session.run("mypy")

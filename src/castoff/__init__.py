@@ -1,0 +1,3 @@
+"""castoff: release orchestration for Rust programs shipped to Python users."""
+
+__version__ = "0.1.0"

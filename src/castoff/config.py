@@ -1,0 +1,869 @@
+"""`[tool.castoff]` resolved into a frozen Config; bad input is a ConfigError naming its key."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NoReturn, cast, get_args
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from castoff import targets as tg
+from castoff.errors import ConfigError
+from castoff.pypi import DEFAULT_MAX_FILE_SIZE
+
+BuildMethod = Literal["auto", "native", "zig", "build-std", "cross-gcc", "docker"]
+SignBackend = Literal["gpg", "minisign", "ssh", "sigstore"]
+BUILD_METHODS: tuple[str, ...] = get_args(BuildMethod)
+SIGN_BACKENDS: tuple[str, ...] = get_args(SignBackend)
+
+DEFAULT_MUSLLINUX = (1, 2)
+DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows": "windows-latest"}
+# warehouse's _project_name_re: what PyPI accepts as a project name.
+_PROJECT_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+_DIGEST_PIN_RE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+_PLATFORM_TAG_RE = re.compile(
+    r"^(?:(?P<family>manylinux|musllinux)_(?P<major>\d+)_(?P<minor>\d+)"
+    r"|(?P<legacy>manylinux1|manylinux2010|manylinux2014)|(?P<plain>linux))_(?P<arch>[a-z0-9_]+)$"
+)
+_LEGACY_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetConfig:
+    """One `[[tool.castoff.targets]]` entry, validated against what castoff knows of its triple."""
+
+    triple: str
+    target: tg.Target
+    method: BuildMethod
+    manylinux: tuple[int, int] | None
+    musllinux: tuple[int, int] | None
+    macosx: tuple[int, int] | None
+    extra_tags: tuple[str, ...]
+    archive: tg.ArchiveKind
+    pypi: bool | None  # None: publish to PyPI when PyPI accepts the wheel's tags
+    image: str | None
+    runner: str
+    key_path: str  # where it was declared, for messages that come later (plan, build)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alias:
+    """An archive name served by another target's build: `to` is made from `source`."""
+
+    to: str
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TagPolicy:
+    """How wheels get more tags than maturin gives them."""
+
+    static_musl_manylinux: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PypiConfig:
+    """Where and whether wheels are uploaded."""
+
+    enabled: bool
+    repository_url: str
+    index_url: str
+    max_file_size: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class GithubConfig:
+    """Whether a GitHub release is made, and what goes on it besides the archives."""
+
+    enabled: bool
+    repository: str | None  # None: GITHUB_REPOSITORY at publish time
+    wheels: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishConfig:
+    """The destinations of a release."""
+
+    pypi: PypiConfig
+    github: GithubConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpgConfig:
+    """A gpg signing key; the passphrase only ever comes from an environment variable."""
+
+    key_id: str
+    passphrase_env: str | None
+    public_key: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinisignConfig:
+    """A minisign key pair; the secret key from a file or an environment variable."""
+
+    secret_key: Path | None
+    secret_key_env: str | None
+    password_env: str | None
+    public_key: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class SshConfig:
+    """An ssh signing key checked against an allowed_signers file."""
+
+    key: Path | None
+    key_env: str | None
+    allowed_signers: Path
+    identity: str
+    namespace: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SigstoreConfig:
+    """Keyless signing identity expected when verifying bundles."""
+
+    identity: str | None
+    issuer: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignConfig:
+    """The signing backends every artifact is signed with, in order."""
+
+    backends: tuple[SignBackend, ...]
+    gpg: GpgConfig | None
+    minisign: MinisignConfig | None
+    ssh: SshConfig | None
+    sigstore: SigstoreConfig | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContractConfig:
+    """The previous release's artifact names, which must not disappear unless retired."""
+
+    previous_manifest: Path | None
+    retired: tuple[tuple[str, str], ...]  # (artifact name, reason), sorted
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The whole resolved `[tool.castoff]` of one project."""
+
+    pyproject: Path
+    project_root: Path
+    name: str
+    version: str
+    binaries: tuple[str, ...]
+    archive_name: str
+    manifest_path: Path
+    targets: tuple[TargetConfig, ...]
+    aliases: tuple[Alias, ...]
+    tag_policy: TagPolicy
+    publish: PublishConfig
+    sign: SignConfig
+    contract: ContractConfig
+
+    def target(self, triple: str) -> TargetConfig | None:
+        """Return the configured target for a triple, if it is built."""
+        return next((t for t in self.targets if t.triple == triple), None)
+
+
+class _Table:
+    """A TOML table with its key path, so every error can say exactly where it is."""
+
+    def __init__(self, data: Mapping[str, object], path: str, file: Path) -> None:
+        self.data = data
+        self.path = path
+        self.file = file
+
+    def key(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def fail(self, key: str | None, problem: str, fix: str | None = None) -> NoReturn:
+        where = self.key(key) if key else self.path
+        raise ConfigError(f"{self.file}: {where}: {problem}", hint=fix)
+
+    def check_keys(self, known: Sequence[str]) -> None:
+        for key in self.data:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                fix = (
+                    f"Did you mean '{close[0]}'?"
+                    if close
+                    else f"Known keys: {', '.join(sorted(known))}."
+                )
+                self.fail(key, f"unknown key '{key}'.", fix + " See docs/config.md.")
+
+    def _typed(self, key: str, kind: type, kind_name: str) -> object | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        # bool is an int subclass in Python, but not in TOML.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.fail(key, f"expected {kind_name}, got {_show(value)}.")
+        return value
+
+    def string(self, key: str) -> str | None:
+        value = cast("str | None", self._typed(key, str, "a string"))
+        if value is not None and not value.strip():
+            self.fail(key, "must not be empty.")
+        return value
+
+    def boolean(self, key: str) -> bool | None:
+        return cast("bool | None", self._typed(key, bool, "true or false"))
+
+    def integer(self, key: str) -> int | None:
+        return cast("int | None", self._typed(key, int, "an integer"))
+
+    def strings(self, key: str) -> tuple[str, ...] | None:
+        value = self._typed(key, list, "a list of strings")
+        if value is None:
+            return None
+        items = cast("list[object]", value)
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item:
+                self.fail(f"{key}[{i}]", f"expected a non-empty string, got {_show(item)}.")
+        return tuple(cast("list[str]", items))
+
+    def table(self, key: str) -> _Table:
+        value = self._typed(key, dict, "a table")
+        return _Table(cast("dict[str, object]", value or {}), self.key(key), self.file)
+
+    def tables(self, key: str) -> list[_Table]:
+        value = self._typed(key, list, "an array of tables ([[...]])")
+        result = []
+        for i, item in enumerate(cast("list[object]", value or [])):
+            if not isinstance(item, dict):
+                self.fail(f"{key}[{i}]", f"expected a table, got {_show(item)}.")
+            result.append(
+                _Table(cast("dict[str, object]", item), f"{self.key(key)}[{i}]", self.file)
+            )
+        return result
+
+    def choice(self, key: str, choices: Sequence[str], default: str) -> str:
+        value = self.string(key)
+        if value is None:
+            return default
+        if value not in choices:
+            self.fail(
+                key, f"'{value}' is not one of {', '.join(choices)}.", _did_you_mean(value, choices)
+            )
+        return value
+
+
+def _show(value: object) -> str:
+    kind = {
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "array",
+        dict: "table",
+    }
+    return f"{kind.get(type(value), type(value).__name__)} {value!r}"
+
+
+def _did_you_mean(value: str, choices: Sequence[str]) -> str | None:
+    # A shared prefix ('zigbuild' for 'zig') says more about intent than edit distance does.
+    prefixed = [c for c in choices if value.startswith(c) or c.startswith(value)]
+    close = sorted(prefixed, key=len, reverse=True) or difflib.get_close_matches(
+        value, choices, n=1, cutoff=0.5
+    )
+    return f"Did you mean '{close[0]}'?" if close else None
+
+
+def load(pyproject: Path) -> Config:
+    """Read a pyproject.toml and resolve its `[tool.castoff]` table."""
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{pyproject}: no such file.",
+            hint="Pass --config PATH to the project's pyproject.toml, or run castoff where it is.",
+        ) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject}: not valid TOML ({exc}).", hint="Fix the syntax.") from None
+    return resolve(document, pyproject=pyproject)
+
+
+def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
+    """Resolve a parsed pyproject.toml into a Config; pure apart from reading Cargo.toml."""
+    root = _Table(document, "", pyproject)
+    tool = root.data.get("tool")
+    castoff = tool.get("castoff") if isinstance(tool, dict) else None
+    if not isinstance(castoff, dict):
+        raise ConfigError(
+            f"{pyproject}: has no [tool.castoff] table.",
+            hint="Add one (see docs/config.md and examples/hello/pyproject.toml), or point "
+            "--config at the pyproject.toml of the project to release.",
+        )
+    table = _Table(cast("dict[str, object]", castoff), "tool.castoff", pyproject)
+    table.check_keys(
+        [
+            "name",
+            "version",
+            "binaries",
+            "archive-name",
+            "targets",
+            "aliases",
+            "tag-policy",
+            "publish",
+            "sign",
+            "contract",
+        ]
+    )
+    project = _Table(cast("dict[str, object]", document.get("project") or {}), "project", pyproject)
+    project_root = pyproject.parent
+    manifest_path = _manifest_path(document, project_root)
+
+    name = _name(table, project)
+    cargo = _CargoToml(manifest_path)
+    version = _version(table, project, cargo)
+    binaries = table.strings("binaries") or cargo.binaries(table)
+    for i, binary in enumerate(binaries):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", binary):
+            table.fail(f"binaries[{i}]", f"'{binary}' is not a file name a binary can have.")
+    archive_name = table.string("archive-name") or cargo.package_name(table)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", archive_name):
+        table.fail(
+            "archive-name",
+            f"'{archive_name}' cannot start an archive file name.",
+            "Use letters, digits, '.', '_' and '-' only.",
+        )
+
+    target_configs = _targets(table)
+    tag_policy = _tag_policy(table.table("tag-policy"))
+    publish = _publish(table.table("publish"))
+    return Config(
+        pyproject=pyproject,
+        project_root=project_root,
+        name=name,
+        version=version,
+        binaries=binaries,
+        archive_name=archive_name,
+        manifest_path=manifest_path,
+        targets=target_configs,
+        aliases=_aliases(table.table("aliases"), target_configs),
+        tag_policy=tag_policy,
+        publish=publish,
+        sign=_sign(table.table("sign"), project_root),
+        contract=_contract(table.table("contract"), project_root),
+    )
+
+
+def _manifest_path(document: Mapping[str, object], project_root: Path) -> Path:
+    tool = cast("dict[str, object]", document.get("tool") or {})
+    maturin = tool.get("maturin")
+    relative = maturin.get("manifest-path") if isinstance(maturin, dict) else None
+    return project_root / (relative if isinstance(relative, str) else "Cargo.toml")
+
+
+class _CargoToml:
+    """The Cargo.toml beside the project, read only when a default needs it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data: dict[str, object] | None = None
+
+    def _package(self, table: _Table, key: str) -> dict[str, object]:
+        if self._data is None:
+            try:
+                self._data = tomllib.loads(self.path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                table.fail(
+                    key,
+                    f"is not set, and its default comes from {self.path}, which does not exist.",
+                    f"Set {table.key(key)}, or [tool.maturin] manifest-path.",
+                )
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{self.path}: not valid TOML ({exc}).") from None
+        package = self._data.get("package")
+        if not isinstance(package, dict):
+            table.fail(key, f"is not set, and {self.path} has no [package] table.")
+        return cast("dict[str, object]", package)
+
+    def package_name(self, table: _Table, key: str = "archive-name") -> str:
+        name = self._package(table, key).get("name")
+        if not isinstance(name, str):
+            table.fail(key, f"is not set, and {self.path} has no [package] name.")
+        return name
+
+    def version(self, table: _Table) -> str:
+        version = self._package(table, "version").get("version")
+        if not isinstance(version, str):
+            table.fail(
+                "version",
+                f"is not set, and {self.path}'s [package] version is {_show(version)}, which "
+                "castoff does not resolve (workspace inheritance).",
+                "Set [project] version or tool.castoff.version.",
+            )
+        return version
+
+    def binaries(self, table: _Table) -> tuple[str, ...]:
+        name = self.package_name(table, "binaries")
+        assert self._data is not None  # noqa: S101 - package_name loaded it
+        bins = self._data.get("bin")
+        names = (
+            [b.get("name") for b in bins if isinstance(b, dict)] if isinstance(bins, list) else []
+        )
+        if names and all(isinstance(n, str) for n in names):
+            return tuple(cast("list[str]", names))
+        # Without [[bin]] tables cargo builds one binary named after the package.
+        return (name,)
+
+
+def _name(table: _Table, project: _Table) -> str:
+    name = table.string("name") or project.string("name")
+    if name is None:
+        table.fail("name", "is not set, and [project] has no name.", "Set [project] name.")
+    if not _PROJECT_NAME_RE.match(name):
+        table.fail(
+            "name",
+            f"'{name}' is not a name PyPI accepts.",
+            "Use letters, digits, '.', '_' and '-', starting and ending with a letter or digit.",
+        )
+    return name
+
+
+def _version(table: _Table, project: _Table, cargo: _CargoToml) -> str:
+    text = table.string("version")
+    key = "tool.castoff.version"
+    if text is None and (text := project.string("version")) is not None:
+        key = "project.version"
+    if text is None:
+        text = cargo.version(table)
+        key = f"{cargo.path} [package] version"
+    try:
+        version = Version(text)
+    except InvalidVersion:
+        raise ConfigError(
+            f"{table.file}: {key}: '{text}' is not a PEP 440 version.",
+            hint="Use a version such as 1.2.3, 1.2.3rc1 or 1.2.3.post1.",
+        ) from None
+    if version.local is not None:
+        raise ConfigError(
+            f"{table.file}: {key}: '{text}' has a local part ('+{version.local}'), "
+            "which PyPI refuses.",
+            hint="Drop the '+...' part.",
+        )
+    return str(version)
+
+
+def _compat(table: _Table, key: str) -> tuple[int, int] | None:
+    text = table.string(key)
+    if text is None:
+        return None
+    version = tg.parse_version(text)
+    if version is None:
+        example = "11.0" if key == "macosx" else "2_17" if key == "manylinux" else "1_2"
+        table.fail(key, f"'{text}' is not a version like '{example}'.")
+    return version
+
+
+def _targets(table: _Table) -> tuple[TargetConfig, ...]:
+    entries = table.tables("targets")
+    if not entries:
+        table.fail(
+            "targets",
+            "no targets are declared.",
+            "Add at least one [[tool.castoff.targets]] with a triple, e.g. "
+            "triple = 'x86_64-unknown-linux-gnu'.",
+        )
+    seen: dict[str, str] = {}
+    result = []
+    for entry in entries:
+        target_config = _target(entry)
+        if target_config.triple in seen:
+            entry.fail(
+                "triple",
+                f"'{target_config.triple}' is already declared at {seen[target_config.triple]}.",
+                "Declare each triple once.",
+            )
+        seen[target_config.triple] = entry.path
+        result.append(target_config)
+    return tuple(result)
+
+
+def _target(entry: _Table) -> TargetConfig:
+    entry.check_keys(
+        [
+            "triple",
+            "method",
+            "manylinux",
+            "musllinux",
+            "macosx",
+            "extra-tags",
+            "archive",
+            "pypi",
+            "image",
+            "runner",
+        ]
+    )
+    triple = entry.string("triple")
+    if triple is None:
+        entry.fail("triple", "is missing.", "Every target needs a Rust target triple.")
+    target = tg.lookup(triple)
+    if target is None:
+        close = tg.suggest(triple)
+        entry.fail(
+            "triple",
+            f"'{triple}' is not a Rust target triple castoff knows;",
+            f"did you mean '{close}'?"
+            if close
+            else f"known triples: {', '.join(sorted(tg.TARGETS))}.",
+        )
+    method = cast("BuildMethod", entry.choice("method", BUILD_METHODS, "auto"))
+    image = entry.string("image")
+    if method == "docker":
+        if image is None:
+            entry.fail(
+                "image",
+                "is required with method = 'docker'.",
+                "Name the builder image pinned by digest.",
+            )
+        if not _DIGEST_PIN_RE.match(image):
+            entry.fail(
+                "image",
+                f"'{image}' is not pinned by digest, so the build's provenance is unknown.",
+                "Write it as name@sha256:<64 hex digits> (docker buildx imagetools inspect NAME "
+                "prints the digest).",
+            )
+    elif image is not None:
+        entry.fail("image", f"is only used with method = 'docker', not '{method}'.", "Remove it.")
+
+    manylinux = _compat(entry, "manylinux")
+    musllinux = _compat(entry, "musllinux")
+    macosx = _compat(entry, "macosx")
+    _check_compat_fits(entry, target, manylinux=manylinux, musllinux=musllinux, macosx=macosx)
+    # Defaults: the lowest version the target honestly supports (maturin's default for musl).
+    if target.tag_family == "manylinux":
+        manylinux = manylinux or target.glibc_floor
+    elif target.tag_family == "musllinux":
+        musllinux = musllinux or DEFAULT_MUSLLINUX
+    elif target.tag_family == "macosx":
+        macosx = macosx or target.macos_floor
+    extra_tags = entry.strings("extra-tags") or ()
+    for i, tag in enumerate(extra_tags):
+        _check_extra_tag(entry, f"extra-tags[{i}]", tag, target)
+    archive = cast(
+        "tg.ArchiveKind", entry.choice("archive", ("tar.gz", "zip"), target.archive_kind)
+    )
+    return TargetConfig(
+        triple=triple,
+        target=target,
+        method=method,
+        manylinux=manylinux,
+        musllinux=musllinux,
+        macosx=macosx,
+        extra_tags=tuple(sorted(set(extra_tags))),
+        archive=archive,
+        pypi=entry.boolean("pypi"),
+        image=image,
+        runner=entry.string("runner") or DEFAULT_RUNNERS[target.os],
+        key_path=entry.path,
+    )
+
+
+def _check_compat_fits(
+    entry: _Table,
+    target: tg.Target,
+    *,
+    manylinux: tuple[int, int] | None,
+    musllinux: tuple[int, int] | None,
+    macosx: tuple[int, int] | None,
+) -> None:
+    family = target.tag_family
+    for key, value, wanted in (
+        ("manylinux", manylinux, "manylinux"),
+        ("musllinux", musllinux, "musllinux"),
+        ("macosx", macosx, "macosx"),
+    ):
+        if value is not None and family != wanted:
+            entry.fail(
+                key,
+                f"applies to {wanted} targets, and '{target.triple}' builds {family} wheels.",
+                "Remove it; for a static musl wheel that should also install on glibc, use "
+                "tool.castoff.tag-policy or extra-tags.",
+            )
+    if manylinux is not None and target.glibc_floor and manylinux < target.glibc_floor:
+        floor = tg.format_version(target.glibc_floor)
+        entry.fail(
+            "manylinux",
+            f"'{tg.format_version(manylinux)}' is below the glibc floor of {target.wheel_arch} "
+            f"({floor}): the tag would promise systems the binary cannot run on.",
+            f"Use manylinux = '{floor}' or higher.",
+        )
+    if musllinux is not None and target.musl_floor and musllinux < target.musl_floor:
+        floor = tg.format_version(target.musl_floor)
+        entry.fail(
+            "musllinux",
+            f"'{tg.format_version(musllinux)}' is below musl {floor} for {target.wheel_arch}.",
+            f"Use musllinux = '{floor}' or higher.",
+        )
+    if macosx is not None and target.macos_floor and macosx < target.macos_floor:
+        floor = f"{target.macos_floor[0]}.{target.macos_floor[1]}"
+        entry.fail(
+            "macosx",
+            f"'{macosx[0]}.{macosx[1]}' is below rustc's minimum for this target.",
+            f"Use macosx = '{floor}' or higher.",
+        )
+
+
+def _check_extra_tag(entry: _Table, key: str, tag: str, target: tg.Target) -> None:
+    m = _PLATFORM_TAG_RE.match(tag)
+    if m is None or target.os != "linux":
+        entry.fail(
+            key,
+            f"'{tag}' is not a Linux platform tag castoff can add to a {target.triple} wheel.",
+            "Use manylinux_X_Y_ARCH, musllinux_X_Y_ARCH, manylinux2014_ARCH or linux_ARCH.",
+        )
+    if m["arch"] != target.wheel_arch:
+        entry.fail(
+            key,
+            f"'{tag}' names architecture '{m['arch']}', but {target.triple} wheels are "
+            f"'{target.wheel_arch}'.",
+            f"Use a tag ending in _{target.wheel_arch}.",
+        )
+    glibc_tag = m["family"] == "manylinux" or m["legacy"] is not None
+    if glibc_tag and target.libc == "musl" and not target.is_static_by_default:
+        entry.fail(key, f"'{tag}' claims glibc for a dynamically linked musl binary.")
+    if glibc_tag:
+        glibc = _LEGACY_GLIBC[m["legacy"]] if m["legacy"] else (int(m["major"]), int(m["minor"]))
+        if target.glibc_floor and glibc < target.glibc_floor:
+            floor = tg.format_version(target.glibc_floor)
+            entry.fail(
+                key,
+                f"'{tag}' promises glibc {glibc[0]}.{glibc[1]}, below the {target.wheel_arch} "
+                f"floor of {floor.replace('_', '.')}.",
+                f"Use manylinux_{floor}_{target.wheel_arch} or higher.",
+            )
+
+
+def _tag_policy(table: _Table) -> TagPolicy:
+    table.check_keys(["static-musl-manylinux"])
+    return TagPolicy(static_musl_manylinux=bool(table.boolean("static-musl-manylinux")))
+
+
+def _publish(table: _Table) -> PublishConfig:
+    table.check_keys(["pypi", "github"])
+    pypi = table.table("pypi")
+    pypi.check_keys(["enabled", "repository-url", "index-url", "max-file-size"])
+    max_size = pypi.integer("max-file-size")
+    if max_size is not None and max_size <= 0:
+        pypi.fail("max-file-size", f"{max_size} is not a positive number of bytes.")
+    github = table.table("github")
+    github.check_keys(["enabled", "repository", "wheels"])
+    repository = github.string("repository")
+    if repository is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+        github.fail(
+            "repository", f"'{repository}' is not OWNER/NAME.", "Write it as e.g. 'astral-sh/uv'."
+        )
+    return PublishConfig(
+        pypi=PypiConfig(
+            enabled=pypi.boolean("enabled") is not False,
+            repository_url=pypi.string("repository-url") or "https://upload.pypi.org/legacy/",
+            index_url=pypi.string("index-url") or "https://pypi.org/simple/",
+            max_file_size=max_size or DEFAULT_MAX_FILE_SIZE,
+        ),
+        github=GithubConfig(
+            enabled=github.boolean("enabled") is not False,
+            repository=repository,
+            wheels=github.boolean("wheels") is not False,
+        ),
+    )
+
+
+def _aliases(table: _Table, target_configs: Sequence[TargetConfig]) -> tuple[Alias, ...]:
+    built = {t.triple for t in target_configs}
+    result = []
+    for to, source in sorted(table.data.items()):
+        if not isinstance(source, str):
+            table.fail(to, f"expected the triple of a built target, got {_show(source)}.")
+        to_target = tg.lookup(to)
+        if to_target is None:
+            close = tg.suggest(to)
+            table.fail(
+                to,
+                f"'{to}' is not a Rust target triple castoff knows;",
+                f"did you mean '{close}'?" if close else None,
+            )
+        if to in built:
+            table.fail(
+                to,
+                f"'{to}' is built by a target of its own, so its archive cannot also be an alias.",
+                "Remove the alias or the target.",
+            )
+        if source not in built:
+            table.fail(
+                to,
+                f"'{source}' is not among tool.castoff.targets, so there is nothing to alias.",
+                _did_you_mean(source, sorted(built)) or "Alias to a triple that is built.",
+            )
+        source_target = tg.TARGETS[source]
+        if not source_target.is_static_by_default:
+            table.fail(
+                to,
+                f"'{source}' builds dynamically linked binaries, which do not run on {to} systems.",
+                "Alias from a static musl target instead.",
+            )
+        if (source_target.os, source_target.wheel_arch) != (to_target.os, to_target.wheel_arch):
+            table.fail(
+                to,
+                f"'{source}' is {source_target.wheel_arch} and '{to}' is {to_target.wheel_arch}.",
+                "An alias must serve the same architecture.",
+            )
+        result.append(Alias(to=to, source=source))
+    return tuple(result)
+
+
+def _env_name(table: _Table, key: str) -> str | None:
+    name = table.string(key)
+    if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        table.fail(key, f"'{name}' is not an environment variable name.")
+    return name
+
+
+def _path(table: _Table, key: str, root: Path) -> Path | None:
+    text = table.string(key)
+    return None if text is None else root / text
+
+
+def _required_path(table: _Table, key: str, root: Path) -> Path:
+    path = _path(table, key, root)
+    if path is None:
+        table.fail(key, "is missing.", "Give the path of the file, relative to pyproject.toml.")
+    return path
+
+
+def _required_string(table: _Table, key: str, fix: str) -> str:
+    value = table.string(key)
+    if value is None:
+        table.fail(key, "is missing.", fix)
+    return value
+
+
+def _secret_source(
+    table: _Table, file_key: str, env_key: str, root: Path
+) -> tuple[Path | None, str | None]:
+    """Return where a secret key comes from: exactly one of a file and an environment variable."""
+    path, env = _path(table, file_key, root), _env_name(table, env_key)
+    if (path is None) == (env is None):
+        table.fail(None, f"needs exactly one of {file_key} (a file) and {env_key}.")
+    return path, env
+
+
+_SECRET_KEYS = ("passphrase", "password", "secret", "private-key", "token")
+
+
+def _backend_table(table: _Table, name: str, known: Sequence[str]) -> _Table:
+    backend = table.table(name)
+    for key in backend.data:
+        if key in _SECRET_KEYS:
+            backend.fail(
+                key,
+                "holds a secret in pyproject.toml, where everyone who can read the repository "
+                "sees it.",
+                "Remove it (and rotate the secret); name an environment variable with "
+                f"'{key}-env' or a file instead.",
+            )
+    backend.check_keys(known)
+    return backend
+
+
+def _gpg(table: _Table, root: Path) -> GpgConfig:
+    t = _backend_table(table, "gpg", ["key-id", "passphrase-env", "public-key"])
+    return GpgConfig(
+        key_id=_required_string(t, "key-id", "Name the signing key's id or fingerprint."),
+        passphrase_env=_env_name(t, "passphrase-env"),
+        public_key=_required_path(t, "public-key", root),
+    )
+
+
+def _minisign(table: _Table, root: Path) -> MinisignConfig:
+    t = _backend_table(
+        table, "minisign", ["secret-key", "secret-key-env", "password-env", "public-key"]
+    )
+    secret_key, secret_key_env = _secret_source(t, "secret-key", "secret-key-env", root)
+    return MinisignConfig(
+        secret_key=secret_key,
+        secret_key_env=secret_key_env,
+        password_env=_env_name(t, "password-env"),
+        public_key=_required_path(t, "public-key", root),
+    )
+
+
+def _ssh(table: _Table, root: Path) -> SshConfig:
+    t = _backend_table(table, "ssh", ["key", "key-env", "allowed-signers", "identity", "namespace"])
+    key, key_env = _secret_source(t, "key", "key-env", root)
+    return SshConfig(
+        key=key,
+        key_env=key_env,
+        allowed_signers=_required_path(t, "allowed-signers", root),
+        identity=_required_string(t, "identity", "Give the principal named in allowed-signers."),
+        namespace=t.string("namespace") or "file",
+    )
+
+
+def _sigstore(table: _Table) -> SigstoreConfig:
+    t = _backend_table(table, "sigstore", ["identity", "issuer"])
+    return SigstoreConfig(
+        identity=t.string("identity"),
+        issuer=t.string("issuer") or "https://token.actions.githubusercontent.com",
+    )
+
+
+def _sign(table: _Table, root: Path) -> SignConfig:
+    table.check_keys(["backends", *SIGN_BACKENDS])
+    backends = table.strings("backends") or ()
+    for i, backend in enumerate(backends):
+        if backend not in SIGN_BACKENDS:
+            table.fail(
+                f"backends[{i}]",
+                f"'{backend}' is not one of {', '.join(SIGN_BACKENDS)}.",
+                _did_you_mean(backend, SIGN_BACKENDS),
+            )
+    if len(set(backends)) != len(backends):
+        table.fail("backends", "names a backend twice.")
+    for backend in SIGN_BACKENDS:
+        if backend in table.data and backend not in backends:
+            table.fail(
+                backend,
+                f"is configured, but '{backend}' is not in backends.",
+                f"Add it to {table.key('backends')} or remove the table.",
+            )
+    return SignConfig(
+        backends=cast("tuple[SignBackend, ...]", backends),
+        gpg=_gpg(table, root) if "gpg" in backends else None,
+        minisign=_minisign(table, root) if "minisign" in backends else None,
+        ssh=_ssh(table, root) if "ssh" in backends else None,
+        sigstore=_sigstore(table) if "sigstore" in backends else None,
+    )
+
+
+def _contract(table: _Table, root: Path) -> ContractConfig:
+    table.check_keys(["previous-manifest", "retired"])
+    retired = table.table("retired")
+    for name, reason in retired.data.items():
+        if not isinstance(reason, str) or not reason.strip():
+            retired.fail(
+                name,
+                f"expected the reason this artifact is retired, got {_show(reason)}.",
+                "Downstream tools download archives by name; say what replaces it.",
+            )
+    return ContractConfig(
+        previous_manifest=_path(table, "previous-manifest", root),
+        retired=tuple(sorted(cast("dict[str, str]", retired.data).items())),
+    )
+
+
+def canonical_wheel_name(name: str) -> str:
+    """Return the distribution name as it appears in wheel file names (PEP 427, escaped)."""
+    return re.sub(r"[-_.]+", "_", canonicalize_name(name))

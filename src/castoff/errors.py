@@ -1,0 +1,44 @@
+"""The one exception hierarchy; only the CLI turns these into output and exit codes."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class CastoffError(Exception):
+    """A failure the user can fix: a message that names what is wrong and a hint that says how."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def paragraph(self) -> str:
+        """Return the one-paragraph text the CLI prints."""
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class UsageError(CastoffError):
+    """The command line itself is wrong."""
+
+    exit_code = 2
+
+
+class ConfigError(CastoffError):
+    """`[tool.castoff]` or the files it points at are invalid; the message names the key path."""
+
+    exit_code = 3
+
+
+class PlanError(CastoffError):
+    """A plan file cannot be read: not JSON, wrong schema version, or not a castoff plan."""
+
+    exit_code = 4
+
+
+# Every code in one table, so the README and tests can check that they are distinct.
+EXIT_CODES: dict[str, int] = {
+    cls.__name__: cls.exit_code for cls in (CastoffError, UsageError, ConfigError, PlanError)
+}

@@ -1,0 +1,436 @@
+"""Pure planning: Config in, a frozen ReleasePlan out, naming every job and file of the release."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+from castoff import targets as tg
+from castoff.config import Config, TagPolicy, TargetConfig, canonical_wheel_name
+from castoff.errors import ConfigError, PlanError, UsageError
+from castoff.pypi import tag_set, wheel_refusal
+
+SCHEMA_VERSION = 1
+Destination = Literal["github", "pypi"]
+ArtifactKind = Literal["wheel", "archive", "checksum"]
+DESTINATIONS: tuple[Destination, ...] = ("github", "pypi")
+CHECKSUMS_FILE = "SHA256SUMS"
+SIGNATURE_SUFFIXES = {
+    "gpg": ".asc",
+    "minisign": ".minisig",
+    "ssh": ".sig",
+    "sigstore": ".sigstore.json",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exclusion:
+    """A destination an artifact does not go to, and why."""
+
+    destination: Destination
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Signature:
+    """A detached signature file that one backend writes beside an artifact."""
+
+    backend: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    """One file of the release, by its final name."""
+
+    name: str
+    kind: ArtifactKind
+    target: str | None
+    destinations: tuple[Destination, ...]
+    excluded: tuple[Exclusion, ...]
+    alias_of: str | None
+    platform_tags: tuple[str, ...]
+    signatures: tuple[Signature, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildJob:
+    """One target to build: what the build step and a GitHub Actions matrix entry need."""
+
+    target: str
+    method: str
+    runner: str
+    image: str | None
+    manylinux: str | None
+    musllinux: str | None
+    macosx: str | None
+    built_platform_tags: tuple[
+        str, ...
+    ]  # what maturin tags the wheel; assemble retags to the final
+    artifacts: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleasePlan:
+    """Everything a release will build and publish; a versioned JSON contract."""
+
+    schema_version: int
+    name: str
+    version: str
+    binaries: tuple[str, ...]
+    jobs: tuple[BuildJob, ...]
+    artifacts: tuple[Artifact, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the plan as plain JSON data."""
+        return {
+            "schema_version": self.schema_version,
+            "project": {
+                "name": self.name,
+                "version": self.version,
+                "binaries": list(self.binaries),
+            },
+            "jobs": [_job_dict(job) for job in self.jobs],
+            "artifacts": [_artifact_dict(artifact) for artifact in self.artifacts],
+        }
+
+    def to_json(self) -> str:
+        """Return the plan as deterministic JSON text: same plan, same bytes."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def github_matrix(self) -> dict[str, list[dict[str, str]]]:
+        """Return the object a GitHub Actions `strategy.matrix` takes through fromJson."""
+        include = []
+        for job in self.jobs:
+            entry = {"target": job.target, "method": job.method, "runs-on": job.runner}
+            if job.image:
+                entry["image"] = job.image
+            include.append(entry)
+        return {"include": include}
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "plan") -> ReleasePlan:
+        """Read a plan written by to_json, refusing other schema versions."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(
+                f"{source}: not JSON ({exc}).", hint="Write it with `castoff plan --format json`."
+            ) from None
+        if not isinstance(data, dict) or "schema_version" not in data:
+            raise PlanError(f"{source}: not a castoff plan (no schema_version).")
+        if data["schema_version"] != SCHEMA_VERSION:
+            raise PlanError(
+                f"{source}: schema_version {data['schema_version']!r}, but this castoff reads "
+                f"version {SCHEMA_VERSION}.",
+                hint="Make the plan with the same castoff version that consumes it.",
+            )
+        try:
+            return _plan_from_dict(data)
+        except (KeyError, TypeError) as exc:
+            raise PlanError(f"{source}: malformed castoff plan ({exc!r}).") from None
+
+
+def _job_dict(job: BuildJob) -> dict[str, Any]:
+    return {
+        "target": job.target,
+        "method": job.method,
+        "runner": job.runner,
+        "image": job.image,
+        "manylinux": job.manylinux,
+        "musllinux": job.musllinux,
+        "macosx": job.macosx,
+        "built_platform_tags": list(job.built_platform_tags),
+        "artifacts": list(job.artifacts),
+    }
+
+
+def _artifact_dict(artifact: Artifact) -> dict[str, Any]:
+    return {
+        "name": artifact.name,
+        "kind": artifact.kind,
+        "target": artifact.target,
+        "destinations": list(artifact.destinations),
+        "excluded": [{"destination": e.destination, "reason": e.reason} for e in artifact.excluded],
+        "alias_of": artifact.alias_of,
+        "platform_tags": list(artifact.platform_tags),
+        "signatures": [{"backend": s.backend, "name": s.name} for s in artifact.signatures],
+    }
+
+
+def _plan_from_dict(data: Mapping[str, Any]) -> ReleasePlan:
+    project = data["project"]
+    return ReleasePlan(
+        schema_version=data["schema_version"],
+        name=project["name"],
+        version=project["version"],
+        binaries=tuple(project["binaries"]),
+        jobs=tuple(
+            BuildJob(
+                target=j["target"],
+                method=j["method"],
+                runner=j["runner"],
+                image=j["image"],
+                manylinux=j["manylinux"],
+                musllinux=j["musllinux"],
+                macosx=j["macosx"],
+                built_platform_tags=tuple(j["built_platform_tags"]),
+                artifacts=tuple(j["artifacts"]),
+            )
+            for j in data["jobs"]
+        ),
+        artifacts=tuple(
+            Artifact(
+                name=a["name"],
+                kind=a["kind"],
+                target=a["target"],
+                destinations=tuple(a["destinations"]),
+                excluded=tuple(
+                    Exclusion(destination=e["destination"], reason=e["reason"])
+                    for e in a["excluded"]
+                ),
+                alias_of=a["alias_of"],
+                platform_tags=tuple(a["platform_tags"]),
+                signatures=tuple(
+                    Signature(backend=s["backend"], name=s["name"]) for s in a["signatures"]
+                ),
+            )
+            for a in data["artifacts"]
+        ),
+    )
+
+
+def built_platform_tags(target_config: TargetConfig) -> tuple[str, ...]:
+    """Return the platform tags maturin gives the wheel of a target."""
+    return tg.native_platform_tags(
+        target_config.target,
+        manylinux=target_config.manylinux,
+        musllinux=target_config.musllinux,
+        macosx=target_config.macosx,
+    )
+
+
+def wheel_platform_tags(
+    target_config: TargetConfig, all_targets: Sequence[TargetConfig], policy: TagPolicy
+) -> tuple[str, ...]:
+    """Return the final, sorted platform tags of a target's wheel after the tag policy and extras.
+
+    The policy tags a static musl wheel manylinux at its arch's glibc floor only where no glibc
+    wheel of the same arch is built: two wheels claiming one tag would leave installers to pick.
+    """
+    tags = set(built_platform_tags(target_config)) | set(target_config.extra_tags)
+    target = target_config.target
+    if (
+        policy.static_musl_manylinux
+        and target.tag_family == "musllinux"
+        and target.is_static_by_default
+    ):
+        glibc_sibling = any(
+            t.target.libc == "gnu"
+            and t.target.wheel_arch == target.wheel_arch
+            and t.target.os == target.os
+            for t in all_targets
+        )
+        if not glibc_sibling and target.glibc_floor is not None:
+            tags |= set(tg.manylinux_tags(target.wheel_arch, target.glibc_floor))
+    return tuple(sorted(tags))
+
+
+def _signatures(config: Config, name: str) -> tuple[Signature, ...]:
+    return tuple(
+        Signature(backend=b, name=name + SIGNATURE_SUFFIXES[b]) for b in config.sign.backends
+    )
+
+
+def _route(
+    wanted: Mapping[Destination, str | None],
+) -> tuple[tuple[Destination, ...], tuple[Exclusion, ...]]:
+    """Split destinations into those taken (reason None) and those left out with their reason."""
+    taken = tuple(d for d in DESTINATIONS if wanted[d] is None)
+    left = tuple(
+        Exclusion(destination=d, reason=r) for d in DESTINATIONS if (r := wanted[d]) is not None
+    )
+    return taken, left
+
+
+def _github_reason(config: Config) -> str | None:
+    if not config.publish.github.enabled:
+        return "GitHub releases are off (tool.castoff.publish.github.enabled = false)"
+    return None
+
+
+_NOT_FOR_PYPI = "PyPI takes only wheels and sdists; this file goes to the GitHub release"
+
+
+def _wheel_artifact(config: Config, target_config: TargetConfig, tags: tuple[str, ...]) -> Artifact:
+    name = f"{canonical_wheel_name(config.name)}-{config.version}-py3-none-{tag_set(tags)}.whl"
+    pypi_reason: str | None
+    if not config.publish.pypi.enabled:
+        pypi_reason = "publishing to PyPI is off (tool.castoff.publish.pypi.enabled = false)"
+    elif target_config.pypi is False:
+        pypi_reason = f"{target_config.key_path}.pypi = false"
+    else:
+        pypi_reason = wheel_refusal(tags)
+        if pypi_reason is not None and target_config.pypi is True:
+            raise ConfigError(
+                f"{config.pyproject}: {target_config.key_path}.pypi: is true, but {pypi_reason}.",
+                hint="Remove the key (castoff then keeps the wheel for the GitHub release) or set "
+                "pypi = false.",
+            )
+    github_reason = _github_reason(config)
+    if github_reason is None and not config.publish.github.wheels and pypi_reason is None:
+        # A wheel PyPI will not take stays on the GitHub release whatever this switch says.
+        github_reason = "wheels go to PyPI only (tool.castoff.publish.github.wheels = false)"
+    destinations, excluded = _route({"github": github_reason, "pypi": pypi_reason})
+    return Artifact(
+        name=name,
+        kind="wheel",
+        target=target_config.triple,
+        destinations=destinations,
+        excluded=excluded,
+        alias_of=None,
+        platform_tags=tags,
+        signatures=_signatures(config, name),
+    )
+
+
+def _archive_artifacts(
+    config: Config, triple: str, archive: tg.ArchiveKind, alias_of: str | None
+) -> tuple[Artifact, Artifact]:
+    name = f"{config.archive_name}-{triple}.{archive}"
+    destinations, excluded = _route({"github": _github_reason(config), "pypi": _NOT_FOR_PYPI})
+    archive_artifact = Artifact(
+        name=name,
+        kind="archive",
+        target=triple,
+        destinations=destinations,
+        excluded=excluded,
+        alias_of=alias_of,
+        platform_tags=(),
+        signatures=_signatures(config, name),
+    )
+    # The sidecar repeats one line of the signed SHA256SUMS, so it is not signed on its own.
+    sidecar = Artifact(
+        name=name + ".sha256",
+        kind="checksum",
+        target=triple,
+        destinations=destinations,
+        excluded=excluded,
+        alias_of=alias_of + ".sha256" if alias_of else None,
+        platform_tags=(),
+        signatures=(),
+    )
+    return archive_artifact, sidecar
+
+
+def _check_no_shared_tags(config: Config, wheels: Mapping[str, tuple[str, ...]]) -> None:
+    owner: dict[str, str] = {}
+    for triple, tags in wheels.items():
+        for tag in tags:
+            if tag in owner:
+                first, second = (config.target(t) for t in (owner[tag], triple))
+                assert first is not None and second is not None  # noqa: PT018, S101 - both configured
+                raise ConfigError(
+                    f"{config.pyproject}: {second.key_path}: its wheel and the wheel of "
+                    f"{first.key_path} ({owner[tag]}) both claim platform tag '{tag}', so "
+                    "installers would pick one of them arbitrarily.",
+                    hint="Drop the tag from extra-tags, or build only one of the two targets.",
+                )
+            owner[tag] = triple
+
+
+def select_targets(config: Config, wanted: Iterable[str], *, source: str) -> tuple[str, ...]:
+    """Resolve a --target or CASTOFF_TARGETS selection into triples; an alias picks its source."""
+    aliases = {a.to: a.source for a in config.aliases}
+    chosen: list[str] = []
+    for triple in wanted:
+        resolved = aliases.get(triple, triple)
+        if config.target(resolved) is None:
+            known = ", ".join(t.triple for t in config.targets)
+            raise UsageError(
+                f"{source}: '{triple}' is not a target of {config.pyproject}.",
+                hint=f"Choose from: {known}.",
+            )
+        if resolved not in chosen:
+            chosen.append(resolved)
+    return tuple(chosen)
+
+
+def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
+    """Plan the release of a Config, optionally limited to some configured targets."""
+    # Final tags depend on every configured target (the tag policy looks for glibc siblings), so
+    # they are computed over the whole config: a partial plan names files as the full one does.
+    tags_by_target = {
+        t.triple: wheel_platform_tags(t, config.targets, config.tag_policy) for t in config.targets
+    }
+    _check_no_shared_tags(config, tags_by_target)
+    selected = [t for t in config.targets if not only or t.triple in only]
+    jobs: list[BuildJob] = []
+    artifacts: list[Artifact] = []
+    for target_config in selected:
+        wheel = _wheel_artifact(config, target_config, tags_by_target[target_config.triple])
+        archive, sidecar = _archive_artifacts(
+            config, target_config.triple, target_config.archive, None
+        )
+        artifacts += [wheel, archive, sidecar]
+        jobs.append(
+            BuildJob(
+                target=target_config.triple,
+                method=target_config.method,
+                runner=target_config.runner,
+                image=target_config.image,
+                manylinux=_spelled(target_config.manylinux),
+                musllinux=_spelled(target_config.musllinux),
+                macosx=f"{target_config.macosx[0]}.{target_config.macosx[1]}"
+                if target_config.macosx
+                else None,
+                built_platform_tags=built_platform_tags(target_config),
+                artifacts=(wheel.name, archive.name, sidecar.name),
+            )
+        )
+    selected_triples = {t.triple for t in selected}
+    for alias in config.aliases:
+        if alias.source not in selected_triples:
+            continue
+        source = config.target(alias.source)
+        assert source is not None  # noqa: S101 - config validated aliases
+        source_name = f"{config.archive_name}-{alias.source}.{source.archive}"
+        artifacts += _archive_artifacts(config, alias.to, source.archive, source_name)
+    sums = CHECKSUMS_FILE
+    destinations, excluded = _route({"github": _github_reason(config), "pypi": _NOT_FOR_PYPI})
+    artifacts.append(
+        Artifact(
+            name=sums,
+            kind="checksum",
+            target=None,
+            destinations=destinations,
+            excluded=excluded,
+            alias_of=None,
+            platform_tags=(),
+            signatures=_signatures(config, sums),
+        )
+    )
+    return ReleasePlan(
+        schema_version=SCHEMA_VERSION,
+        name=config.name,
+        version=config.version,
+        binaries=config.binaries,
+        jobs=tuple(jobs),
+        artifacts=tuple(artifacts),
+    )
+
+
+def _spelled(version: tuple[int, int] | None) -> str | None:
+    return tg.format_version(version) if version else None
+
+
+def plan_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the plan, as shipped in the package."""
+    text = (
+        resources.files("castoff").joinpath("schemas/plan.schema.json").read_text(encoding="utf-8")
+    )
+    schema: dict[str, Any] = json.loads(text)
+    return schema

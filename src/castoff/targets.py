@@ -1,0 +1,303 @@
+"""What castoff knows of Rust triples: CPU, libc, ELF identity, wheel tags, archives, qemu."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+OperatingSystem = Literal["linux", "macos", "windows"]
+Libc = Literal["gnu", "musl", "darwin", "msvc", "mingw"]
+TagFamily = Literal["manylinux", "musllinux", "linux", "macosx", "win"]
+ArchiveKind = Literal["tar.gz", "zip"]
+FloatAbi = Literal["hard", "soft", "double"]
+Endianness = Literal["little", "big"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Elf:
+    """How a binary for this target identifies itself in its ELF header."""
+
+    machine: str  # pyelftools' e_machine name
+    machine_id: int  # the numeric e_machine
+    elf_class: Literal[32, 64]
+    endianness: Endianness
+    float_abi: FloatAbi | None  # only where the ELF flags encode it (ARM, RISC-V, LoongArch)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """One Rust target triple and everything castoff derives from it."""
+
+    triple: str
+    os: OperatingSystem
+    libc: Libc
+    wheel_arch: str  # the architecture as wheel platform tags spell it
+    tag_family: TagFamily  # the family of platform tag its native wheel gets
+    elf: Elf | None  # None for Mach-O and PE targets
+    glibc_floor: tuple[int, int] | None  # lowest glibc Rust's std supports on this arch
+    musl_floor: tuple[int, int] | None  # lowest musl whose ABI the arch exists in
+    macos_floor: tuple[int, int] | None  # lowest deployment target rustc supports
+    qemu: str | None  # qemu-user binary that runs it on an x86_64 host
+    gnu_triple: str | None  # the Debian multiarch/cross-gcc triple (QEMU_LD_PREFIX=/usr/<it>)
+
+    @property
+    def archive_kind(self) -> ArchiveKind:
+        """Return the archive format uv and cargo-dist use for this OS."""
+        return "zip" if self.os == "windows" else "tar.gz"
+
+    @property
+    def is_static_by_default(self) -> bool:
+        """Return whether Rust links binaries for this target statically (crt-static) by default."""
+        return self.libc == "musl"
+
+
+_EM = {
+    "x86_64": ("EM_X86_64", 62),
+    "i386": ("EM_386", 3),
+    "aarch64": ("EM_AARCH64", 183),
+    "arm": ("EM_ARM", 40),
+    "ppc64": ("EM_PPC64", 21),
+    "s390": ("EM_S390", 22),
+    "riscv": ("EM_RISCV", 243),
+    "loongarch": ("EM_LOONGARCH", 258),
+}
+
+
+def _elf(
+    em: str, elf_class: Literal[32, 64], endianness: Endianness, float_abi: FloatAbi | None = None
+) -> Elf:
+    machine, machine_id = _EM[em]
+    return Elf(
+        machine=machine,
+        machine_id=machine_id,
+        elf_class=elf_class,
+        endianness=endianness,
+        float_abi=float_abi,
+    )
+
+
+# Per-architecture facts shared by the glibc and musl flavours of a Linux triple:
+# (rust arch prefix, wheel arch, ELF, glibc floor, musl floor, qemu-user binary, Debian triple stem)
+_G217 = (2, 17)
+_LINUX_ARCHES: dict[str, tuple[str, Elf, tuple[int, int], tuple[int, int], str]] = {
+    "x86_64": ("x86_64", _elf("x86_64", 64, "little"), _G217, (1, 1), "qemu-x86_64-static"),
+    "i686": ("i686", _elf("i386", 32, "little"), _G217, (1, 1), "qemu-i386-static"),
+    "aarch64": ("aarch64", _elf("aarch64", 64, "little"), _G217, (1, 1), "qemu-aarch64-static"),
+    "armv7": ("armv7l", _elf("arm", 32, "little", "hard"), _G217, (1, 1), "qemu-arm-static"),
+    "arm": ("armv6l", _elf("arm", 32, "little", "hard"), _G217, (1, 1), "qemu-arm-static"),
+    "powerpc64le": (
+        "ppc64le",
+        _elf("ppc64", 64, "little"),
+        _G217,
+        (1, 1),
+        "qemu-ppc64le-static",
+    ),
+    "powerpc64": ("ppc64", _elf("ppc64", 64, "big"), _G217, (1, 1), "qemu-ppc64-static"),
+    "s390x": ("s390x", _elf("s390", 64, "big"), _G217, (1, 1), "qemu-s390x-static"),
+    # glibc gained riscv64 in 2.27, but manylinux and Rust's std start at 2.31 (auditwheel policy).
+    "riscv64gc": (
+        "riscv64",
+        _elf("riscv", 64, "little", "double"),
+        (2, 31),
+        (1, 1),
+        "qemu-riscv64-static",
+    ),
+    # glibc 2.36 and musl 1.2.5 are the first releases with LoongArch.
+    "loongarch64": (
+        "loongarch64",
+        _elf("loongarch", 64, "little", "double"),
+        (2, 36),
+        (1, 2),
+        "qemu-loongarch64-static",
+    ),
+}
+
+# The Debian multiarch triple for each arch's glibc flavour (cross gcc and libc6-*-cross sysroots).
+_DEBIAN_GNU_TRIPLES = {
+    "x86_64": "x86_64-linux-gnu",
+    "i686": "i686-linux-gnu",
+    "aarch64": "aarch64-linux-gnu",
+    "armv7": "arm-linux-gnueabihf",
+    "arm": "arm-linux-gnueabihf",
+    "powerpc64le": "powerpc64le-linux-gnu",
+    "powerpc64": "powerpc64-linux-gnu",
+    "s390x": "s390x-linux-gnu",
+    "riscv64gc": "riscv64-linux-gnu",
+    "loongarch64": "loongarch64-linux-gnu",
+}
+
+# Every Linux triple castoff knows: uv's, plus the musl and LoongArch flavours it lacks.
+_LINUX_TRIPLES: dict[str, tuple[str, Libc]] = {
+    # triple: (arch key, libc)
+    "x86_64-unknown-linux-gnu": ("x86_64", "gnu"),
+    "x86_64-unknown-linux-musl": ("x86_64", "musl"),
+    "i686-unknown-linux-gnu": ("i686", "gnu"),
+    "i686-unknown-linux-musl": ("i686", "musl"),
+    "aarch64-unknown-linux-gnu": ("aarch64", "gnu"),
+    "aarch64-unknown-linux-musl": ("aarch64", "musl"),
+    "armv7-unknown-linux-gnueabihf": ("armv7", "gnu"),
+    "armv7-unknown-linux-musleabihf": ("armv7", "musl"),
+    "arm-unknown-linux-gnueabihf": ("arm", "gnu"),
+    "arm-unknown-linux-musleabihf": ("arm", "musl"),
+    "powerpc64le-unknown-linux-gnu": ("powerpc64le", "gnu"),
+    "powerpc64le-unknown-linux-musl": ("powerpc64le", "musl"),
+    "powerpc64-unknown-linux-gnu": ("powerpc64", "gnu"),
+    "s390x-unknown-linux-gnu": ("s390x", "gnu"),
+    "s390x-unknown-linux-musl": ("s390x", "musl"),
+    "riscv64gc-unknown-linux-gnu": ("riscv64gc", "gnu"),
+    "riscv64gc-unknown-linux-musl": ("riscv64gc", "musl"),
+    "loongarch64-unknown-linux-gnu": ("loongarch64", "gnu"),
+    "loongarch64-unknown-linux-musl": ("loongarch64", "musl"),
+}
+
+
+def _linux_target(triple: str, arch_key: str, libc: Libc) -> Target:
+    wheel_arch, elf, glibc_floor, musl_floor, qemu = _LINUX_ARCHES[arch_key]
+    # manylinux and musllinux define no armv6l; such wheels carry the legacy linux_armv6l tag.
+    family: TagFamily = "manylinux" if libc == "gnu" else "musllinux"
+    if wheel_arch == "armv6l":
+        family = "linux"
+    return Target(
+        triple=triple,
+        os="linux",
+        libc=libc,
+        wheel_arch=wheel_arch,
+        tag_family=family,
+        elf=elf,
+        glibc_floor=glibc_floor,
+        musl_floor=musl_floor,
+        macos_floor=None,
+        qemu=qemu,
+        gnu_triple=_DEBIAN_GNU_TRIPLES[arch_key],
+    )
+
+
+def _other_target(
+    triple: str,
+    *,
+    os: OperatingSystem,
+    libc: Libc,
+    wheel_arch: str,
+    family: TagFamily,
+    macos_floor: tuple[int, int] | None = None,
+) -> Target:
+    return Target(
+        triple=triple,
+        os=os,
+        libc=libc,
+        wheel_arch=wheel_arch,
+        tag_family=family,
+        elf=None,
+        glibc_floor=None,
+        musl_floor=None,
+        macos_floor=macos_floor,
+        qemu=None,
+        gnu_triple=None,
+    )
+
+
+TARGETS: dict[str, Target] = {
+    **{t: _linux_target(t, arch, libc) for t, (arch, libc) in _LINUX_TRIPLES.items()},
+    # rustc's minimum deployment targets: 10.12 for x86_64, 11.0 for Apple silicon.
+    "x86_64-apple-darwin": _other_target(
+        "x86_64-apple-darwin",
+        os="macos",
+        libc="darwin",
+        wheel_arch="x86_64",
+        family="macosx",
+        macos_floor=(10, 12),
+    ),
+    "aarch64-apple-darwin": _other_target(
+        "aarch64-apple-darwin",
+        os="macos",
+        libc="darwin",
+        wheel_arch="arm64",
+        family="macosx",
+        macos_floor=(11, 0),
+    ),
+    "x86_64-pc-windows-msvc": _other_target(
+        "x86_64-pc-windows-msvc", os="windows", libc="msvc", wheel_arch="amd64", family="win"
+    ),
+    "i686-pc-windows-msvc": _other_target(
+        "i686-pc-windows-msvc", os="windows", libc="msvc", wheel_arch="win32", family="win"
+    ),
+    "aarch64-pc-windows-msvc": _other_target(
+        "aarch64-pc-windows-msvc", os="windows", libc="msvc", wheel_arch="arm64", family="win"
+    ),
+    "x86_64-pc-windows-gnu": _other_target(
+        "x86_64-pc-windows-gnu", os="windows", libc="mingw", wheel_arch="amd64", family="win"
+    ),
+}
+
+# PEP 600 keeps the pre-PEP-600 names as aliases of three glibc versions, each for a fixed set
+# of arches; maturin and auditwheel emit the alias beside the PEP 600 tag, and so do we.
+_LEGACY_MANYLINUX: dict[tuple[int, int], tuple[str, frozenset[str]]] = {
+    (2, 5): ("manylinux1", frozenset({"x86_64", "i686"})),
+    (2, 12): ("manylinux2010", frozenset({"x86_64", "i686"})),
+    (2, 17): (
+        "manylinux2014",
+        frozenset({"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"}),
+    ),
+}
+
+
+def lookup(triple: str) -> Target | None:
+    """Return the Target for a triple castoff knows, or None."""
+    return TARGETS.get(triple)
+
+
+def suggest(triple: str) -> str | None:
+    """Return the known triple closest to a mistyped one, if any is close."""
+    matches = difflib.get_close_matches(triple, list(TARGETS), n=1, cutoff=0.75)
+    return matches[0] if matches else None
+
+
+def format_version(version: tuple[int, int]) -> str:
+    """Spell a (major, minor) libc or macOS version as tags do: 2_17."""
+    return f"{version[0]}_{version[1]}"
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """Parse '2_17', '2.17' or '11.0' into (major, minor); None when it is neither."""
+    parts = text.replace(".", "_").split("_")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def manylinux_tags(wheel_arch: str, glibc: tuple[int, int]) -> tuple[str, ...]:
+    """Return the manylinux tags of a glibc version: the PEP 600 tag and any legacy alias."""
+    tags = [f"manylinux_{format_version(glibc)}_{wheel_arch}"]
+    legacy = _LEGACY_MANYLINUX.get(glibc)
+    if legacy is not None and wheel_arch in legacy[1]:
+        tags.append(f"{legacy[0]}_{wheel_arch}")
+    return tuple(sorted(tags))
+
+
+def native_platform_tags(
+    target: Target,
+    *,
+    manylinux: tuple[int, int] | None = None,
+    musllinux: tuple[int, int] | None = None,
+    macosx: tuple[int, int] | None = None,
+) -> tuple[str, ...]:
+    """Return the sorted platform tags of the wheel maturin builds for a target."""
+
+    def need(version: tuple[int, int] | None, key: str) -> tuple[int, int]:
+        if version is None:
+            raise ValueError(f"{target.triple} wheels need a {key} version")
+        return version
+
+    match target.tag_family:
+        case "manylinux":
+            return manylinux_tags(target.wheel_arch, need(manylinux, "manylinux"))
+        case "musllinux":
+            musl = format_version(need(musllinux, "musllinux"))
+            return (f"musllinux_{musl}_{target.wheel_arch}",)
+        case "linux":
+            return (f"linux_{target.wheel_arch}",)
+        case "macosx":
+            return (f"macosx_{format_version(need(macosx, 'macosx'))}_{target.wheel_arch}",)
+        case "win":
+            return ("win32",) if target.wheel_arch == "win32" else (f"win_{target.wheel_arch}",)

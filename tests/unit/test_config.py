@@ -1,0 +1,354 @@
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from castoff.config import Config, load, resolve
+from castoff.errors import ConfigError
+
+CARGO_TOML = """\
+[package]
+name = "hello"
+version = "1.2.0"
+
+[[bin]]
+name = "hello"
+path = "src/main.rs"
+"""
+
+BASE: dict[str, Any] = {
+    "project": {"name": "hello-py", "dynamic": ["version"]},
+    "tool": {
+        "castoff": {
+            "targets": [
+                {"triple": "x86_64-unknown-linux-gnu"},
+                {"triple": "aarch64-unknown-linux-musl"},
+                {"triple": "s390x-unknown-linux-musl"},
+                {"triple": "loongarch64-unknown-linux-musl"},
+            ],
+            "aliases": {"s390x-unknown-linux-gnu": "s390x-unknown-linux-musl"},
+            "tag-policy": {"static-musl-manylinux": True},
+            "sign": {
+                "backends": ["minisign"],
+                "minisign": {"secret-key-env": "MINISIGN_KEY", "public-key": "keys/minisign.pub"},
+            },
+        }
+    },
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """Return a pyproject.toml path whose folder holds the Cargo.toml defaults come from."""
+    (tmp_path / "Cargo.toml").write_text(CARGO_TOML)
+    return tmp_path / "pyproject.toml"
+
+
+def _castoff_table(document: dict[str, Any]) -> dict[str, Any]:
+    table: dict[str, Any] = document["tool"]["castoff"]
+    return table
+
+
+def _resolve_with(project: Path, mutate: Callable[[dict[str, Any]], None]) -> Config:
+    document = copy.deepcopy(BASE)
+    mutate(document)
+    return resolve(document, pyproject=project)
+
+
+def _unchanged(document: dict[str, Any]) -> None:
+    """Leave the base document as it is."""
+
+
+def test_the_base_config_resolves_with_defaults_from_cargo(project: Path) -> None:
+    """Name comes from [project]; version, binaries and archive name from Cargo.toml."""
+    config = _resolve_with(project, _unchanged)
+    assert config.name == "hello-py"
+    assert config.version == "1.2.0"
+    assert config.binaries == ("hello",)
+    assert config.archive_name == "hello"
+    assert [t.triple for t in config.targets][:2] == [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-musl",
+    ]
+    gnu, musl = config.targets[0], config.targets[1]
+    assert (gnu.manylinux, gnu.musllinux, gnu.method, gnu.runner) == (
+        (2, 17),
+        None,
+        "auto",
+        "ubuntu-latest",
+    )
+    assert (musl.manylinux, musl.musllinux) == (None, (1, 2))
+    assert config.aliases[0].to == "s390x-unknown-linux-gnu"
+    assert config.publish.pypi.max_file_size == 100 * 1024 * 1024
+    assert config.sign.minisign is not None
+    assert config.sign.minisign.public_key == project.parent / "keys/minisign.pub"
+
+
+def test_config_is_frozen(project: Path) -> None:
+    """Resolved config cannot be changed after resolution."""
+    config = _resolve_with(project, _unchanged)
+    with pytest.raises(AttributeError):
+        config.name = "other"  # type: ignore[misc]
+
+
+def test_project_version_wins_over_cargo_and_is_normalized(project: Path) -> None:
+    """[project] version, when static, is used and normalized as PEP 440 spells it."""
+    config = _resolve_with(project, lambda d: d["project"].update(version="1.0.0-RC1"))
+    assert config.version == "1.0.0rc1"
+
+
+def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
+    """Return a mutation that sets a dotted path in [tool.castoff] (numbers index arrays)."""
+
+    def mutate(document: dict[str, Any]) -> None:
+        node: Any = _castoff_table(document)
+        *parents, last = path.split(".")
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
+        if last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+def _drop_castoff(document: dict[str, Any]) -> None:
+    del document["tool"]["castoff"]
+
+
+def _two_of_a_triple(document: dict[str, Any]) -> None:
+    _castoff_table(document)["targets"].append({"triple": "x86_64-unknown-linux-gnu"})
+
+
+def _no_project_name(document: dict[str, Any]) -> None:
+    del document["project"]["name"]
+
+
+DIGEST = "sha256:" + "a" * 64
+
+BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
+    # (id, mutation, key path in the message, another fragment the message must have)
+    ("no table", _drop_castoff, "has no [tool.castoff] table", "docs/config.md"),
+    ("unknown key", _set("tagets", []), "tool.castoff.tagets", "Did you mean 'targets'?"),
+    (
+        "triple typo",
+        _set("targets.1.triple", "aarch64-linux-musl"),
+        "tool.castoff.targets[1].triple",
+        (
+            "'aarch64-linux-musl' is not a Rust target triple castoff knows; did you mean "
+            "'aarch64-unknown-linux-musl'?"
+        ),
+    ),
+    (
+        "unknown triple",
+        _set("targets.0.triple", "sparc-sun-solaris"),
+        "tool.castoff.targets[0].triple",
+        "known triples:",
+    ),
+    (
+        "triple twice",
+        _two_of_a_triple,
+        "tool.castoff.targets[4].triple",
+        "already declared at tool.castoff.targets[0]",
+    ),
+    ("no targets", _set("targets", []), "tool.castoff.targets", "no targets are declared"),
+    (
+        "targets not an array",
+        _set("targets", "x86_64-unknown-linux-gnu"),
+        "tool.castoff.targets",
+        "expected an array of tables",
+    ),
+    (
+        "bad method",
+        _set("targets.0.method", "zigbuild"),
+        "tool.castoff.targets[0].method",
+        "Did you mean 'zig'?",
+    ),
+    (
+        "docker without image",
+        _set("targets.0.method", "docker"),
+        "tool.castoff.targets[0].image",
+        "is required with method = 'docker'",
+    ),
+    (
+        "docker image by tag",
+        lambda d: _castoff_table(d)["targets"][0].update(
+            method="docker", image="ghcr.io/rust-cross/manylinux2014-cross:x86_64"
+        ),
+        "tool.castoff.targets[0].image",
+        "not pinned by digest",
+    ),
+    (
+        "image without docker",
+        _set("targets.0.image", f"ghcr.io/x/y@{DIGEST}"),
+        "tool.castoff.targets[0].image",
+        "only used with method = 'docker'",
+    ),
+    (
+        "manylinux below floor",
+        lambda d: _castoff_table(d)["targets"].append(
+            {"triple": "riscv64gc-unknown-linux-gnu", "manylinux": "2_17"}
+        ),
+        "tool.castoff.targets[4].manylinux",
+        "below the glibc floor of riscv64 (2_31)",
+    ),
+    (
+        "manylinux on musl",
+        _set("targets.1.manylinux", "2_17"),
+        "tool.castoff.targets[1].manylinux",
+        "builds musllinux wheels",
+    ),
+    (
+        "musllinux not a version",
+        _set("targets.1.musllinux", "latest"),
+        "tool.castoff.targets[1].musllinux",
+        "not a version like '1_2'",
+    ),
+    (
+        "extra tag for another arch",
+        _set("targets.1.extra-tags", ["manylinux_2_17_x86_64"]),
+        "tool.castoff.targets[1].extra-tags[0]",
+        "names architecture 'x86_64', but aarch64-unknown-linux-musl wheels are 'aarch64'",
+    ),
+    (
+        "extra tag below floor",
+        _set("targets.3.extra-tags", ["manylinux_2_17_loongarch64"]),
+        "tool.castoff.targets[3].extra-tags[0]",
+        "below the loongarch64 floor of 2.36",
+    ),
+    (
+        "archive kind",
+        _set("targets.0.archive", "tar.xz"),
+        "tool.castoff.targets[0].archive",
+        "not one of tar.gz, zip",
+    ),
+    (
+        "pypi not a bool",
+        _set("targets.0.pypi", "yes"),
+        "tool.castoff.targets[0].pypi",
+        "expected true or false, got string 'yes'",
+    ),
+    (
+        "alias to a built target",
+        _set("aliases.x86_64-unknown-linux-gnu", "aarch64-unknown-linux-musl"),
+        "tool.castoff.aliases.x86_64-unknown-linux-gnu",
+        "is built by a target of its own",
+    ),
+    (
+        "alias from an unbuilt target",
+        _set("aliases.i686-unknown-linux-gnu", "i686-unknown-linux-musl"),
+        "tool.castoff.aliases.i686-unknown-linux-gnu",
+        "'i686-unknown-linux-musl' is not among tool.castoff.targets",
+    ),
+    (
+        "alias from a dynamic build",
+        _set("aliases.x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu"),
+        "tool.castoff.aliases.x86_64-unknown-linux-musl",
+        "builds dynamically linked binaries",
+    ),
+    (
+        "alias across arches",
+        _set("aliases.aarch64-unknown-linux-gnu", "s390x-unknown-linux-musl"),
+        "tool.castoff.aliases.aarch64-unknown-linux-gnu",
+        "'s390x-unknown-linux-musl' is s390x and 'aarch64-unknown-linux-gnu' is aarch64",
+    ),
+    (
+        "unknown sign backend",
+        _set("sign.backends", ["cosign"]),
+        "tool.castoff.sign.backends[0]",
+        "'cosign' is not one of gpg, minisign, ssh, sigstore",
+    ),
+    (
+        "secret inline",
+        _set("sign.minisign.password", "hunter2"),
+        "tool.castoff.sign.minisign.password",
+        "'password-env'",
+    ),
+    (
+        "backend table without backend",
+        _set("sign.gpg", {"key-id": "ABC"}),
+        "tool.castoff.sign.gpg",
+        "is configured, but 'gpg' is not in backends",
+    ),
+    (
+        "missing public key",
+        _set("sign.minisign.public-key", None),
+        "tool.castoff.sign.minisign.public-key",
+        "is missing",
+    ),
+    (
+        "max file size",
+        _set("publish.pypi.max-file-size", 0),
+        "tool.castoff.publish.pypi.max-file-size",
+        "not a positive number",
+    ),
+    (
+        "github repository",
+        _set("publish.github.repository", "hello"),
+        "tool.castoff.publish.github.repository",
+        "is not OWNER/NAME",
+    ),
+    (
+        "retired without reason",
+        _set("contract.retired", {"hello-x.tar.gz": ""}),
+        "tool.castoff.contract.retired.hello-x.tar.gz",
+        "expected the reason",
+    ),
+    ("bad version", _set("version", "one"), "tool.castoff.version", "not a PEP 440 version"),
+    ("local version", _set("version", "1.0+dirty"), "tool.castoff.version", "local part"),
+    ("no name", _no_project_name, "tool.castoff.name", "[project] has no name"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key_path", "fragment"),
+    [c[1:] for c in BAD_CONFIGS],
+    ids=[c[0] for c in BAD_CONFIGS],
+)
+def test_bad_config_is_refused_naming_the_key(
+    project: Path, mutate: Callable[[dict[str, Any]], None], key_path: str, fragment: str
+) -> None:
+    """Each invalid input is a ConfigError whose message names the file, key path and fix."""
+    with pytest.raises(ConfigError) as caught:
+        _resolve_with(project, mutate)
+    text = caught.value.paragraph()
+    assert str(project) in text
+    assert key_path in text
+    assert fragment in text
+    assert caught.value.exit_code == 3
+
+
+def test_missing_cargo_toml_names_the_key_that_needed_it(tmp_path: Path) -> None:
+    """A default that needs Cargo.toml says which key to set when Cargo.toml is absent."""
+    with pytest.raises(
+        ConfigError, match=r"tool\.castoff\.version: is not set, and its default comes from"
+    ):
+        resolve(copy.deepcopy(BASE), pyproject=tmp_path / "pyproject.toml")
+
+
+def test_load_reports_a_missing_file(tmp_path: Path) -> None:
+    """Loading a pyproject.toml that does not exist says how to point at the right one."""
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path / "pyproject.toml")
+    assert "pyproject.toml: no such file. Pass --config PATH" in caught.value.paragraph()
+
+
+def test_load_reports_invalid_toml(tmp_path: Path) -> None:
+    """A pyproject.toml that is not TOML is refused naming the file."""
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.castoff\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(path)
+
+
+def test_the_example_config_loads(example_pyproject: Path) -> None:
+    """The embedded example's config is valid."""
+    config = load(example_pyproject)
+    assert config.name == "castoff-hello"
+    assert len(config.targets) == 11
+    assert config.tag_policy.static_musl_manylinux
