@@ -13,12 +13,18 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from castoff import __version__
 from castoff import config as config_module
-from castoff.errors import CastoffError
+from castoff.build import toolchains
+from castoff.build.archive import DEFAULT_EPOCH
+from castoff.build.builder import BuildOptions, Outcome, build_all
+from castoff.build.toolchains import HostTools
+from castoff.errors import BuildError, CastoffError
 from castoff.plan import ReleasePlan, build_plan, select_targets
+from castoff.runner import Runner
 
 Command = Callable[[argparse.Namespace, "Settings"], int]
 
@@ -30,6 +36,7 @@ class Settings:
     config_path: Path
     targets: tuple[str, ...]
     targets_source: str
+    env: Mapping[str, str]
 
 
 def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
@@ -47,7 +54,7 @@ def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settin
     if args.target:
         targets = tuple(args.target)
         source = "--target"
-    return Settings(config_path=config_path, targets=targets, targets_source=source)
+    return Settings(config_path=config_path, targets=targets, targets_source=source, env=env)
 
 
 def _load_plan(settings: Settings) -> ReleasePlan:
@@ -102,6 +109,159 @@ def _print_plan_table(plan: ReleasePlan) -> None:
     )
 
 
+def _cache_dir(env: Mapping[str, str]) -> Path:
+    if env.get("CASTOFF_CACHE_DIR"):
+        return Path(env["CASTOFF_CACHE_DIR"])
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "castoff"
+
+
+def _tools(env: Mapping[str, str]) -> tuple[Runner, HostTools]:
+    runner = Runner(
+        base_env=env, echo=lambda line: Console(stderr=True, highlight=False).print(escape(line))
+    )
+    return runner, toolchains.probe(runner, env)
+
+
+def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    config = config_module.load(settings.config_path)
+    only = select_targets(config, settings.targets, source=settings.targets_source)
+    plan = build_plan(config, only=only)
+    _, tools = _tools(settings.env)
+    rows = []
+    for job in plan.jobs:
+        target_config = config.target(job.target)
+        assert target_config is not None  # noqa: S101 - the plan comes from this config
+        choice = toolchains.choose(target_config, tools)
+        smoke = toolchains.smoke_plan(target_config.target, tools)
+        rows.append(
+            {
+                "target": job.target,
+                "buildable": choice.buildable,
+                "method": choice.method,
+                "std": choice.std,
+                "why": choice.reason,
+                "smoke": smoke.runner,
+                "smoke_why": smoke.reason,
+                "missing": [
+                    {"what": m.what, "install": m.install}
+                    for m in (*choice.missing, *smoke.missing)
+                ],
+            }
+        )
+    if args.json:
+        doc = {
+            "host": tools.host_triple,
+            "maturin": tools.maturin_version,
+            "zig": tools.zig_version,
+            "targets": rows,
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return 0
+    table = Table(
+        title=f"What this machine ({tools.host_triple}) can build and run", title_justify="left"
+    )
+    for column in ("target", "build", "method", "smoke-run", "missing: install with"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        missing = "\n".join(f"{m['what']}: {m['install']}" for m in row["missing"])  # type: ignore[attr-defined]
+        table.add_row(
+            escape(str(row["target"])),
+            "yes" if row["buildable"] else "[red]no[/red]",
+            escape(f"{row['method']} (std {row['std']})"),
+            escape(str(row["smoke"] or "no")),
+            escape(missing),
+        )
+    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    config = config_module.load(settings.config_path)
+    only = select_targets(config, settings.targets, source=settings.targets_source)
+    plan = build_plan(config, only=only)
+    runner, tools = _tools(settings.env)
+    epoch = int(settings.env.get("SOURCE_DATE_EPOCH") or DEFAULT_EPOCH)
+    options = BuildOptions(
+        out_dir=args.out,
+        cache_dir=_cache_dir(settings.env),
+        jobs=args.jobs,
+        keep_going=args.keep_going,
+        source_date_epoch=epoch,
+    )
+    console = Console(stderr=True, highlight=False)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        tasks = {
+            job.target: progress.add_task(f"{job.target}: waiting", total=None) for job in plan.jobs
+        }
+
+        def report(target: str, what: str) -> None:
+            progress.update(tasks[target], description=f"{target}: {what}")
+            if what in ("built", "cached", "failed"):
+                progress.console.print(escape(f"{target}: {what}"))
+
+        outcomes = build_all(
+            plan, config=config, tools=tools, runner=runner, options=options, report=report
+        )
+    if args.json:
+        doc = {"out": str(args.out), "targets": [_outcome_json(o) for o in outcomes]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        _print_outcomes(outcomes)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise BuildError(
+            f"{len(failed)} of {len(outcomes)} targets failed: "
+            + " ".join(f"[{o.target}] {o.error}" for o in failed),
+        )
+    return 0
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, object]:
+    manifest = outcome.manifest
+    return {
+        "target": outcome.target,
+        "status": outcome.status,
+        "seconds": round(outcome.seconds, 2),
+        "folder": str(outcome.folder),
+        "method": manifest.method if manifest else None,
+        "artifacts": [a.name for a in manifest.artifacts] if manifest else [],
+        "smoke": [
+            {"binary": s.binary, "status": s.status, "runner": s.runner, "reason": s.reason}
+            for s in manifest.smoke
+        ]
+        if manifest
+        else [],
+        "error": outcome.error,
+    }
+
+
+def _print_outcomes(outcomes: Sequence[Outcome]) -> None:
+    table = Table(title="Build", title_justify="left")
+    for column in ("target", "status", "method", "seconds", "smoke-run"):
+        table.add_column(column, overflow="fold")
+    for o in outcomes:
+        smoke = (
+            "; ".join(f"{s.status} ({s.runner or s.reason})" for s in o.manifest.smoke)
+            if o.manifest
+            else (o.error or "")
+        )
+        table.add_row(
+            escape(o.target),
+            o.status,
+            escape(o.manifest.method if o.manifest else "-"),
+            f"{o.seconds:.1f}",
+            escape(smoke),
+        )
+    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every castoff command."""
     parser = argparse.ArgumentParser(
@@ -138,6 +298,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--json", action="store_true", help="same as --format json")
     plan.set_defaults(func=_cmd_plan)
+
+    build = commands.add_parser(
+        "build", parents=[common], help="build each target's wheel and archive, and smoke-run them"
+    )
+    build.add_argument(
+        "--out",
+        type=Path,
+        default=Path("build"),
+        help="output folder, one subfolder per target (default: build)",
+    )
+    build.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="targets built at once (default: CPU count)",
+    )
+    build.add_argument(
+        "--keep-going", action="store_true", help="finish the other targets when one fails"
+    )
+    build.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    build.set_defaults(func=_cmd_build)
+
+    doctor = commands.add_parser(
+        "doctor",
+        parents=[common],
+        help="say how each target builds and runs here, and how to install what is missing",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    doctor.set_defaults(func=_cmd_doctor)
     return parser
 
 

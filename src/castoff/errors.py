@@ -33,12 +33,25 @@ class ConfigError(CastoffError):
 
 
 class PlanError(CastoffError):
-    """A plan file cannot be read: not JSON, wrong schema version, or not a castoff plan."""
+    """A plan or manifest file cannot be read: not JSON, another schema version, not castoff's."""
 
     exit_code = 4
 
 
+class ToolMissingError(CastoffError):
+    """An external tool castoff needs is not installed; the hint is the command that installs it."""
+
+    exit_code = 5
+
+
+class BuildError(CastoffError):
+    """A build, archive or smoke-run failed; the message names the target and its log."""
+
+    exit_code = 6
+
+
 # Every code in one table, so the README and tests can check that they are distinct.
 EXIT_CODES: dict[str, int] = {
-    cls.__name__: cls.exit_code for cls in (CastoffError, UsageError, ConfigError, PlanError)
+    cls.__name__: cls.exit_code
+    for cls in (CastoffError, UsageError, ConfigError, PlanError, ToolMissingError, BuildError)
 }

@@ -265,8 +265,13 @@ def _github_reason(config: Config) -> str | None:
 _NOT_FOR_PYPI = "PyPI takes only wheels and sdists; this file goes to the GitHub release"
 
 
+def wheel_filename(name: str, version: str, platform_tags: Iterable[str]) -> str:
+    """Return a bin wheel's file name: py3-none, with the platform tag set sorted."""
+    return f"{canonical_wheel_name(name)}-{version}-py3-none-{tag_set(platform_tags)}.whl"
+
+
 def _wheel_artifact(config: Config, target_config: TargetConfig, tags: tuple[str, ...]) -> Artifact:
-    name = f"{canonical_wheel_name(config.name)}-{config.version}-py3-none-{tag_set(tags)}.whl"
+    name = wheel_filename(config.name, config.version, tags)
     pypi_reason: str | None
     if not config.publish.pypi.enabled:
         pypi_reason = "publishing to PyPI is off (tool.castoff.publish.pypi.enabled = false)"

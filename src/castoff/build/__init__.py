@@ -1,0 +1,1 @@
+"""Building targets: choosing a method per machine, maturin commands, archives, smoke-runs."""

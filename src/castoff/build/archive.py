@@ -1,0 +1,84 @@
+"""Reproducible archives named by triple, and sha256sum-format sidecars."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+# Before 1980 zip cannot record a time; SOURCE_DATE_EPOCH overrides it.
+DEFAULT_EPOCH = 315532800
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_sidecar(path: Path) -> Path:
+    """Write `<file>.sha256` in `sha256sum` format, checkable with `sha256sum -c`."""
+    sidecar = path.with_name(path.name + ".sha256")
+    sidecar.write_text(f"{sha256_file(path)}  {path.name}\n", encoding="utf-8")
+    return sidecar
+
+
+def write_archive(
+    dest: Path, *, folder: str, binaries: Sequence[tuple[str, bytes]], mtime: int
+) -> None:
+    """Write binaries into `folder/` inside a tar.gz or zip, byte-identical for identical input."""
+    members = sorted(binaries)
+    if dest.name.endswith(".zip"):
+        _write_zip(dest, folder, members, mtime)
+    else:
+        _write_tar_gz(dest, folder, members, mtime)
+
+
+def _write_tar_gz(
+    dest: Path, folder: str, members: Sequence[tuple[str, bytes]], mtime: int
+) -> None:
+    raw = io.BytesIO()
+    # PAX would add variable headers; GNU format with fixed owners keeps the bytes stable.
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(_tar_info(f"{folder}/", tarfile.DIRTYPE, 0o755, 0, mtime))
+        for name, data in members:
+            tar.addfile(
+                _tar_info(f"{folder}/{name}", tarfile.REGTYPE, 0o755, len(data), mtime),
+                io.BytesIO(data),
+            )
+    with (
+        dest.open("wb") as out,
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=mtime, compresslevel=9) as gz,
+    ):
+        gz.write(raw.getvalue())
+
+
+def _tar_info(name: str, kind: bytes, mode: int, size: int, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.size = size
+    info.mtime = mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _write_zip(dest: Path, folder: str, members: Sequence[tuple[str, bytes]], mtime: int) -> None:
+    import time  # noqa: PLC0415 - only zip needs the broken-down time
+
+    stamp = time.gmtime(max(mtime, DEFAULT_EPOCH))[:6]
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=stamp)
+            info.external_attr = (0o100755 & 0xFFFF) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, so the mode above is honoured
+            archive.writestr(info, data)

@@ -1,0 +1,453 @@
+"""Build planned targets: cache check, maturin, archive, smoke-run and a partial manifest each."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
+
+from castoff import __version__
+from castoff.build.archive import sha256_file, write_archive, write_sidecar
+from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command
+from castoff.build.smoke import judge, smoke_command
+from castoff.build.toolchains import DEBIAN_VENDOR, Choice, HostTools, choose, smoke_plan
+from castoff.config import Config, canonical_wheel_name
+from castoff.errors import BuildError, CastoffError, ToolMissingError
+from castoff.manifest import (
+    MANIFEST_SCHEMA_VERSION,
+    PARTIAL_MANIFEST,
+    BuiltArtifact,
+    CommandRecord,
+    PartialManifest,
+    SmokeRecord,
+)
+from castoff.plan import BuildJob, ReleasePlan, wheel_filename
+from castoff.runner import Command, CommandFailedError, Runner
+from castoff.targets import TARGETS
+
+# Folders that never hold the sources of a build (outputs, caches, VCS metadata).
+_NOT_SOURCE = {"target", "build", "dist", "__pycache__", "node_modules"}
+BUILD_LOG = "build.log"
+SMOKE_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildOptions:
+    """How a build run behaves."""
+
+    out_dir: Path
+    cache_dir: Path
+    jobs: int
+    keep_going: bool
+    source_date_epoch: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """How one target's build ended."""
+
+    target: str
+    status: str  # built, cached, failed, skipped
+    seconds: float
+    folder: Path
+    manifest: PartialManifest | None
+    error: str | None
+
+
+Report = Callable[[str, str], None]  # (target, what is happening now)
+
+
+def source_tree_sha256(project_dir: Path, exclude: Sequence[Path] = ()) -> str:
+    """Hash a project's source files (names and bytes), skipping outputs and hidden folders."""
+    digest = hashlib.sha256()
+    excluded = {p.resolve() for p in exclude}
+    for path in sorted(project_dir.rglob("*")):
+        relative = path.relative_to(project_dir)
+        if any(part.startswith(".") or part in _NOT_SOURCE for part in relative.parts):
+            continue
+        if path.resolve() in excluded or any(
+            parent in excluded for parent in path.resolve().parents
+        ):
+            continue
+        if path.is_file():
+            digest.update(str(relative).encode() + b"\0" + sha256_file(path).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _toolchain_record(choice: Choice, tools: HostTools) -> dict[str, str | None]:
+    toolchain = tools.build_std if choice.std == "build-std" else tools.default
+    return {
+        "rustc": toolchain.version if toolchain else None,
+        "cargo": toolchain.cargo_version if toolchain else None,
+        "maturin": tools.maturin_version,
+        "zig": tools.zig_version if choice.method in ("zig", "build-std") else None,
+        "linker": choice.linker,
+    }
+
+
+def cache_key(
+    *,
+    job: BuildJob,
+    config: Config,
+    choice: Choice,
+    toolchain: dict[str, str | None],
+    tree: str,
+    epoch: int,
+) -> str:
+    """Return the key of a build: equal keys mean the same inputs, so the outputs can be reused."""
+    inputs = {
+        "castoff": __version__,
+        "job": asdict(job),
+        "project": [config.name, config.version, list(config.binaries), config.archive_name],
+        "choice": [choice.method, choice.std, choice.linker],
+        "toolchain": toolchain,
+        "tree": tree,
+        "source_date_epoch": epoch,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _reusable(folder: Path, key: str) -> PartialManifest | None:
+    path = folder / PARTIAL_MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = PartialManifest.read(path)
+    except CastoffError:
+        return None
+    if manifest.cache_key != key:
+        return None
+    for artifact in manifest.artifacts:
+        file = folder / artifact.name
+        if not file.is_file() or sha256_file(file) != artifact.sha256:
+            return None
+    return manifest
+
+
+class _JobLog:
+    """A target's build.log, which also keeps the commands for the manifest."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = path.open("w", encoding="utf-8")
+        self.commands: list[CommandRecord] = []
+
+    def write(self, text: str) -> None:
+        self.file.write(text + "\n")
+        self.file.flush()
+
+    def run(
+        self, runner: Runner, command: Command, *, timeout: float | None = None, check: bool = True
+    ) -> int:
+        started = time.monotonic()
+        try:
+            result = runner.run(command, log=self.write, timeout=timeout, check=check)
+        finally:
+            self.commands.append(
+                CommandRecord(
+                    argv=command.argv,
+                    env=dict(command.env),
+                    cwd=str(command.cwd) if command.cwd else None,
+                    seconds=round(time.monotonic() - started, 3),
+                )
+            )
+        return result.returncode
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _check_built_tags(wheel: Path, job: BuildJob) -> None:
+    _, _, _, tags = parse_wheel_filename(wheel.name)
+    found = sorted({t.platform for t in tags})
+    if found != sorted(job.built_platform_tags):
+        raise BuildError(
+            f"{job.target}: maturin tagged {wheel.name} {'.'.join(found)}, but the plan promises "
+            f"{'.'.join(job.built_platform_tags)}.",
+            hint="The binary needs more than the configured compatibility allows (for glibc: "
+            "a newer glibc); raise manylinux/musllinux for this target, or build it in an "
+            "older image.",
+        )
+
+
+def _binaries_from_wheel(wheel: Path, config: Config, job: BuildJob) -> list[tuple[str, bytes]]:
+    suffix = ".exe" if TARGETS[job.target].os == "windows" else ""
+    scripts = f"{canonical_wheel_name(config.name)}-{config.version}.data/scripts/"
+    result = []
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        for binary in config.binaries:
+            member = scripts + binary + suffix
+            if member not in names:
+                raise BuildError(
+                    f"{job.target}: {wheel.name} has no {member}.",
+                    hint="Check tool.castoff.binaries against Cargo.toml's [[bin]] names.",
+                )
+            result.append((binary + suffix, archive.read(member)))
+    return result
+
+
+def _smoke(
+    binaries: Sequence[tuple[str, bytes]],
+    job: BuildJob,
+    config: Config,
+    tools: HostTools,
+    runner: Runner,
+    log: _JobLog,
+) -> tuple[SmokeRecord, ...]:
+    target = TARGETS[job.target]
+    plan = smoke_plan(target, tools)
+    records = []
+    with tempfile.TemporaryDirectory(prefix="castoff-smoke-") as tmp:
+        for name, data in binaries:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            path.chmod(0o755)
+            command = smoke_command(path, plan)
+            if command is None:
+                why = plan.reason + "".join(
+                    f"; install {m.what}: {m.install}" for m in plan.missing
+                )
+                records.append(
+                    SmokeRecord(binary=name, status="not-run", runner=None, output="", reason=why)
+                )
+                continue
+            result = runner.run(command, check=False, timeout=SMOKE_TIMEOUT, log=log.write)
+            verdict = judge(
+                binary=name,
+                target=target,
+                plan=plan,
+                returncode=result.returncode,
+                output=(result.stdout + result.stderr).strip(),
+                version=config.version,
+            )
+            records.append(SmokeRecord(**asdict(verdict)))
+    return tuple(records)
+
+
+def _compile(
+    job: BuildJob,
+    *,
+    config: Config,
+    choice: Choice,
+    tools: HostTools,
+    runner: Runner,
+    options: BuildOptions,
+    log: _JobLog,
+) -> Path:
+    """Run maturin for one job and return its wheel, renamed to the plan's sorted tag set."""
+    folder = log.path.parent
+    paths = BuildPaths(
+        project_dir=config.project_root,
+        wheel_dir=folder / ".wheel",
+        # Kept between runs (one per project and target): std built from source lives here.
+        cargo_target_dir=options.cache_dir
+        / "cargo-target"
+        / canonical_wheel_name(config.name)
+        / job.target,
+        cargo_home=options.cache_dir / "cargo-home-build-std",
+    )
+    if choice.std == "build-std":
+        paths.cargo_home.mkdir(parents=True, exist_ok=True)
+        (paths.cargo_home / "config.toml").write_text(
+            cargo_home_config(DEBIAN_VENDOR), encoding="utf-8"
+        )
+    command = maturin_command(job, choice, tools, paths, inherited_env=runner.base_env)
+    try:
+        log.run(runner, command)
+    except CommandFailedError as exc:
+        raise BuildError(
+            f"{job.target}: maturin failed. {exc.message}", hint=f"Full log: {log.path}"
+        ) from None
+    built = sorted(paths.wheel_dir.glob("*.whl"))
+    if len(built) != 1:
+        raise BuildError(
+            f"{job.target}: maturin wrote {len(built)} wheels, expected 1.",
+            hint=f"Full log: {log.path}",
+        )
+    _check_built_tags(built[0], job)
+    wheel = folder / wheel_filename(config.name, config.version, job.built_platform_tags)
+    built[0].rename(wheel)
+    shutil.rmtree(paths.wheel_dir)
+    return wheel
+
+
+def build_job(
+    job: BuildJob,
+    *,
+    config: Config,
+    tools: HostTools,
+    runner: Runner,
+    options: BuildOptions,
+    source_commit: str | None,
+    report: Report,
+) -> tuple[PartialManifest, bool]:
+    """Build one job into its folder; return its manifest and whether the cache served it."""
+    target_config = config.target(job.target)
+    assert target_config is not None  # noqa: S101 - jobs come from this config's plan
+    choice = choose(target_config, tools)
+    if not choice.buildable:
+        lacking = ", ".join(m.what for m in choice.missing)
+        raise ToolMissingError(
+            f"{job.target} cannot be built here: missing {lacking}.",
+            hint="Install: "
+            + "; ".join(dict.fromkeys(m.install for m in choice.missing))
+            + ". `castoff doctor` shows every target.",
+        )
+    folder = options.out_dir / job.target
+    tree = source_tree_sha256(config.project_root, exclude=[options.out_dir])
+    toolchain = _toolchain_record(choice, tools)
+    key = cache_key(
+        job=job,
+        config=config,
+        choice=choice,
+        toolchain=toolchain,
+        tree=tree,
+        epoch=options.source_date_epoch,
+    )
+    if (cached := _reusable(folder, key)) is not None:
+        return cached, True
+
+    started = time.monotonic()
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    log = _JobLog(folder / BUILD_LOG)
+    try:
+        report(job.target, f"building ({choice.method}, std {choice.std})")
+        wheel = _compile(
+            job, config=config, choice=choice, tools=tools, runner=runner, options=options, log=log
+        )
+        report(job.target, "archiving")
+        binaries = _binaries_from_wheel(wheel, config, job)
+        archive_kind = target_config.archive
+        archive = folder / f"{config.archive_name}-{job.target}.{archive_kind}"
+        write_archive(
+            archive,
+            folder=f"{config.archive_name}-{job.target}",
+            binaries=binaries,
+            mtime=options.source_date_epoch,
+        )
+        sidecar = write_sidecar(archive)
+
+        report(job.target, "smoke-running")
+        smoke = _smoke(binaries, job, config, tools, runner, log)
+        failed = [s for s in smoke if s.status == "failed"]
+        if failed:
+            details = "; ".join(
+                f"{s.binary} {s.reason} (output: {s.output[:200]!r})" for s in failed
+            )
+            raise BuildError(
+                f"{job.target}: smoke-run failed: {details}.", hint=f"Full log: {log.path}"
+            )
+    finally:
+        log.close()
+
+    def record(path: Path, kind: str, tags: tuple[str, ...] = ()) -> BuiltArtifact:
+        return BuiltArtifact(
+            name=path.name,
+            kind=kind,
+            sha256=sha256_file(path),
+            size=path.stat().st_size,
+            platform_tags=tags,
+        )
+
+    manifest = PartialManifest(
+        schema_version=MANIFEST_SCHEMA_VERSION,
+        name=config.name,
+        version=config.version,
+        target=job.target,
+        method=choice.method,
+        std=choice.std,
+        cache_key=key,
+        source_commit=source_commit,
+        source_tree_sha256=tree,
+        image=job.image,
+        toolchain=toolchain,
+        commands=tuple(log.commands),
+        seconds=round(time.monotonic() - started, 3),
+        artifacts=(
+            record(wheel, "wheel", job.built_platform_tags),
+            record(archive, "archive"),
+            record(sidecar, "checksum"),
+        ),
+        smoke=smoke,
+    )
+    manifest.write(folder)
+    return manifest, False
+
+
+def build_all(
+    plan: ReleasePlan,
+    *,
+    config: Config,
+    tools: HostTools,
+    runner: Runner,
+    options: BuildOptions,
+    report: Report,
+) -> list[Outcome]:
+    """Build every job of a plan, up to options.jobs at once; failures are outcomes, not raises."""
+    commit = runner.capture(Command(argv=("git", "rev-parse", "HEAD"), cwd=config.project_root))
+    source_commit = commit.stdout.strip() if commit.returncode == 0 else None
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    outcomes: dict[str, Outcome] = {}
+    stop = False
+
+    def one(job: BuildJob) -> Outcome:
+        folder = options.out_dir / job.target
+        if stop:
+            return Outcome(
+                target=job.target,
+                status="skipped",
+                seconds=0.0,
+                folder=folder,
+                manifest=None,
+                error="not started after an earlier failure (use --keep-going)",
+            )
+        started = time.monotonic()
+        try:
+            manifest, cached = build_job(
+                job,
+                config=config,
+                tools=tools,
+                runner=runner,
+                options=options,
+                source_commit=source_commit,
+                report=report,
+            )
+        except CastoffError as exc:
+            report(job.target, "failed")
+            return Outcome(
+                target=job.target,
+                status="failed",
+                seconds=time.monotonic() - started,
+                folder=folder,
+                manifest=None,
+                error=exc.paragraph(),
+            )
+        report(job.target, "cached" if cached else "built")
+        return Outcome(
+            target=job.target,
+            status="cached" if cached else "built",
+            seconds=time.monotonic() - started,
+            folder=folder,
+            manifest=manifest,
+            error=None,
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        for future in as_completed([pool.submit(one, job) for job in plan.jobs]):
+            outcome = future.result()
+            outcomes[outcome.target] = outcome
+            if outcome.status == "failed" and not options.keep_going:
+                stop = True
+    return [outcomes[job.target] for job in plan.jobs]

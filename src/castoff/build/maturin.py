@@ -1,0 +1,114 @@
+"""The maturin command of each build method; pure, so each is testable without a process."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from castoff.build.toolchains import INSTALL_BUILD_PYTHON, Choice, HostTools
+from castoff.errors import ConfigError
+from castoff.plan import BuildJob
+from castoff.runner import Command
+from castoff.targets import TARGETS
+
+DIGEST_PIN = "@sha256:"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildPaths:
+    """Where a build reads and writes."""
+
+    project_dir: Path
+    wheel_dir: Path  # maturin --out
+    cargo_target_dir: Path  # kept between runs: the cross-built std lives here
+    cargo_home: Path  # for build-std: a CARGO_HOME whose crates-io is rust-web-src's vendor folder
+
+
+def compatibility(job: BuildJob) -> str | None:
+    """Return maturin's --compatibility for a job (None where maturin takes no such option)."""
+    if job.manylinux:
+        return f"manylinux_{job.manylinux}"
+    if job.musllinux:
+        return f"musllinux_{job.musllinux}"
+    return None
+
+
+def cargo_home_config(vendor_dir: Path) -> str:
+    """Return the config.toml of the offline CARGO_HOME that build-std needs."""
+    return (
+        "# Written by castoff: std's dependencies come from Debian's rust-web-src, offline.\n"
+        '[source.crates-io]\nreplace-with = "vendored-std"\n\n'
+        f'[source.vendored-std]\ndirectory = "{vendor_dir}"\n\n[net]\noffline = true\n'
+    )
+
+
+def maturin_command(
+    job: BuildJob,
+    choice: Choice,
+    tools: HostTools,
+    paths: BuildPaths,
+    *,
+    extra_rustflags: tuple[str, ...] = (),
+    inherited_env: Mapping[str, str] | None = None,
+) -> Command:
+    """Return the command that builds one job's wheel with the chosen method."""
+    if choice.method == "docker":
+        return docker_command(job, paths)
+    target = TARGETS[job.target]
+    argv = [tools.maturin or "maturin", "build", "--release", "--locked", "--target", job.target]
+    argv += ["--out", str(paths.wheel_dir)]
+    if compat := compatibility(job):
+        argv += ["--compatibility", compat]
+    env = {"CARGO_TARGET_DIR": str(paths.cargo_target_dir)}
+    if job.macosx:
+        env["MACOSX_DEPLOYMENT_TARGET"] = job.macosx
+    rustflags = list(extra_rustflags)
+    if choice.method in ("zig", "build-std"):
+        argv.append("--zig")
+        # cargo-zigbuild runs `python3 -m ziglang`; point it at the Python that has ziglang.
+        env["CARGO_ZIGBUILD_PYTHON_PATH"] = tools.python
+    if choice.method == "cross-gcc":
+        if choice.linker is None:
+            raise ConfigError(f"{job.target}: no cross gcc to link with.")
+        env[f"CARGO_TARGET_{job.target.upper().replace('-', '_')}_LINKER"] = choice.linker
+    if choice.std == "build-std":
+        if tools.build_std is None:
+            raise ConfigError(f"{job.target}: building std needs Debian's rust-web-src.")
+        argv.append("-Zbuild-std=std,panic_abort")
+        env |= {
+            "CARGO": tools.build_std.cargo,
+            "RUSTC": tools.build_std.rustc,
+            "RUSTC_BOOTSTRAP": "1",  # -Zbuild-std is unstable; Debian's stable rustc allows it so
+            "CARGO_HOME": str(paths.cargo_home),
+        }
+        if target.libc == "musl":
+            # A std built from source has no self-contained musl crt objects; zig brings its own.
+            rustflags += ["-C", "link-self-contained=no"]
+    if rustflags:
+        inherited = (inherited_env or {}).get("RUSTFLAGS", "")
+        env["RUSTFLAGS"] = " ".join(filter(None, [inherited, *rustflags]))
+    return Command(
+        argv=tuple(argv), env=env, cwd=paths.project_dir, install_hint=INSTALL_BUILD_PYTHON
+    )
+
+
+def docker_command(job: BuildJob, paths: BuildPaths) -> Command:
+    """Return the `docker run` of a maturin build in an image pinned by digest."""
+    if not job.image or DIGEST_PIN not in job.image:
+        raise ConfigError(
+            f"{job.target}: method 'docker' needs an image pinned by digest, got {job.image!r}.",
+            hint="Write image = 'name@sha256:<64 hex digits>' in the target's config.",
+        )
+    argv = ["docker", "run", "--rm", "--volume", f"{paths.project_dir}:/io", "--workdir", "/io"]
+    argv += ["--volume", f"{paths.wheel_dir}:/out"]
+    argv += ["--env", f"CARGO_TARGET_DIR=/io/target/castoff/{job.target}"]
+    argv += ["--entrypoint", "maturin", job.image]
+    argv += ["build", "--release", "--locked", "--target", job.target, "--out", "/out"]
+    if compat := compatibility(job):
+        argv += ["--compatibility", compat]
+    return Command(
+        argv=tuple(argv),
+        cwd=paths.project_dir,
+        install_hint="a Docker engine (GitHub Actions' ubuntu runners have one)",
+    )

@@ -1,0 +1,77 @@
+"""Run each built binary's `--version`, natively or under qemu-user, and judge what it printed."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from castoff.build.toolchains import SmokePlan
+from castoff.runner import Command
+from castoff.targets import Target
+
+SmokeStatus = str  # "passed", "failed", "not-run"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmokeResult:
+    """What one binary did when run here."""
+
+    binary: str
+    status: SmokeStatus
+    runner: str | None
+    output: str
+    reason: str
+
+
+def smoke_command(binary: Path, plan: SmokePlan) -> Command | None:
+    """Return the command that runs a binary's --version here, or None when it cannot run."""
+    if plan.runner is None:
+        return None
+    argv = (
+        (str(binary), "--version")
+        if plan.runner == "native"
+        else (plan.runner, str(binary), "--version")
+    )
+    env = {"QEMU_LD_PREFIX": plan.ld_prefix} if plan.ld_prefix else {}
+    return Command(argv=argv, env=env)
+
+
+def judge(
+    *, binary: str, target: Target, plan: SmokePlan, returncode: int, output: str, version: str
+) -> SmokeResult:
+    """Decide whether a smoke-run passed: exit 0 and the version in its output."""
+    runner = plan.runner
+    if returncode in (-signal.SIGILL, 128 + signal.SIGILL) and target.wheel_arch == "loongarch64":
+        return SmokeResult(
+            binary=binary,
+            status="not-run",
+            runner=runner,
+            output=output,
+            reason="could not run here: QEMU 7.2 lacks LoongArch LSX, so this build (Rust's "
+            "default +lsx) dies with SIGILL; it was not checked on this machine",
+        )
+    if returncode != 0:
+        return SmokeResult(
+            binary=binary,
+            status="failed",
+            runner=runner,
+            output=output,
+            reason=f"exited with {returncode}",
+        )
+    if version not in output:
+        return SmokeResult(
+            binary=binary,
+            status="failed",
+            runner=runner,
+            output=output,
+            reason=f"its --version output does not name version {version}",
+        )
+    names_target = target.triple in output
+    return SmokeResult(
+        binary=binary,
+        status="passed",
+        runner=runner,
+        output=output,
+        reason="printed its version" + (" and target" if names_target else ""),
+    )

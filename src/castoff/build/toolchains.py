@@ -1,0 +1,273 @@
+"""What this machine can build and run: a probe of its tools, and pure choices made from it."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from castoff import targets as tg
+from castoff.config import TargetConfig
+from castoff.runner import Command, Runner
+
+DEBIAN_RUSTC = Path("/usr/bin/rustc")
+DEBIAN_CARGO = Path("/usr/bin/cargo")
+# rust-web-src vendors std's own dependencies here, which is what makes -Zbuild-std work offline.
+DEBIAN_VENDOR = Path("/usr/lib/rustlib/src/rust/library/vendor")
+
+APT = "apt-get install -y --no-install-recommends"
+INSTALL_DEBIAN_RUST = f"{APT} rustc-web cargo-web rust-web-src"
+INSTALL_QEMU = f"{APT} qemu-user-static binfmt-support"
+INSTALL_BUILD_PYTHON = "pip install 'castoff[build]' (maturin and ziglang)"
+# Debian's architecture names, for libc6-<arch>-cross sysroots and <triple>-gcc packages.
+DEBIAN_ARCH = {
+    "aarch64-linux-gnu": "arm64",
+    "arm-linux-gnueabihf": "armhf",
+    "i686-linux-gnu": "i386",
+    "powerpc64le-linux-gnu": "ppc64el",
+    "powerpc64-linux-gnu": "ppc64",
+    "s390x-linux-gnu": "s390x",
+    "riscv64-linux-gnu": "riscv64",
+    "loongarch64-linux-gnu": "loong64",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Toolchain:
+    """A Rust toolchain: its compiler, cargo, version text and the targets it has std for."""
+
+    rustc: str
+    cargo: str
+    version: str  # `rustc -vV`
+    cargo_version: str  # `cargo -V`
+    std_targets: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostTools:
+    """Everything the probe found on this machine; choices are pure functions of it."""
+
+    host_triple: str | None
+    default: Toolchain | None  # the rustc on PATH (rustup's, usually)
+    build_std: (
+        Toolchain | None
+    )  # Debian's rustc-web with rust-web-src: can build std for any target
+    maturin: str | None
+    maturin_version: str | None
+    zig_version: str | None  # ziglang importable by this Python
+    python: str
+    qemu: Mapping[str, str]  # qemu-user binary name -> path
+    cross_gcc: Mapping[str, str]  # Debian triple -> gcc path
+    sysroots: Mapping[str, str]  # Debian triple -> /usr/<triple> holding its dynamic loader
+    docker: bool  # a Docker engine answers
+
+
+@dataclass(frozen=True, kw_only=True)
+class Missing:
+    """Something a target needs that this machine lacks, and the command that installs it."""
+
+    what: str
+    install: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Choice:
+    """How a target builds on this machine: method, where std comes from, what is missing."""
+
+    method: str  # native, zig, build-std, cross-gcc, docker
+    std: str  # "prebuilt" or "build-std"
+    linker: str | None  # a cross gcc, for cross-gcc
+    missing: tuple[Missing, ...]
+    reason: str
+
+    @property
+    def buildable(self) -> bool:
+        """Return whether nothing is missing."""
+        return not self.missing
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmokePlan:
+    """How a target's binaries are run here (natively or under qemu-user), or why they cannot be."""
+
+    runner: str | None  # "native" or a qemu-user binary name; None when it cannot run here
+    ld_prefix: str | None  # QEMU_LD_PREFIX for dynamically linked glibc builds
+    missing: tuple[Missing, ...]
+    reason: str
+
+
+def _version_field(text: str, key: str) -> str | None:
+    return next(
+        (line.split(": ", 1)[1] for line in text.splitlines() if line.startswith(f"{key}: ")), None
+    )
+
+
+def _toolchain(runner: Runner, rustc: str, cargo: str) -> Toolchain | None:
+    version = runner.capture(Command(argv=(rustc, "-vV")))
+    sysroot = runner.capture(Command(argv=(rustc, "--print", "sysroot")))
+    cargo_version = runner.capture(Command(argv=(cargo, "-V")))
+    if version.returncode != 0 or sysroot.returncode != 0 or cargo_version.returncode != 0:
+        return None
+    rustlib = Path(sysroot.stdout.strip()) / "lib" / "rustlib"
+    std = (
+        frozenset(
+            p.name
+            for p in rustlib.iterdir()
+            if (p / "lib").is_dir() and any((p / "lib").glob("libstd-*"))
+        )
+        if rustlib.is_dir()
+        else frozenset()
+    )
+    return Toolchain(
+        rustc=rustc,
+        cargo=cargo,
+        version=version.stdout.strip(),
+        cargo_version=cargo_version.stdout.strip(),
+        std_targets=std,
+    )
+
+
+def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
+    """Look at this machine's tools: a few quick `--version` calls and file checks."""
+    path = env.get("PATH", "")
+
+    def which(name: str) -> str | None:
+        return shutil.which(name, path=path)
+
+    default = None
+    if (rustc := which("rustc")) and (cargo := which("cargo")):
+        default = _toolchain(runner, rustc, cargo)
+    build_std = None
+    if DEBIAN_RUSTC.exists() and DEBIAN_CARGO.exists() and DEBIAN_VENDOR.is_dir():
+        build_std = _toolchain(runner, str(DEBIAN_RUSTC), str(DEBIAN_CARGO))
+    either = default or build_std
+    host = _version_field(either.version, "host") if either else None
+    # maturin and zig come with castoff's Python ('castoff[build]'), so look beside it first.
+    maturin = shutil.which("maturin", path=f"{Path(sys.executable).parent}:{path}")
+    maturin_version = None
+    if maturin:
+        maturin_version = runner.capture(Command(argv=(maturin, "--version"))).stdout.strip()
+    zig = runner.capture(Command(argv=(sys.executable, "-m", "ziglang", "version")))
+    gnu_triples = {t.gnu_triple for t in tg.TARGETS.values() if t.gnu_triple}
+    docker = which("docker") is not None
+    if docker:
+        docker = runner.capture(Command(argv=("docker", "info"))).returncode == 0
+    return HostTools(
+        host_triple=host,
+        default=default,
+        build_std=build_std,
+        maturin=maturin,
+        maturin_version=maturin_version or None,
+        zig_version=zig.stdout.strip() if zig.returncode == 0 else None,
+        python=sys.executable,
+        qemu={t.qemu: f for t in tg.TARGETS.values() if t.qemu and (f := which(t.qemu))},
+        cross_gcc={g: f for g in gnu_triples if (f := which(f"{g}-gcc"))},
+        # A sysroot is usable for QEMU_LD_PREFIX when it holds the dynamic loader.
+        sysroots={
+            g: f"/usr/{g}" for g in gnu_triples if any(Path(f"/usr/{g}/lib").glob("ld*.so*"))
+        },
+        docker=docker,
+    )
+
+
+def _cross_gcc_package(gnu_triple: str) -> str:
+    return f"{APT} gcc-{gnu_triple}"
+
+
+def choose(target_config: TargetConfig, tools: HostTools) -> Choice:
+    """Choose how a target builds on this machine; pure, so doctor and build always agree."""
+    missing: list[Missing] = []
+    if tools.maturin is None:
+        missing.append(Missing(what="maturin", install=INSTALL_BUILD_PYTHON))
+    if target_config.method == "docker":
+        if not tools.docker:
+            install = "run this job where Docker runs (GitHub Actions' ubuntu runners)"
+            missing.append(Missing(what="a Docker engine", install=install))
+        return Choice(
+            method="docker",
+            std="prebuilt",
+            linker=None,
+            missing=tuple(missing),
+            reason="configured",
+        )
+    target = target_config.target
+    if target.os != "linux":
+        if tools.host_triple != target.triple:
+            install = f"run this job on a {target.os} runner (runner = '{target_config.runner}')"
+            missing.append(Missing(what=f"a {target.os} machine", install=install))
+        return Choice(
+            method="native",
+            std="prebuilt",
+            linker=None,
+            missing=tuple(missing),
+            reason="only a native build makes this target",
+        )
+    return _choose_linux(target_config, tools, missing)
+
+
+def _choose_linux(target_config: TargetConfig, tools: HostTools, missing: list[Missing]) -> Choice:
+    target = target_config.target
+    method, reason = target_config.method, "configured"
+    if method == "auto":
+        if target.libc == "gnu" and target.wheel_arch == "ppc64le":
+            method, reason = "cross-gcc", "zig cannot link ppc64le glibc binaries"
+        else:
+            method, reason = "zig", "zig links for any target and pins the glibc version"
+    linker = None
+    if method == "cross-gcc" and target.gnu_triple is not None:
+        linker = tools.cross_gcc.get(target.gnu_triple)
+        if linker is None:
+            install = f"{APT} gcc-{target.gnu_triple}"
+            missing.append(Missing(what=f"{target.gnu_triple}-gcc", install=install))
+    if method in ("zig", "build-std") and tools.zig_version is None:
+        missing.append(Missing(what="zig (the ziglang package)", install=INSTALL_BUILD_PYTHON))
+    if method == "native" and tools.host_triple != target.triple:
+        install = f"run this job on a {target.wheel_arch} runner"
+        missing.append(Missing(what=f"a {target.triple} machine", install=install))
+    # std: the default toolchain's when it has one, else built from Debian's rust-web-src.
+    has_std = tools.default is not None and target.triple in tools.default.std_targets
+    std = "prebuilt" if has_std and method != "build-std" else "build-std"
+    if std == "build-std":
+        reason += f"; std is built from source (no prebuilt std for {target.triple})"
+        if tools.build_std is None:
+            what = f"std for {target.triple} (Debian's rustc-web and rust-web-src)"
+            missing.append(Missing(what=what, install=INSTALL_DEBIAN_RUST))
+    return Choice(method=method, std=std, linker=linker, missing=tuple(missing), reason=reason)
+
+
+def smoke_plan(target: tg.Target, tools: HostTools) -> SmokePlan:
+    """Decide how this machine runs a target's binaries; pure."""
+    if target.os != "linux" or target.elf is None:
+        return SmokePlan(
+            runner=None,
+            ld_prefix=None,
+            missing=(),
+            reason=f"{target.os} binaries cannot run on this Linux machine",
+        )
+    host = tools.host_triple or ""
+    if host.startswith("x86_64-") and target.wheel_arch == "x86_64":
+        return SmokePlan(runner="native", ld_prefix=None, missing=(), reason="runs natively")
+    assert target.qemu is not None and target.gnu_triple is not None  # noqa: PT018, S101 - Linux
+    missing = []
+    if target.qemu not in tools.qemu:
+        missing.append(Missing(what=target.qemu, install=INSTALL_QEMU))
+    ld_prefix = None
+    if target.libc == "gnu":
+        ld_prefix = tools.sysroots.get(target.gnu_triple)
+        if ld_prefix is None:
+            arch = DEBIAN_ARCH.get(target.gnu_triple, target.gnu_triple)
+            missing.append(
+                Missing(
+                    what=f"the {target.gnu_triple} glibc sysroot",
+                    install=f"{APT} libc6-{arch}-cross",
+                )
+            )
+    if missing:
+        return SmokePlan(
+            runner=None, ld_prefix=None, missing=tuple(missing), reason="missing tools"
+        )
+    return SmokePlan(
+        runner=target.qemu, ld_prefix=ld_prefix, missing=(), reason=f"runs under {target.qemu}"
+    )

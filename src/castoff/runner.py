@@ -1,0 +1,141 @@
+"""The one place that starts processes: finds the tool, logs `+ cmd`, dry-runs, redacts secrets."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from castoff.errors import CastoffError, ToolMissingError
+
+REDACTED = "***"
+_CHATTER = re.compile(r"^\s*(Compiling|Checking|Downloaded|Downloading|Fresh|Finished) ")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """A process to start: argv, the environment it adds to the runner's, and where it runs."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    install_hint: str | None = None  # how to get argv[0] when it is missing
+
+    def display(self, secrets: Sequence[str] = ()) -> str:
+        """Return the command as a shell line (changed environment first), secrets redacted."""
+        assignments = [f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items())]
+        return redact(" ".join([*assignments, shlex.join(self.argv)]), secrets)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result:
+    """What a finished process did."""
+
+    command: Command
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """Replace every secret in text; secrets are never shown, whatever the path to output."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class CommandFailedError(CastoffError):
+    """A command exited non-zero; callers wrap it into the error of their step."""
+
+    def __init__(self, result: Result, shown: str) -> None:
+        # Progress chatter ("Compiling foo") hides the lines that say what went wrong.
+        lines = [line for line in result.stderr.strip().splitlines() if not _CHATTER.match(line)]
+        tail = "\n".join(lines[-12:])
+        super().__init__(f"`{shown}` exited with {result.returncode}.\n{tail}".rstrip())
+        self.result = result
+
+
+class Runner:
+    """Starts every external command castoff runs, with one logging and dry-run policy."""
+
+    def __init__(
+        self,
+        *,
+        base_env: Mapping[str, str],
+        echo: Callable[[str], None],
+        dry_run: bool = False,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self.base_env = dict(base_env)
+        self.echo = echo
+        self.dry_run = dry_run
+        self.secrets = tuple(secrets)
+
+    def environment(self, command: Command) -> dict[str, str]:
+        """Return the full environment a command runs with."""
+        return {**self.base_env, **command.env}
+
+    def which(self, command: Command) -> str:
+        """Resolve argv[0] on the command's PATH, or explain how to install it."""
+        env = self.environment(command)
+        found = shutil.which(command.argv[0], path=env.get("PATH", os.defpath))
+        if found is None:
+            raise ToolMissingError(
+                f"'{command.argv[0]}' is not installed (not found on PATH).",
+                hint=f"Install it: {command.install_hint}" if command.install_hint else None,
+            )
+        return found
+
+    def capture(self, command: Command, *, timeout: float | None = 60.0) -> Result:
+        """Run a quick query (a version, a lookup) without logging it; never raises on failure."""
+        return self.run(command, check=False, timeout=timeout, log=lambda _: None)
+
+    def run(
+        self,
+        command: Command,
+        *,
+        check: bool = True,
+        timeout: float | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> Result:
+        """Run a command to completion, capturing its output; in dry-run only echo it."""
+        shown = command.display(self.secrets)
+        (log or self.echo)(f"+ {shown}")
+        if self.dry_run:
+            return Result(command=command, returncode=0, stdout="", stderr="", seconds=0.0)
+        executable = self.which(command)
+        started = time.monotonic()
+        try:
+            completed = subprocess.run(
+                [executable, *command.argv[1:]],
+                env=self.environment(command),
+                cwd=command.cwd,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CastoffError(f"`{shown}` did not finish within {timeout} seconds.") from exc
+        result = Result(
+            command=command,
+            returncode=completed.returncode,
+            stdout=redact(completed.stdout, self.secrets),
+            stderr=redact(completed.stderr, self.secrets),
+            seconds=time.monotonic() - started,
+        )
+        if log is not None:
+            for stream in (result.stdout, result.stderr):
+                if stream:
+                    log(stream.rstrip("\n"))
+        if check and result.returncode != 0:
+            raise CommandFailedError(result, shown)
+        return result
