@@ -23,12 +23,24 @@ def install_checkout(session: nox.Session, *groups: str) -> None:
     session.install("-e", ".", *pins)
 
 
-release_sessions(project="examples/hello", install=install_checkout)
+release_sessions(
+    project="examples/hello",
+    install=lambda session, extras: install_checkout(session, *extras),
+)
+
+
+@nox.session(python=False)
+def setup(session: nox.Session) -> None:
+    """Install the Debian toolchains the build and its tests need (idempotent; needs root)."""
+    session.run("ci/install-system.sh", external=True)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the unit and integration tests; pytest options go after `--`."""
+    # The integration tests cross-build and run foreign binaries: they need the Debian
+    # toolchains, which the install script adds only where they are missing.
+    session.run("ci/install-system.sh", external=True)
     install_checkout(session, "test")
     session.run("pytest", *session.posargs)
 

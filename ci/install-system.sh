@@ -1,17 +1,27 @@
 #!/bin/sh
-# Install what castoff's tests need from Debian, idempotently: nothing is done when it is there.
-# Today that is a Rust toolchain (cargo, rustc) for building examples/hello natively.
+# Install the Debian packages castoff's builds and tests need, idempotently: a package that is
+# already installed is not touched, and with nothing missing apt is not called at all.
+#   rustc-web cargo-web rust-web-src   Rust 1.96 with std's sources (offline -Zbuild-std)
+#   qemu-user-static binfmt-support    run foreign binaries (smoke-runs)
+#   gcc-powerpc64le-linux-gnu ...      link ppc64le glibc builds (zig cannot)
+#   libc6-*-cross                      glibc sysroots for QEMU_LD_PREFIX
 set -eu
-if [ -x "$HOME/.cargo/bin/cargo" ]; then
-    PATH="$HOME/.cargo/bin:$PATH"
-fi
+packages="rustc-web cargo-web rust-web-src qemu-user-static binfmt-support
+    gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libc6-ppc64el-cross libc6-arm64-cross"
 missing=""
-command -v cargo >/dev/null 2>&1 || missing="$missing cargo"
-command -v rustc >/dev/null 2>&1 || missing="$missing rustc"
-if [ -n "$missing" ]; then
-    echo "install-system: installing$missing from Debian" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -o APT::Architectures::=amd64
-    # shellcheck disable=SC2086
-    apt-get install -y --no-install-recommends $missing
+for package in $packages; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing="$missing $package"
+done
+if [ -z "$missing" ]; then
+    echo "install-system: all Debian packages present" >&2
+    exit 0
 fi
+echo "install-system: installing$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# With foreign architectures enabled some of their indexes fail to update; ours are all amd64.
+$sudo apt-get update -o APT::Architectures::=amd64
+# shellcheck disable=SC2086 # one word per package
+$sudo apt-get install -y --no-install-recommends $missing

@@ -183,7 +183,8 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     runner, tools = _tools(settings.env)
     epoch = int(settings.env.get("SOURCE_DATE_EPOCH") or DEFAULT_EPOCH)
     options = BuildOptions(
-        out_dir=args.out,
+        # Absolute: maturin runs in the project folder, not where castoff was started.
+        out_dir=args.out.resolve(),
         cache_dir=_cache_dir(settings.env),
         jobs=args.jobs,
         keep_going=args.keep_going,

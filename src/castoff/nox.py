@@ -6,17 +6,18 @@ dependencies exist; the sessions run the `castoff` command inside their own virt
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import nox
 
-Installer = Callable[[nox.Session], None]
+# Installs castoff with the named extras (e.g. "build": maturin and zig) into a session.
+Installer = Callable[[nox.Session, Sequence[str]], None]
 
 
-def install_released_castoff(session: nox.Session) -> None:
+def install_released_castoff(session: nox.Session, extras: Sequence[str]) -> None:
     """Install castoff from the package index into a session."""
-    session.install("castoff")
+    session.install(f"castoff[{','.join(extras)}]" if extras else "castoff")
 
 
 def release_sessions(
@@ -28,5 +29,17 @@ def release_sessions(
     @nox.session(name="plan")
     def plan(session: nox.Session) -> None:
         """Print the release plan; castoff plan options go after `--` (e.g. -- --format json)."""
-        install(session)
+        install(session, ())
         session.run("castoff", "plan", "--config", config, *session.posargs)
+
+    @nox.session(name="doctor")
+    def doctor(session: nox.Session) -> None:
+        """Say how each target builds and smoke-runs here, and how to install what is missing."""
+        install(session, ("build",))
+        session.run("castoff", "doctor", "--config", config, *session.posargs)
+
+    @nox.session(name="build")
+    def build(session: nox.Session) -> None:
+        """Build every target (or `-- --target T`), one folder each under build/."""
+        install(session, ("build",))
+        session.run("castoff", "build", "--config", config, *session.posargs)

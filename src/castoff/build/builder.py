@@ -6,10 +6,11 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -247,7 +248,7 @@ def _compile(
     """Run maturin for one job and return its wheel, renamed to the plan's sorted tag set."""
     folder = log.path.parent
     paths = BuildPaths(
-        project_dir=config.project_root,
+        project_dir=config.project_root.resolve(),
         wheel_dir=folder / ".wheel",
         # Kept between runs (one per project and target): std built from source lives here.
         cargo_target_dir=options.cache_dir
@@ -399,19 +400,20 @@ def build_all(
     commit = runner.capture(Command(argv=("git", "rev-parse", "HEAD"), cwd=config.project_root))
     source_commit = commit.stdout.strip() if commit.returncode == 0 else None
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    outcomes: dict[str, Outcome] = {}
-    stop = False
+    # Set by the failing worker itself, so a worker that is free next sees it before starting.
+    stop = threading.Event()
 
     def one(job: BuildJob) -> Outcome:
         folder = options.out_dir / job.target
-        if stop:
+        if stop.is_set():
+            error = "not started after an earlier failure (use --keep-going)"
             return Outcome(
                 target=job.target,
                 status="skipped",
                 seconds=0.0,
                 folder=folder,
                 manifest=None,
-                error="not started after an earlier failure (use --keep-going)",
+                error=error,
             )
         started = time.monotonic()
         try:
@@ -425,29 +427,29 @@ def build_all(
                 report=report,
             )
         except CastoffError as exc:
+            if not options.keep_going:
+                stop.set()
             report(job.target, "failed")
+            seconds = time.monotonic() - started
             return Outcome(
                 target=job.target,
                 status="failed",
-                seconds=time.monotonic() - started,
+                seconds=seconds,
                 folder=folder,
                 manifest=None,
                 error=exc.paragraph(),
             )
-        report(job.target, "cached" if cached else "built")
+        status = "cached" if cached else "built"
+        report(job.target, status)
+        seconds = time.monotonic() - started
         return Outcome(
             target=job.target,
-            status="cached" if cached else "built",
-            seconds=time.monotonic() - started,
+            status=status,
+            seconds=seconds,
             folder=folder,
             manifest=manifest,
             error=None,
         )
 
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        for future in as_completed([pool.submit(one, job) for job in plan.jobs]):
-            outcome = future.result()
-            outcomes[outcome.target] = outcome
-            if outcome.status == "failed" and not options.keep_going:
-                stop = True
-    return [outcomes[job.target] for job in plan.jobs]
+        return [future.result() for future in [pool.submit(one, job) for job in plan.jobs]]

@@ -1,0 +1,231 @@
+"""`castoff build` on the embedded example with the real tools: maturin, zig, cargo, qemu-user."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from castoff.config import canonical_wheel_name, load
+from castoff.plan import build_plan, wheel_filename
+from castoff.targets import TARGETS
+from tests.conftest import EXAMPLE
+
+# A cold build of all eleven targets builds std eleven times: minutes on two cores. Cached std
+# lives in ~/.cache/castoff between runs, as it does for users.
+BUILD_TIMEOUT = 3600
+EF_ARM_ABI_FLOAT_HARD = 0x400
+EF_RISCV_FLOAT_ABI_DOUBLE = 0x4
+
+
+def castoff(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed castoff command."""
+    executable = shutil.which("castoff")
+    assert executable is not None
+    return subprocess.run(
+        [executable, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=BUILD_TIMEOUT,
+    )
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a build folder shared by this module's tests."""
+    return tmp_path_factory.mktemp("build")
+
+
+@pytest.fixture(scope="module")
+def first_build(out_dir: Path) -> dict[str, Any]:
+    """Build every target of the example once and return the JSON outcome."""
+    result = castoff(
+        "build", "--config", str(EXAMPLE / "pyproject.toml"), "--out", str(out_dir), "--json"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome: dict[str, Any] = json.loads(result.stdout)
+    return outcome
+
+
+def test_doctor_says_every_example_target_builds_and_runs_here() -> None:
+    """After .ci/run's install step, doctor finds every target buildable and smoke-runnable."""
+    result = castoff("doctor", "--config", str(EXAMPLE / "pyproject.toml"), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["targets"]
+    assert len(rows) == 11
+    assert [r["target"] for r in rows if not r["buildable"] or not r["smoke"]] == []
+
+
+def test_every_planned_target_is_built(first_build: dict[str, Any], out_dir: Path) -> None:
+    """Each job yields its wheel, archive, sidecar, log and partial manifest in its own folder."""
+    config = load(EXAMPLE / "pyproject.toml")
+    plan = build_plan(config)
+    statuses = {t["target"]: t["status"] for t in first_build["targets"]}
+    assert statuses == {job.target: statuses[job.target] for job in plan.jobs}
+    assert set(statuses.values()) <= {"built", "cached"}
+    for job in plan.jobs:
+        folder = out_dir / job.target
+        names = {p.name for p in folder.iterdir()}
+        archive = f"hello-{job.target}.tar.gz"
+        expected_wheel = wheel_filename(config.name, config.version, job.built_platform_tags)
+        assert names == {expected_wheel, archive, archive + ".sha256", "manifest.json", "build.log"}
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["target"] == job.target
+        assert [a["name"] for a in manifest["artifacts"]] == [
+            expected_wheel,
+            archive,
+            archive + ".sha256",
+        ]
+        assert manifest["commands"][0]["argv"][1:3] == ["build", "--release"]
+        assert manifest["toolchain"]["maturin"] == "maturin 1.16.0"
+        check = subprocess.run(
+            ["sha256sum", "-c", archive + ".sha256"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _wheel_binary(wheel: Path) -> bytes:
+    config = load(EXAMPLE / "pyproject.toml")
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(
+            f"{canonical_wheel_name(config.name)}-{config.version}.data/scripts/hello"
+        )
+
+
+def test_every_wheels_binary_is_for_the_arch_its_tags_name(
+    first_build: dict[str, Any], out_dir: Path
+) -> None:
+    """The ELF machine, class, endianness and float ABI of each binary match its target and tags."""
+    for entry in first_build["targets"]:
+        target = TARGETS[entry["target"]]
+        assert target.elf is not None
+        (wheel,) = (out_dir / entry["target"]).glob("*.whl")
+        tags = wheel.name.removesuffix(".whl").split("-")[-1].split(".")
+        assert all(tag.endswith("_" + target.wheel_arch) for tag in tags), wheel.name
+        elf = ELFFile(io.BytesIO(_wheel_binary(wheel)))
+        assert elf["e_machine"] == target.elf.machine, entry["target"]
+        assert elf.elfclass == target.elf.elf_class
+        assert elf.little_endian == (target.elf.endianness == "little")
+        flags = elf["e_flags"]
+        if target.elf.float_abi == "hard" and target.elf.machine == "EM_ARM":
+            assert flags & EF_ARM_ABI_FLOAT_HARD
+        if target.elf.machine == "EM_RISCV":
+            assert flags & EF_RISCV_FLOAT_ABI_DOUBLE
+
+
+def test_archive_holds_the_wheels_binary_in_a_triple_named_folder(
+    first_build: dict[str, Any], out_dir: Path
+) -> None:
+    """The archive's binary is byte-identical to the wheel's, under hello-<triple>/."""
+    for entry in first_build["targets"]:
+        folder = out_dir / entry["target"]
+        (wheel,) = folder.glob("*.whl")
+        with tarfile.open(folder / f"hello-{entry['target']}.tar.gz") as tar:
+            member = tar.extractfile(f"hello-{entry['target']}/hello")
+            assert member is not None
+            assert member.read() == _wheel_binary(wheel)
+
+
+def test_every_binary_that_can_run_here_ran_and_named_version_and_target(
+    first_build: dict[str, Any],
+) -> None:
+    """Smoke-runs passed natively or under qemu; loongarch64 says plainly if QEMU cannot run it."""
+    for entry in first_build["targets"]:
+        (smoke,) = entry["smoke"]
+        if entry["target"].startswith("loongarch64") and smoke["status"] == "not-run":
+            assert "QEMU 7.2 lacks LoongArch LSX" in smoke["reason"]
+            continue
+        assert smoke["status"] == "passed", entry
+        assert smoke["reason"] == "printed its version and target"
+        expected_runner = (
+            "native" if entry["target"].startswith("x86_64") else TARGETS[entry["target"]].qemu
+        )
+        assert smoke["runner"] == expected_runner
+
+
+@pytest.mark.usefixtures("first_build")
+def test_a_second_build_rebuilds_nothing(out_dir: Path) -> None:
+    """With nothing changed, every target is served from the cache and the files stay the same."""
+    before = {p: p.read_bytes() for p in out_dir.rglob("*.tar.gz")}
+    result = castoff(
+        "build", "--config", str(EXAMPLE / "pyproject.toml"), "--out", str(out_dir), "--json"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {t["status"] for t in json.loads(result.stdout)["targets"]} == {"cached"}
+    assert {p: p.read_bytes() for p in out_dir.rglob("*.tar.gz")} == before
+
+
+def _example_copy(tmp_path: Path) -> Path:
+    project = tmp_path / "hello"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target"))
+    return project
+
+
+def test_a_changed_source_rebuilds_its_target(tmp_path: Path) -> None:
+    """Editing the sources invalidates the cache key, and the new binary says what changed."""
+    project = _example_copy(tmp_path)
+    args = ["build", "--config", str(project / "pyproject.toml"), "--out", str(tmp_path / "out")]
+    args += ["--json", "--target", "x86_64-unknown-linux-musl"]
+    assert castoff(*args).returncode == 0
+    main = project / "src" / "main.rs"
+    main.write_text(main.read_text().replace("Hello, world!", "Hello again, world!"))
+    second = castoff(*args)
+    assert second.returncode == 0, second.stderr[-2000:]
+    (entry,) = json.loads(second.stdout)["targets"]
+    assert entry["status"] == "built"
+    (wheel,) = (tmp_path / "out" / "x86_64-unknown-linux-musl").glob("*.whl")
+    assert b"Hello again, world!" in _wheel_binary(wheel)
+
+
+def test_keep_going_finishes_the_others_and_reports_every_failure(tmp_path: Path) -> None:
+    """A native glibc build cannot keep a manylinux_2_17 promise here; the musl one still builds."""
+    project = _example_copy(tmp_path)
+    pyproject = project / "pyproject.toml"
+    # Linked against this machine's glibc 2.36, the binary needs GLIBC_2.34: maturin refuses 2_17.
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'triple = "x86_64-unknown-linux-gnu"\nmanylinux = "2_17"',
+            'triple = "x86_64-unknown-linux-gnu"\nmanylinux = "2_17"\nmethod = "native"',
+        )
+    )
+    targets = ("--target", "x86_64-unknown-linux-gnu", "--target", "x86_64-unknown-linux-musl")
+    base = (
+        "build",
+        "--config",
+        str(pyproject),
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        "--jobs",
+        "1",
+    )
+    result = castoff(*base, *targets, "--keep-going")
+    assert result.returncode == 6
+    statuses = {t["target"]: t for t in json.loads(result.stdout)["targets"]}
+    assert statuses["x86_64-unknown-linux-musl"]["status"] in {"built", "cached"}
+    failed = statuses["x86_64-unknown-linux-gnu"]
+    assert failed["status"] == "failed"
+    assert "maturin failed" in failed["error"]
+    assert "GLIBC_2.34" in failed["error"]
+    assert str(tmp_path / "out" / "x86_64-unknown-linux-gnu" / "build.log") in failed["error"]
+    stderr = " ".join(result.stderr.split())
+    assert "castoff: error: 1 of 2 targets failed: [x86_64-unknown-linux-gnu]" in stderr
+
+    stopped = castoff(*base, *targets)
+    assert stopped.returncode == 6
+    after = {t["target"]: t["status"] for t in json.loads(stopped.stdout)["targets"]}
+    assert after == {"x86_64-unknown-linux-gnu": "failed", "x86_64-unknown-linux-musl": "skipped"}

@@ -1,0 +1,183 @@
+"""Command construction for every build method, without starting a process."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command
+from castoff.build.toolchains import Choice, HostTools, Toolchain
+from castoff.errors import ConfigError
+from castoff.plan import BuildJob
+
+PATHS = BuildPaths(
+    project_dir=Path("/src/hello"),
+    wheel_dir=Path("/out/t/.wheel"),
+    cargo_target_dir=Path("/cache/t"),
+    cargo_home=Path("/cache/home"),
+)
+DEBIAN = Toolchain(
+    rustc="/usr/bin/rustc",
+    cargo="/usr/bin/cargo",
+    version="rustc 1.96.0",
+    cargo_version="cargo 1.96.0",
+    std_targets=frozenset({"x86_64-unknown-linux-gnu"}),
+)
+TOOLS = HostTools(
+    host_triple="x86_64-unknown-linux-gnu",
+    default=dataclasses.replace(DEBIAN, rustc="/rustup/rustc", cargo="/rustup/cargo"),
+    build_std=DEBIAN,
+    maturin="/venv/bin/maturin",
+    maturin_version="maturin 1.16.0",
+    zig_version="0.17.0",
+    python="/venv/bin/python",
+    qemu={},
+    cross_gcc={},
+    sysroots={},
+    docker=False,
+)
+DIGEST = "ghcr.io/rust-cross/manylinux2014-cross@sha256:" + "0" * 64
+
+
+def job(target: str, **changes: object) -> BuildJob:
+    """Return a build job for a target with maturin's default compatibility."""
+    base = BuildJob(
+        target=target,
+        method="auto",
+        runner="ubuntu-latest",
+        image=None,
+        manylinux="2_17" if "gnu" in target else None,
+        musllinux="1_2" if "musl" in target else None,
+        macosx=None,
+        built_platform_tags=("x",),
+        artifacts=("x",),
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def choice(method: str, std: str = "prebuilt", linker: str | None = None) -> Choice:
+    """Return a method choice with nothing missing."""
+    return Choice(method=method, std=std, linker=linker, missing=(), reason="test")
+
+
+def test_native_is_plain_maturin_with_the_compatibility() -> None:
+    """A native build runs maturin for the target with its manylinux promise and no zig."""
+    command = maturin_command(job("x86_64-unknown-linux-gnu"), choice("native"), TOOLS, PATHS)
+    assert command.argv == (
+        "/venv/bin/maturin", "build", "--release", "--locked",
+        "--target", "x86_64-unknown-linux-gnu", "--out", "/out/t/.wheel",
+        "--compatibility", "manylinux_2_17",
+    )  # fmt: skip
+    assert command.env == {"CARGO_TARGET_DIR": "/cache/t"}
+    assert command.cwd == Path("/src/hello")
+
+
+def test_zig_adds_zig_and_points_it_at_our_python() -> None:
+    """A zig build passes --zig and names the Python that has ziglang."""
+    command = maturin_command(job("x86_64-unknown-linux-gnu"), choice("zig"), TOOLS, PATHS)
+    assert command.argv[-1] == "--zig"
+    assert command.env["CARGO_ZIGBUILD_PYTHON_PATH"] == "/venv/bin/python"
+    assert "RUSTC_BOOTSTRAP" not in command.env
+
+
+def test_build_std_for_musl_uses_debians_toolchain_offline() -> None:
+    """build-std uses Debian's rustc/cargo, the offline CARGO_HOME and no self-contained crt."""
+    command = maturin_command(
+        job("s390x-unknown-linux-musl"), choice("build-std", "build-std"), TOOLS, PATHS
+    )
+    assert command.argv[-2:] == ("--zig", "-Zbuild-std=std,panic_abort")
+    assert "--compatibility" in command.argv
+    assert command.argv[command.argv.index("--compatibility") + 1] == "musllinux_1_2"
+    assert command.env == {
+        "CARGO_TARGET_DIR": "/cache/t",
+        "CARGO_ZIGBUILD_PYTHON_PATH": "/venv/bin/python",
+        "CARGO": "/usr/bin/cargo",
+        "RUSTC": "/usr/bin/rustc",
+        "RUSTC_BOOTSTRAP": "1",
+        "CARGO_HOME": "/cache/home",
+        "RUSTFLAGS": "-C link-self-contained=no",
+    }
+
+
+def test_build_std_for_glibc_keeps_rustflags_and_the_users_own() -> None:
+    """A glibc build-std adds no musl flag; the caller's RUSTFLAGS are kept, extras appended."""
+    command = maturin_command(
+        job("aarch64-unknown-linux-gnu"),
+        choice("zig", "build-std"),
+        TOOLS,
+        PATHS,
+        extra_rustflags=("-C", "target-feature=-lse"),
+        inherited_env={"RUSTFLAGS": "-D warnings"},
+    )
+    assert command.env["RUSTFLAGS"] == "-D warnings -C target-feature=-lse"
+    plain = maturin_command(
+        job("aarch64-unknown-linux-gnu"), choice("zig", "build-std"), TOOLS, PATHS
+    )
+    assert "RUSTFLAGS" not in plain.env
+
+
+def test_cross_gcc_sets_cargos_linker_for_the_target() -> None:
+    """cross-gcc names the Debian cross gcc as the target's linker, without zig."""
+    command = maturin_command(
+        job("powerpc64le-unknown-linux-gnu", manylinux="2_34"),
+        choice("cross-gcc", "build-std", "/usr/bin/powerpc64le-linux-gnu-gcc"),
+        TOOLS,
+        PATHS,
+    )
+    linker = "CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_LINKER"
+    assert command.env[linker] == "/usr/bin/powerpc64le-linux-gnu-gcc"
+    assert "--zig" not in command.argv
+    assert "manylinux_2_34" in command.argv
+
+
+def test_macos_sets_the_deployment_target_and_no_compatibility() -> None:
+    """A macOS build passes MACOSX_DEPLOYMENT_TARGET, and maturin takes no --compatibility."""
+    command = maturin_command(
+        job("aarch64-apple-darwin", manylinux=None, musllinux=None, macosx="11.0"),
+        choice("native"),
+        TOOLS,
+        PATHS,
+    )
+    assert command.env["MACOSX_DEPLOYMENT_TARGET"] == "11.0"
+    assert "--compatibility" not in command.argv
+
+
+def test_docker_with_a_digest_runs_maturin_in_the_pinned_image() -> None:
+    """The docker method (GitHub only; faked here) mounts the project and output, pinned image."""
+    command = maturin_command(
+        job("aarch64-unknown-linux-gnu", method="docker", image=DIGEST),
+        choice("docker"),
+        TOOLS,
+        PATHS,
+    )
+    assert command.argv == (
+        "docker", "run", "--rm",
+        "--volume", "/src/hello:/io", "--workdir", "/io",
+        "--volume", "/out/t/.wheel:/out",
+        "--env", "CARGO_TARGET_DIR=/io/target/castoff/aarch64-unknown-linux-gnu",
+        "--entrypoint", "maturin", DIGEST,
+        "build", "--release", "--locked", "--target", "aarch64-unknown-linux-gnu",
+        "--out", "/out", "--compatibility", "manylinux_2_17",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("image", [None, "ghcr.io/rust-cross/manylinux2014-cross:aarch64"])
+def test_docker_without_a_digest_is_refused(image: str | None) -> None:
+    """An image without a digest (or none) is refused: its provenance would be unknown."""
+    with pytest.raises(ConfigError, match="pinned by digest"):
+        maturin_command(
+            job("aarch64-unknown-linux-gnu", method="docker", image=image),
+            choice("docker"),
+            TOOLS,
+            PATHS,
+        )
+
+
+def test_offline_cargo_home_replaces_crates_io_with_the_vendor_folder() -> None:
+    """build-std's CARGO_HOME points crates-io at rust-web-src's vendored std dependencies."""
+    text = cargo_home_config(Path("/usr/lib/rustlib/src/rust/library/vendor"))
+    assert 'replace-with = "vendored-std"' in text
+    assert 'directory = "/usr/lib/rustlib/src/rust/library/vendor"' in text
+    assert "offline = true" in text

@@ -1,0 +1,246 @@
+"""Archives, checksums, smoke verdicts, cache keys, manifests and the runner, without processes."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import signal
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from castoff.build.archive import write_archive, write_sidecar
+from castoff.build.builder import cache_key, source_tree_sha256
+from castoff.build.smoke import judge, smoke_command
+from castoff.build.toolchains import Choice, SmokePlan
+from castoff.config import load
+from castoff.errors import PlanError, ToolMissingError
+from castoff.manifest import BuiltArtifact, CommandRecord, PartialManifest, SmokeRecord
+from castoff.plan import build_plan
+from castoff.runner import Command, Runner, redact
+from castoff.targets import TARGETS
+
+BINARIES = [("hello", b"\x7fELF fake binary"), ("hellox", b"second")]
+
+
+@pytest.mark.parametrize("suffix", ["tar.gz", "zip"])
+def test_archives_are_byte_identical_for_identical_input(tmp_path: Path, suffix: str) -> None:
+    """Two archives of the same binaries have the same bytes, whatever order they come in."""
+    first, second = tmp_path / f"a.{suffix}", tmp_path / f"b.{suffix}"
+    write_archive(
+        first, folder="hello-x86_64-unknown-linux-musl", binaries=BINARIES, mtime=1700000000
+    )
+    write_archive(
+        second, folder="hello-x86_64-unknown-linux-musl", binaries=BINARIES[::-1], mtime=1700000000
+    )
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_tar_members_have_fixed_owners_modes_and_times(tmp_path: Path) -> None:
+    """Entries sit in the triple-named folder, executable, root-owned, at SOURCE_DATE_EPOCH."""
+    path = tmp_path / "hello-s390x-unknown-linux-musl.tar.gz"
+    write_archive(
+        path, folder="hello-s390x-unknown-linux-musl", binaries=BINARIES, mtime=1700000000
+    )
+    with tarfile.open(path) as tar:
+        members = tar.getmembers()
+        assert [m.name for m in members] == [
+            "hello-s390x-unknown-linux-musl",
+            "hello-s390x-unknown-linux-musl/hello",
+            "hello-s390x-unknown-linux-musl/hellox",
+        ]
+        assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {
+            (0, 0, "", "", 1700000000)
+        }
+        assert all(m.mode == 0o755 for m in members)
+        extracted = tar.extractfile("hello-s390x-unknown-linux-musl/hello")
+        assert extracted is not None
+        assert extracted.read() == BINARIES[0][1]
+    with gzip.open(path) as gz:
+        gz.read()
+    assert int.from_bytes(path.read_bytes()[4:8], "little") == 1700000000  # gzip header mtime
+
+
+def test_zip_members_are_executable(tmp_path: Path) -> None:
+    """Windows zips keep the folder and a unix mode, so unzip on Linux keeps the x bit."""
+    path = tmp_path / "hello-x86_64-pc-windows-msvc.zip"
+    write_archive(
+        path, folder="hello-x86_64-pc-windows-msvc", binaries=[("hello.exe", b"MZ")], mtime=0
+    )
+    with zipfile.ZipFile(path) as archive:
+        (info,) = archive.infolist()
+        assert info.filename == "hello-x86_64-pc-windows-msvc/hello.exe"
+        assert info.external_attr >> 16 == 0o100755
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+
+
+def test_sidecar_is_in_sha256sum_format(tmp_path: Path) -> None:
+    """The .sha256 file is `<hex>  <name>` as sha256sum writes it."""
+    path = tmp_path / "hello-x.tar.gz"
+    path.write_bytes(b"archive")
+    sidecar = write_sidecar(path)
+    assert sidecar.name == "hello-x.tar.gz.sha256"
+    assert sidecar.read_text() == f"{hashlib.sha256(b'archive').hexdigest()}  hello-x.tar.gz\n"
+
+
+LOONG = TARGETS["loongarch64-unknown-linux-musl"]
+QEMU = SmokePlan(runner="qemu-loongarch64-static", ld_prefix=None, missing=(), reason="")
+
+
+@pytest.mark.parametrize(
+    ("returncode", "output", "status", "reason"),
+    [
+        (
+            0,
+            "hello 0.1.0 (loongarch64-unknown-linux-musl)",
+            "passed",
+            "printed its version and target",
+        ),
+        (0, "hello 0.1.0", "passed", "printed its version"),
+        (0, "hello 0.0.9", "failed", "does not name version 0.1.0"),
+        (1, "boom", "failed", "exited with 1"),
+        (-signal.SIGILL, "", "not-run", "QEMU 7.2 lacks LoongArch LSX"),
+        (128 + signal.SIGILL, "", "not-run", "SIGILL"),
+    ],
+)
+def test_smoke_verdicts(returncode: int, output: str, status: str, reason: str) -> None:
+    """A smoke-run passes on exit 0 naming the version; LoongArch SIGILL under QEMU is not-run."""
+    verdict = judge(
+        binary="hello",
+        target=LOONG,
+        plan=QEMU,
+        returncode=returncode,
+        output=output,
+        version="0.1.0",
+    )
+    assert verdict.status == status
+    assert reason in verdict.reason
+
+
+def test_smoke_command_uses_qemu_and_the_sysroot() -> None:
+    """Under qemu, a glibc binary runs with QEMU_LD_PREFIX at the cross sysroot."""
+    plan = SmokePlan(
+        runner="qemu-aarch64-static", ld_prefix="/usr/aarch64-linux-gnu", missing=(), reason=""
+    )
+    command = smoke_command(Path("/work/hello"), plan)
+    assert command == Command(
+        argv=("qemu-aarch64-static", "/work/hello", "--version"),
+        env={"QEMU_LD_PREFIX": "/usr/aarch64-linux-gnu"},
+    )
+    assert smoke_command(Path("/work/hello"), dataclasses.replace(plan, runner=None)) is None
+
+
+def test_source_hash_changes_with_sources_not_with_outputs(tmp_path: Path) -> None:
+    """Editing a source changes the tree hash; build outputs and hidden folders do not."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.rs").write_text("fn main() {}")
+    before = source_tree_sha256(tmp_path)
+    for output in ("target", "build", ".git"):
+        (tmp_path / output).mkdir()
+        (tmp_path / output / "x").write_text("noise")
+    assert source_tree_sha256(tmp_path) == before
+    (tmp_path / "src" / "main.rs").write_text("fn main() { println!() }")
+    assert source_tree_sha256(tmp_path) != before
+
+
+def test_cache_key_depends_on_every_input(example_pyproject: Path) -> None:
+    """The cache key changes when the source, toolchain, method or epoch change."""
+    config = load(example_pyproject)
+    job = build_plan(config).jobs[0]
+    chosen = Choice(method="zig", std="prebuilt", linker=None, missing=(), reason="")
+    base = {
+        "job": job,
+        "config": config,
+        "choice": chosen,
+        "toolchain": {"rustc": "1.95"},
+        "tree": "a",
+        "epoch": 0,
+    }
+    key = cache_key(**base)  # type: ignore[arg-type]
+    assert key == cache_key(**base)  # type: ignore[arg-type]
+    for change in (
+        {"tree": "b"},
+        {"toolchain": {"rustc": "1.96"}},
+        {"choice": dataclasses.replace(chosen, std="build-std")},
+        {"epoch": 1},
+        {"job": dataclasses.replace(job, manylinux="2_28")},
+    ):
+        assert cache_key(**{**base, **change}) != key  # type: ignore[arg-type]
+
+
+def test_partial_manifest_round_trips(tmp_path: Path) -> None:
+    """A partial manifest read back equals what was written; other schemas are refused."""
+    manifest = PartialManifest(
+        schema_version=1,
+        name="castoff-hello",
+        version="0.1.0",
+        target="s390x-unknown-linux-musl",
+        method="zig",
+        std="build-std",
+        cache_key="k",
+        source_commit=None,
+        source_tree_sha256="t",
+        image=None,
+        toolchain={"rustc": "1.96", "zig": None},
+        commands=(
+            CommandRecord(argv=("maturin", "build"), env={"A": "1"}, cwd="/src", seconds=1.5),
+        ),
+        seconds=2.0,
+        artifacts=(
+            BuiltArtifact(
+                name="w.whl",
+                kind="wheel",
+                sha256="00",
+                size=1,
+                platform_tags=("musllinux_1_2_s390x",),
+            ),
+        ),
+        smoke=(
+            SmokeRecord(
+                binary="hello",
+                status="passed",
+                runner="qemu-s390x-static",
+                output="hello 0.1.0",
+                reason="ok",
+            ),
+        ),
+    )
+    assert PartialManifest.read(manifest.write(tmp_path)) == manifest
+    (tmp_path / "manifest.json").write_text('{"schema_version": 7}')
+    with pytest.raises(PlanError, match="schema_version 7"):
+        PartialManifest.read(tmp_path / "manifest.json")
+
+
+def test_runner_redacts_secrets_in_what_it_shows() -> None:
+    """Secrets are replaced in displayed commands, environment included."""
+    command = Command(argv=("twine", "upload", "--password", "s3cret!"), env={"TOKEN": "s3cret!"})
+    assert command.display(["s3cret!"]) == "TOKEN='***' twine upload --password '***'"
+    assert redact("a s3cret! b", ["s3cret!", ""]) == "a *** b"
+
+
+def test_dry_run_echoes_and_starts_nothing() -> None:
+    """In dry-run the runner prints `+ cmd` and never starts a process (the guard would fail it)."""
+    lines: list[str] = []
+    runner = Runner(base_env={}, echo=lines.append, dry_run=True, secrets=["pw"])
+    result = runner.run(Command(argv=("maturin", "build", "--password=pw")))
+    assert result.returncode == 0
+    assert lines == ["+ maturin build --password=***"]
+
+
+def test_missing_tool_says_how_to_install_it() -> None:
+    """A command whose program is not on PATH raises ToolMissingError with its install hint."""
+    runner = Runner(base_env={"PATH": "/nonexistent"}, echo=lambda _: None)
+    with pytest.raises(ToolMissingError) as caught:
+        runner.run(
+            Command(
+                argv=("qemu-s390x-static", "x"), install_hint="apt-get install -y qemu-user-static"
+            )
+        )
+    assert caught.value.exit_code == 5
+    assert caught.value.paragraph() == (
+        "'qemu-s390x-static' is not installed (not found on PATH). "
+        "Install it: apt-get install -y qemu-user-static"
+    )
