@@ -210,17 +210,21 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         outcomes = build_all(
             plan, config=config, tools=tools, runner=runner, options=options, report=report
         )
-    if args.json:
-        doc = {"out": str(args.out), "targets": [_outcome_json(o) for o in outcomes]}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    else:
+    doc: dict[str, object] = {
+        "out": str(options.out_dir),
+        "targets": [_outcome_json(o) for o in outcomes],
+    }
+    if not args.json:
         _print_outcomes(outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         raise BuildError(
             f"{len(failed)} of {len(outcomes)} targets failed: "
             + " ".join(f"[{o.target}] {o.error}" for o in failed),
+            details=doc,
         )
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     return 0
 
 
@@ -343,12 +347,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             traceback.print_exc()
         if getattr(args, "json", False):
             error = {
+                **exc.details,
                 "error": {
                     "kind": type(exc).__name__,
                     "exit_code": exc.exit_code,
                     "message": exc.message,
                     "hint": exc.hint,
-                }
+                },
             }
             sys.stdout.write(json.dumps(error, indent=2) + "\n")
         Console(stderr=True, soft_wrap=True, highlight=False).print(

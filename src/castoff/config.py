@@ -49,6 +49,9 @@ class TargetConfig:
     pypi: bool | None  # None: publish to PyPI when PyPI accepts the wheel's tags
     image: str | None
     runner: str
+    simd_off: (
+        tg.SimdOff | None
+    )  # build without the arch's SIMD extensions (loongarch64 lsx = false)
     key_path: str  # where it was declared, for messages that come later (plan, build)
 
 
@@ -505,6 +508,7 @@ def _target(entry: _Table) -> TargetConfig:
             "pypi",
             "image",
             "runner",
+            "lsx",
         ]
     )
     triple = entry.string("triple")
@@ -556,6 +560,9 @@ def _target(entry: _Table) -> TargetConfig:
     archive = cast(
         "tg.ArchiveKind", entry.choice("archive", ("tar.gz", "zip"), target.archive_kind)
     )
+    lsx = entry.boolean("lsx")
+    if lsx is not None and target.wheel_arch != "loongarch64":
+        entry.fail("lsx", f"applies to loongarch64 targets only, not {triple}.", "Remove it.")
     return TargetConfig(
         triple=triple,
         target=target,
@@ -568,6 +575,7 @@ def _target(entry: _Table) -> TargetConfig:
         pypi=entry.boolean("pypi"),
         image=image,
         runner=entry.string("runner") or DEFAULT_RUNNERS[target.os],
+        simd_off=tg.LOONGARCH_WITHOUT_LSX if lsx is False else None,
         key_path=entry.path,
     )
 

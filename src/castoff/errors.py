@@ -10,10 +10,14 @@ class CastoffError(Exception):
 
     exit_code: ClassVar[int] = 1
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, details: dict[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # With --json: merged into the one document the command prints (every target's outcome).
+        self.details = details or {}
 
     def paragraph(self) -> str:
         """Return the one-paragraph text the CLI prints."""

@@ -67,9 +67,10 @@ class BuildJob:
     manylinux: str | None
     musllinux: str | None
     macosx: str | None
-    built_platform_tags: tuple[
-        str, ...
-    ]  # what maturin tags the wheel; assemble retags to the final
+    # What maturin tags the wheel; assemble retags it to the final tags.
+    built_platform_tags: tuple[str, ...]
+    target_features: tuple[str, ...]  # rustc -C target-feature, e.g. -lsx
+    zig_cpu: str | None  # zig -mcpu for the C runtime, e.g. la464-lasx-lsx
     artifacts: tuple[str, ...]
 
 
@@ -144,6 +145,8 @@ def _job_dict(job: BuildJob) -> dict[str, Any]:
         "musllinux": job.musllinux,
         "macosx": job.macosx,
         "built_platform_tags": list(job.built_platform_tags),
+        "target_features": list(job.target_features),
+        "zig_cpu": job.zig_cpu,
         "artifacts": list(job.artifacts),
     }
 
@@ -178,6 +181,8 @@ def _plan_from_dict(data: Mapping[str, Any]) -> ReleasePlan:
                 musllinux=j["musllinux"],
                 macosx=j["macosx"],
                 built_platform_tags=tuple(j["built_platform_tags"]),
+                target_features=tuple(j["target_features"]),
+                zig_cpu=j["zig_cpu"],
                 artifacts=tuple(j["artifacts"]),
             )
             for j in data["jobs"]
@@ -381,6 +386,7 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
             config, target_config.triple, target_config.archive, None
         )
         artifacts += [wheel, archive, sidecar]
+        simd = target_config.simd_off
         jobs.append(
             BuildJob(
                 target=target_config.triple,
@@ -393,6 +399,8 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
                 if target_config.macosx
                 else None,
                 built_platform_tags=built_platform_tags(target_config),
+                target_features=simd.target_features if simd else (),
+                zig_cpu=simd.zig_cpu if simd else None,
                 artifacts=(wheel.name, archive.name, sidecar.name),
             )
         )

@@ -242,6 +242,19 @@ _LEGACY_MANYLINUX: dict[tuple[int, int], tuple[str, frozenset[str]]] = {
 }
 
 
+@dataclass(frozen=True, kw_only=True)
+class SimdOff:
+    """How to build an architecture without its SIMD extensions, in rustc's and zig's terms."""
+
+    target_features: tuple[str, ...]  # for rustc's -C target-feature
+    zig_cpu: str  # for zig's -mcpu, which compiles the C runtime (musl, compiler-rt)
+
+
+# LoongArch's LSX/LASX: Rust enables LSX by default, QEMU 7.2 cannot run it, and some LoongArch
+# CPUs (the 2K series) lack it, so `lsx = false` builds for all of them.
+LOONGARCH_WITHOUT_LSX = SimdOff(target_features=("-lasx", "-lsx"), zig_cpu="la464-lasx-lsx")
+
+
 def lookup(triple: str) -> Target | None:
     """Return the Target for a triple castoff knows, or None."""
     return TARGETS.get(triple)

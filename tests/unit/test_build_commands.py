@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command
+from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command, zig_cpu_shim
 from castoff.build.toolchains import Choice, HostTools, Toolchain
 from castoff.errors import ConfigError
 from castoff.plan import BuildJob
@@ -52,6 +52,8 @@ def job(target: str, **changes: object) -> BuildJob:
         musllinux="1_2" if "musl" in target else None,
         macosx=None,
         built_platform_tags=("x",),
+        target_features=(),
+        zig_cpu=None,
         artifacts=("x",),
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
@@ -170,6 +172,33 @@ def test_docker_without_a_digest_is_refused(image: str | None) -> None:
         maturin_command(
             job("aarch64-unknown-linux-gnu", method="docker", image=image),
             choice("docker"),
+            TOOLS,
+            PATHS,
+        )
+
+
+def test_loongarch_without_lsx_turns_it_off_for_rustc_and_zig(tmp_path: Path) -> None:
+    """Setting lsx = false reaches rustc as target features and zig as -mcpu via the shim."""
+    shim = tmp_path / "python"
+    command = maturin_command(
+        job(
+            "loongarch64-unknown-linux-musl",
+            target_features=("-lasx", "-lsx"),
+            zig_cpu="la464-lasx-lsx",
+        ),
+        choice("zig", "build-std"),
+        TOOLS,
+        dataclasses.replace(PATHS, zig_python=shim),
+    )
+    assert command.env["RUSTFLAGS"] == "-C target-feature=-lasx,-lsx -C link-self-contained=no"
+    assert command.env["CARGO_ZIGBUILD_PYTHON_PATH"] == str(shim)
+    text = zig_cpu_shim("/venv/bin/python", "la464-lasx-lsx")
+    assert 'exec /venv/bin/python -m ziglang "$sub" -mcpu=la464-lasx-lsx "$@"' in text
+    assert text.endswith('exec /venv/bin/python "$@"\n')
+    with pytest.raises(ConfigError, match="needs a zig_cpu_shim"):
+        maturin_command(
+            job("loongarch64-unknown-linux-musl", zig_cpu="la464-lasx-lsx"),
+            choice("zig"),
             TOOLS,
             PATHS,
         )

@@ -13,15 +13,16 @@ from pathlib import Path
 import pytest
 
 from castoff.build.archive import write_archive, write_sidecar
-from castoff.build.builder import cache_key, source_tree_sha256
+from castoff.build.builder import _JobLog, _smoke, cache_key, source_tree_sha256
 from castoff.build.smoke import judge, smoke_command
 from castoff.build.toolchains import Choice, SmokePlan
 from castoff.config import load
 from castoff.errors import PlanError, ToolMissingError
 from castoff.manifest import BuiltArtifact, CommandRecord, PartialManifest, SmokeRecord
 from castoff.plan import build_plan
-from castoff.runner import Command, Runner, redact
+from castoff.runner import Command, Result, Runner, redact
 from castoff.targets import TARGETS
+from tests.unit.test_toolchains import EVERYTHING
 
 BINARIES = [("hello", b"\x7fELF fake binary"), ("hellox", b"second")]
 
@@ -244,3 +245,60 @@ def test_missing_tool_says_how_to_install_it() -> None:
         "'qemu-s390x-static' is not installed (not found on PATH). "
         "Install it: apt-get install -y qemu-user-static"
     )
+
+
+class CannedRunner(Runner):
+    """Answers each command with the next canned exit code: a stand-in for qemu-user itself."""
+
+    def __init__(self, codes: list[int]) -> None:
+        super().__init__(base_env={}, echo=lambda _: None)
+        self.codes = codes
+        self.calls = 0
+
+    def run(self, command: Command, **_: object) -> Result:
+        """Return the next canned result without starting anything."""
+        code = self.codes[min(self.calls, len(self.codes) - 1)]
+        self.calls += 1
+        out = (
+            "hello 0.1.0 (loongarch64-unknown-linux-musl)"
+            if code == 0
+            else "memory allocation failed"
+        )
+        return Result(command=command, returncode=code, stdout=out, stderr="", seconds=0.0)
+
+
+@pytest.mark.parametrize(
+    ("triple", "codes", "status", "calls", "reason"),
+    [
+        (
+            "loongarch64-unknown-linux-musl",
+            [-6, 0],
+            "passed",
+            2,
+            "on attempt 2 after qemu-loongarch64-static failed: exited with -6",
+        ),
+        ("loongarch64-unknown-linux-musl", [-6], "failed", 3, "exited with -6"),
+        ("x86_64-unknown-linux-musl", [1, 0], "failed", 1, "exited with 1"),
+    ],
+)
+def test_smoke_retries_only_under_qemu_and_says_so(
+    tmp_path: Path,
+    example_pyproject: Path,
+    triple: str,
+    codes: list[int],
+    status: str,
+    calls: int,
+    reason: str,
+) -> None:
+    """An emulated run gets three tries and the record says which passed; a native run gets one."""
+    config = load(example_pyproject)
+    job = next(j for j in build_plan(config).jobs if j.target == triple)
+    tools = dataclasses.replace(
+        EVERYTHING, qemu={"qemu-loongarch64-static": "/usr/bin/qemu-loongarch64-static"}
+    )
+    runner = CannedRunner(codes)
+    log = _JobLog(tmp_path / "build.log")
+    (record,) = _smoke([("hello", b"\x7fELF")], job, config, tools, runner, log)
+    log.close()
+    assert (record.status, runner.calls) == (status, calls)
+    assert reason in record.reason

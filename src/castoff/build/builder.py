@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -18,7 +19,7 @@ from packaging.utils import parse_wheel_filename
 
 from castoff import __version__
 from castoff.build.archive import sha256_file, write_archive, write_sidecar
-from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command
+from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command, zig_cpu_shim
 from castoff.build.smoke import judge, smoke_command
 from castoff.build.toolchains import DEBIAN_VENDOR, Choice, HostTools, choose, smoke_plan
 from castoff.config import Config, canonical_wheel_name
@@ -39,6 +40,7 @@ from castoff.targets import TARGETS
 _NOT_SOURCE = {"target", "build", "dist", "__pycache__", "node_modules"}
 BUILD_LOG = "build.log"
 SMOKE_TIMEOUT = 120.0
+SMOKE_ATTEMPTS_UNDER_QEMU = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,15 +224,29 @@ def _smoke(
                     SmokeRecord(binary=name, status="not-run", runner=None, output="", reason=why)
                 )
                 continue
-            result = runner.run(command, check=False, timeout=SMOKE_TIMEOUT, log=log.write)
-            verdict = judge(
-                binary=name,
-                target=target,
-                plan=plan,
-                returncode=result.returncode,
-                output=(result.stdout + result.stderr).strip(),
-                version=config.version,
-            )
+            # qemu-user itself fails now and then (QEMU 7.2's loongarch64 malloc, about 1 run
+            # in 40); a broken binary fails every attempt, so a few tries cannot hide one.
+            attempts = SMOKE_ATTEMPTS_UNDER_QEMU if plan.runner != "native" else 1
+            failures: list[str] = []
+            for _ in range(attempts):
+                result = runner.run(command, check=False, timeout=SMOKE_TIMEOUT, log=log.write)
+                verdict = judge(
+                    binary=name,
+                    target=target,
+                    plan=plan,
+                    returncode=result.returncode,
+                    output=(result.stdout + result.stderr).strip(),
+                    version=config.version,
+                )
+                if verdict.status != "failed":
+                    break
+                failures.append(verdict.reason)
+            if failures and verdict.status != "failed":
+                verdict = dataclasses.replace(
+                    verdict,
+                    reason=f"{verdict.reason}, on attempt {len(failures) + 1} after "
+                    f"{plan.runner} failed: {'; '.join(failures)}",
+                )
             records.append(SmokeRecord(**asdict(verdict)))
     return tuple(records)
 
@@ -257,6 +273,12 @@ def _compile(
         / job.target,
         cargo_home=options.cache_dir / "cargo-home-build-std",
     )
+    if job.zig_cpu:
+        shim = options.cache_dir / "zig-cpu" / job.zig_cpu / "python"
+        shim.parent.mkdir(parents=True, exist_ok=True)
+        shim.write_text(zig_cpu_shim(tools.python, job.zig_cpu), encoding="utf-8")
+        shim.chmod(0o755)
+        paths = dataclasses.replace(paths, zig_python=shim)
     if choice.std == "build-std":
         paths.cargo_home.mkdir(parents=True, exist_ok=True)
         (paths.cargo_home / "config.toml").write_text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ class BuildPaths:
     wheel_dir: Path  # maturin --out
     cargo_target_dir: Path  # kept between runs: the cross-built std lives here
     cargo_home: Path  # for build-std: a CARGO_HOME whose crates-io is rust-web-src's vendor folder
+    zig_python: Path | None = None  # a zig_cpu_shim, for jobs that set zig's -mcpu
 
 
 def compatibility(job: BuildJob) -> str | None:
@@ -43,6 +45,22 @@ def cargo_home_config(vendor_dir: Path) -> str:
     )
 
 
+def zig_cpu_shim(python: str, cpu: str) -> str:
+    """Return a script that stands in for Python and adds `-mcpu` to every `zig cc`/`c++`.
+
+    maturin runs zig as `$CARGO_ZIGBUILD_PYTHON_PATH -m ziglang cc ...` and has no option for
+    the CPU of the C runtime it compiles, so this is the one seam where `-mcpu` can go.
+    """
+    return (
+        "#!/bin/sh\n"
+        f"# Written by castoff: zig with -mcpu={cpu}.\n"
+        'if [ "$1" = -m ] && [ "$2" = ziglang ] && { [ "$3" = cc ] || [ "$3" = c++ ]; }; then\n'
+        f'    sub=$3; shift 3; exec {shlex.quote(python)} -m ziglang "$sub" -mcpu={cpu} "$@"\n'
+        "fi\n"
+        f'exec {shlex.quote(python)} "$@"\n'
+    )
+
+
 def maturin_command(
     job: BuildJob,
     choice: Choice,
@@ -55,7 +73,6 @@ def maturin_command(
     """Return the command that builds one job's wheel with the chosen method."""
     if choice.method == "docker":
         return docker_command(job, paths)
-    target = TARGETS[job.target]
     argv = [tools.maturin or "maturin", "build", "--release", "--locked", "--target", job.target]
     argv += ["--out", str(paths.wheel_dir)]
     if compat := compatibility(job):
@@ -64,25 +81,19 @@ def maturin_command(
     if job.macosx:
         env["MACOSX_DEPLOYMENT_TARGET"] = job.macosx
     rustflags = list(extra_rustflags)
+    if job.target_features:
+        rustflags += ["-C", "target-feature=" + ",".join(job.target_features)]
     if choice.method in ("zig", "build-std"):
         argv.append("--zig")
-        # cargo-zigbuild runs `python3 -m ziglang`; point it at the Python that has ziglang.
-        env["CARGO_ZIGBUILD_PYTHON_PATH"] = tools.python
+        env |= _zig_env(job, tools, paths)
     if choice.method == "cross-gcc":
         if choice.linker is None:
             raise ConfigError(f"{job.target}: no cross gcc to link with.")
         env[f"CARGO_TARGET_{job.target.upper().replace('-', '_')}_LINKER"] = choice.linker
     if choice.std == "build-std":
-        if tools.build_std is None:
-            raise ConfigError(f"{job.target}: building std needs Debian's rust-web-src.")
         argv.append("-Zbuild-std=std,panic_abort")
-        env |= {
-            "CARGO": tools.build_std.cargo,
-            "RUSTC": tools.build_std.rustc,
-            "RUSTC_BOOTSTRAP": "1",  # -Zbuild-std is unstable; Debian's stable rustc allows it so
-            "CARGO_HOME": str(paths.cargo_home),
-        }
-        if target.libc == "musl":
+        env |= _build_std_env(job, tools, paths)
+        if TARGETS[job.target].libc == "musl":
             # A std built from source has no self-contained musl crt objects; zig brings its own.
             rustflags += ["-C", "link-self-contained=no"]
     if rustflags:
@@ -91,6 +102,27 @@ def maturin_command(
     return Command(
         argv=tuple(argv), env=env, cwd=paths.project_dir, install_hint=INSTALL_BUILD_PYTHON
     )
+
+
+def _zig_env(job: BuildJob, tools: HostTools, paths: BuildPaths) -> dict[str, str]:
+    # cargo-zigbuild runs `$CARGO_ZIGBUILD_PYTHON_PATH -m ziglang`: the Python that has ziglang,
+    # or the shim that adds zig's -mcpu to it.
+    if not job.zig_cpu:
+        return {"CARGO_ZIGBUILD_PYTHON_PATH": tools.python}
+    if paths.zig_python is None:
+        raise ConfigError(f"{job.target}: zig_cpu {job.zig_cpu} needs a zig_cpu_shim.")
+    return {"CARGO_ZIGBUILD_PYTHON_PATH": str(paths.zig_python)}
+
+
+def _build_std_env(job: BuildJob, tools: HostTools, paths: BuildPaths) -> dict[str, str]:
+    if tools.build_std is None:
+        raise ConfigError(f"{job.target}: building std needs Debian's rust-web-src.")
+    return {
+        "CARGO": tools.build_std.cargo,
+        "RUSTC": tools.build_std.rustc,
+        "RUSTC_BOOTSTRAP": "1",  # -Zbuild-std is unstable; Debian's stable rustc allows it so
+        "CARGO_HOME": str(paths.cargo_home),
+    }
 
 
 def docker_command(job: BuildJob, paths: BuildPaths) -> Command:

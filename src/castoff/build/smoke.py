@@ -49,7 +49,7 @@ def judge(
             runner=runner,
             output=output,
             reason="could not run here: QEMU 7.2 lacks LoongArch LSX, so this build (Rust's "
-            "default +lsx) dies with SIGILL; it was not checked on this machine",
+            "default +lsx) dies with SIGILL; set lsx = false on the target to smoke-run it",
         )
     if returncode != 0:
         return SmokeResult(
