@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from castoff.build.archive import write_archive, write_sidecar
-from castoff.build.builder import _JobLog, _smoke, cache_key, source_tree_sha256
+from castoff.build.builder import (
+    _JobLog,
+    _smoke,
+    cache_key,
+    source_tree_sha256,
+    stable_maturin,
+)
 from castoff.build.smoke import judge, smoke_command
 from castoff.build.toolchains import Choice, SmokePlan
 from castoff.config import load
@@ -302,3 +308,18 @@ def test_smoke_retries_only_under_qemu_and_says_so(
     log.close()
     assert (record.status, runner.calls) == (status, calls)
     assert reason in record.reason
+
+
+def test_maturin_runs_from_one_copy_per_version(tmp_path: Path) -> None:
+    """Two venvs' maturin of one version map to one cached path: a stable linker for cargo."""
+    first, second = tmp_path / "venv1" / "maturin", tmp_path / "venv2" / "maturin"
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_bytes(b"maturin 1.16.0 binary")
+    cache = tmp_path / "cache"
+    one = stable_maturin(dataclasses.replace(EVERYTHING, maturin=str(first)), cache)
+    two = stable_maturin(dataclasses.replace(EVERYTHING, maturin=str(second)), cache)
+    assert one.maturin == two.maturin == str(cache / "tools" / "maturin-1.16.0" / "maturin")
+    assert Path(str(one.maturin)).read_bytes() == b"maturin 1.16.0 binary"
+    unversioned = dataclasses.replace(EVERYTHING, maturin=str(first), maturin_version=None)
+    assert stable_maturin(unversioned, cache).maturin == str(first)

@@ -409,6 +409,26 @@ def build_job(
     return manifest, False
 
 
+def stable_maturin(tools: HostTools, cache_dir: Path) -> HostTools:
+    """Return tools whose maturin is a copy at a path that depends only on its version.
+
+    maturin's zig linker wrappers live in a folder named after maturin's own path, and cargo
+    rebuilds everything, std included, when the linker path changes: a maturin in each venv or
+    checkout would rebuild std every time. One copy per version keeps the cargo cache warm.
+    """
+    if tools.maturin is None or tools.maturin_version is None:
+        return tools
+    name = "".join(c if c.isalnum() or c in ".-" else "-" for c in tools.maturin_version)
+    stable = cache_dir / "tools" / name / "maturin"
+    source = Path(tools.maturin)
+    if not stable.is_file() or stable.stat().st_size != source.stat().st_size:
+        stable.parent.mkdir(parents=True, exist_ok=True)
+        partial = stable.with_suffix(".partial")
+        shutil.copy2(source, partial)
+        partial.replace(stable)  # atomic: a parallel run never sees half a binary
+    return dataclasses.replace(tools, maturin=str(stable))
+
+
 def build_all(
     plan: ReleasePlan,
     *,
@@ -422,6 +442,7 @@ def build_all(
     commit = runner.capture(Command(argv=("git", "rev-parse", "HEAD"), cwd=config.project_root))
     source_commit = commit.stdout.strip() if commit.returncode == 0 else None
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    tools = stable_maturin(tools, options.cache_dir)
     # Set by the failing worker itself, so a worker that is free next sees it before starting.
     stop = threading.Event()
 
