@@ -173,6 +173,7 @@ def test_cache_key_depends_on_every_input(example_pyproject: Path) -> None:
         {"toolchain": {"rustc": "1.96"}},
         {"choice": dataclasses.replace(chosen, std="build-std")},
         {"epoch": 1},
+        {"environment": {"RUSTFLAGS": "-C target-cpu=native"}},
         {"job": dataclasses.replace(job, manylinux="2_28")},
     ):
         assert cache_key(**{**base, **change}) != key  # type: ignore[arg-type]

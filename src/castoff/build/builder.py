@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ _NOT_SOURCE = {"target", "build", "dist", "__pycache__", "node_modules"}
 BUILD_LOG = "build.log"
 SMOKE_TIMEOUT = 120.0
 SMOKE_ATTEMPTS_UNDER_QEMU = 3
+BUILD_ENVIRONMENT = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_PROFILE_RELEASE_LTO")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +106,7 @@ def cache_key(
     toolchain: dict[str, str | None],
     tree: str,
     epoch: int,
+    environment: Mapping[str, str] | None = None,
 ) -> str:
     """Return the key of a build: equal keys mean the same inputs, so the outputs can be reused."""
     inputs = {
@@ -115,6 +117,8 @@ def cache_key(
         "toolchain": toolchain,
         "tree": tree,
         "source_date_epoch": epoch,
+        # The caller's own flags reach rustc too, and change the binary.
+        "environment": {k: (environment or {}).get(k) for k in BUILD_ENVIRONMENT},
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
@@ -247,7 +251,7 @@ def _smoke(
                     reason=f"{verdict.reason}, on attempt {len(failures) + 1} after "
                     f"{plan.runner} failed: {'; '.join(failures)}",
                 )
-            records.append(SmokeRecord(**asdict(verdict)))
+            records.append(verdict)
     return tuple(records)
 
 
@@ -336,6 +340,7 @@ def build_job(
         toolchain=toolchain,
         tree=tree,
         epoch=options.source_date_epoch,
+        environment=runner.base_env,
     )
     if (cached := _reusable(folder, key)) is not None:
         return cached, True

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 from castoff.build.toolchains import SmokePlan
+from castoff.manifest import SmokeRecord
 from castoff.runner import Command
 from castoff.targets import Target
-
-SmokeStatus = str  # "passed", "failed", "not-run"
-
-
-@dataclass(frozen=True, kw_only=True)
-class SmokeResult:
-    """What one binary did when run here."""
-
-    binary: str
-    status: SmokeStatus
-    runner: str | None
-    output: str
-    reason: str
 
 
 def smoke_command(binary: Path, plan: SmokePlan) -> Command | None:
@@ -39,39 +26,23 @@ def smoke_command(binary: Path, plan: SmokePlan) -> Command | None:
 
 def judge(
     *, binary: str, target: Target, plan: SmokePlan, returncode: int, output: str, version: str
-) -> SmokeResult:
+) -> SmokeRecord:
     """Decide whether a smoke-run passed: exit 0 and the version in its output."""
-    runner = plan.runner
+
+    def record(status: str, reason: str) -> SmokeRecord:
+        return SmokeRecord(
+            binary=binary, status=status, runner=plan.runner, output=output, reason=reason
+        )
+
     if returncode in (-signal.SIGILL, 128 + signal.SIGILL) and target.wheel_arch == "loongarch64":
-        return SmokeResult(
-            binary=binary,
-            status="not-run",
-            runner=runner,
-            output=output,
-            reason="could not run here: QEMU 7.2 lacks LoongArch LSX, so this build (Rust's "
-            "default +lsx) dies with SIGILL; set lsx = false on the target to smoke-run it",
+        return record(
+            "not-run",
+            "could not run here: QEMU 7.2 lacks LoongArch LSX, so this build (Rust's default "
+            "+lsx) dies with SIGILL; set lsx = false on the target to smoke-run it",
         )
     if returncode != 0:
-        return SmokeResult(
-            binary=binary,
-            status="failed",
-            runner=runner,
-            output=output,
-            reason=f"exited with {returncode}",
-        )
+        return record("failed", f"exited with {returncode}")
     if version not in output:
-        return SmokeResult(
-            binary=binary,
-            status="failed",
-            runner=runner,
-            output=output,
-            reason=f"its --version output does not name version {version}",
-        )
+        return record("failed", f"its --version output does not name version {version}")
     names_target = target.triple in output
-    return SmokeResult(
-        binary=binary,
-        status="passed",
-        runner=runner,
-        output=output,
-        reason="printed its version" + (" and target" if names_target else ""),
-    )
+    return record("passed", "printed its version" + (" and target" if names_target else ""))
