@@ -275,6 +275,16 @@ def wheel_filename(name: str, version: str, platform_tags: Iterable[str]) -> str
     return f"{canonical_wheel_name(name)}-{version}-py3-none-{tag_set(platform_tags)}.whl"
 
 
+def archive_folder(archive_name: str, triple: str) -> str:
+    """Return the folder inside a target's archive, and its name without extension (uv's form)."""
+    return f"{archive_name}-{triple}"
+
+
+def archive_filename(archive_name: str, triple: str, kind: tg.ArchiveKind) -> str:
+    """Return the file name of a target's archive: <name>-<triple>.tar.gz (.zip on Windows)."""
+    return f"{archive_folder(archive_name, triple)}.{kind}"
+
+
 def _wheel_artifact(config: Config, target_config: TargetConfig, tags: tuple[str, ...]) -> Artifact:
     name = wheel_filename(config.name, config.version, tags)
     pypi_reason: str | None
@@ -310,7 +320,7 @@ def _wheel_artifact(config: Config, target_config: TargetConfig, tags: tuple[str
 def _archive_artifacts(
     config: Config, triple: str, archive: tg.ArchiveKind, alias_of: str | None
 ) -> tuple[Artifact, Artifact]:
-    name = f"{config.archive_name}-{triple}.{archive}"
+    name = archive_filename(config.archive_name, triple, archive)
     destinations, excluded = _route({"github": _github_reason(config), "pypi": _NOT_FOR_PYPI})
     archive_artifact = Artifact(
         name=name,
@@ -410,7 +420,7 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
             continue
         source = config.target(alias.source)
         assert source is not None  # noqa: S101 - config validated aliases
-        source_name = f"{config.archive_name}-{alias.source}.{source.archive}"
+        source_name = archive_filename(config.archive_name, alias.source, source.archive)
         artifacts += _archive_artifacts(config, alias.to, source.archive, source_name)
     sums = CHECKSUMS_FILE
     destinations, excluded = _route({"github": _github_reason(config), "pypi": _NOT_FOR_PYPI})

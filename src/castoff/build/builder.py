@@ -32,7 +32,13 @@ from castoff.manifest import (
     PartialManifest,
     SmokeRecord,
 )
-from castoff.plan import BuildJob, ReleasePlan, wheel_filename
+from castoff.plan import (
+    BuildJob,
+    ReleasePlan,
+    archive_filename,
+    archive_folder,
+    wheel_filename,
+)
 from castoff.runner import Command, CommandFailedError, Runner
 from castoff.targets import TARGETS
 
@@ -316,6 +322,7 @@ def build_job(
     runner: Runner,
     options: BuildOptions,
     source_commit: str | None,
+    tree: str,
     report: Report,
 ) -> tuple[PartialManifest, bool]:
     """Build one job into its folder; return its manifest and whether the cache served it."""
@@ -331,7 +338,6 @@ def build_job(
             + ". `castoff doctor` shows every target.",
         )
     folder = options.out_dir / job.target
-    tree = source_tree_sha256(config.project_root, exclude=[options.out_dir])
     toolchain = _toolchain_record(choice, tools)
     key = cache_key(
         job=job,
@@ -357,11 +363,10 @@ def build_job(
         )
         report(job.target, "archiving")
         binaries = _binaries_from_wheel(wheel, config, job)
-        archive_kind = target_config.archive
-        archive = folder / f"{config.archive_name}-{job.target}.{archive_kind}"
+        archive = folder / archive_filename(config.archive_name, job.target, target_config.archive)
         write_archive(
             archive,
-            folder=f"{config.archive_name}-{job.target}",
+            folder=archive_folder(config.archive_name, job.target),
             binaries=binaries,
             mtime=options.source_date_epoch,
         )
@@ -446,6 +451,7 @@ def build_all(
     """Build every job of a plan, up to options.jobs at once; failures are outcomes, not raises."""
     commit = runner.capture(Command(argv=("git", "rev-parse", "HEAD"), cwd=config.project_root))
     source_commit = commit.stdout.strip() if commit.returncode == 0 else None
+    tree = source_tree_sha256(config.project_root, exclude=[options.out_dir])
     options.out_dir.mkdir(parents=True, exist_ok=True)
     tools = stable_maturin(tools, options.cache_dir)
     # Set by the failing worker itself, so a worker that is free next sees it before starting.
@@ -472,6 +478,7 @@ def build_all(
                 runner=runner,
                 options=options,
                 source_commit=source_commit,
+                tree=tree,
                 report=report,
             )
         except CastoffError as exc:
