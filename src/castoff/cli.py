@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -18,11 +20,13 @@ from rich.table import Table
 
 from castoff import __version__
 from castoff import config as config_module
+from castoff.assemble.audit import Finding, audit_paths, audit_wheel
+from castoff.assemble.retag import retag_wheel
 from castoff.build import toolchains
 from castoff.build.archive import DEFAULT_EPOCH
 from castoff.build.builder import BuildOptions, Outcome, build_all
 from castoff.build.toolchains import HostTools
-from castoff.errors import BuildError, CastoffError
+from castoff.errors import AuditError, BuildError, CastoffError, UsageError
 from castoff.plan import ReleasePlan, build_plan, select_targets
 from castoff.runner import Runner
 
@@ -267,6 +271,48 @@ def _print_outcomes(outcomes: Sequence[Outcome]) -> None:
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
 
 
+def _audit_error(findings: Sequence[Finding], details: dict[str, object]) -> AuditError:
+    return AuditError(
+        f"{len(findings)} broken promises: " + "; ".join(f.line() for f in findings) + ".",
+        hint="Fix the build (or the tags it is given); castoff never ships a tag a binary "
+        "cannot keep.",
+        details=details,
+    )
+
+
+def _cmd_audit(args: argparse.Namespace, _: Settings) -> int:
+    audited, findings = audit_paths(args.paths)
+    doc: dict[str, object] = {
+        "audited": audited,
+        "findings": [dataclasses.asdict(f) for f in findings],
+    }
+    if findings:
+        raise _audit_error(findings, doc)
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        Console(stderr=True).print(f"audited {len(audited)} files: every binary keeps its promises")
+    return 0
+
+
+def _cmd_retag(args: argparse.Namespace, _: Settings) -> int:
+    for tag in args.add_platform:
+        if not re.fullmatch(r"[a-z0-9_]+", tag):
+            raise UsageError(f"--add-platform: '{tag}' is not a platform tag.")
+    out_dir = args.out or args.wheel.parent
+    result = retag_wheel(args.wheel, args.add_platform, out_dir)
+    findings = audit_wheel(result)
+    if findings:
+        if result != args.wheel:
+            result.unlink()
+        raise _audit_error(findings, {"wheel": str(args.wheel)})
+    if args.json:
+        sys.stdout.write(json.dumps({"wheel": str(result)}) + "\n")
+    else:
+        sys.stdout.write(f"{result}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every castoff command."""
     parser = argparse.ArgumentParser(
@@ -332,6 +378,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
     doctor.set_defaults(func=_cmd_doctor)
+
+    audit = commands.add_parser(
+        "audit", help="check every binary in wheels and archives against their tags and names"
+    )
+    audit.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="wheels, archives or folders"
+    )
+    audit.add_argument("--json", action="store_true", help="print what was audited as JSON")
+    audit.set_defaults(func=_cmd_audit, config=None, target=None)
+
+    retag = commands.add_parser(
+        "retag", help="add platform tags to a wheel (raw copy of its members), then audit it"
+    )
+    retag.add_argument("wheel", type=Path, metavar="WHEEL")
+    retag.add_argument(
+        "--add-platform", action="append", required=True, metavar="TAG", help="repeatable"
+    )
+    retag.add_argument("--out", type=Path, help="output folder (default: beside the wheel)")
+    retag.add_argument("--json", action="store_true", help="print the new wheel's path as JSON")
+    retag.set_defaults(func=_cmd_retag, config=None, target=None)
     return parser
 
 

@@ -54,8 +54,22 @@ class BuildError(CastoffError):
     exit_code = 6
 
 
+class AuditError(CastoffError):
+    """A binary breaks what its wheel's tags or its archive's name promise."""
+
+    exit_code = 7
+
+
 # Every code in one table, so the README and tests can check that they are distinct.
 EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
-    for cls in (CastoffError, UsageError, ConfigError, PlanError, ToolMissingError, BuildError)
+    for cls in (
+        CastoffError,
+        UsageError,
+        ConfigError,
+        PlanError,
+        ToolMissingError,
+        BuildError,
+        AuditError,
+    )
 }

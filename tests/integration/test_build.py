@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -167,6 +168,49 @@ def test_a_second_build_rebuilds_nothing(out_dir: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert {t["status"] for t in json.loads(result.stdout)["targets"]} == {"cached"}
     assert {p: p.read_bytes() for p in out_dir.rglob("*.tar.gz")} == before
+
+
+def test_a_retagged_static_musl_wheel_installs_with_pip_and_uv_and_runs(
+    first_build: dict[str, Any], out_dir: Path, tmp_path: Path
+) -> None:
+    """The s390x musl wheel, also tagged manylinux, installs for glibc s390x and runs under qemu."""
+    assert "s390x-unknown-linux-musl" in {t["target"] for t in first_build["targets"]}
+    (wheel,) = (out_dir / "s390x-unknown-linux-musl").glob("*.whl")
+    result = castoff(
+        "retag", str(wheel), "--add-platform", "manylinux_2_17_s390x",
+        "--add-platform", "manylinux2014_s390x", "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    retagged = Path(json.loads(result.stdout)["wheel"])
+    assert retagged.name.endswith(
+        "-py3-none-manylinux2014_s390x.manylinux_2_17_s390x.musllinux_1_2_s390x.whl"
+    )
+    unpack = subprocess.run(
+        [sys.executable, "-m", "wheel", "unpack", str(retagged), "-d", str(tmp_path / "unpacked")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert unpack.returncode == 0, unpack.stderr
+    uv = shutil.which("uv")
+    assert uv is not None
+    installers = {
+        "pip": [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps",
+                "--only-binary=:all:", "--platform", "manylinux2014_s390x", "--target"],
+        "uv": [uv, "pip", "install", "--no-deps", "--python-platform", "s390x-manylinux_2_17",
+               "--python-version", "3.11", "--target"],
+    }  # fmt: skip
+    for installer, argv in installers.items():
+        target = tmp_path / installer
+        install = subprocess.run(
+            [*argv, str(target), str(retagged)], capture_output=True, text=True, check=False
+        )
+        assert install.returncode == 0, install.stderr
+        run = subprocess.run(
+            ["qemu-s390x-static", str(target / "bin" / "hello"), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.stdout == "hello 0.1.0 (s390x-unknown-linux-musl)\n", (installer, run.stderr)
 
 
 def _example_copy(tmp_path: Path) -> Path:

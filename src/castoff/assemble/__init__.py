@@ -1,0 +1,1 @@
+"""Assembling a release: audit, retag, aliases, checksums, the artifact contract."""

@@ -1,0 +1,323 @@
+"""Audit every binary in wheels and archives against what their tags or names promise."""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
+from elftools.elf.sections import SymbolTableSection
+from elftools.elf.segments import InterpSegment
+from packaging.utils import parse_wheel_filename
+
+from castoff.errors import UsageError
+from castoff.targets import TARGETS, Elf, Target
+
+ELF_MAGIC = b"\x7fELF"
+EF_ARM_ABI_FLOAT_HARD = 0x400
+EF_RISCV_FLOAT_ABI = 0x6
+EF_RISCV_FLOAT_ABI_DOUBLE = 0x4
+EF_LOONGARCH_ABI = 0x7
+EF_LOONGARCH_ABI_DOUBLE_FLOAT = 0x3
+# PEP 599/600: the libraries a manylinux wheel may assume on the system (plus the loader).
+MANYLINUX_LIBRARIES = frozenset(
+    {
+        "libgcc_s.so.1", "libstdc++.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libc.so.6",
+        "libnsl.so.1", "libutil.so.1", "libpthread.so.0", "libresolv.so.2", "libX11.so.6",
+        "libXext.so.6", "libXrender.so.1", "libICE.so.6", "libSM.so.6", "libGL.so.1",
+        "libgobject-2.0.so.0", "libgthread-2.0.so.0", "libglib-2.0.so.0",
+    }
+)  # fmt: skip
+_GLIBC_LOADER = re.compile(r"^ld(-linux[-\w.]*|64)\.so\.\d+$")
+_MUSL_LIBRARY = re.compile(r"^(libc\.musl-[\w]+\.so\.1|ld-musl-[\w]+\.so\.1|libc\.so)$")
+_PLATFORM = re.compile(
+    r"^(?:(?P<family>manylinux|musllinux)_(?P<major>\d+)_(?P<minor>\d+)"
+    r"|(?P<legacy>manylinux1|manylinux2010|manylinux2014)|(?P<plain>linux))_(?P<arch>\w+)$"
+)
+_LEGACY_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+# Facts by wheel architecture; the glibc and musl flavours of an arch share them.
+_LINUX_BY_ARCH: dict[str, Target] = {}
+for _target in TARGETS.values():
+    if _target.os == "linux":
+        _LINUX_BY_ARCH.setdefault(_target.wheel_arch, _target)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    """One broken promise: which artifact, which binary, which tag, and what is wrong."""
+
+    artifact: str
+    binary: str
+    tag: str | None
+    problem: str
+
+    def line(self) -> str:
+        """Return the finding as one line."""
+        tag = f" but is tagged {self.tag}" if self.tag else ""
+        return f"{self.artifact}: {self.binary} {self.problem}{tag}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ElfFacts:
+    """What a binary needs and is, read from its ELF headers."""
+
+    machine: str
+    elf_class: int
+    little_endian: bool
+    flags: int
+    interpreter: str | None
+    needed: tuple[str, ...]
+    # The highest GLIBC_x.y version it needs, and one symbol that needs it.
+    max_glibc: tuple[tuple[int, ...], str] | None
+
+    @property
+    def is_static(self) -> bool:
+        """Return whether it needs nothing at run time: no loader, no shared libraries."""
+        return self.interpreter is None and not self.needed
+
+
+def read_elf(data: bytes) -> ElfFacts | None:
+    """Read a binary's ELF facts; None when it is not ELF."""
+    if not data.startswith(ELF_MAGIC):
+        return None
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        interpreter = None
+        for segment in elf.iter_segments():
+            if isinstance(segment, InterpSegment):
+                interpreter = segment.get_interp_name()
+        needed: list[str] = []
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                needed += [str(t.needed) for t in section.iter_tags("DT_NEEDED")]  # type: ignore[attr-defined]
+        return ElfFacts(
+            machine=elf["e_machine"],
+            elf_class=elf.elfclass,
+            little_endian=elf.little_endian,
+            flags=elf["e_flags"],
+            interpreter=interpreter,
+            needed=tuple(needed),
+            max_glibc=_max_glibc(elf),
+        )
+    except ELFError:
+        return None
+
+
+def _max_glibc(elf: ELFFile) -> tuple[tuple[int, ...], str] | None:
+    versions: dict[int, tuple[int, ...]] = {}
+    for section in elf.iter_sections():
+        if isinstance(section, GNUVerNeedSection):
+            for _, auxiliaries in section.iter_versions():
+                for aux in auxiliaries:
+                    if m := re.fullmatch(r"GLIBC_([\d.]+)", aux.name):
+                        versions[aux["vna_other"]] = tuple(int(p) for p in m[1].split("."))
+    if not versions:
+        return None
+    highest_index = max(versions, key=lambda i: versions[i])
+    symbol = "?"
+    versym = next((s for s in elf.iter_sections() if isinstance(s, GNUVerSymSection)), None)
+    dynsym = elf.get_section_by_name(".dynsym")
+    if versym is not None and isinstance(dynsym, SymbolTableSection):
+        for i, sym in enumerate(dynsym.iter_symbols()):
+            # Bit 15 marks a hidden version; the index is the rest.
+            if (
+                versym.get_symbol(i)["ndx"] not in ("VER_NDX_LOCAL", "VER_NDX_GLOBAL")
+                and (int(versym.get_symbol(i)["ndx"]) & 0x7FFF) == highest_index
+            ):
+                symbol = sym.name
+                break
+    return versions[highest_index], symbol
+
+
+def _arch_problem(facts: ElfFacts, expected: Elf, arch: str) -> str | None:
+    if facts.machine != expected.machine:
+        return f"is {facts.machine}, not {expected.machine} ({arch})"
+    if facts.elf_class != expected.elf_class:
+        return f"is ELF{facts.elf_class}, not ELF{expected.elf_class} ({arch})"
+    if facts.little_endian != (expected.endianness == "little"):
+        endian = "little" if facts.little_endian else "big"
+        return f"is {endian}-endian, not {expected.endianness} ({arch})"
+    float_problem = {
+        "EM_ARM": (facts.flags & EF_ARM_ABI_FLOAT_HARD) == 0,
+        "EM_RISCV": (facts.flags & EF_RISCV_FLOAT_ABI) != EF_RISCV_FLOAT_ABI_DOUBLE,
+        "EM_LOONGARCH": (facts.flags & EF_LOONGARCH_ABI) != EF_LOONGARCH_ABI_DOUBLE_FLOAT,
+    }.get(expected.machine, False)
+    if expected.float_abi and float_problem:
+        return f"does not use the {expected.float_abi}-float ABI of {arch}"
+    return None
+
+
+def _glibc_problem(
+    facts: ElfFacts, glibc: tuple[int, int], floor: tuple[int, int] | None
+) -> str | None:
+    if floor and glibc < floor:
+        return (
+            f"cannot honour glibc {glibc[0]}.{glibc[1]}: below the {floor[0]}.{floor[1]} "
+            "floor of its architecture"
+        )
+    if facts.is_static:
+        return None
+    if facts.interpreter and "musl" in facts.interpreter:
+        return f"is linked against musl ({facts.interpreter})"
+    if facts.max_glibc and facts.max_glibc[0] > glibc:
+        version = ".".join(map(str, facts.max_glibc[0]))
+        return f"needs GLIBC_{version} ({facts.max_glibc[1]})"
+    unexpected = [
+        n for n in facts.needed if n not in MANYLINUX_LIBRARIES and not _GLIBC_LOADER.match(n)
+    ]
+    if unexpected:
+        return f"needs {', '.join(unexpected)}, which manylinux does not allow"
+    return None
+
+
+def _musl_problem(facts: ElfFacts) -> str | None:
+    if facts.is_static:
+        return None
+    foreign = [n for n in facts.needed if not _MUSL_LIBRARY.match(n)]
+    if foreign or (facts.interpreter and "musl" not in facts.interpreter):
+        return f"needs {', '.join(foreign) or facts.interpreter}, not only musl"
+    return None
+
+
+def audit_binary(
+    facts: ElfFacts, *, artifact: str, binary: str, tags: Iterable[str]
+) -> list[Finding]:
+    """Check one binary against each platform tag of its wheel."""
+    findings = []
+    for tag in sorted(tags):
+        m = _PLATFORM.match(tag)
+        target = _LINUX_BY_ARCH.get(m["arch"]) if m else None
+        if m is None or target is None or target.elf is None:
+            findings.append(
+                Finding(
+                    artifact=artifact,
+                    binary=binary,
+                    tag=tag,
+                    problem="is in a wheel whose tag castoff cannot audit",
+                )
+            )
+            continue
+        problem = _arch_problem(facts, target.elf, m["arch"])
+        if problem is None and (m["family"] == "manylinux" or m["legacy"]):
+            glibc = (
+                _LEGACY_GLIBC[m["legacy"]] if m["legacy"] else (int(m["major"]), int(m["minor"]))
+            )
+            problem = _glibc_problem(facts, glibc, target.glibc_floor)
+        elif problem is None and m["family"] == "musllinux":
+            problem = _musl_problem(facts)
+        if problem:
+            findings.append(Finding(artifact=artifact, binary=binary, tag=tag, problem=problem))
+    return findings
+
+
+def _wheel_binaries(path: Path) -> Iterator[tuple[str, bytes]]:
+    with zipfile.ZipFile(path) as wheel:
+        for info in wheel.infolist():
+            if info.is_dir():
+                continue
+            with wheel.open(info) as member:
+                if member.read(4) == ELF_MAGIC:
+                    yield info.filename, wheel.read(info)
+
+
+def audit_wheel(path: Path) -> list[Finding]:
+    """Audit every ELF binary in a wheel against every platform tag in its name."""
+    _, _, _, tags = parse_wheel_filename(path.name)
+    platforms = {t.platform for t in tags}
+    findings = []
+    for name, data in _wheel_binaries(path):
+        facts = read_elf(data)
+        if facts is None:
+            findings.append(
+                Finding(
+                    artifact=path.name, binary=name, tag=None, problem="is not a readable ELF file"
+                )
+            )
+            continue
+        findings += audit_binary(facts, artifact=path.name, binary=name, tags=platforms)
+    return findings
+
+
+def archive_triple(name: str) -> str | None:
+    """Return the target triple an archive's name promises, if it names one castoff knows."""
+    for suffix in (".tar.gz", ".zip"):
+        if name.endswith(suffix):
+            stem = name.removesuffix(suffix)
+            return next(
+                (t for t in sorted(TARGETS, key=len, reverse=True) if stem.endswith("-" + t)), None
+            )
+    return None
+
+
+def _archive_members(path: Path) -> Iterator[tuple[str, bytes]]:
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.is_dir():
+                    yield info.filename, archive.read(info)
+        return
+    with tarfile.open(path) as archive:
+        for member in archive.getmembers():
+            if member.isfile() and (f := archive.extractfile(member)) is not None:
+                yield member.name, f.read()
+
+
+def audit_archive(path: Path) -> list[Finding]:
+    """Audit an archive's binaries against the triple in its name: CPU and libc family."""
+    triple = archive_triple(path.name)
+    if triple is None:
+        return [
+            Finding(
+                artifact=path.name,
+                binary="-",
+                tag=None,
+                problem="does not end in a target triple castoff knows",
+            )
+        ]
+    target = TARGETS[triple]
+    findings = []
+    for name, data in _archive_members(path):
+        facts = read_elf(data)
+        if facts is None or target.elf is None:
+            continue  # a README or licence; and castoff does not audit Mach-O or PE binaries
+        problem = _arch_problem(facts, target.elf, target.wheel_arch)
+        if problem is None and target.libc == "musl":
+            problem = _musl_problem(facts)
+        if (
+            problem is None
+            and target.libc == "gnu"
+            and facts.interpreter
+            and "musl" in facts.interpreter
+        ):
+            problem = f"is linked against musl ({facts.interpreter})"
+        if problem:
+            findings.append(Finding(artifact=path.name, binary=name, tag=triple, problem=problem))
+    return findings
+
+
+def audit_paths(paths: Sequence[Path]) -> tuple[list[str], list[Finding]]:
+    """Audit wheels and archives (folders are searched); return what was audited, and findings."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise UsageError(
+                f"{path}: no such file or folder.", hint="Name wheels, archives or folders."
+            )
+        if path.is_dir():
+            files += sorted(
+                p for p in path.rglob("*") if p.name.endswith((".whl", ".tar.gz", ".zip"))
+            )
+        else:
+            files.append(path)
+    findings: list[Finding] = []
+    for file in files:
+        findings += audit_wheel(file) if file.name.endswith(".whl") else audit_archive(file)
+    return [f.name for f in files], findings

@@ -1,0 +1,118 @@
+"""Add platform tags to a wheel, copying every unchanged member's compressed bytes as they are."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import shutil
+import struct
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
+
+from castoff.errors import UsageError
+from castoff.pypi import tag_set
+
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # the fixed 30 bytes before a member's name
+_DATA_DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
+_HAS_DATA_DESCRIPTOR = 0x08
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def retagged_name(filename: str, platforms: Iterable[str]) -> str:
+    """Return a wheel file name with its platform tag set replaced (sorted)."""
+    stem = filename.removesuffix(".whl")
+    parts = stem.split("-")
+    return "-".join([*parts[:-1], tag_set(platforms)]) + ".whl"
+
+
+def _raw_member(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """Return a member's local header, name, extra and compressed data, byte for byte."""
+    assert source.fp is not None  # noqa: S101 - an open ZipFile has its file
+    source.fp.seek(info.header_offset)
+    header = source.fp.read(_LOCAL_HEADER.size)
+    fields = _LOCAL_HEADER.unpack(header)
+    name_length, extra_length = fields[-2], fields[-1]
+    rest = source.fp.read(name_length + extra_length + info.compress_size)
+    tail = b""
+    if info.flag_bits & _HAS_DATA_DESCRIPTOR:
+        # crc, sizes after the data: 12 bytes (16 with its optional signature; zip64 larger).
+        tail = source.fp.read(4)
+        size = 20 if info.compress_size > 0xFFFFFFFF else 12
+        tail += source.fp.read(size if tail == _DATA_DESCRIPTOR_SIGNATURE else size - 4)
+    return header + rest + tail
+
+
+def retag_wheel(wheel: Path, add_platforms: Iterable[str], out_dir: Path) -> Path:
+    """Write a copy of a wheel with more platform tags; return its path.
+
+    The tag set in the name and the WHEEL file's Tag lines are rewritten (sorted), RECORD gets
+    WHEEL's new hash, and every other member is copied compressed, so a retag costs about what
+    copying the file costs.
+    """
+    name, version, _, tags = parse_wheel_filename(wheel.name)
+    platforms = {t.platform for t in tags} | set(add_platforms)
+    interpreters = sorted({(t.interpreter, t.abi) for t in tags})
+    target = out_dir / retagged_name(wheel.name, platforms)
+    if target.resolve() == wheel.resolve():
+        return wheel
+    dist_info = f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"
+    wheel_member, record_member = f"{dist_info}/WHEEL", f"{dist_info}/RECORD"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    with zipfile.ZipFile(wheel) as source:
+        names = set(source.namelist())
+        if wheel_member not in names or record_member not in names:
+            raise UsageError(
+                f"{wheel}: no {wheel_member} or {record_member}; is it a wheel of {name} {version}?"
+            )
+        metadata = source.read(wheel_member).decode()
+        kept = [line for line in metadata.splitlines() if not line.startswith("Tag:")]
+        tag_lines = [
+            f"Tag: {py}-{abi}-{plat}" for py, abi in interpreters for plat in sorted(platforms)
+        ]
+        new_wheel = ("\n".join([*kept, *tag_lines]) + "\n").encode()
+        record_lines = []
+        for line in source.read(record_member).decode().splitlines():
+            path = line.rsplit(",", 2)[0]
+            if path == wheel_member:
+                line = f"{path},{_record_hash(new_wheel)},{len(new_wheel)}"  # noqa: PLW2901
+            record_lines.append(line)
+        new_record = ("\n".join(record_lines) + "\n").encode()
+        with partial.open("wb") as raw_out, zipfile.ZipFile(raw_out, "w") as out:
+            for info in source.infolist():
+                if info.filename in (wheel_member, record_member):
+                    rewritten = copy.copy(info)
+                    rewritten.compress_type = zipfile.ZIP_DEFLATED
+                    out.writestr(
+                        rewritten, new_wheel if info.filename == wheel_member else new_record
+                    )
+                    continue
+                # Raw copy: the local header and compressed bytes as they are, then the member
+                # is registered so zipfile writes its central directory entry on close.
+                entry = copy.copy(info)
+                entry.header_offset = raw_out.tell()
+                raw_out.write(_raw_member(source, info))
+                out.filelist.append(entry)
+                out.NameToInfo[entry.filename] = entry
+                out.start_dir = raw_out.tell()
+    partial.replace(target)
+    return target
+
+
+def copy_wheel(wheel: Path, out_dir: Path, platforms: Iterable[str]) -> Path:
+    """Place a wheel in out_dir with its final tags: a retag if tags are added, else a copy."""
+    _, _, _, tags = parse_wheel_filename(wheel.name)
+    if {t.platform for t in tags} >= set(platforms):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / retagged_name(wheel.name, {t.platform for t in tags})
+        shutil.copyfile(wheel, target)
+        return target
+    return retag_wheel(wheel, platforms, out_dir)
