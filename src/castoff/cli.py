@@ -20,6 +20,7 @@ from rich.table import Table
 
 from castoff import __version__
 from castoff import config as config_module
+from castoff.assemble.assembler import assemble, collect
 from castoff.assemble.audit import Finding, audit_paths, audit_wheel
 from castoff.assemble.retag import retag_wheel
 from castoff.build import toolchains
@@ -313,6 +314,31 @@ def _cmd_retag(args: argparse.Namespace, _: Settings) -> int:
     return 0
 
 
+def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
+    config = config_module.load(settings.config_path)
+    only = select_targets(config, settings.targets, source=settings.targets_source)
+    plan = build_plan(config, only=only)
+    manifest = assemble(
+        plan,
+        config,
+        collect(args.in_dirs),
+        out_dir=args.out.resolve(),
+        previous=args.previous,
+        mtime=int(settings.env.get("SOURCE_DATE_EPOCH") or DEFAULT_EPOCH),
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(manifest, indent=2) + "\n")
+        return 0
+    table = Table(title=f"{plan.name} {plan.version} in {args.out}", title_justify="left")
+    for column in ("artifact", "kind", "to", "sha256"):
+        table.add_column(column, overflow="fold")
+    for artifact in manifest["artifacts"]:
+        to = ", ".join(artifact["destinations"]) or "-"
+        table.add_row(escape(artifact["name"]), artifact["kind"], to, artifact["sha256"][:16])
+    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every castoff command."""
     parser = argparse.ArgumentParser(
@@ -378,6 +404,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
     doctor.set_defaults(func=_cmd_doctor)
+
+    assemble_parser = commands.add_parser(
+        "assemble",
+        parents=[common],
+        help="merge build folders into one verified release folder: retag, alias, audit, checksums",
+    )
+    assemble_parser.add_argument(
+        "in_dirs", nargs="+", type=Path, metavar="IN_DIR", help="build folders"
+    )
+    assemble_parser.add_argument(
+        "--out", type=Path, default=Path("dist"), help="release folder (default: dist)"
+    )
+    assemble_parser.add_argument(
+        "--previous", type=Path, help="the previous release's manifest.json"
+    )
+    assemble_parser.add_argument("--json", action="store_true", help="print the release manifest")
+    assemble_parser.set_defaults(func=_cmd_assemble)
 
     audit = commands.add_parser(
         "audit", help="check every binary in wheels and archives against their tags and names"

@@ -60,6 +60,18 @@ class AuditError(CastoffError):
     exit_code = 7
 
 
+class AssembleError(CastoffError):
+    """Build folders do not add up to the planned release; names the folder and artifact."""
+
+    exit_code = 8
+
+
+class ContractError(CastoffError):
+    """An artifact name the previous release had would disappear."""
+
+    exit_code = 9
+
+
 # Every code in one table, so the README and tests can check that they are distinct.
 EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
@@ -71,5 +83,7 @@ EXIT_CODES: dict[str, int] = {
         ToolMissingError,
         BuildError,
         AuditError,
+        AssembleError,
+        ContractError,
     )
 }

@@ -43,3 +43,10 @@ def release_sessions(
         """Build every target (or `-- --target T`), one folder each under build/."""
         install(session, ("build",))
         session.run("castoff", "build", "--config", config, *session.posargs)
+
+    @nox.session(name="assemble")
+    def assemble(session: nox.Session) -> None:
+        """Merge build/ into dist/: final tags, aliases, audit, checksums, one manifest."""
+        install(session, ())
+        args = session.posargs or ["build", "--out", "dist"]
+        session.run("castoff", "assemble", "--config", config, *args)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -11,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from castoff.assemble.assembler import make_alias
+from castoff.errors import AssembleError
+from castoff.plan import Artifact
+from tests.integration.conftest import castoff
 from tests.wheels import make_wheel
 
 SOURCE = '#include <stdio.h>\nint main(void) { puts("hello 1.0"); return 0; }\n'
@@ -47,13 +50,6 @@ def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         )
         result[kind] = out.read_bytes()
     return result
-
-
-def castoff(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed castoff command."""
-    executable = shutil.which("castoff")
-    assert executable is not None
-    return subprocess.run([executable, *args], capture_output=True, text=True, check=False)
 
 
 def test_manylinux_2_17_wheel_needing_glibc_2_34_is_refused(
@@ -134,3 +130,26 @@ def test_a_musl_archive_holding_a_glibc_binary_is_refused(
     assert "hello-x86_64-unknown-linux-musl/hello needs libc.so.6" in " ".join(
         result.stderr.split()
     )
+
+
+def test_a_dynamic_binary_cannot_serve_an_alias(tmp_path: Path, binaries: dict[str, bytes]) -> None:
+    """An alias archive is refused when the source binary is dynamically linked."""
+    source = tmp_path / "hello-x86_64-unknown-linux-musl.tar.gz"
+    member = tmp_path / "hello"
+    member.write_bytes(binaries["musl-dynamic"])
+    with tarfile.open(source, "w:gz") as tar:
+        tar.add(member, arcname="hello-x86_64-unknown-linux-musl/hello")
+    alias = Artifact(
+        name="hello-x86_64-unknown-linux-gnu.tar.gz",
+        kind="archive",
+        target="x86_64-unknown-linux-gnu",
+        destinations=("github",),
+        excluded=(),
+        alias_of=source.name,
+        platform_tags=(),
+        signatures=(),
+    )
+    with pytest.raises(
+        AssembleError, match=r"hello is dynamically linked \(/lib/ld-musl-x86_64.so.1\)"
+    ):
+        make_alias(source, alias, archive_name="hello", out_dir=tmp_path / "out", mtime=0)

@@ -19,43 +19,10 @@ from castoff.config import canonical_wheel_name, load
 from castoff.plan import build_plan, wheel_filename
 from castoff.targets import TARGETS
 from tests.conftest import EXAMPLE
+from tests.integration.conftest import castoff
 
-# A cold build of all eleven targets builds std eleven times: minutes on two cores. Cached std
-# lives in ~/.cache/castoff between runs, as it does for users.
-BUILD_TIMEOUT = 3600
 EF_ARM_ABI_FLOAT_HARD = 0x400
 EF_RISCV_FLOAT_ABI_DOUBLE = 0x4
-
-
-def castoff(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed castoff command."""
-    executable = shutil.which("castoff")
-    assert executable is not None
-    return subprocess.run(
-        [executable, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-        timeout=BUILD_TIMEOUT,
-    )
-
-
-@pytest.fixture(scope="module")
-def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return a build folder shared by this module's tests."""
-    return tmp_path_factory.mktemp("build")
-
-
-@pytest.fixture(scope="module")
-def first_build(out_dir: Path) -> dict[str, Any]:
-    """Build every target of the example once and return the JSON outcome."""
-    result = castoff(
-        "build", "--config", str(EXAMPLE / "pyproject.toml"), "--out", str(out_dir), "--json"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    outcome: dict[str, Any] = json.loads(result.stdout)
-    return outcome
 
 
 def test_doctor_says_every_example_target_builds_and_runs_here() -> None:
