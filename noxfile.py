@@ -46,6 +46,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks in bench/, each a ratio against its reference tool in the same run."""
+    install_checkout(session, "bench")
+    session.run("python", "bench/bench_release.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))

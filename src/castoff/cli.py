@@ -12,26 +12,32 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from castoff import __version__
-from castoff import config as config_module
-from castoff.assemble.assembler import assemble, collect
-from castoff.assemble.audit import Finding, audit_paths, audit_wheel
-from castoff.assemble.retag import retag_wheel
-from castoff.build import toolchains
-from castoff.build.archive import DEFAULT_EPOCH
-from castoff.build.builder import BuildOptions, Outcome, build_all
-from castoff.build.toolchains import HostTools
 from castoff.errors import AuditError, BuildError, CastoffError, UsageError
-from castoff.plan import ReleasePlan, build_plan, select_targets
-from castoff.runner import Runner
+
+# Commands import what they use when they run: `castoff retag` should not pay for rich's
+# progress bars or the build machinery at start-up (start-up was most of a retag's time).
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from castoff.assemble.audit import Finding
+    from castoff.build.builder import Outcome
+    from castoff.build.toolchains import HostTools
+    from castoff.config import Config
+    from castoff.plan import ReleasePlan
+    from castoff.runner import Runner
 
 Command = Callable[[argparse.Namespace, "Settings"], int]
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """Return a rich console; piped output gets room for whole file names."""
+    from rich.console import Console  # noqa: PLC0415 - see the note on imports above
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 160)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,14 +68,17 @@ def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settin
     return Settings(config_path=config_path, targets=targets, targets_source=source, env=env)
 
 
-def _load_plan(settings: Settings) -> ReleasePlan:
-    config = config_module.load(settings.config_path)
+def _load_plan(settings: Settings) -> tuple[Config, ReleasePlan]:
+    from castoff.config import load  # noqa: PLC0415
+    from castoff.plan import build_plan, select_targets  # noqa: PLC0415
+
+    config = load(settings.config_path)
     only = select_targets(config, settings.targets, source=settings.targets_source)
-    return build_plan(config, only=only)
+    return config, build_plan(config, only=only)
 
 
 def _cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
-    plan = _load_plan(settings)
+    _, plan = _load_plan(settings)
     fmt = "json" if args.json else args.format
     if fmt == "json":
         sys.stdout.write(plan.to_json())
@@ -82,8 +91,10 @@ def _cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_plan_table(plan: ReleasePlan) -> None:
-    # Piped output gets room for whole file names; a terminal keeps its own width.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    console = _console()
     wheels = {a.target: a for a in plan.artifacts if a.kind == "wheel"}
     table = Table(
         title=f"{plan.name} {plan.version}: {len(plan.jobs)} build jobs", title_justify="left"
@@ -122,16 +133,22 @@ def _cache_dir(env: Mapping[str, str]) -> Path:
 
 
 def _tools(env: Mapping[str, str]) -> tuple[Runner, HostTools]:
-    runner = Runner(
-        base_env=env, echo=lambda line: Console(stderr=True, highlight=False).print(escape(line))
-    )
+    from rich.markup import escape  # noqa: PLC0415
+
+    from castoff.build import toolchains  # noqa: PLC0415
+    from castoff.runner import Runner  # noqa: PLC0415
+
+    runner = Runner(base_env=env, echo=lambda line: _console(stderr=True).print(escape(line)))
     return runner, toolchains.probe(runner, env)
 
 
 def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    config = config_module.load(settings.config_path)
-    only = select_targets(config, settings.targets, source=settings.targets_source)
-    plan = build_plan(config, only=only)
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from castoff.build import toolchains  # noqa: PLC0415
+
+    config, plan = _load_plan(settings)
     _, tools = _tools(settings.env)
     rows = []
     for job in plan.jobs:
@@ -177,14 +194,18 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
             escape(str(row["smoke"] or "no")),
             escape(missing),
         )
-    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+    _console().print(table)
     return 0
 
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    config = config_module.load(settings.config_path)
-    only = select_targets(config, settings.targets, source=settings.targets_source)
-    plan = build_plan(config, only=only)
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    from castoff.build.archive import DEFAULT_EPOCH  # noqa: PLC0415
+    from castoff.build.builder import BuildOptions, build_all  # noqa: PLC0415
+
+    config, plan = _load_plan(settings)
     runner, tools = _tools(settings.env)
     epoch = int(settings.env.get("SOURCE_DATE_EPOCH") or DEFAULT_EPOCH)
     options = BuildOptions(
@@ -195,7 +216,7 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         keep_going=args.keep_going,
         source_date_epoch=epoch,
     )
-    console = Console(stderr=True, highlight=False)
+    console = _console(stderr=True)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -253,6 +274,9 @@ def _outcome_json(outcome: Outcome) -> dict[str, object]:
 
 
 def _print_outcomes(outcomes: Sequence[Outcome]) -> None:
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(title="Build", title_justify="left")
     for column in ("target", "status", "method", "seconds", "smoke-run"):
         table.add_column(column, overflow="fold")
@@ -269,7 +293,7 @@ def _print_outcomes(outcomes: Sequence[Outcome]) -> None:
             f"{o.seconds:.1f}",
             escape(smoke),
         )
-    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+    _console().print(table)
 
 
 def _audit_error(findings: Sequence[Finding], details: dict[str, object]) -> AuditError:
@@ -282,6 +306,8 @@ def _audit_error(findings: Sequence[Finding], details: dict[str, object]) -> Aud
 
 
 def _cmd_audit(args: argparse.Namespace, _: Settings) -> int:
+    from castoff.assemble.audit import audit_paths  # noqa: PLC0415
+
     audited, findings = audit_paths(args.paths)
     doc: dict[str, object] = {
         "audited": audited,
@@ -292,11 +318,16 @@ def _cmd_audit(args: argparse.Namespace, _: Settings) -> int:
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        Console(stderr=True).print(f"audited {len(audited)} files: every binary keeps its promises")
+        _console(stderr=True).print(
+            f"audited {len(audited)} files: every binary keeps its promises"
+        )
     return 0
 
 
 def _cmd_retag(args: argparse.Namespace, _: Settings) -> int:
+    from castoff.assemble.audit import audit_wheel  # noqa: PLC0415
+    from castoff.assemble.retag import retag_wheel  # noqa: PLC0415
+
     for tag in args.add_platform:
         if not re.fullmatch(r"[a-z0-9_]+", tag):
             raise UsageError(f"--add-platform: '{tag}' is not a platform tag.")
@@ -315,9 +346,13 @@ def _cmd_retag(args: argparse.Namespace, _: Settings) -> int:
 
 
 def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
-    config = config_module.load(settings.config_path)
-    only = select_targets(config, settings.targets, source=settings.targets_source)
-    plan = build_plan(config, only=only)
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from castoff.assemble.assembler import assemble, collect  # noqa: PLC0415
+    from castoff.build.archive import DEFAULT_EPOCH  # noqa: PLC0415
+
+    config, plan = _load_plan(settings)
     manifest = assemble(
         plan,
         config,
@@ -335,7 +370,7 @@ def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
     for artifact in manifest["artifacts"]:
         to = ", ".join(artifact["destinations"]) or "-"
         table.add_row(escape(artifact["name"]), artifact["kind"], to, artifact["sha256"][:16])
-    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+    _console().print(table)
     return 0
 
 
@@ -446,6 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run castoff and return its exit code."""
+    from rich.markup import escape  # noqa: PLC0415
+
     args = build_parser().parse_args(argv)
     try:
         settings = resolve_settings(args, os.environ if env is None else env)
@@ -465,8 +502,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                 },
             }
             sys.stdout.write(json.dumps(error, indent=2) + "\n")
-        Console(stderr=True, soft_wrap=True, highlight=False).print(
-            f"[bold red]castoff: error:[/bold red] {escape(exc.paragraph())}"
+        _console(stderr=True).print(
+            f"[bold red]castoff: error:[/bold red] {escape(exc.paragraph())}", soft_wrap=True
         )
         return exc.exit_code
 

@@ -1,0 +1,228 @@
+"""castoff's release benchmarks: each prints a ratio against a reference tool timed in the same run.
+
+- retag: 20 wheels, each holding a 40 MB binary, given one more platform tag, by `castoff retag`
+  (raw copy of compressed members) versus `wheel tags` (which recompresses), both as commands.
+- assemble: a uv-sized release (20 targets, about 700 MB of wheels and archives) by
+  `castoff assemble` versus `sha256sum` over the same input files, the least any tool that
+  verifies a release must do.
+
+The binaries are half random bytes, half repetitive text, so they compress about as real
+binaries do; they carry no ELF header, so the audit reads and skips them.
+Run: nox -s bench [-- --wheels N --size-mb M --targets N].
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from castoff.build.archive import sha256_file, write_archive, write_sidecar
+from castoff.manifest import BuiltArtifact, PartialManifest
+from castoff.plan import archive_filename, wheel_filename
+
+# Twenty Linux triples, as a uv-sized release has (uv ships 18 targets).
+TRIPLES = [
+    "x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl", "i686-unknown-linux-gnu",
+    "i686-unknown-linux-musl", "aarch64-unknown-linux-gnu", "aarch64-unknown-linux-musl",
+    "armv7-unknown-linux-gnueabihf", "armv7-unknown-linux-musleabihf",
+    "arm-unknown-linux-gnueabihf", "arm-unknown-linux-musleabihf",
+    "powerpc64le-unknown-linux-gnu", "powerpc64le-unknown-linux-musl",
+    "powerpc64-unknown-linux-gnu", "s390x-unknown-linux-gnu", "s390x-unknown-linux-musl",
+    "riscv64gc-unknown-linux-gnu", "riscv64gc-unknown-linux-musl",
+    "loongarch64-unknown-linux-gnu", "loongarch64-unknown-linux-musl",
+    "x86_64-pc-windows-gnu",
+]  # fmt: skip
+
+
+def binary(size: int) -> bytes:
+    """Return a stand-in binary: half incompressible, half very compressible."""
+    half = size // 2
+    return os.urandom(half) + (b"castoff benchmark text " * (half // 23 + 1))[: size - half]
+
+
+def record_hash(data: bytes) -> str:
+    """Return a RECORD hash entry."""
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def write_wheel(path: Path, name: str, version: str, platforms: list[str], payload: bytes) -> None:
+    """Write a bin wheel holding payload as the script `bench`."""
+    dist_info = f"{name}-{version}.dist-info"
+    members = {
+        f"{name}-{version}.data/scripts/bench": payload,
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: castoff-bench\nRoot-Is-Purelib: false\n"
+            + "".join(f"Tag: py3-none-{p}\n" for p in sorted(platforms))
+        ).encode(),
+    }
+    record = "".join(f"{n},{record_hash(d)},{len(d)}\n" for n, d in members.items())
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as wheel:
+        for member, data in members.items():
+            wheel.writestr(member, data)
+        wheel.writestr(f"{dist_info}/RECORD", record + f"{dist_info}/RECORD,,\n")
+
+
+def timed(action: Callable[[], object]) -> float:
+    """Return how many seconds an action took."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def run(*argv: str) -> None:
+    """Run a command, failing loudly."""
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def bench_retag(root: Path, wheels: int, size: int) -> None:
+    """Time castoff retag against wheel tags on the same wheels."""
+    payload = binary(size)
+    template = root / "template.whl"
+    write_wheel(template, "bench", "1.0", ["musllinux_1_2_x86_64"], payload)
+    castoff = shutil.which("castoff") or "castoff"
+    results = {}
+    for tool in ("castoff", "wheel"):
+        folders = []
+        for i in range(wheels):
+            folder = root / tool / str(i)
+            folder.mkdir(parents=True)
+            shutil.copyfile(template, folder / "bench-1.0-py3-none-musllinux_1_2_x86_64.whl")
+            folders.append(folder)
+
+        def castoff_all(folders: list[Path] = folders) -> None:
+            for f in folders:
+                run(
+                    castoff,
+                    "retag",
+                    str(next(f.glob("*.whl"))),
+                    "--add-platform",
+                    "manylinux_2_17_x86_64",
+                )
+
+        def wheel_all(folders: list[Path] = folders) -> None:
+            for f in folders:
+                run(
+                    sys.executable,
+                    "-m",
+                    "wheel",
+                    "tags",
+                    "--platform-tag",
+                    "+manylinux_2_17_x86_64",
+                    str(next(f.glob("*.whl"))),
+                )
+
+        results[tool] = timed(castoff_all if tool == "castoff" else wheel_all)
+        made = sorted(p.name for p in (root / tool / "0").glob("*.whl"))
+        assert len(made) == 2, made
+    print(
+        f"retag {wheels} wheels x {size >> 20} MB: castoff {results['castoff']:.2f} s, "
+        f"wheel tags {results['wheel']:.2f} s, ratio {results['castoff'] / results['wheel']:.2f} "
+        f"(castoff takes {100 * results['castoff'] / results['wheel']:.0f}% of wheel tags' time)"
+    )
+
+
+def synthetic_release(root: Path, targets: int, size: int) -> tuple[Path, Path]:
+    """Write a project config and one build folder per target, as castoff build would."""
+    project = root / "project"
+    project.mkdir()
+    triples = TRIPLES[:targets]
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "bench"\nversion = "1.0.0"\n\n[tool.castoff]\nbinaries = ["bench"]\n'
+        'archive-name = "bench"\n\n[tool.castoff.tag-policy]\nstatic-musl-manylinux = true\n'
+        + "".join(f'\n[[tool.castoff.targets]]\ntriple = "{t}"\n' for t in triples)
+    )
+    plan = json.loads(
+        subprocess.run(
+            [shutil.which("castoff") or "castoff", "plan", "--config", str(project / "pyproject.toml"), "--json"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    )  # fmt: skip
+    builds = root / "build"
+    payload = binary(size)
+    for job in plan["jobs"]:
+        folder = builds / job["target"]
+        folder.mkdir(parents=True)
+        wheel = folder / wheel_filename("bench", "1.0.0", job["built_platform_tags"])
+        write_wheel(wheel, "bench", "1.0.0", job["built_platform_tags"], payload)
+        kind = "zip" if "windows" in job["target"] else "tar.gz"
+        archive = folder / archive_filename("bench", job["target"], kind)  # type: ignore[arg-type]
+        suffix = ".exe" if kind == "zip" else ""
+        write_archive(
+            archive,
+            folder=f"bench-{job['target']}",
+            binaries=[("bench" + suffix, payload)],
+            mtime=0,
+        )
+        sidecar = write_sidecar(archive)
+        artifacts = tuple(
+            BuiltArtifact(
+                name=p.name, kind=k, sha256=sha256_file(p), size=p.stat().st_size, platform_tags=t
+            )
+            for p, k, t in (
+                (wheel, "wheel", tuple(job["built_platform_tags"])),
+                (archive, "archive", ()),
+                (sidecar, "checksum", ()),
+            )
+        )
+        PartialManifest(
+            schema_version=1, name="bench", version="1.0.0", target=job["target"], method="zig",
+            std="prebuilt", cache_key="bench", source_commit=None, source_tree_sha256="bench",
+            image=None, toolchain={}, commands=(), seconds=0.0, artifacts=artifacts, smoke=(),
+        ).write(folder)  # fmt: skip
+    return project / "pyproject.toml", builds
+
+
+def bench_assemble(root: Path, targets: int, size: int) -> None:
+    """Time castoff assemble against sha256sum over the same files."""
+    config, builds = synthetic_release(root, targets, size)
+    files = sorted(str(p) for p in builds.rglob("*") if p.suffix in (".whl", ".gz", ".zip"))
+    total = sum(Path(f).stat().st_size for f in files)
+    castoff = shutil.which("castoff") or "castoff"
+    assemble = timed(
+        lambda: run(
+            castoff, "assemble", "--config", str(config), str(builds), "--out", str(root / "dist")
+        )
+    )
+    checksum = timed(lambda: run("sha256sum", *files))
+    print(
+        f"assemble {targets} targets, {total / 1e6:.0f} MB: castoff {assemble:.2f} s, "
+        f"sha256sum {checksum:.2f} s, ratio {assemble / checksum:.2f}"
+    )
+
+
+def main() -> None:
+    """Run the benchmarks and print one line each."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wheels", type=int, default=20)
+    parser.add_argument(
+        "--size-mb", type=int, default=40, help="binary size in the retag benchmark"
+    )
+    parser.add_argument("--targets", type=int, default=20)
+    parser.add_argument(
+        "--release-mb", type=int, default=700, help="total size of the assembled release"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="castoff-bench-") as tmp:
+        root = Path(tmp)
+        (root / "retag").mkdir()
+        bench_retag(root / "retag", args.wheels, args.size_mb << 20)
+        (root / "assemble").mkdir()
+        # A wheel and an archive per target, each compressing the binary to about 55%.
+        per_binary = int(args.release_mb * 1e6 / args.targets / 2 / 0.55)
+        bench_assemble(root / "assemble", args.targets, per_binary)
+
+
+if __name__ == "__main__":
+    main()
