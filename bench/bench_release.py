@@ -36,7 +36,7 @@ TRIPLES = [
     "x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl", "i686-unknown-linux-gnu",
     "i686-unknown-linux-musl", "aarch64-unknown-linux-gnu", "aarch64-unknown-linux-musl",
     "armv7-unknown-linux-gnueabihf", "armv7-unknown-linux-musleabihf",
-    "arm-unknown-linux-gnueabihf", "arm-unknown-linux-musleabihf",
+    "aarch64-apple-darwin", "arm-unknown-linux-musleabihf",
     "powerpc64le-unknown-linux-gnu", "powerpc64le-unknown-linux-musl",
     "powerpc64-unknown-linux-gnu", "s390x-unknown-linux-gnu", "s390x-unknown-linux-musl",
     "riscv64gc-unknown-linux-gnu", "riscv64gc-unknown-linux-musl",

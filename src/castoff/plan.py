@@ -357,7 +357,8 @@ def _check_no_shared_tags(config: Config, wheels: Mapping[str, tuple[str, ...]])
                     f"{config.pyproject}: {second.key_path}: its wheel and the wheel of "
                     f"{first.key_path} ({owner[tag]}) both claim platform tag '{tag}', so "
                     "installers would pick one of them arbitrarily.",
-                    hint="Drop the tag from extra-tags, or build only one of the two targets.",
+                    hint="Build only one of the two targets, or remove the tag from extra-tags "
+                    "if it came from there.",
                 )
             owner[tag] = triple
 

@@ -6,7 +6,7 @@ import json
 import shutil
 import tarfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -133,12 +133,10 @@ def make_alias(
     return path
 
 
-def write_checksums(out_dir: Path, names: Sequence[str]) -> Path:
-    """Write SHA256SUMS over the named files, sorted, in `sha256sum -c` format."""
+def write_checksums(out_dir: Path, digests: Mapping[str, str]) -> Path:
+    """Write SHA256SUMS for files by name and digest, sorted, in `sha256sum -c` format."""
     path = out_dir / CHECKSUMS_FILE
-    path.write_text(
-        "".join(f"{sha256_file(out_dir / n)}  {n}\n" for n in sorted(names)), encoding="utf-8"
-    )
+    path.write_text("".join(f"{digests[n]}  {n}\n" for n in sorted(digests)), encoding="utf-8")
     return path
 
 
@@ -208,29 +206,36 @@ def _assemble_into(
     out_dir: Path, plan: ReleasePlan, config: Config, by_target: dict[str, Input], *, mtime: int
 ) -> dict[str, Any]:
     produced: dict[str, Path] = {}
+    # Each file is hashed once: a plain copy keeps the digest its build verified, and the
+    # sidecars, SHA256SUMS and the manifest all reuse it.
+    digests: dict[str, str] = {}
     for artifact in plan.artifacts:
         if artifact.kind == "wheel":
             item = by_target[artifact.target or ""]
-            built = next(a.name for a in item.manifest.artifacts if a.kind == "wheel")
-            produced[artifact.name] = copy_wheel(
-                item.folder / built, out_dir, artifact.platform_tags
+            built = next(a for a in item.manifest.artifacts if a.kind == "wheel")
+            wheel = copy_wheel(item.folder / built.name, out_dir, artifact.platform_tags)
+            produced[artifact.name] = wheel
+            digests[wheel.name] = (
+                built.sha256
+                if set(built.platform_tags) == set(artifact.platform_tags)
+                else sha256_file(wheel)
             )
         elif artifact.kind == "archive" and artifact.alias_of is None:
             item = by_target[artifact.target or ""]
+            built = next(a for a in item.manifest.artifacts if a.name == artifact.name)
             shutil.copyfile(item.folder / artifact.name, out_dir / artifact.name)
             produced[artifact.name] = out_dir / artifact.name
+            digests[artifact.name] = built.sha256
         elif artifact.kind == "archive":
             source = produced[artifact.alias_of or ""]
             produced[artifact.name] = make_alias(
                 source, artifact, archive_name=config.archive_name, out_dir=out_dir, mtime=mtime
             )
+            digests[artifact.name] = sha256_file(produced[artifact.name])
         if artifact.kind == "archive":
-            sidecar = write_sidecar(produced[artifact.name])
+            sidecar = write_sidecar(produced[artifact.name], digests[artifact.name])
             produced[sidecar.name] = sidecar
-    payload = [
-        n for n, a in ((a.name, a) for a in plan.artifacts) if a.kind in ("wheel", "archive")
-    ]
-    produced[CHECKSUMS_FILE] = write_checksums(out_dir, payload)
+    produced[CHECKSUMS_FILE] = write_checksums(out_dir, dict(digests))
     mismatched = sorted(n for n, p in produced.items() if p.name != n)
     if mismatched:
         raise AssembleError(
@@ -254,7 +259,7 @@ def _assemble_into(
                 "name": a.name,
                 "kind": a.kind,
                 "target": a.target,
-                "sha256": sha256_file(produced[a.name]),
+                "sha256": digests.get(a.name) or sha256_file(produced[a.name]),
                 "size": produced[a.name].stat().st_size,
                 "destinations": list(a.destinations),
                 "excluded": [asdict(e) for e in a.excluded],

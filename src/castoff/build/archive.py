@@ -23,10 +23,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_sidecar(path: Path) -> Path:
-    """Write `<file>.sha256` in `sha256sum` format, checkable with `sha256sum -c`."""
+def write_sidecar(path: Path, digest: str | None = None) -> Path:
+    """Write `<file>.sha256` in `sha256sum` format; pass the digest when it is already known."""
     sidecar = path.with_name(path.name + ".sha256")
-    sidecar.write_text(f"{sha256_file(path)}  {path.name}\n", encoding="utf-8")
+    sidecar.write_text(f"{digest or sha256_file(path)}  {path.name}\n", encoding="utf-8")
     return sidecar
 
 
