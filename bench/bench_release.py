@@ -14,8 +14,6 @@ Run: nox -s bench [-- --wheels N --size-mb M --targets N].
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 import os
 import shutil
@@ -23,11 +21,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from castoff.build.archive import sha256_file, write_archive, write_sidecar
+
+# The tests' wheel writer serves here too; the benchmark runs from the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.wheels import make_wheel
+
 from castoff.manifest import BuiltArtifact, PartialManifest
 from castoff.plan import archive_filename, wheel_filename
 
@@ -51,29 +53,6 @@ def binary(size: int) -> bytes:
     return os.urandom(half) + (b"castoff benchmark text " * (half // 23 + 1))[: size - half]
 
 
-def record_hash(data: bytes) -> str:
-    """Return a RECORD hash entry."""
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def write_wheel(path: Path, name: str, version: str, platforms: list[str], payload: bytes) -> None:
-    """Write a bin wheel holding payload as the script `bench`."""
-    dist_info = f"{name}-{version}.dist-info"
-    members = {
-        f"{name}-{version}.data/scripts/bench": payload,
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist_info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: castoff-bench\nRoot-Is-Purelib: false\n"
-            + "".join(f"Tag: py3-none-{p}\n" for p in sorted(platforms))
-        ).encode(),
-    }
-    record = "".join(f"{n},{record_hash(d)},{len(d)}\n" for n, d in members.items())
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as wheel:
-        for member, data in members.items():
-            wheel.writestr(member, data)
-        wheel.writestr(f"{dist_info}/RECORD", record + f"{dist_info}/RECORD,,\n")
-
-
 def timed(action: Callable[[], object]) -> float:
     """Return how many seconds an action took."""
     started = time.perf_counter()
@@ -89,8 +68,7 @@ def run(*argv: str) -> None:
 def bench_retag(root: Path, wheels: int, size: int) -> None:
     """Time castoff retag against wheel tags on the same wheels."""
     payload = binary(size)
-    template = root / "template.whl"
-    write_wheel(template, "bench", "1.0", ["musllinux_1_2_x86_64"], payload)
+    template = make_wheel(root, ["musllinux_1_2_x86_64"], payload, name="bench", script="bench")
     castoff = shutil.which("castoff") or "castoff"
     results = {}
     for tool in ("castoff", "wheel"):
@@ -154,8 +132,15 @@ def synthetic_release(root: Path, targets: int, size: int) -> tuple[Path, Path]:
     for job in plan["jobs"]:
         folder = builds / job["target"]
         folder.mkdir(parents=True)
-        wheel = folder / wheel_filename("bench", "1.0.0", job["built_platform_tags"])
-        write_wheel(wheel, "bench", "1.0.0", job["built_platform_tags"], payload)
+        wheel = make_wheel(
+            folder,
+            job["built_platform_tags"],
+            payload,
+            name="bench",
+            version="1.0.0",
+            script="bench",
+        )
+        assert wheel.name == wheel_filename("bench", "1.0.0", job["built_platform_tags"])
         kind = "zip" if "windows" in job["target"] else "tar.gz"
         archive = folder / archive_filename("bench", job["target"], kind)  # type: ignore[arg-type]
         suffix = ".exe" if kind == "zip" else ""

@@ -12,14 +12,24 @@ def _hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def make_wheel(folder: Path, platforms: list[str], binary: bytes, *, name: str = "demo") -> Path:
-    """Write `<name>-1.0-py3-none-<platforms>.whl` holding `binary` as the script `hello`."""
+def make_wheel(
+    folder: Path,
+    platforms: list[str],
+    binary: bytes,
+    *,
+    name: str = "demo",
+    version: str = "1.0",
+    script: str = "hello",
+) -> Path:
+    """Write `<name>-<version>-py3-none-<platforms>.whl` holding `binary` as a script."""
     tags = ".".join(sorted(platforms))
-    path = folder / f"{name}-1.0-py3-none-{tags}.whl"
-    dist_info = f"{name}-1.0.dist-info"
+    path = folder / f"{name}-{version}-py3-none-{tags}.whl"
+    dist_info = f"{name}-{version}.dist-info"
     members = {
-        f"{name}-1.0.data/scripts/hello": binary,
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{name}-{version}.data/scripts/{script}": binary,
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        ),
         f"{dist_info}/WHEEL": (
             "Wheel-Version: 1.0\nGenerator: castoff-tests\nRoot-Is-Purelib: false\n"
             + "".join(f"Tag: py3-none-{p}\n" for p in sorted(platforms))
