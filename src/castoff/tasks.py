@@ -48,4 +48,19 @@ def collection(*, project: str | Path = ".") -> Collection:
             ]
         )
 
-    return Collection(plan)
+    @task(help={"path": "a wheel, an archive or a folder (default: dist)"})
+    def audit(c: Context, path: str = "dist") -> None:  # noqa: ARG001
+        """Check every binary against what its wheel's tags or archive's name promise."""
+        _run(["audit", path])
+
+    @task(help={"wheel": "the wheel to retag", "add": "a platform tag to add", "out": "folder"})
+    def retag(c: Context, wheel: str, add: str, out: str = "") -> None:  # noqa: ARG001
+        """Add a platform tag to a wheel (raw copy of its members), then audit it."""
+        _run(["retag", wheel, "--add-platform", add, *(["--out", out] if out else [])])
+
+    @task(help={"builds": "the build folders' parent", "out": "the release folder"})
+    def assemble(c: Context, builds: str = "build", out: str = "dist") -> None:  # noqa: ARG001
+        """Merge build folders into one verified release folder."""
+        _run(["assemble", "--config", default_config, builds, "--out", out])
+
+    return Collection(plan, audit, retag, assemble)
