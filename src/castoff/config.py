@@ -27,11 +27,6 @@ DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows":
 # warehouse's _project_name_re: what PyPI accepts as a project name.
 _PROJECT_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _DIGEST_PIN_RE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
-_PLATFORM_TAG_RE = re.compile(
-    r"^(?:(?P<family>manylinux|musllinux)_(?P<major>\d+)_(?P<minor>\d+)"
-    r"|(?P<legacy>manylinux1|manylinux2010|manylinux2014)|(?P<plain>linux))_(?P<arch>[a-z0-9_]+)$"
-)
-_LEGACY_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -626,33 +621,31 @@ def _check_compat_fits(
 
 
 def _check_extra_tag(entry: _Table, key: str, tag: str, target: tg.Target) -> None:
-    m = _PLATFORM_TAG_RE.match(tag)
-    if m is None or target.os != "linux":
+    parsed = tg.parse_linux_tag(tag)
+    if parsed is None or target.os != "linux":
         entry.fail(
             key,
             f"'{tag}' is not a Linux platform tag castoff can add to a {target.triple} wheel.",
             "Use manylinux_X_Y_ARCH, musllinux_X_Y_ARCH, manylinux2014_ARCH or linux_ARCH.",
         )
-    if m["arch"] != target.wheel_arch:
+    if parsed.arch != target.wheel_arch:
         entry.fail(
             key,
-            f"'{tag}' names architecture '{m['arch']}', but {target.triple} wheels are "
+            f"'{tag}' names architecture '{parsed.arch}', but {target.triple} wheels are "
             f"'{target.wheel_arch}'.",
             f"Use a tag ending in _{target.wheel_arch}.",
         )
-    glibc_tag = m["family"] == "manylinux" or m["legacy"] is not None
-    if glibc_tag and target.libc == "musl" and not target.is_static_by_default:
+    glibc = parsed.version if parsed.family == "manylinux" else None
+    if glibc and target.libc == "musl" and not target.is_static_by_default:
         entry.fail(key, f"'{tag}' claims glibc for a dynamically linked musl binary.")
-    if glibc_tag:
-        glibc = _LEGACY_GLIBC[m["legacy"]] if m["legacy"] else (int(m["major"]), int(m["minor"]))
-        if target.glibc_floor and glibc < target.glibc_floor:
-            floor = tg.format_version(target.glibc_floor)
-            entry.fail(
-                key,
-                f"'{tag}' promises glibc {glibc[0]}.{glibc[1]}, below the {target.wheel_arch} "
-                f"floor of {floor.replace('_', '.')}.",
-                f"Use manylinux_{floor}_{target.wheel_arch} or higher.",
-            )
+    if glibc and target.glibc_floor and glibc < target.glibc_floor:
+        floor = tg.format_version(target.glibc_floor)
+        entry.fail(
+            key,
+            f"'{tag}' promises glibc {glibc[0]}.{glibc[1]}, below the {target.wheel_arch} "
+            f"floor of {floor.replace('_', '.')}.",
+            f"Use manylinux_{floor}_{target.wheel_arch} or higher.",
+        )
 
 
 def _tag_policy(table: _Table) -> TagPolicy:

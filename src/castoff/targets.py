@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -253,6 +254,37 @@ class SimdOff:
 # LoongArch's LSX/LASX: Rust enables LSX by default, QEMU 7.2 cannot run it, and some LoongArch
 # CPUs (the 2K series) lack it, so `lsx = false` builds for all of them.
 LOONGARCH_WITHOUT_LSX = SimdOff(target_features=("-lasx", "-lsx"), zig_cpu="la464-lasx-lsx")
+
+
+_LEGACY_VERSIONS = {name: glibc for glibc, (name, _) in _LEGACY_MANYLINUX.items()}
+_LINUX_TAG_RE = re.compile(
+    r"^(?:(?P<family>manylinux|musllinux)_(?P<major>\d+)_(?P<minor>\d+)"
+    r"|(?P<legacy>manylinux1|manylinux2010|manylinux2014)|(?P<plain>linux))_(?P<arch>[a-z0-9_]+)$"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinuxTag:
+    """A Linux platform tag taken apart: libc family, the version it promises, architecture."""
+
+    family: Literal["manylinux", "musllinux", "linux"]
+    version: tuple[int, int] | None  # glibc (legacy aliases resolved) or musl; None for linux_*
+    arch: str
+
+
+def parse_linux_tag(tag: str) -> LinuxTag | None:
+    """Parse manylinux_X_Y_ARCH, musllinux_X_Y_ARCH, manylinux2014_ARCH and linux_ARCH tags."""
+    m = _LINUX_TAG_RE.match(tag)
+    if m is None:
+        return None
+    if m["legacy"]:
+        return LinuxTag(family="manylinux", version=_LEGACY_VERSIONS[m["legacy"]], arch=m["arch"])
+    if m["plain"]:
+        return LinuxTag(family="linux", version=None, arch=m["arch"])
+    family: Literal["manylinux", "musllinux"] = (
+        "manylinux" if m["family"] == "manylinux" else "musllinux"
+    )
+    return LinuxTag(family=family, version=(int(m["major"]), int(m["minor"])), arch=m["arch"])
 
 
 def lookup(triple: str) -> Target | None:

@@ -135,3 +135,23 @@ def test_suggest_fixes_a_missing_vendor() -> None:
 def test_parse_version(text: str, parsed: tuple[int, int] | None) -> None:
     """Compatibility versions are written 2_17 or 11.0."""
     assert tg.parse_version(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("tag", "parsed"),
+    [
+        (
+            "manylinux_2_31_riscv64",
+            tg.LinuxTag(family="manylinux", version=(2, 31), arch="riscv64"),
+        ),
+        ("manylinux2014_s390x", tg.LinuxTag(family="manylinux", version=(2, 17), arch="s390x")),
+        ("manylinux1_x86_64", tg.LinuxTag(family="manylinux", version=(2, 5), arch="x86_64")),
+        ("musllinux_1_2_armv7l", tg.LinuxTag(family="musllinux", version=(1, 2), arch="armv7l")),
+        ("linux_armv6l", tg.LinuxTag(family="linux", version=None, arch="armv6l")),
+        ("macosx_11_0_arm64", None),
+        ("win_amd64", None),
+    ],
+)
+def test_parse_linux_tag(tag: str, parsed: tg.LinuxTag | None) -> None:
+    """Linux tags come apart into family, promised version (legacy names resolved) and arch."""
+    assert tg.parse_linux_tag(tag) == parsed

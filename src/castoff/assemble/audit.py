@@ -19,7 +19,7 @@ from elftools.elf.segments import InterpSegment
 from packaging.utils import parse_wheel_filename
 
 from castoff.errors import UsageError
-from castoff.targets import TARGETS, Elf, Target
+from castoff.targets import TARGETS, Elf, Target, parse_linux_tag
 
 ELF_MAGIC = b"\x7fELF"
 EF_ARM_ABI_FLOAT_HARD = 0x400
@@ -38,11 +38,6 @@ MANYLINUX_LIBRARIES = frozenset(
 )  # fmt: skip
 _GLIBC_LOADER = re.compile(r"^ld(-linux[-\w.]*|64)\.so\.\d+$")
 _MUSL_LIBRARY = re.compile(r"^(libc\.musl-[\w]+\.so\.1|ld-musl-[\w]+\.so\.1|libc\.so)$")
-_PLATFORM = re.compile(
-    r"^(?:(?P<family>manylinux|musllinux)_(?P<major>\d+)_(?P<minor>\d+)"
-    r"|(?P<legacy>manylinux1|manylinux2010|manylinux2014)|(?P<plain>linux))_(?P<arch>\w+)$"
-)
-_LEGACY_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 # Facts by wheel architecture; the glibc and musl flavours of an arch share them.
 _LINUX_BY_ARCH: dict[str, Target] = {}
 for _target in TARGETS.values():
@@ -193,9 +188,9 @@ def audit_binary(
     """Check one binary against each platform tag of its wheel."""
     findings = []
     for tag in sorted(tags):
-        m = _PLATFORM.match(tag)
-        target = _LINUX_BY_ARCH.get(m["arch"]) if m else None
-        if m is None or target is None or target.elf is None:
+        parsed = parse_linux_tag(tag)
+        target = _LINUX_BY_ARCH.get(parsed.arch) if parsed else None
+        if parsed is None or target is None or target.elf is None:
             findings.append(
                 Finding(
                     artifact=artifact,
@@ -205,13 +200,10 @@ def audit_binary(
                 )
             )
             continue
-        problem = _arch_problem(facts, target.elf, m["arch"])
-        if problem is None and (m["family"] == "manylinux" or m["legacy"]):
-            glibc = (
-                _LEGACY_GLIBC[m["legacy"]] if m["legacy"] else (int(m["major"]), int(m["minor"]))
-            )
-            problem = _glibc_problem(facts, glibc, target.glibc_floor)
-        elif problem is None and m["family"] == "musllinux":
+        problem = _arch_problem(facts, target.elf, parsed.arch)
+        if problem is None and parsed.family == "manylinux" and parsed.version:
+            problem = _glibc_problem(facts, parsed.version, target.glibc_floor)
+        elif problem is None and parsed.family == "musllinux":
             problem = _musl_problem(facts)
         if problem:
             findings.append(Finding(artifact=artifact, binary=binary, tag=tag, problem=problem))
