@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from castoff import __version__
+from castoff.build import DEFAULT_EPOCH
 from castoff.errors import AuditError, BuildError, CastoffError, UsageError
 
 # Commands import what they use when they run: `castoff retag` should not pay for rich's
@@ -48,6 +49,8 @@ class Settings:
     targets: tuple[str, ...]
     targets_source: str
     env: Mapping[str, str]
+    cache_dir: Path
+    source_date_epoch: int
 
 
 def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
@@ -65,7 +68,25 @@ def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settin
     if args.target:
         targets = tuple(args.target)
         source = "--target"
-    return Settings(config_path=config_path, targets=targets, targets_source=source, env=env)
+    epoch = env.get("SOURCE_DATE_EPOCH") or str(DEFAULT_EPOCH)
+    if not epoch.isdigit():
+        raise UsageError(
+            f"SOURCE_DATE_EPOCH: '{epoch}' is not a whole number of seconds since 1970.",
+            hint="Set it to the release commit's time ($(git log -1 --format=%ct)), or unset it.",
+        )
+    if env.get("CASTOFF_CACHE_DIR"):
+        cache_dir = Path(env["CASTOFF_CACHE_DIR"])
+    else:
+        base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+        cache_dir = base / "castoff"
+    return Settings(
+        config_path=config_path,
+        targets=targets,
+        targets_source=source,
+        env=env,
+        cache_dir=cache_dir,
+        source_date_epoch=int(epoch),
+    )
 
 
 def _load_plan(settings: Settings) -> tuple[Config, ReleasePlan]:
@@ -123,13 +144,6 @@ def _print_plan_table(plan: ReleasePlan) -> None:
         f"PyPI: {sum('pypi' in a.destinations for a in plan.artifacts)} wheels. "
         "Every file with its destinations: castoff plan --format json"
     )
-
-
-def _cache_dir(env: Mapping[str, str]) -> Path:
-    if env.get("CASTOFF_CACHE_DIR"):
-        return Path(env["CASTOFF_CACHE_DIR"])
-    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "castoff"
 
 
 def _tools(env: Mapping[str, str]) -> tuple[Runner, HostTools]:
@@ -202,19 +216,17 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
-    from castoff.build.archive import DEFAULT_EPOCH  # noqa: PLC0415
     from castoff.build.builder import BuildOptions, build_all  # noqa: PLC0415
 
     config, plan = _load_plan(settings)
     runner, tools = _tools(settings.env)
-    epoch = int(settings.env.get("SOURCE_DATE_EPOCH") or DEFAULT_EPOCH)
     options = BuildOptions(
         # Absolute: maturin runs in the project folder, not where castoff was started.
         out_dir=args.out.resolve(),
-        cache_dir=_cache_dir(settings.env),
+        cache_dir=settings.cache_dir,
         jobs=args.jobs,
         keep_going=args.keep_going,
-        source_date_epoch=epoch,
+        source_date_epoch=settings.source_date_epoch,
     )
     console = _console(stderr=True)
     with Progress(
@@ -350,7 +362,6 @@ def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table  # noqa: PLC0415
 
     from castoff.assemble.assembler import assemble, collect  # noqa: PLC0415
-    from castoff.build.archive import DEFAULT_EPOCH  # noqa: PLC0415
 
     config, plan = _load_plan(settings)
     manifest = assemble(
@@ -359,7 +370,7 @@ def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
         collect(args.in_dirs),
         out_dir=args.out.resolve(),
         previous=args.previous,
-        mtime=int(settings.env.get("SOURCE_DATE_EPOCH") or DEFAULT_EPOCH),
+        mtime=settings.source_date_epoch,
     )
     if args.json:
         sys.stdout.write(json.dumps(manifest, indent=2) + "\n")

@@ -119,6 +119,14 @@ def test_unknown_target_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     )
 
 
+def test_a_bad_source_date_epoch_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """SOURCE_DATE_EPOCH must be seconds since 1970; anything else exits 2 naming it."""
+    argv = ["plan", "--config", str(EXAMPLE / "pyproject.toml")]
+    assert main(argv, env={"SOURCE_DATE_EPOCH": "yesterday"}) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "SOURCE_DATE_EPOCH: 'yesterday' is not a whole number of seconds since 1970." in err
+
+
 def test_exit_codes_are_distinct() -> None:
     """Every error class has its own exit code."""
     assert len(set(EXIT_CODES.values())) == len(EXIT_CODES)

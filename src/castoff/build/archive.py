@@ -10,8 +10,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-# Before 1980 zip cannot record a time; SOURCE_DATE_EPOCH overrides it.
-DEFAULT_EPOCH = 315532800
+from castoff.build import DEFAULT_EPOCH
 
 
 def sha256_file(path: Path) -> str:
