@@ -5,9 +5,11 @@
 #   qemu-user-static binfmt-support    run foreign binaries (smoke-runs)
 #   gcc-powerpc64le-linux-gnu ...      link ppc64le glibc builds (zig cannot)
 #   libc6-*-cross                      glibc sysroots for QEMU_LD_PREFIX
+#   gnupg gpgv minisign openssh-client signing backends (sign and verify)
 set -eu
 packages="rustc-web cargo-web rust-web-src qemu-user-static binfmt-support
-    gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libc6-ppc64el-cross libc6-arm64-cross"
+    gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libc6-ppc64el-cross libc6-arm64-cross
+    gnupg gpgv minisign openssh-client"
 missing=""
 for package in $packages; do
     status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)

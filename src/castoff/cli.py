@@ -385,6 +385,92 @@ def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sign_runner(env: Mapping[str, str]) -> Runner:
+    from rich.markup import escape  # noqa: PLC0415
+
+    from castoff.runner import Runner  # noqa: PLC0415
+
+    return Runner(base_env=env, echo=lambda line: _console(stderr=True).print(escape(line)))
+
+
+def _load_config(settings: Settings) -> Config:
+    from castoff.config import load  # noqa: PLC0415
+
+    return load(settings.config_path)
+
+
+def _cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.markup import escape  # noqa: PLC0415
+
+    from castoff.sign.signing import sign_release  # noqa: PLC0415
+
+    console = _console(stderr=True)
+    manifest = sign_release(
+        args.dist,
+        _load_config(settings),
+        backends=args.backend or (),
+        env=settings.env,
+        keys_dir=args.keys,
+        runner=_sign_runner(settings.env),
+        keyless=None,
+        report=lambda line: console.print(escape(line)),
+    )
+    signatures = [s for a in manifest["artifacts"] for s in a["signatures"]]
+    if args.json:
+        doc = {
+            "dist": str(args.dist),
+            "provenance": manifest["provenance"],
+            "signatures": signatures,
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        console.print(
+            f"signed and verified: {len(signatures)} signatures of "
+            f"{sum(bool(a['signatures']) for a in manifest['artifacts'])} files, "
+            f"provenance in {escape(manifest['provenance'])}"
+        )
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.markup import escape  # noqa: PLC0415
+
+    from castoff.sign.signing import verify_release  # noqa: PLC0415
+
+    console = _console(stderr=True)
+    doc = verify_release(
+        args.dist,
+        _load_config(settings),
+        backends=args.backend or (),
+        keys_dir=args.keys,
+        runner=_sign_runner(settings.env),
+        report=lambda line: console.print(escape(line)),
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        count = sum(len(a["signatures"]) for a in doc["artifacts"])
+        console.print(
+            f"verified {len(doc['artifacts'])} files and {count} signatures "
+            f"({', '.join(doc['backends'])}): all good"
+        )
+    return 0
+
+
+def _cmd_keygen(args: argparse.Namespace, settings: Settings) -> int:
+    from castoff.sign.signing import keygen  # noqa: PLC0415
+
+    doc = keygen(args.folder, _load_config(settings), _sign_runner(settings.env))
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        _console(stderr=True).print(
+            f"throwaway keys for {', '.join(doc['backends']) or 'no backend'} in {doc['folder']}; "
+            f"use them with --keys {doc['folder']} (never for a real release)"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every castoff command."""
     parser = argparse.ArgumentParser(
@@ -487,7 +573,49 @@ def build_parser() -> argparse.ArgumentParser:
     retag.add_argument("--out", type=Path, help="output folder (default: beside the wheel)")
     retag.add_argument("--json", action="store_true", help="print the new wheel's path as JSON")
     retag.set_defaults(func=_cmd_retag, config=None, target=None)
+    _add_signing_commands(commands)
     return parser
+
+
+def _add_signing_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    config_only = argparse.ArgumentParser(add_help=False)
+    config_only.add_argument(
+        "--config",
+        type=Path,
+        help="the project's pyproject.toml (default: $CASTOFF_CONFIG, else ./pyproject.toml)",
+    )
+    signing = argparse.ArgumentParser(add_help=False, parents=[config_only])
+    signing.add_argument("dist", type=Path, metavar="DIST", help="the release folder")
+    signing.add_argument(
+        "--backend",
+        action="append",
+        metavar="NAME",
+        help="only this configured backend; repeatable (default: all configured)",
+    )
+    signing.add_argument(
+        "--keys", type=Path, metavar="DIR", help="use throwaway keys from `castoff keygen DIR`"
+    )
+    signing.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    sign = commands.add_parser(
+        "sign",
+        parents=[signing],
+        help="sign every artifact and the provenance, then verify every signature",
+    )
+    sign.set_defaults(func=_cmd_sign, target=None)
+    verify = commands.add_parser(
+        "verify",
+        parents=[signing],
+        help="check every file's sha256 and every signature it must have, with public keys only",
+    )
+    verify.set_defaults(func=_cmd_verify, target=None)
+    keygen_parser = commands.add_parser(
+        "keygen",
+        parents=[config_only],
+        help="make throwaway keys for the configured backends (rehearsals and tests)",
+    )
+    keygen_parser.add_argument("folder", type=Path, metavar="DIR", help="a new folder")
+    keygen_parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    keygen_parser.set_defaults(func=_cmd_keygen, target=None)
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -124,9 +124,10 @@ class SshConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SigstoreConfig:
-    """Keyless signing identity expected when verifying bundles."""
+    """Who keyless bundles must come from: a GitHub repository's workflows, or one identity."""
 
-    identity: str | None
+    repository: str | None  # owner/name: any workflow of it, on GitHub's OIDC issuer
+    identity: str | None  # the certificate's exact subject (SAN)
     issuer: str
 
 
@@ -814,9 +815,19 @@ def _ssh(table: _Table, root: Path) -> SshConfig:
 
 
 def _sigstore(table: _Table) -> SigstoreConfig:
-    t = _backend_table(table, "sigstore", ["identity", "issuer"])
+    t = _backend_table(table, "sigstore", ["repository", "identity", "issuer"])
+    repository, identity = t.string("repository"), t.string("identity")
+    if (repository is None) == (identity is None):
+        t.fail(
+            None,
+            'needs exactly one of repository ("owner/name": bundles signed by its GitHub '
+            "Actions workflows) and identity (a certificate's exact subject).",
+        )
+    if repository is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+        t.fail("repository", f"'{repository}' is not a GitHub repository (owner/name).")
     return SigstoreConfig(
-        identity=t.string("identity"),
+        repository=repository,
+        identity=identity,
         issuer=t.string("issuer") or "https://token.actions.githubusercontent.com",
     )
 

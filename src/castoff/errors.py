@@ -72,6 +72,18 @@ class ContractError(CastoffError):
     exit_code = 9
 
 
+class SignError(CastoffError):
+    """A signature could not be made, or a key is missing or unusable; names backend and key."""
+
+    exit_code = 10
+
+
+class VerifyError(CastoffError):
+    """An artifact's bytes or one of its signatures does not check out; names both."""
+
+    exit_code = 11
+
+
 # Every code in one table, so the README and tests can check that they are distinct.
 EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
@@ -85,5 +97,7 @@ EXIT_CODES: dict[str, int] = {
         AuditError,
         AssembleError,
         ContractError,
+        SignError,
+        VerifyError,
     )
 }

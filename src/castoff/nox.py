@@ -50,3 +50,18 @@ def release_sessions(
         install(session, ())
         args = session.posargs or ["build", "--out", "dist"]
         session.run("castoff", "assemble", "--config", config, *args)
+
+    @nox.session(name="sign")
+    def sign(session: nox.Session) -> None:
+        """Sign dist/ with every configured backend and verify it (-- --keys DIR: throwaway)."""
+        # The sigstore extra is installed whether or not it signs: verification needs it too.
+        install(session, ("sigstore",))
+        args = session.posargs or ["dist"]
+        session.run("castoff", "sign", "--config", config, *args)
+
+    @nox.session(name="verify")
+    def verify(session: nox.Session) -> None:
+        """Check every file's sha256 and every signature in dist/, with public keys only."""
+        install(session, ("sigstore",))
+        args = session.posargs or ["dist"]
+        session.run("castoff", "verify", "--config", config, *args)

@@ -15,7 +15,7 @@ from castoff.pypi import tag_set, wheel_refusal
 
 SCHEMA_VERSION = 1
 Destination = Literal["github", "pypi"]
-ArtifactKind = Literal["wheel", "archive", "checksum"]
+ArtifactKind = Literal["wheel", "archive", "checksum", "provenance"]
 DESTINATIONS: tuple[Destination, ...] = ("github", "pypi")
 CHECKSUMS_FILE = "SHA256SUMS"
 SIGNATURE_SUFFIXES = {
@@ -24,6 +24,13 @@ SIGNATURE_SUFFIXES = {
     "ssh": ".sig",
     "sigstore": ".sigstore.json",
 }
+# What `twine upload --attestations` takes from beside a wheel (PEP 740); sigstore makes it.
+ATTESTATION_SUFFIX = ".publish.attestation"
+
+
+def provenance_filename(name: str, version: str) -> str:
+    """Return the name of the release's in-toto provenance statement."""
+    return f"{canonical_wheel_name(name)}-{version}.intoto.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,10 +251,17 @@ def wheel_platform_tags(
     return tuple(sorted(tags))
 
 
-def _signatures(config: Config, name: str) -> tuple[Signature, ...]:
-    return tuple(
+def signatures_for(config: Config, name: str, kind: str) -> tuple[Signature, ...]:
+    """Return the signatures a file of the release must have, one or two per backend."""
+    if kind == "checksum" and name != CHECKSUMS_FILE:
+        # A per-archive sidecar repeats one line of the signed SHA256SUMS.
+        return ()
+    signatures = [
         Signature(backend=b, name=name + SIGNATURE_SUFFIXES[b]) for b in config.sign.backends
-    )
+    ]
+    if kind == "wheel" and "sigstore" in config.sign.backends:
+        signatures.append(Signature(backend="sigstore", name=name + ATTESTATION_SUFFIX))
+    return tuple(signatures)
 
 
 def _route(
@@ -313,7 +327,7 @@ def _wheel_artifact(config: Config, target_config: TargetConfig, tags: tuple[str
         excluded=excluded,
         alias_of=None,
         platform_tags=tags,
-        signatures=_signatures(config, name),
+        signatures=signatures_for(config, name, "wheel"),
     )
 
 
@@ -330,9 +344,8 @@ def _archive_artifacts(
         excluded=excluded,
         alias_of=alias_of,
         platform_tags=(),
-        signatures=_signatures(config, name),
+        signatures=signatures_for(config, name, "archive"),
     )
-    # The sidecar repeats one line of the signed SHA256SUMS, so it is not signed on its own.
     sidecar = Artifact(
         name=name + ".sha256",
         kind="checksum",
@@ -341,7 +354,7 @@ def _archive_artifacts(
         excluded=excluded,
         alias_of=alias_of + ".sha256" if alias_of else None,
         platform_tags=(),
-        signatures=(),
+        signatures=signatures_for(config, name + ".sha256", "checksum"),
     )
     return archive_artifact, sidecar
 
@@ -434,7 +447,21 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
             excluded=excluded,
             alias_of=None,
             platform_tags=(),
-            signatures=_signatures(config, sums),
+            signatures=signatures_for(config, sums, "checksum"),
+        )
+    )
+    # Written and signed by `castoff sign`: its subjects are every file above, with sha256.
+    provenance = provenance_filename(config.name, config.version)
+    artifacts.append(
+        Artifact(
+            name=provenance,
+            kind="provenance",
+            target=None,
+            destinations=destinations,
+            excluded=excluded,
+            alias_of=None,
+            platform_tags=(),
+            signatures=signatures_for(config, provenance, "provenance"),
         )
     )
     return ReleasePlan(

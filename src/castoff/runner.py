@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -26,11 +27,21 @@ class Command:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     install_hint: str | None = None  # how to get argv[0] when it is missing
+    stdin_path: Path | None = None  # a file fed to the process's standard input
+    # Text for standard input, such as a passphrase: never displayed, never logged.
+    input_text: str | None = field(default=None, repr=False)
+    # Start without a controlling terminal, so a tool cannot prompt on /dev/tty (ssh-keygen).
+    no_terminal: bool = False
 
     def display(self, secrets: Sequence[str] = ()) -> str:
         """Return the command as a shell line (changed environment first), secrets redacted."""
         assignments = [f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items())]
-        return redact(" ".join([*assignments, shlex.join(self.argv)]), secrets)
+        line = " ".join([*assignments, shlex.join(self.argv)])
+        if self.stdin_path is not None:
+            line += f" < {shlex.quote(str(self.stdin_path))}"
+        elif self.input_text is not None:
+            line += " <<< ***"
+        return redact(line, secrets)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +89,15 @@ class Runner:
         self.dry_run = dry_run
         self.secrets = tuple(secrets)
 
+    def with_secrets(self, secrets: Sequence[str]) -> Runner:
+        """Return a runner like this one that also redacts these secrets."""
+        return Runner(
+            base_env=self.base_env,
+            echo=self.echo,
+            dry_run=self.dry_run,
+            secrets=(*self.secrets, *secrets),
+        )
+
     def environment(self, command: Command) -> dict[str, str]:
         """Return the full environment a command runs with."""
         return {**self.base_env, **command.env}
@@ -113,16 +133,26 @@ class Runner:
         executable = self.which(command)
         started = time.monotonic()
         try:
-            completed = subprocess.run(
-                [executable, *command.argv[1:]],
-                env=self.environment(command),
-                cwd=command.cwd,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=timeout,
-                check=False,
-            )
+            with (
+                command.stdin_path.open("rb")
+                if command.stdin_path is not None
+                else contextlib.nullcontext(subprocess.DEVNULL)
+            ) as stdin:
+                completed = subprocess.run(
+                    [executable, *command.argv[1:]],
+                    env=self.environment(command),
+                    cwd=command.cwd,
+                    # A tool that wants a passphrase gets it here or gets end-of-file, never a
+                    # prompt on the terminal that hangs an unattended release.
+                    stdin=None if command.input_text is not None else stdin,
+                    input=command.input_text,
+                    start_new_session=command.no_terminal,
+                    capture_output=True,
+                    text=True,
+                    errors="replace",
+                    timeout=timeout,
+                    check=False,
+                )
         except subprocess.TimeoutExpired as exc:
             raise CastoffError(f"`{shown}` did not finish within {timeout} seconds.") from exc
         result = Result(

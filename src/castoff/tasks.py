@@ -63,4 +63,14 @@ def collection(*, project: str | Path = ".") -> Collection:
         """Merge build folders into one verified release folder."""
         _run(["assemble", "--config", default_config, builds, "--out", out])
 
-    return Collection(plan, audit, retag, assemble)
+    @task(help={"dist": "the release folder", "keys": "throwaway keys from `castoff keygen`"})
+    def sign(c: Context, dist: str = "dist", keys: str = "") -> None:  # noqa: ARG001
+        """Sign every artifact and the provenance with each backend, then verify them."""
+        _run(["sign", "--config", default_config, dist, *(["--keys", keys] if keys else [])])
+
+    @task(help={"dist": "the release folder", "keys": "throwaway keys from `castoff keygen`"})
+    def verify(c: Context, dist: str = "dist", keys: str = "") -> None:  # noqa: ARG001
+        """Check every file's sha256 and every signature it must have, with public keys only."""
+        _run(["verify", "--config", default_config, dist, *(["--keys", keys] if keys else [])])
+
+    return Collection(plan, audit, retag, assemble, sign, verify)

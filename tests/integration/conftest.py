@@ -31,6 +31,18 @@ def castoff(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
+def project_with_sign_table(folder: Path, sign_table: str) -> Path:
+    """Copy the example's pyproject.toml (and Cargo.toml) with another [tool.castoff.sign]."""
+    text = (EXAMPLE / "pyproject.toml").read_text()
+    start, end = text.index("[tool.castoff.sign]"), text.index("[tool.castoff.contract]")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pyproject.toml"
+    path.write_text(text[:start] + sign_table + "\n" + text[end:])
+    # The version comes from Cargo.toml; the Rust sources are not needed to sign.
+    shutil.copy(EXAMPLE / "Cargo.toml", folder / "Cargo.toml")
+    return path
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test in this folder as an integration test."""
     for item in items:
@@ -53,3 +65,16 @@ def first_build(out_dir: Path) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr[-3000:]
     outcome: dict[str, Any] = json.loads(result.stdout)
     return outcome
+
+
+@pytest.fixture(scope="session")
+def dist(
+    first_build: dict[str, Any], out_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Assemble the example's full build into a release folder (tests copy it to change it)."""
+    assert first_build["targets"]
+    folder = tmp_path_factory.mktemp("release") / "dist"
+    config = str(EXAMPLE / "pyproject.toml")
+    result = castoff("assemble", "--config", config, str(out_dir), "--out", str(folder), "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder

@@ -117,6 +117,15 @@ def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
     return mutate
 
 
+def _sigstore(table: dict[str, str]) -> Callable[[dict[str, Any]], None]:
+    """Return a mutation that signs with sigstore only, configured by this table."""
+
+    def mutate(document: dict[str, Any]) -> None:
+        _castoff_table(document)["sign"] = {"backends": ["sigstore"], "sigstore": table}
+
+    return mutate
+
+
 def _drop_castoff(document: dict[str, Any]) -> None:
     del document["tool"]["castoff"]
 
@@ -280,6 +289,24 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         _set("sign.minisign.public-key", None),
         "tool.castoff.sign.minisign.public-key",
         "is missing",
+    ),
+    (
+        "sigstore without a signer",
+        _sigstore({}),
+        "tool.castoff.sign.sigstore",
+        "needs exactly one of repository",
+    ),
+    (
+        "sigstore with two signers",
+        _sigstore({"repository": "o/r", "identity": "me@example.com"}),
+        "tool.castoff.sign.sigstore",
+        "needs exactly one of repository",
+    ),
+    (
+        "sigstore repository",
+        _sigstore({"repository": "https://github.com/o/r"}),
+        "tool.castoff.sign.sigstore.repository",
+        "is not a GitHub repository",
     ),
     (
         "max file size",

@@ -20,6 +20,7 @@ from castoff.manifest import MANIFEST_SCHEMA_VERSION, PARTIAL_MANIFEST, PartialM
 from castoff.plan import CHECKSUMS_FILE, Artifact, ReleasePlan, archive_folder
 
 RELEASE_MANIFEST = "manifest.json"
+CONTRACT_KINDS = ("archive", "checksum")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,12 +142,14 @@ def write_checksums(out_dir: Path, digests: Mapping[str, str]) -> Path:
 
 
 def check_contract(config: Config, names: set[str], previous: Path | None) -> None:
-    """Refuse a release that drops an artifact name the previous release had, unless retired."""
+    """Refuse a release that drops an archive name the previous release had, unless retired."""
     if previous is None:
         return
     try:
         data = json.loads(previous.read_text(encoding="utf-8"))
-        before = {a["name"] for a in data["artifacts"]}
+        # Archives and checksum files are named without the version and downloaded by name;
+        # wheels and the provenance carry the version, so each release has new ones.
+        before = {a["name"] for a in data["artifacts"] if a["kind"] in CONTRACT_KINDS}
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ContractError(f"{previous}: not a castoff release manifest ({exc}).") from None
     retired = dict(config.contract.retired)
@@ -265,8 +268,11 @@ def _assemble_into(
                 "excluded": [asdict(e) for e in a.excluded],
                 "alias_of": a.alias_of,
                 "platform_tags": list(a.platform_tags),
+                # Filled in by `castoff sign`, which also adds the provenance statement.
+                "signatures": [],
             }
             for a in plan.artifacts
+            if a.kind != "provenance"
         ],
         "builds": [
             {
@@ -274,6 +280,7 @@ def _assemble_into(
                 "method": i.manifest.method,
                 "std": i.manifest.std,
                 "source_commit": i.manifest.source_commit,
+                "source_tree_sha256": i.manifest.source_tree_sha256,
                 "image": i.manifest.image,
                 "toolchain": i.manifest.toolchain,
                 "commands": [asdict(c) for c in i.manifest.commands],

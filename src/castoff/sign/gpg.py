@@ -1,0 +1,168 @@
+"""gpg: armored detached signatures; verified by gpgv against the exported public key only."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+from castoff.errors import SignError
+from castoff.runner import Command, CommandFailedError, Runner
+from castoff.sign import last_line
+from castoff.sign.keys import GpgKeys, write_private
+
+SUFFIX = ".asc"
+_INSTALL = "apt-get install gnupg gpgv"
+
+
+class GpgSigner:
+    """Signs with a key in a gpg keyring; the passphrase goes in on standard input."""
+
+    backend = "gpg"
+
+    def __init__(self, keys: GpgKeys, runner: Runner) -> None:
+        self.keys = keys
+        self.runner = runner
+
+    def sign(self, files: Sequence[Path]) -> None:
+        """Write <file>.asc beside each file."""
+        home = ["--homedir", str(self.keys.home)] if self.keys.home else []
+        passphrase = self.keys.passphrase
+        loopback = ["--pinentry-mode", "loopback", "--passphrase-fd", "0"] if passphrase else []
+        for file in files:
+            command = Command(
+                argv=(
+                    "gpg",
+                    "--batch",
+                    "--yes",
+                    "--no-tty",
+                    *home,
+                    *loopback,
+                    "--local-user",
+                    self.keys.key_id,
+                    "--armor",
+                    "--detach-sign",
+                    "--output",
+                    f"{file}{SUFFIX}",
+                    str(file),
+                ),
+                input_text=f"{passphrase.value}\n" if passphrase else None,
+                install_hint=_INSTALL,
+            )
+            try:
+                self.runner.run(command, log=lambda _: None)
+            except CommandFailedError as exc:
+                raise SignError(
+                    f"gpg could not sign {file.name} with key {self.keys.key_id}: "
+                    f"{last_line(exc.result.stderr)}",
+                    hint="Check that the key is in the keyring (GNUPGHOME) and that the "
+                    "passphrase variable is set and right.",
+                ) from None
+        if self.keys.home is not None:
+            # A throwaway keyring's agent has no more work; do not leave it running.
+            self.runner.capture(
+                Command(argv=("gpgconf", "--homedir", str(self.keys.home), "--kill", "gpg-agent"))
+            )
+
+
+class GpgChecker:
+    """Verifies with gpgv and a keyring holding only the configured public key."""
+
+    backend = "gpg"
+
+    def __init__(self, public_key: Path, runner: Runner, scratch: Path) -> None:
+        self.runner = runner
+        self.scratch = scratch
+        self.keyring = scratch / "gpg-public.gpg"
+        self.keyring.write_bytes(dearmor(public_key))
+
+    def verify(self, file: Path, signature: Path) -> str | None:
+        """Return why gpgv refuses the signature, or None."""
+        result = self.runner.capture(
+            Command(
+                argv=(
+                    "gpgv",
+                    "--homedir",
+                    str(self.scratch),
+                    "--keyring",
+                    str(self.keyring),
+                    str(signature),
+                    str(file),
+                ),
+                install_hint=_INSTALL,
+            )
+        )
+        return None if result.returncode == 0 else last_line(result.stderr)
+
+
+def dearmor(public_key: Path) -> bytes:
+    """Return the binary key of an ASCII-armored public key file (what gpgv reads)."""
+    try:
+        text = public_key.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SignError(
+            f"{public_key}: cannot read the gpg public key ({type(exc).__name__}).",
+            hint="Export it with `gpg --armor --export KEYID > FILE`.",
+        ) from None
+    lines = text.strip().splitlines()
+    try:
+        start = lines.index("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        end = lines.index("-----END PGP PUBLIC KEY BLOCK-----")
+        body = lines[start + 1 : end]
+        # Armor headers ("Comment: ...") end at the first empty line.
+        if "" in body:
+            body = body[body.index("") + 1 :]
+        data = "".join(line for line in body if not line.startswith("="))
+        return base64.b64decode(data, validate=True)
+    except (ValueError, binascii.Error):
+        raise SignError(
+            f"{public_key}: not an ASCII-armored gpg public key.",
+            hint="Export it with `gpg --armor --export KEYID > FILE`.",
+        ) from None
+
+
+def throwaway(folder: Path, identity: str, runner: Runner) -> dict[str, str]:
+    """Make a throwaway gpg key with a random passphrase; return its keys.json entry."""
+    home = folder / "gnupg"
+    home.mkdir(mode=0o700)
+    # gpg-agent derives the key from the passphrase for every signature (0.5 s each here, so
+    # 15 s per release); a throwaway key whose passphrase sits beside it needs no costly KDF.
+    (home / "gpg-agent.conf").write_text("s2k-count 65536\n", encoding="ascii")
+    passphrase = secrets.token_urlsafe(24)
+    write_private(folder / "gpg.passphrase", passphrase)
+    base = ("gpg", "--batch", "--homedir", str(home))
+    runner.run(
+        Command(
+            argv=(
+                *base,
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-fd",
+                "0",
+                "--quick-gen-key",
+                f"castoff throwaway <{identity}>",
+                "ed25519",
+                "sign",
+                "never",
+            ),
+            input_text=f"{passphrase}\n",
+            install_hint=_INSTALL,
+        )
+    )
+    listing = runner.run(Command(argv=(*base, "--with-colons", "--list-keys")), log=lambda _: None)
+    fingerprint = next(
+        line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr:")
+    )
+    exported = runner.run(
+        Command(argv=(*base, "--armor", "--export", fingerprint)), log=lambda _: None
+    )
+    (folder / "gpg.asc").write_text(exported.stdout, encoding="ascii")
+    runner.capture(Command(argv=("gpgconf", "--homedir", str(home), "--kill", "gpg-agent")))
+    return {
+        "home": "gnupg",
+        "key_id": fingerprint,
+        "passphrase_file": "gpg.passphrase",
+        "public_key": "gpg.asc",
+    }

@@ -1,0 +1,98 @@
+"""The release's provenance: an in-toto statement with a SLSA v1 predicate, from the manifest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from castoff import __version__
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
+# What externalParameters and byproducts mean; docs/provenance.md describes this build type.
+BUILD_TYPE = "https://castoff.invalid/provenance/maturin-cross/v1"
+
+
+def builder(env: Mapping[str, str]) -> dict[str, Any]:
+    """Return who ran the release: the GitHub Actions workflow run, or castoff on a machine."""
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        workflow = env.get("GITHUB_WORKFLOW_REF", "")
+        return {
+            "id": f"{server}/{workflow}" if workflow else f"{server}/{env['GITHUB_REPOSITORY']}",
+            "invocation": f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/"
+            f"{env.get('GITHUB_RUN_ID', '')}/attempts/{env.get('GITHUB_RUN_ATTEMPT', '1')}",
+        }
+    return {"id": "https://castoff.invalid/builders/local", "invocation": None}
+
+
+def statement(manifest: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Return the statement: every artifact with its sha256, and how each target was built."""
+    builds = manifest["builds"]
+    run = builder(env)
+    dependencies: list[dict[str, Any]] = []
+    for commit, tree in sorted({(b["source_commit"], b.get("source_tree_sha256")) for b in builds}):
+        source: dict[str, Any] = {"name": "source", "digest": {}}
+        if commit:
+            source["digest"]["gitCommit"] = commit
+        if tree:
+            # castoff's own hash of the files the build read (sorted paths and contents).
+            source["annotations"] = {"source_tree_sha256": tree}
+        if env.get("GITHUB_REPOSITORY") and commit:
+            server = env.get("GITHUB_SERVER_URL", "https://github.com")
+            source["uri"] = f"git+{server}/{env['GITHUB_REPOSITORY']}@{commit}"
+        dependencies.append(source)
+    for image in sorted({b["image"] for b in builds if b.get("image")}):
+        reference, _, digest = image.partition("@sha256:")
+        pinned = {"uri": f"docker://{reference}", "digest": {"sha256": digest}}
+        dependencies.append(pinned if digest else {"uri": image})
+    predicate = {
+        "buildDefinition": {
+            "buildType": BUILD_TYPE,
+            "externalParameters": {
+                "name": manifest["name"],
+                "version": manifest["version"],
+                "targets": [b["target"] for b in builds],
+            },
+            "internalParameters": {"castoff": __version__},
+            "resolvedDependencies": dependencies,
+        },
+        "runDetails": {
+            "builder": {"id": run["id"], "version": {"castoff": __version__}},
+            "metadata": {"invocationId": run["invocation"]} if run["invocation"] else {},
+            "byproducts": [
+                {
+                    "name": f"build/{b['target']}",
+                    "annotations": {
+                        key: b.get(key)
+                        for key in (
+                            "method",
+                            "std",
+                            "image",
+                            "toolchain",
+                            "commands",
+                            "smoke",
+                            "cache_key",
+                        )
+                    },
+                }
+                for b in builds
+            ],
+        },
+    }
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [
+            {"name": a["name"], "digest": {"sha256": a["sha256"]}}
+            for a in manifest["artifacts"]
+            if a["kind"] != "provenance"
+        ],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": predicate,
+    }
+
+
+def to_text(document: Mapping[str, Any]) -> str:
+    """Return deterministic JSON text: the same release gives the same bytes."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

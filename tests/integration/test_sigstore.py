@@ -1,0 +1,182 @@
+"""sigstore: real bundles and PEP 740 attestations verified offline; only signing is faked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from castoff.config import SigstoreConfig, load
+from castoff.errors import VerifyError
+from castoff.runner import Runner
+from castoff.sign.signing import sign_release
+from castoff.sign.sigstore import SigstoreChecker
+from tests.conftest import REPO
+from tests.integration.conftest import project_with_sign_table
+
+FIXTURES = REPO / "tests" / "fixtures" / "sigstore"
+GITHUB = "https://token.actions.githubusercontent.com"
+# Made by actions/attest@v1 in trailofbits/pypi-attestation-models (see the fixtures' README).
+BUNDLED = FIXTURES / "pypi_attestation_models-0.0.4a2.tar.gz"
+BUNDLE = FIXTURES / "pypi_attestation_models-0.0.4a2.tar.gz.sigstore"
+# Made by the release workflow of trailofbits/pypi-attestations.
+ATTESTED = FIXTURES / "pypi_attestations-0.0.19.tar.gz"
+ATTESTATION = FIXTURES / "pypi_attestations-0.0.19.tar.gz.publish.attestation"
+
+
+def _checker(*, repository: str | None = None, identity: str | None = None) -> SigstoreChecker:
+    return SigstoreChecker(SigstoreConfig(repository=repository, identity=identity, issuer=GITHUB))
+
+
+def _flipped(source: Path, folder: Path) -> Path:
+    copy = folder / source.name
+    data = bytearray(source.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    copy.write_bytes(data)
+    return copy
+
+
+def test_a_real_bundle_verifies_offline_for_its_repository_only(tmp_path: Path) -> None:
+    """A production bundle checks out offline; another repository or other bytes do not."""
+    assert (
+        _checker(repository="trailofbits/pypi-attestation-models").verify(BUNDLED, BUNDLE) is None
+    )
+    wrong_repo = _checker(repository="castoff-dev/hello").verify(BUNDLED, BUNDLE)
+    assert wrong_repo is not None
+    assert "castoff-dev/hello" in wrong_repo
+    changed = _flipped(BUNDLED, tmp_path)
+    problem = _checker(repository="trailofbits/pypi-attestation-models").verify(changed, BUNDLE)
+    assert problem is not None
+    assert "no subject" in problem
+
+
+def test_a_real_pep740_attestation_verifies_offline(tmp_path: Path) -> None:
+    """A PEP 740 publish attestation checks out offline, by repository or by identity."""
+    assert (
+        _checker(repository="trailofbits/pypi-attestations").verify(ATTESTED, ATTESTATION) is None
+    )
+    identity = (
+        "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml"
+        "@refs/tags/v0.0.19"
+    )
+    assert _checker(identity=identity).verify(ATTESTED, ATTESTATION) is None
+    assert _checker(identity=identity.replace("v0.0.19", "v0.0.18")).verify(ATTESTED, ATTESTATION)
+    changed = _flipped(ATTESTED, tmp_path)
+    assert _checker(repository="trailofbits/pypi-attestations").verify(changed, ATTESTATION)
+
+
+def test_a_damaged_bundle_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """A bundle that is not JSON, or has a changed signature, is reported as such."""
+    not_json = tmp_path / "bundle.sigstore.json"
+    not_json.write_text("{")
+    assert _checker(repository="trailofbits/pypi-attestation-models").verify(BUNDLED, not_json)
+    bundle = json.loads(BUNDLE.read_text())
+    signature = bundle["dsseEnvelope"]["signatures"][0]
+    signature["sig"] = signature["sig"][:-8] + "AAAAAAA="
+    damaged = tmp_path / "damaged.sigstore.json"
+    damaged.write_text(json.dumps(bundle))
+    assert _checker(repository="trailofbits/pypi-attestation-models").verify(BUNDLED, damaged)
+
+
+class ReplayKeyless:
+    """FAKE of sigstore's online signing: writes the recorded production bundle for every file."""
+
+    def __init__(self) -> None:
+        self.attested: list[list[str]] = []
+        self.predicates: list[dict[str, object]] = []
+        self.wheels: list[list[str]] = []
+
+    def attest(self, files: Sequence[Path], predicate: Path) -> None:
+        """Write the recorded bundle beside each file, as `sigstore attest` would name it."""
+        self.attested.append([f.name for f in files])
+        self.predicates.append(json.loads(predicate.read_text()))
+        for file in files:
+            shutil.copy(BUNDLE, f"{file}.sigstore.json")
+
+    def attest_wheels(self, wheels: Sequence[Path]) -> None:
+        """Record the call; the release below has no wheels."""
+        self.wheels.append([w.name for w in wheels])
+
+
+SIGSTORE_TABLE = """[tool.castoff.sign]
+backends = ["sigstore"]
+
+[tool.castoff.sign.sigstore]
+repository = "trailofbits/pypi-attestation-models"
+"""
+
+
+def _release(folder: Path) -> Path:
+    """Make a release folder around the bundled sdist, shaped as `castoff assemble` writes it."""
+    folder.mkdir()
+    shutil.copy(BUNDLED, folder / BUNDLED.name)
+    digest = hashlib.sha256(BUNDLED.read_bytes()).hexdigest()
+    (folder / "SHA256SUMS").write_text(f"{digest}  {BUNDLED.name}\n")
+    sums = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).hexdigest()
+
+    def entry(name: str, kind: str, sha256: str) -> dict[str, object]:
+        return {
+            "name": name,
+            "kind": kind,
+            "target": None,
+            "sha256": sha256,
+            "size": (folder / name).stat().st_size,
+            "destinations": ["github"],
+            "excluded": [],
+            "alias_of": None,
+            "platform_tags": [],
+            "signatures": [],
+        }
+
+    manifest = {
+        "schema_version": 1,
+        "kind": "release",
+        "name": "castoff-hello",
+        "version": "0.1.0",
+        "artifacts": [
+            entry(BUNDLED.name, "archive", digest),
+            entry("SHA256SUMS", "checksum", sums),
+        ],
+        "builds": [],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_sigstore_signing_faked_by_replay_is_verified_for_real_and_stops_on_bad_bundles(
+    tmp_path: Path,
+) -> None:
+    """With signing FAKED, castoff's own check accepts the real bundle and names the bad ones."""
+    config = load(project_with_sign_table(tmp_path / "project", SIGSTORE_TABLE))
+    release = _release(tmp_path / "dist")
+    before = sorted(p.name for p in release.iterdir())
+    fake = ReplayKeyless()
+    with pytest.raises(VerifyError) as caught:
+        sign_release(
+            release,
+            config,
+            backends=(),
+            env=dict(os.environ),
+            keys_dir=None,
+            runner=Runner(base_env=os.environ, echo=lambda _: None),
+            keyless=fake,
+            report=lambda _: None,
+        )
+    # One attest call for everything: the sdist, SHA256SUMS and the provenance statement.
+    assert fake.attested == [[BUNDLED.name, "SHA256SUMS", "castoff_hello-0.1.0.intoto.json"]]
+    assert fake.predicates[0]["buildDefinition"]["externalParameters"]["version"] == "0.1.0"  # type: ignore[index]
+    assert fake.wheels == []
+    problems = caught.value.details["problems"]
+    assert isinstance(problems, list)
+    # The recorded bundle really is the sdist's: only the other two files are refused.
+    assert {(p["artifact"], p["backend"]) for p in problems} == {
+        ("SHA256SUMS", "sigstore"),
+        ("castoff_hello-0.1.0.intoto.json", "sigstore"),
+    }
+    assert "no subject SHA256SUMS" in caught.value.message
+    assert sorted(p.name for p in release.iterdir()) == before  # nothing half-done
