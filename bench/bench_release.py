@@ -5,6 +5,10 @@
 - assemble: a uv-sized release (20 targets, about 700 MB of wheels and archives) by
   `castoff assemble` versus `sha256sum` over the same input files, the least any tool that
   verifies a release must do.
+- sign: that release signed with minisign and ssh and every signature verified, by `castoff sign`
+  (which also hashes the release, writes the provenance and updates the manifest) versus the
+  same tools run by hand: one `minisign -S` and one `ssh-keygen -Y sign` over all the files, then
+  one verify per file and backend.
 
 The binaries are half random bytes, half repetitive text, so they compress about as real
 binaries do; they carry no ELF header, so the audit reads and skips them.
@@ -187,6 +191,66 @@ def bench_assemble(root: Path, targets: int, size: int) -> None:
     )
 
 
+SIGN_TABLE = """
+[tool.castoff.sign]
+backends = ["minisign", "ssh"]
+
+[tool.castoff.sign.minisign]
+secret-key-env = "UNUSED_WITH_KEYS_DIR"
+public-key = "unused.pub"
+
+[tool.castoff.sign.ssh]
+key-env = "UNUSED_WITH_KEYS_DIR"
+allowed-signers = "unused_allowed_signers"
+identity = "bench@castoff.invalid"
+"""
+
+
+def bench_sign(root: Path) -> None:
+    """Time castoff sign (sign and verify) against minisign and ssh-keygen run by hand."""
+    config = root / "project" / "pyproject.toml"
+    config.write_text(config.read_text() + SIGN_TABLE)
+    dist, keys = root / "dist", root / "keys"
+    castoff = shutil.which("castoff") or "castoff"
+    run(castoff, "keygen", "--config", str(config), str(keys))
+    manifest = json.loads((dist / "manifest.json").read_text())
+    names = [a["name"] for a in manifest["artifacts"] if not a["name"].endswith(".sha256")]
+    by_hand = root / "by-hand"
+    by_hand.mkdir()
+    for name in names:
+        (by_hand / name).hardlink_to(dist / name)
+    files = [str(by_hand / n) for n in names]
+    password = (keys / "minisign.password").read_text() + "\n"
+
+    def tools() -> None:
+        subprocess.run(
+            ["minisign", "-S", "-s", str(keys / "minisign.key"), "-m", *files],
+            input=password.encode(),
+            check=True,
+            capture_output=True,
+        )
+        run("ssh-keygen", "-q", "-Y", "sign", "-f", str(keys / "ssh_key"), "-n", "file", *files)
+        for file in files:
+            run("minisign", "-V", "-p", str(keys / "minisign.pub"), "-m", file)
+            with Path(file).open("rb") as stdin:
+                subprocess.run(
+                    ["ssh-keygen", "-Y", "verify", "-f", str(keys / "allowed_signers")]
+                    + ["-I", "bench@castoff.invalid", "-n", "file", "-s", f"{file}.sig"],
+                    stdin=stdin,
+                    check=True,
+                    capture_output=True,
+                )
+
+    signing = timed(
+        lambda: run(castoff, "sign", "--config", str(config), str(dist), "--keys", str(keys))
+    )
+    by_tools = timed(tools)
+    print(
+        f"sign and verify {len(names)} files with minisign and ssh: castoff {signing:.2f} s, "
+        f"the tools by hand {by_tools:.2f} s, ratio {signing / by_tools:.2f}"
+    )
+
+
 def main() -> None:
     """Run the benchmarks and print one line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -207,6 +271,7 @@ def main() -> None:
         # A wheel and an archive per target, each compressing the binary to about 55%.
         per_binary = int(args.release_mb * 1e6 / args.targets / 2 / 0.55)
         bench_assemble(root / "assemble", args.targets, per_binary)
+        bench_sign(root / "assemble")
 
 
 if __name__ == "__main__":

@@ -65,3 +65,9 @@ def release_sessions(
         install(session, ("sigstore",))
         args = session.posargs or ["dist"]
         session.run("castoff", "verify", "--config", config, *args)
+
+    @nox.session(name="keygen")
+    def keygen(session: nox.Session) -> None:
+        """Make throwaway keys for rehearsals: -- DIR, then `nox -s sign -- dist --keys DIR`."""
+        install(session, ())
+        session.run("castoff", "keygen", "--config", config, *session.posargs)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import EXAMPLE, REPO
 from tests.integration.conftest import BUILD_TIMEOUT, project_with_sign_table
 
 KEY_BACKENDS = ("gpg", "minisign", "ssh")
@@ -384,3 +385,35 @@ def test_sign_refuses_a_release_whose_bytes_changed_after_assembly(
     assert result.returncode == 11
     assert wheel.name in result.stderr
     assert not list(release.glob("*.asc"))
+
+
+def test_invoke_sign_and_verify_tasks_with_throwaway_keys_on_the_example(
+    release: Path, tmp_path: Path
+) -> None:
+    """`inv sign` and `inv verify` on the example's own config, with keys from castoff keygen."""
+    folder = tmp_path / "keys"
+    made = run("keygen", "--config", str(EXAMPLE / "pyproject.toml"), str(folder))
+    assert made.returncode == 0, made.stderr
+    inv = shutil.which("inv")
+    assert inv is not None
+    for task in ("sign", "verify"):
+        result = subprocess.run(
+            [inv, task, "--dist", str(release), "--keys", str(folder)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=REPO,
+        )
+        assert result.returncode == 0, result.stderr
+    assert (release / "SHA256SUMS.minisig").is_file()
+    assert (release / "castoff_hello-0.1.0.intoto.json.sig").is_file()
+    # The example's own public keys are not committed: without --keys, verify says so.
+    plain = subprocess.run(
+        [inv, "verify", "--dist", str(release)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert plain.returncode == 11
+    assert "keys/minisign.pub: the minisign public material is missing" in plain.stderr

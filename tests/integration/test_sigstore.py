@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -180,3 +181,34 @@ def test_sigstore_signing_faked_by_replay_is_verified_for_real_and_stops_on_bad_
     }
     assert "no subject SHA256SUMS" in caught.value.message
     assert sorted(p.name for p in release.iterdir()) == before  # nothing half-done
+
+
+def test_sigstore_signing_in_a_faked_github_actions_env_fails_cleanly_without_the_token(
+    tmp_path: Path,
+) -> None:
+    """FAKED GitHub Actions environment: the real sigstore tool fails offline; no token shows."""
+    config = project_with_sign_table(tmp_path / "project", SIGSTORE_TABLE)
+    release = _release(tmp_path / "dist")
+    before = sorted(p.name for p in release.iterdir())
+    token = "fake-oidc-bearer-token-6f1c2a"  # noqa: S105 - a made-up token to search outputs for
+    env = {
+        **os.environ,
+        "GITHUB_ACTIONS": "true",
+        # Port 9 (discard) is closed: asking for the OIDC token fails at once.
+        "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/token",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": token,
+    }
+    castoff = shutil.which("castoff")
+    assert castoff is not None
+    result = subprocess.run(
+        [castoff, "--debug", "sign", "--config", str(config), str(release), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 10, result.stderr
+    assert "sigstore could not sign" in result.stderr
+    assert token not in result.stdout + result.stderr
+    assert sorted(p.name for p in release.iterdir()) == before

@@ -31,6 +31,8 @@ from castoff.sign.keys import (
 )
 
 STAGING = ".castoff-sign"
+# The name of GitHub Actions' bearer token for requesting an OIDC token (not a secret itself).
+OIDC_REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105
 Report = Callable[[str], None]
 
 
@@ -255,6 +257,9 @@ def sign_release(
     # Every key is read before anything is signed: a missing secret stops the step up front.
     keys = {b: _keys(config, b, env, keys_dir, secret=True) for b in chosen if b != "sigstore"}
     secrets = secrets_of(keys.values())
+    if "sigstore" in chosen and env.get(OIDC_REQUEST_TOKEN):
+        # sigstore's tools read it themselves; whatever they print is shown without it.
+        secrets.append(env[OIDC_REQUEST_TOKEN])
     runner = runner.with_secrets(secrets)
     try:
         return _sign(
