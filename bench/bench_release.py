@@ -233,9 +233,9 @@ def bench_sign(root: Path) -> None:
         for file in files:
             run("minisign", "-V", "-p", str(keys / "minisign.pub"), "-m", file)
             with Path(file).open("rb") as stdin:
+                verify = ("ssh-keygen", "-Y", "verify", "-f", str(keys / "allowed_signers"))
                 subprocess.run(
-                    ["ssh-keygen", "-Y", "verify", "-f", str(keys / "allowed_signers")]
-                    + ["-I", "bench@castoff.invalid", "-n", "file", "-s", f"{file}.sig"],
+                    [*verify, "-I", "bench@castoff.invalid", "-n", "file", "-s", f"{file}.sig"],
                     stdin=stdin,
                     check=True,
                     capture_output=True,

@@ -300,6 +300,22 @@ def test_sign_with_throwaway_keys_folder_and_one_backend(release: Path, keys: Ke
     assert everything.returncode == 11  # gpg and minisign signatures are missing
     missing = {p["backend"] for p in json.loads(everything.stdout)["problems"]}
     assert missing == {"gpg", "minisign"}
+    # A second backend later (as a separate job would) keeps the first one's signatures.
+    again = run(
+        "sign",
+        "--config",
+        str(keys.config),
+        str(release),
+        "--keys",
+        str(keys.folder),
+        "--backend",
+        "minisign",
+    )
+    assert again.returncode == 0, again.stderr
+    both = ("--backend", "ssh", "--backend", "minisign")
+    assert run("verify", "--config", str(keys.config), str(release), *both).returncode == 0
+    provenance = next(a for a in _manifest(release)["artifacts"] if a["kind"] == "provenance")
+    assert {s["backend"] for s in provenance["signatures"]} == {"ssh", "minisign"}
 
 
 def _listing(folder: Path) -> dict[str, str]:
