@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ from tests.conftest import EXAMPLE
 BUILD_TIMEOUT = 3600
 
 
-def castoff(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed castoff command."""
+def castoff(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed castoff command, with variables added to the environment."""
     executable = shutil.which("castoff")
     assert executable is not None
     return subprocess.run(
@@ -27,6 +31,7 @@ def castoff(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         text=True,
         check=False,
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         timeout=BUILD_TIMEOUT,
     )
 

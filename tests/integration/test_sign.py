@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -13,27 +12,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLE, REPO
-from tests.integration.conftest import BUILD_TIMEOUT, project_with_sign_table
+from tests.integration.conftest import castoff as run
+from tests.integration.conftest import project_with_sign_table
 
 KEY_BACKENDS = ("gpg", "minisign", "ssh")
 SUFFIXES = {"gpg": ".asc", "minisign": ".minisig", "ssh": ".sig"}
-
-
-def run(
-    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed castoff command with an environment of the test's choosing."""
-    executable = shutil.which("castoff")
-    assert executable is not None
-    return subprocess.run(
-        [executable, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        timeout=BUILD_TIMEOUT,
-    )
 
 
 KEYS_TABLE = """[tool.castoff.sign]
@@ -281,16 +264,8 @@ def test_a_removed_signature_fails_verify_naming_it(
 
 def test_sign_with_throwaway_keys_folder_and_one_backend(release: Path, keys: Keys) -> None:
     """--keys takes every key from a keygen folder; --backend signs with one backend only."""
-    result = run(
-        "sign",
-        "--config",
-        str(keys.config),
-        str(release),
-        "--keys",
-        str(keys.folder),
-        "--backend",
-        "ssh",
-    )
+    with_keys = ("sign", "--config", str(keys.config), str(release), "--keys", str(keys.folder))
+    result = run(*with_keys, "--backend", "ssh")
     assert result.returncode == 0, result.stderr
     assert (release / "SHA256SUMS.sig").is_file()
     assert not (release / "SHA256SUMS.minisig").exists()
@@ -301,16 +276,7 @@ def test_sign_with_throwaway_keys_folder_and_one_backend(release: Path, keys: Ke
     missing = {p["backend"] for p in json.loads(everything.stdout)["problems"]}
     assert missing == {"gpg", "minisign"}
     # A second backend later (as a separate job would) keeps the first one's signatures.
-    again = run(
-        "sign",
-        "--config",
-        str(keys.config),
-        str(release),
-        "--keys",
-        str(keys.folder),
-        "--backend",
-        "minisign",
-    )
+    again = run(*with_keys, "--backend", "minisign")
     assert again.returncode == 0, again.stderr
     both = ("--backend", "ssh", "--backend", "minisign")
     assert run("verify", "--config", str(keys.config), str(release), *both).returncode == 0

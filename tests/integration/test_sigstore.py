@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from castoff.runner import Runner
 from castoff.sign.signing import sign_release
 from castoff.sign.sigstore import SigstoreChecker
 from tests.conftest import REPO
-from tests.integration.conftest import project_with_sign_table
+from tests.integration.conftest import castoff, project_with_sign_table
 
 FIXTURES = REPO / "tests" / "fixtures" / "sigstore"
 GITHUB = "https://token.actions.githubusercontent.com"
@@ -192,22 +191,12 @@ def test_sigstore_signing_in_a_faked_github_actions_env_fails_cleanly_without_th
     before = sorted(p.name for p in release.iterdir())
     token = "fake-oidc-bearer-token-6f1c2a"  # noqa: S105 - a made-up token to search outputs for
     env = {
-        **os.environ,
         "GITHUB_ACTIONS": "true",
         # Port 9 (discard) is closed: asking for the OIDC token fails at once.
         "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/token",
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": token,
     }
-    castoff = shutil.which("castoff")
-    assert castoff is not None
-    result = subprocess.run(
-        [castoff, "--debug", "sign", "--config", str(config), str(release), "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=300,
-    )
+    result = castoff("--debug", "sign", "--config", str(config), str(release), "--json", env=env)
     assert result.returncode == 10, result.stderr
     assert "sigstore could not sign" in result.stderr
     assert token not in result.stdout + result.stderr
