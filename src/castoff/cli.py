@@ -385,12 +385,16 @@ def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _sign_runner(env: Mapping[str, str]) -> Runner:
+def _sign_runner(env: Mapping[str, str], *, dry_run: bool = False) -> Runner:
     from rich.markup import escape  # noqa: PLC0415
 
     from castoff.runner import Runner  # noqa: PLC0415
 
-    return Runner(base_env=env, echo=lambda line: _console(stderr=True).print(escape(line)))
+    return Runner(
+        base_env=env,
+        echo=lambda line: _console(stderr=True).print(escape(line)),
+        dry_run=dry_run,
+    )
 
 
 def _load_config(settings: Settings) -> Config:
@@ -468,6 +472,72 @@ def _cmd_keygen(args: argparse.Namespace, settings: Settings) -> int:
             f"throwaway keys for {', '.join(doc['backends']) or 'no backend'} in {doc['folder']}; "
             f"use them with --keys {doc['folder']} (never for a real release)"
         )
+    return 0
+
+
+def _preflight(args: argparse.Namespace, settings: Settings, config: Config) -> dict[str, object]:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from rich.markup import escape  # noqa: PLC0415
+
+    from castoff.publish.preflight import preflight  # noqa: PLC0415
+
+    console = _console(stderr=True)
+    return preflight(
+        args.dist,
+        config,
+        index_url=args.index_url or config.publish.pypi.index_url,
+        runner=_sign_runner(settings.env),
+        keys_dir=args.keys,
+        previous=args.previous,
+        now=datetime.now(UTC),
+        report=lambda line: console.print(escape(line)),
+    )
+
+
+def _cmd_preflight(args: argparse.Namespace, settings: Settings) -> int:
+    doc = _preflight(args, settings, _load_config(settings))
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        index_files = doc["index"]
+        assert isinstance(index_files, list)  # noqa: S101 - preflight's document
+        _console(stderr=True).print(
+            f"preflight passed: {len(index_files)} files ready for the index, nothing refused"
+        )
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.markup import escape  # noqa: PLC0415
+
+    from castoff.publish.publisher import PublishOptions, publish_to_index  # noqa: PLC0415
+
+    config = _load_config(settings)
+    # Every check passes before the first byte is uploaded, on a resume too.
+    checked = _preflight(args, settings, config)
+    console = _console(stderr=True)
+    runner = _sign_runner(settings.env, dry_run=args.dry_run)
+    doc = publish_to_index(
+        args.dist,
+        options=PublishOptions(
+            repository_url=args.repository_url or config.publish.pypi.repository_url,
+            index_url=args.index_url or config.publish.pypi.index_url,
+            resume=args.resume,
+            dry_run=args.dry_run,
+        ),
+        runner=runner,
+        env=settings.env,
+        report=lambda line: console.print(escape(line)),
+    )
+    kept: list[dict[str, str]] = checked["kept_from_index"]  # type: ignore[assignment]
+    doc["kept_from_index"] = kept
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        reasons = ", ".join(f"{k['name']} ({k['reason']})" for k in kept) or "none"
+        what = "dry run: would upload" if args.dry_run else "published and read back"
+        console.print(f"{what} {len(doc['files'])} files; kept for the GitHub release: {reasons}")
     return 0
 
 
@@ -616,6 +686,38 @@ def _add_signing_commands(commands: argparse._SubParsersAction[argparse.Argument
     keygen_parser.add_argument("folder", type=Path, metavar="DIR", help="a new folder")
     keygen_parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     keygen_parser.set_defaults(func=_cmd_keygen, target=None)
+
+    index_options = argparse.ArgumentParser(add_help=False, parents=[config_only])
+    index_options.add_argument("dist", type=Path, metavar="DIST", help="the release folder")
+    index_options.add_argument(
+        "--index-url", help="the index's simple API (default: publish.pypi.index-url)"
+    )
+    index_options.add_argument(
+        "--keys", type=Path, metavar="DIR", help="public keys from `castoff keygen DIR`"
+    )
+    index_options.add_argument("--previous", type=Path, help="the previous release's manifest")
+    index_options.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    preflight = commands.add_parser(
+        "preflight",
+        parents=[index_options],
+        help="check everything the index or the release would refuse, before any upload",
+    )
+    preflight.set_defaults(func=_cmd_preflight, target=None)
+    publish = commands.add_parser(
+        "publish",
+        parents=[index_options],
+        help="preflight, then upload the index-bound files one at a time, journaled",
+    )
+    publish.add_argument(
+        "--repository-url", help="where twine uploads (default: publish.pypi.repository-url)"
+    )
+    publish.add_argument(
+        "--resume", action="store_true", help="continue a publish the journal says was started"
+    )
+    publish.add_argument(
+        "--dry-run", action="store_true", help="preflight, then print the uploads without them"
+    )
+    publish.set_defaults(func=_cmd_publish, target=None)
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -84,6 +84,18 @@ class VerifyError(CastoffError):
     exit_code = 11
 
 
+class PreflightError(CastoffError):
+    """Something an index or the release would refuse; lists every problem, uploads nothing."""
+
+    exit_code = 12
+
+
+class PublishError(CastoffError):
+    """An upload or an index read failed; the journal says what is done, --resume does the rest."""
+
+    exit_code = 13
+
+
 # Every code in one table, so the README and tests can check that they are distinct.
 EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
@@ -99,5 +111,7 @@ EXIT_CODES: dict[str, int] = {
         ContractError,
         SignError,
         VerifyError,
+        PreflightError,
+        PublishError,
     )
 }

@@ -113,6 +113,21 @@ class Runner:
             )
         return found
 
+    def start(self, command: Command, *, log_file: Path) -> subprocess.Popen[bytes]:
+        """Start a long-running service (a local index) with its output in a log file."""
+        shown = command.display(self.secrets)
+        self.echo(f"+ {shown} &")
+        executable = self.which(command)
+        with log_file.open("ab") as log:
+            return subprocess.Popen(
+                [executable, *command.argv[1:]],
+                env=self.environment(command),
+                cwd=command.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
     def capture(self, command: Command, *, timeout: float | None = 60.0) -> Result:
         """Run a quick query (a version, a lookup) without logging it; never raises on failure."""
         return self.run(command, check=False, timeout=timeout, log=lambda _: None)

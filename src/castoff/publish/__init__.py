@@ -1,0 +1,1 @@
+"""Publishing: preflight, the package index, twine uploads, the journal, the GitHub release."""

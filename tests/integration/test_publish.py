@@ -1,0 +1,190 @@
+"""castoff preflight and publish against a real pypiserver on 127.0.0.1, through real twine."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from castoff.publish import index
+from castoff.rehearse import LocalIndex, local_index
+from castoff.runner import Runner
+from tests.conftest import EXAMPLE
+from tests.integration.conftest import castoff
+
+CONFIG = str(EXAMPLE / "pyproject.toml")
+
+
+@pytest.fixture(scope="module")
+def signed_example(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Return the example release signed with throwaway keys, and the keys' folder."""
+    root = tmp_path_factory.mktemp("publish")
+    keys = root / "keys"
+    assert castoff("keygen", "--config", CONFIG, str(keys)).returncode == 0
+    folder = Path(shutil.copytree(dist, root / "dist"))
+    signed = castoff("sign", "--config", CONFIG, str(folder), "--keys", str(keys))
+    assert signed.returncode == 0, signed.stderr
+    return folder, keys
+
+
+@pytest.fixture
+def release(signed_example: tuple[Path, Path], tmp_path: Path) -> Path:
+    """Return a private copy of the signed example release."""
+    return Path(shutil.copytree(signed_example[0], tmp_path / "dist"))
+
+
+@pytest.fixture
+def keys(signed_example: tuple[Path, Path]) -> Path:
+    """Return the throwaway keys the release was signed with."""
+    return signed_example[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LocalIndex]:
+    """Run a real pypiserver with upload authentication on a free port."""
+    with local_index(tmp_path / "index", Runner(base_env=os.environ, echo=lambda _: None)) as run:
+        yield run
+
+
+def _publish(
+    release: Path, keys: Path, server: LocalIndex, *extra: str, password: str | None = None
+) -> Any:
+    env = server.twine_env()
+    if password is not None:
+        env["TWINE_PASSWORD"] = password
+    return castoff(
+        "publish",
+        "--config",
+        CONFIG,
+        str(release),
+        "--keys",
+        str(keys),
+        "--repository-url",
+        server.repository_url,
+        "--index-url",
+        server.index_url,
+        *extra,
+        env=env,
+    )
+
+
+def _served(server: LocalIndex) -> dict[str, str | None]:
+    return {n: f.sha256 for n, f in index.project_files(server.index_url, "castoff-hello").items()}
+
+
+def _index_bound(release: Path) -> dict[str, str]:
+    manifest = json.loads((release / "manifest.json").read_text())
+    return {a["name"]: a["sha256"] for a in manifest["artifacts"] if "pypi" in a["destinations"]}
+
+
+def test_preflight_passes_and_says_what_stays_off_the_index(
+    release: Path, keys: Path, server: LocalIndex
+) -> None:
+    """The signed example passes; the loongarch64 wheel is kept for GitHub with PyPI's reason."""
+    result = castoff(
+        "preflight", "--config", CONFIG, str(release), "--keys", str(keys),
+        "--index-url", server.index_url, "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["findings"] == []
+    assert len(doc["index"]) == 10
+    kept = doc["kept_from_index"]
+    assert [k["name"].split("-py3-none-")[1] for k in kept] == [
+        "manylinux_2_36_loongarch64.musllinux_1_2_loongarch64.whl"
+    ]
+    assert "loongarch64" in kept[0]["reason"]
+
+
+def test_preflight_lists_every_problem_at_once_and_uploads_nothing(
+    release: Path, keys: Path, server: LocalIndex, tmp_path: Path
+) -> None:
+    """A changed wheel, a lost signature, an oversize limit and a taken name: all in one error."""
+    wheels = sorted(_index_bound(release))
+    changed = release / wheels[0]
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    (release / f"{wheels[1]}.minisig").unlink()
+    # Someone uploaded other bytes under a name this release wants.
+    impostor = tmp_path / wheels[2]
+    impostor.write_bytes(b"not the same wheel")
+    shutil.copy(impostor, server.packages / wheels[2])
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target"))
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace("max-file-size = 104857600", "max-file-size = 1000")
+    )
+    result = castoff(
+        "publish", "--config", str(pyproject), str(release), "--keys", str(keys),
+        "--repository-url", server.repository_url, "--index-url", server.index_url, "--json",
+        env=server.twine_env(),
+    )  # fmt: skip
+    assert result.returncode == 12, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    checks = {(f["file"], f["check"]) for f in findings}
+    assert (wheels[0], "sha256") in checks
+    assert (f"{wheels[1]}.minisig", "signature:minisign") in checks
+    assert (wheels[2], "index") in checks
+    assert sum(f["check"] == "size" for f in findings) == 10
+    assert "nothing uploaded" in result.stderr
+    assert sorted(p.name for p in server.packages.iterdir()) == [wheels[2]]
+    assert not (release / "publish-journal.json").exists()
+
+
+def test_publish_uploads_each_file_once_reads_it_back_and_resumes_without_repeats(
+    release: Path, keys: Path, server: LocalIndex
+) -> None:
+    """All ten index-bound wheels arrive with their sha256; a second run is refused or a no-op."""
+    result = _publish(release, keys, server, "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert {f["name"]: f["state"] for f in doc["files"]} == dict.fromkeys(
+        _index_bound(release), "verified"
+    )
+    assert _served(server) == _index_bound(release)
+    journal = json.loads((release / "publish-journal.json").read_text())
+    assert all(f["attempts"] == 1 for f in journal["files"])
+    # The loongarch64 wheel stays for the GitHub release.
+    assert not any("loongarch64" in name for name in _served(server))
+
+    again = _publish(release, keys, server)
+    assert again.returncode == 13
+    assert "--resume" in again.stderr
+    resumed = _publish(release, keys, server, "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "verified before" in resumed.stderr
+    assert "twine upload" not in resumed.stderr
+    assert _served(server) == _index_bound(release)
+
+
+def test_wrong_credentials_stop_with_a_hint_and_resume_finishes(
+    release: Path, keys: Path, server: LocalIndex
+) -> None:
+    """A refused password stops at the first file, says so, and never shows the password."""
+    wrong = "not-the-upload-password-4711"
+    result = _publish(release, keys, server, password=wrong)
+    assert result.returncode == 13, result.stderr
+    assert "HTTP 403" in result.stderr or "HTTP 401" in result.stderr
+    assert "TWINE_PASSWORD" in result.stderr
+    assert wrong not in result.stdout + result.stderr
+    assert _served(server) == {}
+    resumed = _publish(release, keys, server, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert _served(server) == _index_bound(release)
+
+
+def test_dry_run_prints_every_upload_and_uploads_nothing(
+    release: Path, keys: Path, server: LocalIndex
+) -> None:
+    """--dry-run runs preflight, prints each twine command, and leaves the index empty."""
+    result = _publish(release, keys, server, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("-m twine upload --non-interactive") == 10
+    assert server.password not in result.stdout + result.stderr
+    assert _served(server) == {}
+    assert not (release / "publish-journal.json").exists()
