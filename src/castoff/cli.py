@@ -525,6 +525,8 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
             index_url=args.index_url or config.publish.pypi.index_url,
             resume=args.resume,
             dry_run=args.dry_run,
+            attempts=args.attempts,
+            backoff=args.backoff,
         ),
         runner=runner,
         env=settings.env,
@@ -716,6 +718,12 @@ def _add_signing_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     publish.add_argument(
         "--dry-run", action="store_true", help="preflight, then print the uploads without them"
+    )
+    publish.add_argument(
+        "--attempts", type=int, default=4, help="tries per file on 5xx, 429 and network errors"
+    )
+    publish.add_argument(
+        "--backoff", type=float, default=2.0, help="seconds before the first retry; then doubled"
     )
     publish.set_defaults(func=_cmd_publish, target=None)
 

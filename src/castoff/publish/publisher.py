@@ -97,7 +97,18 @@ def _upload(
     delay = options.backoff
     for attempt in range(1, options.attempts + 1):
         # Read before every try: an upload that failed on the way back may have landed.
-        there = index.project_files(options.index_url, journal.name).get(name)
+        try:
+            there = index.project_files(options.index_url, journal.name).get(name)
+        except PublishError as exc:
+            if attempt == options.attempts:
+                raise PublishError(
+                    f"{name}: {exc.message} (attempt {attempt} of {options.attempts})",
+                    hint=_hint(None),
+                ) from None
+            report(f"{name}: {exc.message}; trying again in {delay:g} s")
+            options.sleep(delay)
+            delay *= 2
+            continue
         entry = journal.entries[name]
         if there is not None:
             if there.sha256 not in (None, entry.sha256):
@@ -123,7 +134,7 @@ def _upload(
                 + f" (attempt {attempt} of {options.attempts}): {outcome.message}",
                 hint=_hint(outcome.status),
             )
-        report(f"{name}: {outcome.message or 'failed'}; trying again in {delay:.0f} s")
+        report(f"{name}: {outcome.message or 'failed'}; trying again in {delay:g} s")
         options.sleep(delay)
         delay *= 2
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
