@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from castoff.build.toolchains import HostTools
     from castoff.config import Config
     from castoff.plan import ReleasePlan
+    from castoff.publish.github import ReleaseHost
     from castoff.runner import Runner
 
 Command = Callable[[argparse.Namespace, "Settings"], int]
@@ -508,17 +509,37 @@ def _cmd_preflight(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _release_host(
+    args: argparse.Namespace, config: Config, settings: Settings, runner: Runner
+) -> ReleaseHost | None:
+    from castoff.publish.github import FolderRelease, GhRelease  # noqa: PLC0415
+
+    if not config.publish.github.enabled:
+        return None
+    tag = args.tag or f"v{config.version}"
+    if args.release_folder is not None:
+        return FolderRelease(args.release_folder, tag)
+    repository = config.publish.github.repository or settings.env.get("GITHUB_REPOSITORY")
+    if not repository:
+        raise UsageError(
+            "the GitHub repository is unknown: tool.castoff.publish.github.repository is not "
+            "set and neither is GITHUB_REPOSITORY.",
+            hint="Set one of them, or publish into a local folder with --release-folder DIR.",
+        )
+    return GhRelease(repository, tag, runner)
+
+
 def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
 
-    from castoff.publish.publisher import PublishOptions, publish_to_index  # noqa: PLC0415
+    from castoff.publish.publisher import PublishOptions, publish_release  # noqa: PLC0415
 
     config = _load_config(settings)
     # Every check passes before the first byte is uploaded, on a resume too.
     checked = _preflight(args, settings, config)
     console = _console(stderr=True)
     runner = _sign_runner(settings.env, dry_run=args.dry_run)
-    doc = publish_to_index(
+    doc = publish_release(
         args.dist,
         options=PublishOptions(
             repository_url=args.repository_url or config.publish.pypi.repository_url,
@@ -528,6 +549,8 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
             attempts=args.attempts,
             backoff=args.backoff,
         ),
+        host=_release_host(args, config, settings, runner),
+        index_enabled=config.publish.pypi.enabled,
         runner=runner,
         env=settings.env,
         report=lambda line: console.print(escape(line)),
@@ -538,8 +561,10 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         reasons = ", ".join(f"{k['name']} ({k['reason']})" for k in kept) or "none"
+        count = len(doc["index"]["files"]) if doc["index"] else 0
         what = "dry run: would upload" if args.dry_run else "published and read back"
-        console.print(f"{what} {len(doc['files'])} files; kept for the GitHub release: {reasons}")
+        where = f"; release: {doc['release']['where']}" if doc["release"] else ""
+        console.print(f"{what} {count} files to the index{where}; kept off the index: {reasons}")
     return 0
 
 
@@ -725,6 +750,13 @@ def _add_signing_commands(commands: argparse._SubParsersAction[argparse.Argument
     publish.add_argument(
         "--backoff", type=float, default=2.0, help="seconds before the first retry; then doubled"
     )
+    publish.add_argument(
+        "--release-folder",
+        type=Path,
+        metavar="DIR",
+        help="publish the release into a local folder instead of GitHub (rehearsals)",
+    )
+    publish.add_argument("--tag", help="the release's git tag (default: v<version>)")
     publish.set_defaults(func=_cmd_publish, target=None)
 
 

@@ -107,9 +107,10 @@ def _names_and_tags(
     return findings
 
 
-def _on_the_index(
+def index_findings(
     files: list[dict[str, Any]], served: Mapping[str, index.IndexFile], now: datetime, version: str
 ) -> list[Finding]:
+    """Return what the index refuses: a name taken by other bytes, new files for old releases."""
     findings = []
     for artifact in files:
         there = served.get(artifact["name"])
@@ -209,7 +210,7 @@ def preflight(
         except PublishError as exc:
             findings.append(Finding(file=index_url, check="index", problem=exc.message))
         else:
-            findings += _on_the_index(files, served, now, manifest["version"])
+            findings += index_findings(files, served, now, manifest["version"])
     doc = {
         "dist": str(dist),
         "name": manifest["name"],

@@ -10,7 +10,7 @@ from typing import Any
 
 from castoff.errors import PublishError
 from castoff.plan import ATTESTATION_SUFFIX
-from castoff.publish import index, twine
+from castoff.publish import github, index, twine
 from castoff.publish.journal import DONE, Journal, open_journal
 from castoff.publish.preflight import pypi_files
 from castoff.runner import Command, Runner
@@ -167,3 +167,43 @@ def _read_back(project: str, journal: Journal, index_url: str) -> None:
             "sha256.",
             hint="Look at the index; `castoff publish --resume` uploads what is missing.",
         )
+
+
+def publish_release(
+    dist: Path,
+    *,
+    options: PublishOptions,
+    host: github.ReleaseHost | None,
+    index_enabled: bool,
+    runner: Runner,
+    env: Mapping[str, str],
+    report: Report,
+) -> dict[str, Any]:
+    """Stage the GitHub release as a draft, upload to the index, then publish the release."""
+    manifest = read_manifest(dist)
+    doc: dict[str, Any] = {"index": None, "release": None}
+    if host is not None:
+        if options.dry_run:
+            files = github.release_files(dist, manifest)
+            report(f"dry run: {host.where} would get {len(files)} files, published last")
+            doc["release"] = {"where": host.where, "files": [f.name for f in files]}
+        else:
+            doc["release"] = github.stage_release(
+                host,
+                dist,
+                manifest,
+                title=f"{manifest['name']} {manifest['version']}",
+                notes=f"{manifest['name']} {manifest['version']}: wheels on the package index, "
+                "archives named by target triple, signatures and provenance. Check a download "
+                "with `castoff verify`.",
+                report=report,
+            )
+    if index_enabled:
+        doc["index"] = publish_to_index(
+            dist, options=options, runner=runner, env=env, report=report
+        )
+    if host is not None and not options.dry_run:
+        # Only now, with every file on the index, does the release become public.
+        doc["release"]["published_before"] = github.finish_release(host, report)
+        doc["release"]["published"] = True
+    return doc

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from castoff.errors import PublishError
+from castoff.publish import index, twine
+from castoff.publish.journal import JOURNAL_FILE, open_journal
+from castoff.publish.preflight import index_findings
+from castoff.runner import Command, Result
+
+WHEEL = "castoff_hello-0.1.0-py3-none-musllinux_1_2_x86_64.whl"
+SHA = "ab" * 32
+
+# What pypiserver 2.4 serves (PEP 503 HTML, sha256 in the fragment).
+PYPISERVER_HTML = f"""<!DOCTYPE html>
+<html lang="en"><head><title>Links for castoff-hello</title></head>
+<body><h1>Links for castoff-hello</h1>
+    <a href="../../packages/{WHEEL}#sha256={SHA}">{WHEEL}</a><br>
+</body></html>"""
+
+
+def test_the_html_page_gives_names_and_hashes() -> None:
+    """Pypiserver's and PyPI's HTML pages: one link per file, sha256 from the fragment."""
+    files = index.parse_html(PYPISERVER_HTML)
+    assert files == [index.IndexFile(filename=WHEEL, sha256=SHA, upload_time=None)]
+    pypi = (
+        f'<a href="https://files.example/{WHEEL}#sha256={SHA}" data-requires-python="&gt;=3.8" '
+        f'data-upload-time="2024-03-19T22:40:59.497944Z">{WHEEL}</a>'
+    )
+    [file] = index.parse_html(pypi)
+    assert file.upload_time == datetime(2024, 3, 19, 22, 40, 59, 497944, tzinfo=UTC)
+
+
+def test_the_json_page_gives_names_hashes_and_upload_times() -> None:
+    """PEP 691 JSON with PEP 700 upload-time."""
+    text = json.dumps(
+        {
+            "meta": {"api-version": "1.1"},
+            "name": "castoff-hello",
+            "files": [
+                {
+                    "filename": WHEEL,
+                    "url": f"https://files.example/{WHEEL}",
+                    "hashes": {"sha256": SHA},
+                    "upload-time": "2026-11-01T10:00:00.000000Z",
+                }
+            ],
+        }
+    )
+    [file] = index.parse_json(text)
+    assert (file.filename, file.sha256) == (WHEEL, SHA)
+    assert file.upload_time == datetime(2026, 11, 1, 10, tzinfo=UTC)
+
+
+def test_project_pages_use_the_normalized_name() -> None:
+    """PEP 503: the project page is under the normalized name, with a trailing slash."""
+    assert index.project_url("http://127.0.0.1:8080/simple", "Castoff_Hello") == (
+        "http://127.0.0.1:8080/simple/castoff-hello/"
+    )
+
+
+def test_a_release_older_than_14_days_takes_no_new_files() -> None:
+    """PyPI's rule: a release first uploaded over 14 days ago cannot get more files."""
+    files = [{"name": WHEEL, "sha256": SHA}]
+    other = "castoff_hello-0.1.0-py3-none-manylinux_2_17_x86_64.whl"
+    served = {
+        other: index.IndexFile(
+            filename=other, sha256="cd" * 32, upload_time=datetime(2026, 11, 1, tzinfo=UTC)
+        )
+    }
+    late = index_findings(files, served, datetime(2026, 11, 16, tzinfo=UTC), "0.1.0")
+    assert [f.check for f in late] == ["release-age"]
+    assert "2026-11-01" in late[0].problem
+    in_time = index_findings(files, served, datetime(2026, 11, 14, tzinfo=UTC), "0.1.0")
+    assert in_time == []
+    # Another version's files do not make this release old.
+    assert index_findings(files, served, datetime(2026, 12, 30, tzinfo=UTC), "0.2.0") == []
+
+
+def test_a_taken_name_with_other_bytes_is_a_finding() -> None:
+    """The same name with another sha256 on the index can never be uploaded."""
+    served = {WHEEL: index.IndexFile(filename=WHEEL, sha256="00" * 32, upload_time=None)}
+    [finding] = index_findings([{"name": WHEEL, "sha256": SHA}], served, datetime.now(UTC), "0.1.0")
+    assert finding.check == "index"
+    assert "00" * 32 in finding.problem
+
+
+def _result(returncode: int, stdout: str = "", stderr: str = "") -> Result:
+    return Result(
+        command=Command(argv=("twine",)),
+        returncode=returncode,
+        stdout=stdout,
+        stderr=stderr,
+        seconds=0.1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stderr", "status", "transient"),
+    [
+        ("ERROR    HTTPError: 500 Internal Server Error from http://x/", 500, True),
+        ("ERROR    HTTPError: 503 Service Unavailable from http://x/", 503, True),
+        ("ERROR    HTTPError: 429 Too Many Requests from http://x/", 429, True),
+        (
+            "ERROR    HTTPError: 400 Bad Request from http://x/\n Bad Request\n unsupported",
+            400,
+            False,
+        ),
+        ("ERROR    HTTPError: 403 Forbidden from http://x/", 403, False),
+        ("requests.exceptions.ConnectionError: ('Connection aborted.', Reset)", None, True),
+        ("ERROR    InvalidDistribution: Unknown distribution format", None, False),
+    ],
+)
+def test_twine_outcomes_are_read_from_its_output(
+    stderr: str, status: int | None, transient: bool
+) -> None:
+    """HTTP status and whether a retry may help, from twine's output (colors stripped)."""
+    outcome = twine.outcome(_result(1, stderr=f"\x1b[31m{stderr}\x1b[0m"))
+    assert (outcome.ok, outcome.status, outcome.transient) == (False, status, transient)
+    assert "\x1b" not in outcome.message
+    assert twine.outcome(_result(0)).ok
+
+
+def test_twine_check_verdicts_survive_rich_wrapping_inside_file_names() -> None:
+    """Twine check's console wraps at 80 columns, even inside a path: verdicts are still found."""
+    ok = Path("/srv/dist/castoff_hello-0.1.0-py3-none-musllinux_1_2_x86_64.whl")
+    bad = Path(
+        "/srv/dist/castoff_hello-0.1.0-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+    )
+    full = f"Checking {bad}: \x1b[31mFAILED due to warnings\x1b[0m"
+    wrapped = "\n".join(full[i : i + 80] for i in range(0, len(full), 80))
+    stdout = (
+        f"Checking {ok}: PASSED\n{wrapped}\n"
+        "WARNING  `long_description` missing.                                \n"
+    )
+    failures = twine.check_failures(_result(1, stdout=stdout), [ok, bad])
+    assert list(failures) == [bad.name]
+    assert "long_description" in failures[bad.name]
+
+
+def _open(dist: Path, files: list[tuple[str, str]], *, resume: bool) -> object:
+    return open_journal(
+        dist,
+        name="castoff-hello",
+        version="0.1.0",
+        repository_url="http://127.0.0.1:1/",
+        files=files,
+        resume=resume,
+    )
+
+
+def test_a_started_publish_must_be_resumed_and_only_with_the_same_files(tmp_path: Path) -> None:
+    """The journal is written at once; a second start needs --resume and the same release."""
+    journal = open_journal(
+        tmp_path,
+        name="castoff-hello",
+        version="0.1.0",
+        repository_url="http://127.0.0.1:1/",
+        files=[(WHEEL, SHA)],
+        resume=False,
+    )
+    journal.set(WHEEL, state="uploaded", attempts=1)
+    saved = json.loads((tmp_path / JOURNAL_FILE).read_text())
+    assert saved["files"] == [
+        {"name": WHEEL, "sha256": SHA, "state": "uploaded", "attempts": 1, "note": ""}
+    ]
+    with pytest.raises(PublishError) as caught:
+        _open(tmp_path, [(WHEEL, SHA)], resume=False)
+    assert "1 of 1 files done" in caught.value.message
+    assert "--resume" in (caught.value.hint or "")
+    with pytest.raises(PublishError, match="another release"):
+        _open(tmp_path, [(WHEEL, "ef" * 32)], resume=True)
+    resumed = open_journal(
+        tmp_path,
+        name="castoff-hello",
+        version="0.1.0",
+        repository_url="http://127.0.0.1:1/",
+        files=[(WHEEL, SHA)],
+        resume=True,
+    )
+    assert resumed.entries[WHEEL].state == "uploaded"
