@@ -568,6 +568,68 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from castoff.build.builder import BuildOptions  # noqa: PLC0415
+    from castoff.errors import RehearseError  # noqa: PLC0415
+    from castoff.rehearse import rehearse  # noqa: PLC0415
+
+    config, plan = _load_plan(settings)
+    runner, tools = _tools(settings.env)
+    console = _console(stderr=True)
+    doc = rehearse(
+        config,
+        plan,
+        build_options=BuildOptions(
+            out_dir=args.build_dir.resolve(),
+            cache_dir=settings.cache_dir,
+            jobs=args.jobs,
+            keep_going=False,
+            source_date_epoch=settings.source_date_epoch,
+        ),
+        work=args.work.resolve(),
+        tools=tools,
+        runner=runner,
+        env=settings.env,
+        report=lambda line: console.print(escape(line)),
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        table = Table(title=f"Rehearsal of {plan.name} {plan.version}", title_justify="left")
+        for column in ("target", "wheel", "archive", "PyPI", "pip", "uv", "archive run"):
+            table.add_column(column, overflow="fold")
+        for row in doc["targets"]:
+            tags = row["wheel"].split("-py3-none-", 1)[-1].removesuffix(".whl")
+            table.add_row(
+                *map(
+                    escape,
+                    (
+                        row["target"],
+                        tags,
+                        row["archive"],
+                        # The whole reason is in --json; its first clause fits a table.
+                        row["index"].split(":", 2)[0] + ":" + row["index"].split(":", 2)[1]
+                        if row["index"].count(":") > 1
+                        else row["index"],
+                        row["pip"],
+                        row["uv"],
+                        row["archive_run"],
+                    ),
+                )
+            )
+        _console().print(table)
+    if doc["failed"]:
+        raise RehearseError(
+            f"{len(doc['failed'])} targets failed the rehearsal: {', '.join(doc['failed'])}.",
+            hint="The table (or --json) says what failed for each.",
+            details=doc,
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every castoff command."""
     parser = argparse.ArgumentParser(
@@ -758,6 +820,29 @@ def _add_signing_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     publish.add_argument("--tag", help="the release's git tag (default: v<version>)")
     publish.set_defaults(func=_cmd_publish, target=None)
+
+    rehearse_parser = commands.add_parser(
+        "rehearse",
+        parents=[config_only],
+        help="the whole release against a local index and folder, then install it back and run it",
+    )
+    rehearse_parser.add_argument(
+        "--target",
+        action="append",
+        metavar="TRIPLE",
+        help="rehearse this target only; repeatable (default: $CASTOFF_TARGETS, else all)",
+    )
+    rehearse_parser.add_argument(
+        "--work", type=Path, default=Path("rehearsal"), help="working folder (default: rehearsal)"
+    )
+    rehearse_parser.add_argument(
+        "--build-dir", type=Path, default=Path("build"), help="build folder (default: build)"
+    )
+    rehearse_parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="targets built at once"
+    )
+    rehearse_parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    rehearse_parser.set_defaults(func=_cmd_rehearse)
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -96,6 +96,12 @@ class PublishError(CastoffError):
     exit_code = 13
 
 
+class RehearseError(CastoffError):
+    """A rehearsal found a target its users could not install or run; the table says which."""
+
+    exit_code = 14
+
+
 # Every code in one table, so the README and tests can check that they are distinct.
 EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
@@ -113,5 +119,6 @@ EXIT_CODES: dict[str, int] = {
         VerifyError,
         PreflightError,
         PublishError,
+        RehearseError,
     )
 }

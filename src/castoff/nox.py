@@ -71,3 +71,9 @@ def release_sessions(
         """Make throwaway keys for rehearsals: -- DIR, then `nox -s sign -- dist --keys DIR`."""
         install(session, ())
         session.run("castoff", "keygen", "--config", config, *session.posargs)
+
+    @nox.session(name="rehearse")
+    def rehearse(session: nox.Session) -> None:
+        """Rehearse the release: a local pypiserver and folder, then install back and run."""
+        install(session, ("build", "rehearse"))
+        session.run("castoff", "rehearse", "--config", config, *session.posargs)

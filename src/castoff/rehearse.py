@@ -5,18 +5,35 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import shutil
 import socket
 import subprocess
+import sys
+import tarfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from castoff.errors import CastoffError
+from castoff.assemble.assembler import assemble, collect
+from castoff.build.builder import BuildOptions, build_all
+from castoff.build.smoke import run_smoke
+from castoff.build.toolchains import HostTools, smoke_plan
+from castoff.config import Config
+from castoff.errors import BuildError, CastoffError
+from castoff.plan import ReleasePlan
+from castoff.publish.github import FolderRelease
+from castoff.publish.preflight import preflight
+from castoff.publish.publisher import PublishOptions, publish_release
 from castoff.runner import Command, Runner
+from castoff.sign.signing import keygen, sign_release
+from castoff.targets import TARGETS, parse_linux_tag
 
 _INSTALL = "pip install 'pypiserver[passlib]'"
 
@@ -63,7 +80,10 @@ def server_command(folder: Path, port: int) -> Command:
     """Return the pypiserver command: uploads need the password, reads are open, no fallback."""
     return Command(
         argv=(
-            "pypi-server",
+            # The pypiserver installed beside castoff, whatever PATH says.
+            sys.executable,
+            "-m",
+            "pypiserver",
             "run",
             "--host",
             "127.0.0.1",
@@ -125,3 +145,325 @@ def local_index(folder: Path, runner: Runner) -> Iterator[LocalIndex]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# uv's --python-platform names (uv 0.13) for the Linux targets it can install for; the others
+# are installed back with pip only, and the summary says why.
+_UV_GLIBC_ARCHES = ("x86_64", "aarch64", "s390x", "ppc64le", "loongarch64")
+_UV_MUSL_ARCHES = ("x86_64", "aarch64")
+PYTHON_VERSION = "3.11"  # the interpreter the install-back pretends foreign users have
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """What the rehearsal found for one target triple (built or alias)."""
+
+    target: str
+    wheel: str
+    archive: str
+    index: str  # "uploaded", or why the wheel stays off the index
+    archive_run: str
+    pip: str
+    uv: str
+
+    def failed(self) -> bool:
+        """Return whether anything of this target failed (a skip with its reason is no failure)."""
+        return any(
+            v.startswith("failed") for v in (self.archive_run, self.pip, self.uv, self.index)
+        )
+
+
+def platform_tag(triple_libc: str, wheel_tags: Sequence[str]) -> str | None:
+    """Return the tag a user of this libc has that the wheel offers (manylinux_* or musllinux_*)."""
+    family = "manylinux_" if triple_libc == "gnu" else "musllinux_"
+    return next((t for t in wheel_tags if t.startswith(family)), None)
+
+
+def uv_platform(tag: str) -> str | None:
+    """Return uv's --python-platform for a wheel platform tag, or None if uv has none."""
+    linux = parse_linux_tag(tag)
+    if linux is None:
+        return None
+    if linux.family == "manylinux" and linux.arch in _UV_GLIBC_ARCHES and linux.version:
+        return f"{linux.arch}-manylinux_{linux.version[0]}_{linux.version[1]}"
+    if linux.family == "musllinux" and linux.arch in _UV_MUSL_ARCHES:
+        return f"{linux.arch}-unknown-linux-musl"
+    return None
+
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallBack:
+    """What the install-back needs: the index, the project, the tools to run foreign binaries."""
+
+    index_url: str
+    project: str
+    version: str
+    binary: str
+    tools: HostTools
+    runner: Runner
+    work: Path
+    report: Report
+
+
+def _run_binary(ctx: InstallBack, triple: str, binary: Path) -> str:
+    target = TARGETS[triple]
+    record = run_smoke(
+        binary,
+        name=binary.name,
+        target=target,
+        plan=smoke_plan(target, ctx.tools),
+        runner=ctx.runner,
+        version=ctx.version,
+        log=lambda _: None,
+    )
+    if record.status == "passed":
+        return f"ok ({record.runner})"
+    if record.status == "not-run":
+        return f"not run: {record.reason}"
+    return f"failed: {record.reason}"
+
+
+def _installed(ctx: InstallBack, triple: str, how: str, result_code: int, binary: Path) -> str:
+    if result_code != 0:
+        return f"failed: {how} could not install {ctx.project}=={ctx.version}"
+    if not binary.is_file():
+        return f"failed: {how} installed no {binary.name}"
+    return _run_binary(ctx, triple, binary)
+
+
+def _spec(ctx: InstallBack) -> str:
+    return f"{ctx.project}=={ctx.version}"
+
+
+def install_native(ctx: InstallBack, triple: str) -> tuple[str, str]:
+    """Install into fresh venvs with pip and with uv, as a user of this machine would; run it."""
+    folder = ctx.work / "installs" / "native"
+    pip_venv, uv_venv = folder / "pip-venv", folder / "uv-venv"
+    run = ctx.runner.run
+    run(Command(argv=(sys.executable, "-m", "venv", str(pip_venv))), log=lambda _: None)
+    pip = run(
+        Command(
+            argv=(
+                str(pip_venv / "bin" / "python"), "-m", "pip", "install", "--no-cache-dir",
+                "--disable-pip-version-check", "--index-url", ctx.index_url, _spec(ctx),
+            )
+        ),
+        check=False,
+        log=lambda _: None,
+    )  # fmt: skip
+    uv = [sys.executable, "-m", "uv"]
+    run(Command(argv=(*uv, "venv", "--python", sys.executable, str(uv_venv))), log=lambda _: None)
+    uv_result = run(
+        Command(
+            argv=(
+                *uv, "pip", "install", "--no-cache", "--python", str(uv_venv / "bin" / "python"),
+                "--index-url", ctx.index_url, _spec(ctx),
+            )
+        ),
+        check=False,
+        log=lambda _: None,
+    )  # fmt: skip
+    return (
+        _installed(ctx, triple, "pip", pip.returncode, pip_venv / "bin" / ctx.binary),
+        _installed(ctx, triple, "uv", uv_result.returncode, uv_venv / "bin" / ctx.binary),
+    )
+
+
+def install_foreign(ctx: InstallBack, triple: str, tag: str, runs_as: str) -> tuple[str, str]:
+    """Install for another platform (pip --platform, uv --python-platform) and run under qemu."""
+    folder = ctx.work / "installs" / triple
+    pip_dir, uv_dir = folder / "pip", folder / "uv"
+    pip = ctx.runner.run(
+        Command(
+            argv=(
+                sys.executable, "-m", "pip", "install", "--no-cache-dir", "--no-deps",
+                "--disable-pip-version-check", "--only-binary=:all:", "--target", str(pip_dir),
+                "--platform", tag, "--python-version", PYTHON_VERSION, "--implementation", "py",
+                "--index-url", ctx.index_url, _spec(ctx),
+            )
+        ),
+        check=False,
+        log=lambda _: None,
+    )  # fmt: skip
+    pip_verdict = _installed(ctx, runs_as, "pip", pip.returncode, pip_dir / "bin" / ctx.binary)
+    platform = uv_platform(tag)
+    if platform is None:
+        return pip_verdict, f"not run: uv has no --python-platform for {tag}"
+    uv = ctx.runner.run(
+        Command(
+            argv=(
+                sys.executable, "-m", "uv", "pip", "install", "--no-cache", "--no-deps",
+                "--target", str(uv_dir), "--python-platform", platform,
+                "--python-version", PYTHON_VERSION, "--index-url", ctx.index_url, _spec(ctx),
+            )
+        ),
+        check=False,
+        log=lambda _: None,
+    )  # fmt: skip
+    return pip_verdict, _installed(ctx, runs_as, "uv", uv.returncode, uv_dir / "bin" / ctx.binary)
+
+
+def run_archive(ctx: InstallBack, triple: str, archive: Path, runs_as: str) -> str:
+    """Unpack an archive from the release folder and run its binary."""
+    folder = ctx.work / "installs" / triple / "archive"
+    folder.mkdir(parents=True, exist_ok=True)
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as opened:
+            # zipfile drops absolute paths and ".." from member names.
+            opened.extractall(folder)  # noqa: S202
+    else:
+        with tarfile.open(archive) as opened:
+            opened.extractall(folder, filter="data")
+    found = sorted(p for p in folder.rglob(ctx.binary) if p.is_file())
+    if not found:
+        return f"failed: {archive.name} holds no {ctx.binary}"
+    return _run_binary(ctx, runs_as, found[0])
+
+
+def install_back(ctx: InstallBack, manifest: Mapping[str, object], release: Path) -> list[Row]:
+    """Check every target as its users get it: from the index with pip and uv, and the archive."""
+    artifacts = manifest["artifacts"]
+    assert isinstance(artifacts, list)  # noqa: S101 - a release manifest
+    wheels = {a["target"]: a for a in artifacts if a["kind"] == "wheel"}
+    archives = [a for a in artifacts if a["kind"] == "archive"]
+    host = ctx.tools.host_triple or ""
+    rows = []
+    for archive in archives:
+        triple = archive["target"]
+        source = archive["alias_of"] and next(
+            a["target"] for a in archives if a["name"] == archive["alias_of"]
+        )
+        wheel = wheels[source or triple]
+        # An alias holds the static build of its source: it runs as that target's binary does.
+        runs_as = source or triple
+        ctx.report(f"{triple}: installing back and running")
+        archive_run = run_archive(ctx, triple, release / archive["name"], runs_as)
+        target = TARGETS[triple]
+        tag = platform_tag(target.libc, wheel["platform_tags"])
+        excluded = next(
+            (e["reason"] for e in wheel["excluded"] if e["destination"] == "pypi"), None
+        )
+        if excluded is not None:
+            pip = uv = "not run: not on the index"
+        elif tag is None:
+            pip = uv = f"failed: the wheel has no {target.libc} tag for {triple}"
+        elif triple == host:
+            pip, uv = install_native(ctx, runs_as)
+        else:
+            pip, uv = install_foreign(ctx, triple, tag, runs_as)
+        rows.append(
+            Row(
+                target=triple,
+                wheel=wheel["name"],
+                archive=archive["name"],
+                index="uploaded" if excluded is None else f"kept off: {excluded}",
+                archive_run=archive_run,
+                pip=pip,
+                uv=uv,
+            )
+        )
+    return rows
+
+
+def rehearse(
+    config: Config,
+    plan: ReleasePlan,
+    *,
+    build_options: BuildOptions,
+    work: Path,
+    tools: HostTools,
+    runner: Runner,
+    env: Mapping[str, str],
+    report: Report,
+) -> dict[str, Any]:
+    """Build, assemble, sign (throwaway keys), publish to a local index and folder, install back."""
+    for sub in ("dist", "release", "index", "keys", "installs"):
+        shutil.rmtree(work / sub, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    outcomes = build_all(
+        plan,
+        config=config,
+        tools=tools,
+        runner=runner,
+        options=build_options,
+        report=lambda target, what: (
+            report(f"{target}: {what}") if what in ("built", "cached", "failed") else None
+        ),
+    )
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise BuildError(" ".join(f"[{o.target}] {o.error}" for o in failed))
+    dist = work / "dist"
+    report(f"assembling {dist}")
+    manifest = assemble(
+        plan,
+        config,
+        collect([build_options.out_dir / job.target for job in plan.jobs]),
+        out_dir=dist,
+        previous=None,
+        mtime=build_options.source_date_epoch,
+    )
+    # sigstore signs only in GitHub Actions; a rehearsal signs with the key backends.
+    backends = tuple(b for b in config.sign.backends if b != "sigstore")
+    keys = work / "keys"
+    if backends:
+        made = keygen(keys, config, runner)
+        report(f"throwaway keys for {', '.join(made['backends'])} in {keys}")
+        manifest = sign_release(
+            dist,
+            config,
+            backends=backends,
+            env=env,
+            keys_dir=keys,
+            runner=runner,
+            keyless=None,
+            report=report,
+        )
+    tag = f"v{config.version}"
+    with local_index(work / "index", runner) as served:
+        report(f"local index: {served.index_url} (uploads need its throwaway password)")
+        preflight(
+            dist,
+            config,
+            index_url=served.index_url,
+            runner=runner,
+            keys_dir=keys if backends else None,
+            previous=None,
+            now=datetime.now(UTC),
+            report=report,
+            backends=backends,
+        )
+        host = FolderRelease(work / "release", tag) if config.publish.github.enabled else None
+        published = publish_release(
+            dist,
+            options=PublishOptions(
+                repository_url=served.repository_url, index_url=served.index_url
+            ),
+            host=host,
+            index_enabled=config.publish.pypi.enabled,
+            runner=runner,
+            env={**env, **served.twine_env()},
+            report=report,
+        )
+        ctx = InstallBack(
+            index_url=served.index_url,
+            project=config.name,
+            version=config.version,
+            binary=config.binaries[0],
+            tools=tools,
+            runner=runner,
+            work=work,
+            report=report,
+        )
+        rows = install_back(ctx, manifest, work / "release" / tag if host else dist)
+    report("stopped the local index")
+    return {
+        "work": str(work),
+        "index": published["index"],
+        "release": published["release"],
+        "targets": [asdict(r) for r in rows],
+        "failed": [r.target for r in rows if r.failed()],
+    }

@@ -20,7 +20,7 @@ from packaging.utils import parse_wheel_filename
 from castoff import __version__
 from castoff.build.archive import sha256_file, write_archive, write_sidecar
 from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command, zig_cpu_shim
-from castoff.build.smoke import judge, smoke_command
+from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import DEBIAN_VENDOR, Choice, HostTools, choose, smoke_plan
 from castoff.config import Config, canonical_wheel_name
 from castoff.errors import BuildError, CastoffError, ToolMissingError
@@ -45,8 +45,6 @@ from castoff.targets import TARGETS
 # Folders that never hold the sources of a build (outputs, caches, VCS metadata).
 _NOT_SOURCE = {"target", "build", "dist", "__pycache__", "node_modules"}
 BUILD_LOG = "build.log"
-SMOKE_TIMEOUT = 120.0
-SMOKE_ATTEMPTS_UNDER_QEMU = 3
 BUILD_ENVIRONMENT = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_PROFILE_RELEASE_LTO")
 
 
@@ -225,39 +223,17 @@ def _smoke(
             path = Path(tmp) / name
             path.write_bytes(data)
             path.chmod(0o755)
-            command = smoke_command(path, plan)
-            if command is None:
-                why = plan.reason + "".join(
-                    f"; install {m.what}: {m.install}" for m in plan.missing
-                )
-                records.append(
-                    SmokeRecord(binary=name, status="not-run", runner=None, output="", reason=why)
-                )
-                continue
-            # qemu-user itself fails now and then (QEMU 7.2's loongarch64 malloc, about 1 run
-            # in 40); a broken binary fails every attempt, so a few tries cannot hide one.
-            attempts = SMOKE_ATTEMPTS_UNDER_QEMU if plan.runner != "native" else 1
-            failures: list[str] = []
-            for _ in range(attempts):
-                result = runner.run(command, check=False, timeout=SMOKE_TIMEOUT, log=log.write)
-                verdict = judge(
-                    binary=name,
+            records.append(
+                run_smoke(
+                    path,
+                    name=name,
                     target=target,
                     plan=plan,
-                    returncode=result.returncode,
-                    output=(result.stdout + result.stderr).strip(),
+                    runner=runner,
                     version=config.version,
+                    log=log.write,
                 )
-                if verdict.status != "failed":
-                    break
-                failures.append(verdict.reason)
-            if failures and verdict.status != "failed":
-                verdict = dataclasses.replace(
-                    verdict,
-                    reason=f"{verdict.reason}, on attempt {len(failures) + 1} after "
-                    f"{plan.runner} failed: {'; '.join(failures)}",
-                )
-            records.append(verdict)
+            )
     return tuple(records)
 
 

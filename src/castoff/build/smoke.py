@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from castoff.build.toolchains import SmokePlan
 from castoff.manifest import SmokeRecord
-from castoff.runner import Command
+from castoff.runner import Command, Runner
 from castoff.targets import Target
+
+SMOKE_TIMEOUT = 120
+SMOKE_ATTEMPTS_UNDER_QEMU = 3
 
 
 def smoke_command(binary: Path, plan: SmokePlan) -> Command | None:
@@ -46,3 +51,44 @@ def judge(
         return record("failed", f"its --version output does not name version {version}")
     names_target = target.triple in output
     return record("passed", "printed its version" + (" and target" if names_target else ""))
+
+
+def run_smoke(
+    binary: Path,
+    *,
+    name: str,
+    target: Target,
+    plan: SmokePlan,
+    runner: Runner,
+    version: str,
+    log: Callable[[str], None],
+) -> SmokeRecord:
+    """Run a binary's --version here (retrying qemu-user's own flakes) and judge the output."""
+    command = smoke_command(binary, plan)
+    if command is None:
+        why = plan.reason + "".join(f"; install {m.what}: {m.install}" for m in plan.missing)
+        return SmokeRecord(binary=name, status="not-run", runner=None, output="", reason=why)
+    # qemu-user itself fails now and then (QEMU 7.2's loongarch64 malloc, about 1 run in 40);
+    # a broken binary fails every attempt, so a few tries cannot hide one.
+    attempts = SMOKE_ATTEMPTS_UNDER_QEMU if plan.runner != "native" else 1
+    failures: list[str] = []
+    for _ in range(attempts):
+        result = runner.run(command, check=False, timeout=SMOKE_TIMEOUT, log=log)
+        verdict = judge(
+            binary=name,
+            target=target,
+            plan=plan,
+            returncode=result.returncode,
+            output=(result.stdout + result.stderr).strip(),
+            version=version,
+        )
+        if verdict.status != "failed":
+            break
+        failures.append(verdict.reason)
+    if failures and verdict.status != "failed":
+        verdict = dataclasses.replace(
+            verdict,
+            reason=f"{verdict.reason}, on attempt {len(failures) + 1} after "
+            f"{plan.runner} failed: {'; '.join(failures)}",
+        )
+    return verdict

@@ -142,7 +142,7 @@ def index_findings(
     return findings
 
 
-def preflight(
+def preflight(  # noqa: PLR0913 - every input of every check, spelled out
     dist: Path,
     config: Config,
     *,
@@ -152,6 +152,7 @@ def preflight(
     previous: Path | None,
     now: datetime,
     report: Report,
+    backends: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run every check and return what was checked; raise PreflightError listing every problem."""
     manifest = read_manifest(dist)
@@ -176,7 +177,12 @@ def preflight(
         report("verifying every signature")
         try:
             verify_release(
-                dist, config, backends=(), keys_dir=keys_dir, runner=runner, report=lambda _: None
+                dist,
+                config,
+                backends=backends,
+                keys_dir=keys_dir,
+                runner=runner,
+                report=lambda _: None,
             )
         except VerifyError as exc:
             raw = exc.details.get("problems")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from castoff.sign.signing import read_manifest
 Report = Callable[[str], None]
 # twine's own secrets: whatever twine prints is shown without them.
 TWINE_SECRETS = ("TWINE_PASSWORD",)
+# What twine reads from the environment; handed to it as given (shown redacted).
+TWINE_VARIABLES = ("TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_NON_INTERACTIVE")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,9 +49,10 @@ def publish_to_index(
     manifest = read_manifest(dist)
     files = pypi_files(manifest)
     runner = runner.with_secrets([env[k] for k in TWINE_SECRETS if env.get(k)])
+    credentials = {k: env[k] for k in TWINE_VARIABLES if k in env}
     if options.dry_run:
         for artifact in files:
-            runner.run(_command(dist, artifact["name"], options))
+            runner.run(_command(dist, artifact["name"], options, credentials))
         return {"dry_run": True, "files": [{"name": a["name"], "state": "dry-run"} for a in files]}
     journal = open_journal(
         dist,
@@ -63,7 +67,15 @@ def publish_to_index(
         if journal.entries[name].state in DONE:
             report(f"[{number}/{len(files)}] {name}: {journal.entries[name].state} before")
             continue
-        state = _upload(dist, name, journal, options=options, runner=runner, report=report)
+        state = _upload(
+            dist,
+            name,
+            journal,
+            options=options,
+            runner=runner,
+            credentials=credentials,
+            report=report,
+        )
         report(f"[{number}/{len(files)}] {name}: {state}")
     _read_back(manifest["name"], journal, options.index_url)
     return {
@@ -76,13 +88,16 @@ def publish_to_index(
     }
 
 
-def _command(dist: Path, name: str, options: PublishOptions) -> Command:
+def _command(
+    dist: Path, name: str, options: PublishOptions, credentials: Mapping[str, str]
+) -> Command:
     attestation = dist / (name + ATTESTATION_SUFFIX)
-    return twine.upload_command(
+    command = twine.upload_command(
         dist / name,
         repository_url=options.repository_url,
         attestations=[attestation] if attestation.is_file() else [],
     )
+    return dataclasses.replace(command, env={**command.env, **credentials})
 
 
 def _upload(
@@ -92,6 +107,7 @@ def _upload(
     *,
     options: PublishOptions,
     runner: Runner,
+    credentials: Mapping[str, str],
     report: Report,
 ) -> str:
     delay = options.backoff
@@ -103,7 +119,7 @@ def _upload(
             if attempt == options.attempts:
                 raise PublishError(
                     f"{name}: {exc.message} (attempt {attempt} of {options.attempts})",
-                    hint=_hint(None),
+                    hint=_hint(None, transient=True),
                 ) from None
             report(f"{name}: {exc.message}; trying again in {delay:g} s")
             options.sleep(delay)
@@ -122,7 +138,7 @@ def _upload(
             started = entry.state == "uploading" or entry.attempts > 0
             return journal.set(name, state="uploaded" if started else "present").state
         journal.set(name, state="uploading", attempts=entry.attempts + 1)
-        result = runner.run(_command(dist, name, options), check=False)
+        result = runner.run(_command(dist, name, options, credentials), check=False)
         outcome = twine.outcome(result)
         if outcome.ok:
             return journal.set(name, state="uploaded", note="").state
@@ -132,7 +148,7 @@ def _upload(
                 f"{name}: the upload failed"
                 + (f" with HTTP {outcome.status}" if outcome.status else "")
                 + f" (attempt {attempt} of {options.attempts}): {outcome.message}",
-                hint=_hint(outcome.status),
+                hint=_hint(outcome.status, transient=outcome.transient),
             )
         report(f"{name}: {outcome.message or 'failed'}; trying again in {delay:g} s")
         options.sleep(delay)
@@ -140,9 +156,9 @@ def _upload(
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-def _hint(status: int | None) -> str:
+def _hint(status: int | None, *, transient: bool) -> str:
     resume = "then `castoff publish --resume` uploads only what is missing."
-    if status in (401, 403):
+    if status in (401, 403) or (status is None and not transient):
         return (
             "Check the credentials (TWINE_USERNAME and TWINE_PASSWORD, keyring, or trusted "
             f"publishing in GitHub Actions); {resume}"
