@@ -568,6 +568,55 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.markup import escape  # noqa: PLC0415
+
+    from castoff.build.builder import BuildOptions  # noqa: PLC0415
+    from castoff.publish.publisher import PublishOptions  # noqa: PLC0415
+    from castoff.release import release  # noqa: PLC0415
+    from castoff.runner import Runner  # noqa: PLC0415
+
+    config, plan = _load_plan(settings)
+    runner, tools = _tools(settings.env)
+    console = _console(stderr=True)
+    build_dir = args.build_dir.resolve()
+    doc = release(
+        config,
+        plan,
+        build_options=None
+        if args.no_build
+        else BuildOptions(
+            out_dir=build_dir,
+            cache_dir=settings.cache_dir,
+            jobs=args.jobs,
+            keep_going=False,
+            source_date_epoch=settings.source_date_epoch,
+        ),
+        build_dir=build_dir,
+        dist=args.out.resolve(),
+        options=PublishOptions(
+            repository_url=args.repository_url or config.publish.pypi.repository_url,
+            index_url=args.index_url or config.publish.pypi.index_url,
+            resume=args.resume,
+            dry_run=args.dry_run,
+        ),
+        host=_release_host(args, config, settings, runner),
+        keys_dir=args.keys,
+        tools=tools,
+        runner=Runner(
+            base_env=settings.env, echo=lambda line: console.print(escape(line)), dry_run=False
+        ),
+        env=settings.env,
+        report=lambda line: console.print(escape(line)),
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        what = "dry run done: nothing was uploaded" if args.dry_run else "released"
+        console.print(f"{plan.name} {plan.version}: {what}")
+    return 0
+
+
 def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
@@ -820,6 +869,49 @@ def _add_signing_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     publish.add_argument("--tag", help="the release's git tag (default: v<version>)")
     publish.set_defaults(func=_cmd_publish, target=None)
+
+    _add_pipeline_commands(commands, config_only)
+
+
+def _add_pipeline_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    config_only: argparse.ArgumentParser,
+) -> None:
+    release_parser = commands.add_parser(
+        "release",
+        parents=[config_only],
+        help="build, assemble, sign, preflight and publish (--dry-run: all but the uploads)",
+    )
+    release_parser.add_argument("--target", action="append", metavar="TRIPLE", help="repeatable")
+    release_parser.add_argument(
+        "--build-dir", type=Path, default=Path("build"), help="build folder (default: build)"
+    )
+    release_parser.add_argument(
+        "--no-build",
+        action="store_true",
+        help="assemble the build folders already there (CI downloads them from the build jobs)",
+    )
+    release_parser.add_argument(
+        "--out", type=Path, default=Path("dist"), help="release folder (default: dist)"
+    )
+    release_parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="targets built at once"
+    )
+    release_parser.add_argument(
+        "--keys", type=Path, metavar="DIR", help="throwaway keys from `castoff keygen DIR`"
+    )
+    release_parser.add_argument("--repository-url", help="where twine uploads")
+    release_parser.add_argument("--index-url", help="the index's simple API")
+    release_parser.add_argument(
+        "--release-folder", type=Path, metavar="DIR", help="a local folder instead of GitHub"
+    )
+    release_parser.add_argument("--tag", help="the release's git tag (default: v<version>)")
+    release_parser.add_argument("--resume", action="store_true", help="continue a publish")
+    release_parser.add_argument(
+        "--dry-run", action="store_true", help="everything but the uploads, which are printed"
+    )
+    release_parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    release_parser.set_defaults(func=_cmd_release)
 
     rehearse_parser = commands.add_parser(
         "rehearse",

@@ -72,6 +72,12 @@ def release_sessions(
         install(session, ())
         session.run("castoff", "keygen", "--config", config, *session.posargs)
 
+    @nox.session(name="release")
+    def release(session: nox.Session) -> None:
+        """Build, assemble, sign, preflight and publish (-- --dry-run: everything but uploads)."""
+        install(session, ("build", "sigstore", "publish"))
+        session.run("castoff", "release", "--config", config, *session.posargs)
+
     @nox.session(name="rehearse")
     def rehearse(session: nox.Session) -> None:
         """Rehearse the release: a local pypiserver and folder, then install back and run."""

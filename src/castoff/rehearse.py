@@ -17,20 +17,18 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from castoff.assemble.assembler import assemble, collect
-from castoff.build.builder import BuildOptions, build_all
+from castoff.build.builder import BuildOptions
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import HostTools, smoke_plan
 from castoff.config import Config
-from castoff.errors import BuildError, CastoffError
+from castoff.errors import CastoffError
 from castoff.plan import ReleasePlan
 from castoff.publish.github import FolderRelease
-from castoff.publish.preflight import preflight
-from castoff.publish.publisher import PublishOptions, publish_release
+from castoff.publish.publisher import PublishOptions
+from castoff.release import build_and_assemble, publish_checked
 from castoff.runner import Command, Runner
 from castoff.sign.signing import keygen, sign_release
 from castoff.targets import TARGETS, parse_linux_tag
@@ -383,28 +381,16 @@ def rehearse(
     for sub in ("dist", "release", "index", "keys", "installs"):
         shutil.rmtree(work / sub, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    outcomes = build_all(
+    dist = work / "dist"
+    manifest = build_and_assemble(
+        config,
         plan,
-        config=config,
+        build_options=build_options,
+        build_dir=build_options.out_dir,
+        dist=dist,
         tools=tools,
         runner=runner,
-        options=build_options,
-        report=lambda target, what: (
-            report(f"{target}: {what}") if what in ("built", "cached", "failed") else None
-        ),
-    )
-    failed = [o for o in outcomes if o.status == "failed"]
-    if failed:
-        raise BuildError(" ".join(f"[{o.target}] {o.error}" for o in failed))
-    dist = work / "dist"
-    report(f"assembling {dist}")
-    manifest = assemble(
-        plan,
-        config,
-        collect([build_options.out_dir / job.target for job in plan.jobs]),
-        out_dir=dist,
-        previous=None,
-        mtime=build_options.source_date_epoch,
+        report=report,
     )
     # sigstore signs only in GitHub Actions; a rehearsal signs with the key backends.
     backends = tuple(b for b in config.sign.backends if b != "sigstore")
@@ -425,25 +411,16 @@ def rehearse(
     tag = f"v{config.version}"
     with local_index(work / "index", runner) as served:
         report(f"local index: {served.index_url} (uploads need its throwaway password)")
-        preflight(
+        host = FolderRelease(work / "release", tag) if config.publish.github.enabled else None
+        published = publish_checked(
             dist,
             config,
-            index_url=served.index_url,
-            runner=runner,
-            keys_dir=keys if backends else None,
-            previous=None,
-            now=datetime.now(UTC),
-            report=report,
-            backends=backends,
-        )
-        host = FolderRelease(work / "release", tag) if config.publish.github.enabled else None
-        published = publish_release(
-            dist,
             options=PublishOptions(
                 repository_url=served.repository_url, index_url=served.index_url
             ),
             host=host,
-            index_enabled=config.publish.pypi.enabled,
+            keys_dir=keys if backends else None,
+            backends=backends,
             runner=runner,
             env={**env, **served.twine_env()},
             report=report,

@@ -98,6 +98,10 @@ class Runner:
             secrets=(*self.secrets, *secrets),
         )
 
+    def dry(self) -> Runner:
+        """Return a runner like this one that only shows its commands."""
+        return Runner(base_env=self.base_env, echo=self.echo, dry_run=True, secrets=self.secrets)
+
     def environment(self, command: Command) -> dict[str, str]:
         """Return the full environment a command runs with."""
         return {**self.base_env, **command.env}

@@ -38,6 +38,11 @@ class ReleaseHost(Protocol):
     def is_published(self) -> bool:
         """Return whether the release is public already."""
 
+    def show(
+        self, files: Sequence[Path], title: str, notes: str, report: Report, *, finish: bool
+    ) -> None:
+        """Show what staging (or, with finish, publishing) would do, doing nothing (dry run)."""
+
 
 def release_files(dist: Path, manifest: Mapping[str, Any]) -> list[Path]:
     """Return the files for the release: GitHub-bound artifacts, their signatures, the manifest."""
@@ -175,6 +180,18 @@ class GhRelease:
         """Publish the draft."""
         self._run("edit", self.tag, "--draft=false")
 
+    def show(
+        self, files: Sequence[Path], title: str, notes: str, report: Report, *, finish: bool
+    ) -> None:
+        """Echo the gh commands a first publish runs (a rerun uploads only what differs)."""
+        dry = self.runner.dry()
+        if finish:
+            dry.run(self._gh("edit", self.tag, "--draft=false"))
+            return
+        report(f"dry run: {self.where}, as a first publish would do it:")
+        dry.run(self._gh("create", self.tag, "--draft", "--title", title, "--notes", notes))
+        dry.run(self._gh("upload", self.tag, "--clobber", *map(str, files)))
+
     def is_published(self) -> bool:
         """Return whether the release is public."""
         view = self._view()
@@ -229,3 +246,14 @@ class FolderRelease:
     def is_published(self) -> bool:
         """Return whether the folder is published."""
         return self._published().is_dir()
+
+    def show(
+        self, files: Sequence[Path], title: str, notes: str, report: Report, *, finish: bool
+    ) -> None:
+        """Say what would be copied where."""
+        if finish:
+            return
+        report(
+            f"dry run: {self.where} would get {len(files)} files in {self._draft()}, then be "
+            f"renamed to {self._published()} ({title}; {len(notes)} characters of notes)"
+        )

@@ -52,7 +52,7 @@ def publish_to_index(
     credentials = {k: env[k] for k in TWINE_VARIABLES if k in env}
     if options.dry_run:
         for artifact in files:
-            runner.run(_command(dist, artifact["name"], options, credentials))
+            runner.dry().run(_command(dist, artifact["name"], options, credentials))
         return {"dry_run": True, "files": [{"name": a["name"], "state": "dry-run"} for a in files]}
     journal = open_journal(
         dist,
@@ -199,26 +199,26 @@ def publish_release(
     manifest = read_manifest(dist)
     doc: dict[str, Any] = {"index": None, "release": None}
     if host is not None:
+        title = f"{manifest['name']} {manifest['version']}"
+        notes = (
+            f"{title}: wheels on the package index, archives named by target triple, "
+            "signatures and provenance. Check a download with `castoff verify`."
+        )
         if options.dry_run:
             files = github.release_files(dist, manifest)
-            report(f"dry run: {host.where} would get {len(files)} files, published last")
+            host.show(files, title, notes, report, finish=False)
             doc["release"] = {"where": host.where, "files": [f.name for f in files]}
         else:
             doc["release"] = github.stage_release(
-                host,
-                dist,
-                manifest,
-                title=f"{manifest['name']} {manifest['version']}",
-                notes=f"{manifest['name']} {manifest['version']}: wheels on the package index, "
-                "archives named by target triple, signatures and provenance. Check a download "
-                "with `castoff verify`.",
-                report=report,
+                host, dist, manifest, title=title, notes=notes, report=report
             )
     if index_enabled:
         doc["index"] = publish_to_index(
             dist, options=options, runner=runner, env=env, report=report
         )
-    if host is not None and not options.dry_run:
+    if host is not None and options.dry_run:
+        host.show([], "", "", report, finish=True)
+    elif host is not None:
         # Only now, with every file on the index, does the release become public.
         doc["release"]["published_before"] = github.finish_release(host, report)
         doc["release"]["published"] = True

@@ -1,0 +1,147 @@
+"""The release pipeline: build, assemble, sign, preflight, publish; rehearse runs it too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from castoff.assemble.assembler import assemble, collect
+from castoff.build.builder import BuildOptions, build_all
+from castoff.build.toolchains import HostTools
+from castoff.config import Config
+from castoff.errors import BuildError
+from castoff.plan import ReleasePlan
+from castoff.publish.github import ReleaseHost
+from castoff.publish.preflight import preflight
+from castoff.publish.publisher import PublishOptions, publish_release
+from castoff.runner import Runner
+from castoff.sign.signing import sign_release
+
+Report = Callable[[str], None]
+
+
+def build_and_assemble(
+    config: Config,
+    plan: ReleasePlan,
+    *,
+    build_options: BuildOptions | None,
+    build_dir: Path,
+    dist: Path,
+    tools: HostTools,
+    runner: Runner,
+    report: Report,
+) -> dict[str, Any]:
+    """Build every planned target (unless build_options is None: folders are there) and assemble."""
+    if build_options is not None:
+        outcomes = build_all(
+            plan,
+            config=config,
+            tools=tools,
+            runner=runner,
+            options=build_options,
+            report=lambda target, what: (
+                report(f"{target}: {what}") if what in ("built", "cached", "failed") else None
+            ),
+        )
+        failed = [o for o in outcomes if o.status == "failed"]
+        if failed:
+            raise BuildError(" ".join(f"[{o.target}] {o.error}" for o in failed))
+    report(f"assembling {dist}")
+    # Built here: this plan's target folders. Not built (downloaded by CI): whatever is there.
+    folders = [build_dir / job.target for job in plan.jobs] if build_options else [build_dir]
+    return assemble(
+        plan,
+        config,
+        collect(folders),
+        out_dir=dist,
+        previous=None,
+        mtime=build_options.source_date_epoch if build_options else 0,
+    )
+
+
+def publish_checked(  # noqa: PLR0913 - both destinations and the checks before them
+    dist: Path,
+    config: Config,
+    *,
+    options: PublishOptions,
+    host: ReleaseHost | None,
+    keys_dir: Path | None,
+    backends: tuple[str, ...],
+    runner: Runner,
+    env: Mapping[str, str],
+    report: Report,
+) -> dict[str, Any]:
+    """Preflight (every check, nothing uploaded on a failure), then publish to both destinations."""
+    checked = preflight(
+        dist,
+        config,
+        index_url=options.index_url,
+        runner=runner,
+        keys_dir=keys_dir,
+        previous=None,
+        now=datetime.now(UTC),
+        report=report,
+        backends=backends,
+    )
+    published = publish_release(
+        dist,
+        options=options,
+        host=host,
+        index_enabled=config.publish.pypi.enabled,
+        runner=runner,
+        env=env,
+        report=report,
+    )
+    return {**published, "kept_from_index": checked["kept_from_index"]}
+
+
+def release(  # noqa: PLR0913 - the whole pipeline's inputs
+    config: Config,
+    plan: ReleasePlan,
+    *,
+    build_options: BuildOptions | None,
+    build_dir: Path,
+    dist: Path,
+    options: PublishOptions,
+    host: ReleaseHost | None,
+    keys_dir: Path | None,
+    tools: HostTools,
+    runner: Runner,
+    env: Mapping[str, str],
+    report: Report,
+) -> dict[str, Any]:
+    """Build, assemble, sign and verify, preflight, then publish (or, dry, show the uploads)."""
+    build_and_assemble(
+        config,
+        plan,
+        build_options=build_options,
+        build_dir=build_dir,
+        dist=dist,
+        tools=tools,
+        runner=runner,
+        report=report,
+    )
+    if config.sign.backends:
+        sign_release(
+            dist,
+            config,
+            backends=(),
+            env=env,
+            keys_dir=keys_dir,
+            runner=runner,
+            keyless=None,
+            report=report,
+        )
+    return publish_checked(
+        dist,
+        config,
+        options=options,
+        host=host,
+        keys_dir=keys_dir,
+        backends=(),
+        runner=runner,
+        env=env,
+        report=report,
+    )
