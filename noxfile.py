@@ -26,6 +26,8 @@ def install_checkout(session: nox.Session, *groups: str) -> None:
 release_sessions(
     project="examples/hello",
     install=lambda session, extras: install_checkout(session, *extras),
+    # Building and running the example needs the Debian toolchains (added only where missing).
+    prepare=lambda session: session.run("ci/install-system.sh", external=True),
 )
 
 
@@ -48,7 +50,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks in bench/, each a ratio against its reference tool in the same run."""
-    install_checkout(session, "bench")
+    install_checkout(session, "bench", "build", "rehearse")
     session.run("python", "bench/bench_release.py", *session.posargs)
 
 

@@ -9,6 +9,10 @@
   (which also hashes the release, writes the provenance and updates the manifest) versus the
   same tools run by hand: one `minisign -S` and one `ssh-keygen -Y sign` over all the files, then
   one verify per file and backend.
+- publish: the example release (examples/hello, built and signed here) uploaded to a local
+  pypiserver by `castoff publish` (preflight, an index read before each file, one twine upload
+  per file, the journal, reading everything back) versus one plain `twine upload` of the same
+  files to a second, empty pypiserver.
 
 The binaries are half random bytes, half repetitive text, so they compress about as real
 binaries do; they carry no ELF header, so the audit reads and skips them.
@@ -251,6 +255,50 @@ def bench_sign(root: Path) -> None:
     )
 
 
+def bench_publish(root: Path) -> None:
+    """Time castoff publish of the example against one plain twine upload of the same files."""
+    from castoff.rehearse import local_index  # noqa: PLC0415 - needs the rehearse extra
+    from castoff.runner import Runner  # noqa: PLC0415
+
+    repo = Path(__file__).resolve().parent.parent
+    config = str(repo / "examples" / "hello" / "pyproject.toml")
+    castoff = shutil.which("castoff") or "castoff"
+    build, dist, keys = root / "build", root / "dist", root / "keys"
+    run(castoff, "build", "--config", config, "--out", str(build))
+    run(castoff, "assemble", "--config", config, str(build), "--out", str(dist))
+    run(castoff, "keygen", "--config", config, str(keys))
+    run(castoff, "sign", "--config", config, str(dist), "--keys", str(keys))
+    manifest = json.loads((dist / "manifest.json").read_text())
+    wheels = [str(dist / a["name"]) for a in manifest["artifacts"] if "pypi" in a["destinations"]]
+    runner = Runner(base_env=os.environ, echo=lambda _: None)
+    with local_index(root / "index-castoff", runner) as first:
+        env = {**os.environ, **first.twine_env()}
+        started = time.perf_counter()
+        # The GitHub side goes to a local folder: gh cannot reach GitHub here.
+        destinations = (
+            "--repository-url", first.repository_url, "--index-url", first.index_url,
+            "--release-folder", str(root / "release"),
+        )  # fmt: skip
+        subprocess.run(
+            [castoff, "publish", "--config", config, str(dist), "--keys", str(keys), *destinations],
+            check=True, capture_output=True, env=env,
+        )  # fmt: skip
+        by_castoff = time.perf_counter() - started
+    with local_index(root / "index-twine", runner) as second:
+        env = {**os.environ, **second.twine_env()}
+        started = time.perf_counter()
+        twine = (sys.executable, "-m", "twine", "upload", "--non-interactive")
+        subprocess.run(
+            [*twine, "--repository-url", second.repository_url, *wheels],
+            check=True, capture_output=True, env=env,
+        )  # fmt: skip
+        by_twine = time.perf_counter() - started
+    print(
+        f"publish the example's {len(wheels)} wheels to a local pypiserver: castoff publish "
+        f"{by_castoff:.2f} s, twine upload {by_twine:.2f} s, ratio {by_castoff / by_twine:.2f}"
+    )
+
+
 def main() -> None:
     """Run the benchmarks and print one line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -272,6 +320,8 @@ def main() -> None:
         per_binary = int(args.release_mb * 1e6 / args.targets / 2 / 0.55)
         bench_assemble(root / "assemble", args.targets, per_binary)
         bench_sign(root / "assemble")
+        (root / "publish").mkdir()
+        bench_publish(root / "publish")
 
 
 if __name__ == "__main__":

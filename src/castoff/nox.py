@@ -21,10 +21,21 @@ def install_released_castoff(session: nox.Session, extras: Sequence[str]) -> Non
 
 
 def release_sessions(
-    *, project: str | Path = ".", install: Installer = install_released_castoff
+    *,
+    project: str | Path = ".",
+    install: Installer = install_released_castoff,
+    prepare: Callable[[nox.Session], object] | None = None,
 ) -> None:
-    """Register castoff's sessions for the project whose pyproject.toml is in `project`."""
+    """Register castoff's sessions for the project whose pyproject.toml is in `project`.
+
+    `prepare` runs first in the sessions that build (build, release, rehearse): a project can
+    install its system toolchains there.
+    """
     config = str(Path(project) / "pyproject.toml")
+
+    def ready(session: nox.Session) -> None:
+        if prepare is not None:
+            prepare(session)
 
     @nox.session(name="plan")
     def plan(session: nox.Session) -> None:
@@ -41,6 +52,7 @@ def release_sessions(
     @nox.session(name="build")
     def build(session: nox.Session) -> None:
         """Build every target (or `-- --target T`), one folder each under build/."""
+        ready(session)
         install(session, ("build",))
         session.run("castoff", "build", "--config", config, *session.posargs)
 
@@ -75,11 +87,13 @@ def release_sessions(
     @nox.session(name="release")
     def release(session: nox.Session) -> None:
         """Build, assemble, sign, preflight and publish (-- --dry-run: everything but uploads)."""
+        ready(session)
         install(session, ("build", "sigstore", "publish"))
         session.run("castoff", "release", "--config", config, *session.posargs)
 
     @nox.session(name="rehearse")
     def rehearse(session: nox.Session) -> None:
         """Rehearse the release: a local pypiserver and folder, then install back and run."""
+        ready(session)
         install(session, ("build", "rehearse"))
         session.run("castoff", "rehearse", "--config", config, *session.posargs)
