@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from castoff.assemble.audit import Finding
-    from castoff.build.builder import Outcome
+    from castoff.build.builder import BuildOptions, Outcome
     from castoff.build.toolchains import HostTools
     from castoff.config import Config
     from castoff.plan import ReleasePlan
@@ -568,10 +568,21 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _build_options(args: argparse.Namespace, settings: Settings) -> BuildOptions:
+    from castoff.build.builder import BuildOptions  # noqa: PLC0415
+
+    return BuildOptions(
+        out_dir=args.build_dir.resolve(),
+        cache_dir=settings.cache_dir,
+        jobs=args.jobs,
+        keep_going=False,
+        source_date_epoch=settings.source_date_epoch,
+    )
+
+
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
 
-    from castoff.build.builder import BuildOptions  # noqa: PLC0415
     from castoff.publish.publisher import PublishOptions  # noqa: PLC0415
     from castoff.release import release  # noqa: PLC0415
     from castoff.runner import Runner  # noqa: PLC0415
@@ -583,15 +594,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     doc = release(
         config,
         plan,
-        build_options=None
-        if args.no_build
-        else BuildOptions(
-            out_dir=build_dir,
-            cache_dir=settings.cache_dir,
-            jobs=args.jobs,
-            keep_going=False,
-            source_date_epoch=settings.source_date_epoch,
-        ),
+        build_options=None if args.no_build else _build_options(args, settings),
         build_dir=build_dir,
         dist=args.out.resolve(),
         options=PublishOptions(
@@ -621,7 +624,6 @@ def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from castoff.build.builder import BuildOptions  # noqa: PLC0415
     from castoff.errors import RehearseError  # noqa: PLC0415
     from castoff.rehearse import rehearse  # noqa: PLC0415
 
@@ -631,13 +633,7 @@ def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
     doc = rehearse(
         config,
         plan,
-        build_options=BuildOptions(
-            out_dir=args.build_dir.resolve(),
-            cache_dir=settings.cache_dir,
-            jobs=args.jobs,
-            keep_going=False,
-            source_date_epoch=settings.source_date_epoch,
-        ),
+        build_options=_build_options(args, settings),
         work=args.work.resolve(),
         tools=tools,
         runner=runner,

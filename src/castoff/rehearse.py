@@ -184,6 +184,8 @@ def uv_platform(tag: str) -> str | None:
         return None
     if linux.family == "manylinux" and linux.arch in _UV_GLIBC_ARCHES and linux.version:
         return f"{linux.arch}-manylinux_{linux.version[0]}_{linux.version[1]}"
+    if linux.family == "manylinux" and linux.arch == "riscv64" and linux.version == (2, 31):
+        return "riscv64-unknown-linux"  # uv's name for riscv64 at glibc 2.31, its floor
     if linux.family == "musllinux" and linux.arch in _UV_MUSL_ARCHES:
         return f"{linux.arch}-unknown-linux-musl"
     return None

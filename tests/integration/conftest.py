@@ -83,3 +83,22 @@ def dist(
     result = castoff("assemble", "--config", config, str(out_dir), "--out", str(folder), "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     return folder
+
+
+@pytest.fixture(scope="session")
+def signed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Return the example release signed with throwaway keys, and the keys' folder."""
+    root = tmp_path_factory.mktemp("signed-example")
+    keys = root / "keys"
+    config = str(EXAMPLE / "pyproject.toml")
+    assert castoff("keygen", "--config", config, str(keys)).returncode == 0
+    folder = Path(shutil.copytree(dist, root / "dist"))
+    signed = castoff("sign", "--config", config, str(folder), "--keys", str(keys))
+    assert signed.returncode == 0, signed.stderr
+    return folder, keys
+
+
+@pytest.fixture
+def release(signed: tuple[Path, Path], tmp_path: Path) -> Path:
+    """Return a private copy of the signed example release."""
+    return Path(shutil.copytree(signed[0], tmp_path / "dist"))

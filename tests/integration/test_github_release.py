@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,23 +22,6 @@ from tests.integration.conftest import castoff
 
 CONFIG = str(EXAMPLE / "pyproject.toml")
 RELEASE = "castoff-dev/hello/v0.1.0"  # the example's repository and tag, in the fake's state
-
-
-@pytest.fixture(scope="module")
-def signed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Return the example release signed with throwaway keys, and the keys."""
-    root = tmp_path_factory.mktemp("gh")
-    keys = root / "keys"
-    assert castoff("keygen", "--config", CONFIG, str(keys)).returncode == 0
-    folder = Path(shutil.copytree(dist, root / "dist"))
-    assert castoff("sign", "--config", CONFIG, str(folder), "--keys", str(keys)).returncode == 0
-    return folder, keys
-
-
-@pytest.fixture
-def release(signed: tuple[Path, Path], tmp_path: Path) -> Path:
-    """Return a private copy of the signed release."""
-    return Path(shutil.copytree(signed[0], tmp_path / "dist"))
 
 
 @pytest.fixture

@@ -20,28 +20,10 @@ from tests.integration.conftest import castoff
 CONFIG = str(EXAMPLE / "pyproject.toml")
 
 
-@pytest.fixture(scope="module")
-def signed_example(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Return the example release signed with throwaway keys, and the keys' folder."""
-    root = tmp_path_factory.mktemp("publish")
-    keys = root / "keys"
-    assert castoff("keygen", "--config", CONFIG, str(keys)).returncode == 0
-    folder = Path(shutil.copytree(dist, root / "dist"))
-    signed = castoff("sign", "--config", CONFIG, str(folder), "--keys", str(keys))
-    assert signed.returncode == 0, signed.stderr
-    return folder, keys
-
-
 @pytest.fixture
-def release(signed_example: tuple[Path, Path], tmp_path: Path) -> Path:
-    """Return a private copy of the signed example release."""
-    return Path(shutil.copytree(signed_example[0], tmp_path / "dist"))
-
-
-@pytest.fixture
-def keys(signed_example: tuple[Path, Path]) -> Path:
+def keys(signed: tuple[Path, Path]) -> Path:
     """Return the throwaway keys the release was signed with."""
-    return signed_example[1]
+    return signed[1]
 
 
 @pytest.fixture

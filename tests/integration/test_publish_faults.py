@@ -7,7 +7,6 @@ every file uploaded exactly once (counted by the index's own log of answered upl
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -72,23 +71,6 @@ class FaultyIndex:
     def answered(self) -> list[str]:
         """Return the status of every upload the index answered, in order."""
         return [line.split()[1] for line in self.log.read_text().splitlines()]
-
-
-@pytest.fixture(scope="module")
-def signed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Return the example release signed with throwaway keys, and the keys."""
-    root = tmp_path_factory.mktemp("faults")
-    keys = root / "keys"
-    assert castoff("keygen", "--config", CONFIG, str(keys)).returncode == 0
-    folder = Path(shutil.copytree(dist, root / "dist"))
-    assert castoff("sign", "--config", CONFIG, str(folder), "--keys", str(keys)).returncode == 0
-    return folder, keys
-
-
-@pytest.fixture
-def release(signed: tuple[Path, Path], tmp_path: Path) -> Path:
-    """Return a private copy of the signed release."""
-    return Path(shutil.copytree(signed[0], tmp_path / "dist"))
 
 
 @pytest.fixture

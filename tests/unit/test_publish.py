@@ -3,13 +3,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from castoff.errors import PublishError
 from castoff.publish import index, twine
+from castoff.publish.github import FolderRelease, finish_release, stage_release
 from castoff.publish.journal import JOURNAL_FILE, open_journal
 from castoff.publish.preflight import index_findings
+from castoff.rehearse import platform_tag, uv_platform
 from castoff.runner import Command, Result
 
 WHEEL = "castoff_hello-0.1.0-py3-none-musllinux_1_2_x86_64.whl"
@@ -183,3 +186,66 @@ def test_a_started_publish_must_be_resumed_and_only_with_the_same_files(tmp_path
         resume=True,
     )
     assert resumed.entries[WHEEL].state == "uploaded"
+
+
+def _release_folder(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    for name in ("a.tar.gz", "a.tar.gz.minisig", "w.whl", "SHA256SUMS", "manifest.json"):
+        (dist / name).write_text(name)
+    manifest: dict[str, Any] = {
+        "artifacts": [
+            {
+                "name": "a.tar.gz",
+                "destinations": ["github"],
+                "signatures": [{"name": "a.tar.gz.minisig"}],
+            },
+            {"name": "w.whl", "destinations": ["pypi"], "signatures": []},
+            {"name": "SHA256SUMS", "destinations": ["github"], "signatures": []},
+        ]
+    }
+    return dist, manifest
+
+
+def test_a_local_release_is_a_draft_until_finished_and_reruns_upload_only_changes(
+    tmp_path: Path,
+) -> None:
+    """Stage: draft with every GitHub-bound file; rerun: nothing; finish: published at once."""
+    dist, manifest = _release_folder(tmp_path)
+    host = FolderRelease(tmp_path / "release", "v1.0.0")
+    lines: list[str] = []
+    staged = stage_release(host, dist, manifest, title="t", notes="n", report=lines.append)
+    assert staged["uploaded"] == ["a.tar.gz", "a.tar.gz.minisig", "SHA256SUMS", "manifest.json"]
+    assert (tmp_path / "release" / "v1.0.0.draft" / "a.tar.gz").is_file()
+    assert not (tmp_path / "release" / "v1.0.0").exists()
+    assert not host.is_published()
+    (dist / "SHA256SUMS").write_text("changed")
+    again = stage_release(host, dist, manifest, title="t", notes="n", report=lines.append)
+    assert again["uploaded"] == ["SHA256SUMS"]
+    assert finish_release(host, lines.append) is False
+    assert (tmp_path / "release" / "v1.0.0" / "SHA256SUMS").read_text() == "changed"
+    assert finish_release(host, lines.append) is True
+
+
+def test_staging_refuses_a_release_with_missing_signatures(tmp_path: Path) -> None:
+    """Every file the release needs is there before anything is created."""
+    dist, manifest = _release_folder(tmp_path)
+    (dist / "a.tar.gz.minisig").unlink()
+    host = FolderRelease(tmp_path / "release", "v1.0.0")
+    with pytest.raises(PublishError, match=r"a\.tar\.gz\.minisig"):
+        stage_release(host, dist, manifest, title="t", notes="n", report=lambda _: None)
+    assert host.assets() is None
+
+
+def test_uv_platforms_exist_only_where_uv_has_a_name_for_them() -> None:
+    """Uv 0.13's --python-platform names: glibc for five arches (and riscv64), musl for two."""
+    assert uv_platform("manylinux_2_17_s390x") == "s390x-manylinux_2_17"
+    assert uv_platform("manylinux_2_34_ppc64le") == "ppc64le-manylinux_2_34"
+    assert uv_platform("manylinux_2_31_riscv64") == "riscv64-unknown-linux"
+    assert uv_platform("musllinux_1_2_aarch64") == "aarch64-unknown-linux-musl"
+    assert uv_platform("musllinux_1_2_s390x") is None
+    assert uv_platform("manylinux_2_17_i686") is None
+    assert platform_tag("gnu", ["manylinux2014_s390x", "manylinux_2_17_s390x"]) == (
+        "manylinux_2_17_s390x"
+    )
+    assert platform_tag("musl", ["manylinux_2_17_s390x"]) is None
