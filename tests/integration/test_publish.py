@@ -50,6 +50,9 @@ def _publish(
         server.repository_url,
         "--index-url",
         server.index_url,
+        # The GitHub side goes to a folder beside the index's (tests with gh: test_github_release).
+        "--release-folder",
+        str(server.packages.parent / "release"),
         *extra,
         env=env,
     )
@@ -104,6 +107,7 @@ def test_preflight_lists_every_problem_at_once_and_uploads_nothing(
     result = castoff(
         "publish", "--config", str(pyproject), str(release), "--keys", str(keys),
         "--repository-url", server.repository_url, "--index-url", server.index_url, "--json",
+        "--release-folder", str(tmp_path / "release"),
         env=server.twine_env(),
     )  # fmt: skip
     assert result.returncode == 12, result.stderr
@@ -125,7 +129,7 @@ def test_publish_uploads_each_file_once_reads_it_back_and_resumes_without_repeat
     result = _publish(release, keys, server, "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert {f["name"]: f["state"] for f in doc["files"]} == dict.fromkeys(
+    assert {f["name"]: f["state"] for f in doc["index"]["files"]} == dict.fromkeys(
         _index_bound(release), "verified"
     )
     assert _served(server) == _index_bound(release)

@@ -88,7 +88,8 @@ def publish(
     return castoff(
         "publish", "--config", CONFIG, str(release), "--keys", str(keys),
         "--repository-url", server.url, "--index-url", f"{server.url}simple/",
-        "--attempts", "3", "--backoff", "0.05", *extra,
+        "--attempts", "3", "--backoff", "0.05",
+        "--release-folder", str(server.packages.parent / "release"), *extra,
         env={"TWINE_USERNAME": "castoff", "TWINE_PASSWORD": PASSWORD},
     )  # fmt: skip
 
@@ -152,7 +153,7 @@ def test_server_errors_are_retried_within_the_run(
     assert "trying again in 0.05 s" in result.stderr
     assert server.answered().count("500") == 5
     assert server.answered().count("200") == FILES
-    files = json.loads(result.stdout)["files"]
+    files = json.loads(result.stdout)["index"]["files"]
     assert [f["attempts"] for f in files] == [1, 2, *([1] * (FILES - 2))]
 
 
