@@ -602,6 +602,8 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
             index_url=args.index_url or config.publish.pypi.index_url,
             resume=args.resume,
             dry_run=args.dry_run,
+            attempts=args.attempts,
+            backoff=args.backoff,
         ),
         host=_release_host(args, config, settings, runner),
         keys_dir=args.keys,
@@ -839,48 +841,63 @@ def _add_signing_commands(commands: argparse._SubParsersAction[argparse.Argument
     preflight.set_defaults(func=_cmd_preflight, target=None)
     publish = commands.add_parser(
         "publish",
-        parents=[index_options],
+        parents=[index_options, _upload_options()],
         help="preflight, then upload the index-bound files one at a time, journaled",
     )
-    publish.add_argument(
+    publish.set_defaults(func=_cmd_publish, target=None)
+
+    _add_pipeline_commands(commands, config_only)
+
+
+def _upload_options() -> argparse.ArgumentParser:
+    uploads = argparse.ArgumentParser(add_help=False)
+    uploads.add_argument(
         "--repository-url", help="where twine uploads (default: publish.pypi.repository-url)"
     )
-    publish.add_argument(
+    uploads.add_argument(
         "--resume", action="store_true", help="continue a publish the journal says was started"
     )
-    publish.add_argument(
-        "--dry-run", action="store_true", help="preflight, then print the uploads without them"
+    uploads.add_argument(
+        "--dry-run", action="store_true", help="everything but the uploads, which are printed"
     )
-    publish.add_argument(
+    uploads.add_argument(
         "--attempts", type=int, default=4, help="tries per file on 5xx, 429 and network errors"
     )
-    publish.add_argument(
+    uploads.add_argument(
         "--backoff", type=float, default=2.0, help="seconds before the first retry; then doubled"
     )
-    publish.add_argument(
+    uploads.add_argument(
         "--release-folder",
         type=Path,
         metavar="DIR",
         help="publish the release into a local folder instead of GitHub (rehearsals)",
     )
-    publish.add_argument("--tag", help="the release's git tag (default: v<version>)")
-    publish.set_defaults(func=_cmd_publish, target=None)
-
-    _add_pipeline_commands(commands, config_only)
+    uploads.add_argument("--tag", help="the release's git tag (default: v<version>)")
+    return uploads
 
 
 def _add_pipeline_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     config_only: argparse.ArgumentParser,
 ) -> None:
+    pipeline = argparse.ArgumentParser(add_help=False, parents=[config_only])
+    pipeline.add_argument(
+        "--target",
+        action="append",
+        metavar="TRIPLE",
+        help="this target only; repeatable (default: $CASTOFF_TARGETS, else all)",
+    )
+    pipeline.add_argument(
+        "--build-dir", type=Path, default=Path("build"), help="build folder (default: build)"
+    )
+    pipeline.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="targets built at once"
+    )
+    pipeline.add_argument("--json", action="store_true", help="print the outcome as JSON")
     release_parser = commands.add_parser(
         "release",
-        parents=[config_only],
+        parents=[pipeline, _upload_options()],
         help="build, assemble, sign, preflight and publish (--dry-run: all but the uploads)",
-    )
-    release_parser.add_argument("--target", action="append", metavar="TRIPLE", help="repeatable")
-    release_parser.add_argument(
-        "--build-dir", type=Path, default=Path("build"), help="build folder (default: build)"
     )
     release_parser.add_argument(
         "--no-build",
@@ -891,45 +908,19 @@ def _add_pipeline_commands(
         "--out", type=Path, default=Path("dist"), help="release folder (default: dist)"
     )
     release_parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="targets built at once"
-    )
-    release_parser.add_argument(
         "--keys", type=Path, metavar="DIR", help="throwaway keys from `castoff keygen DIR`"
     )
-    release_parser.add_argument("--repository-url", help="where twine uploads")
     release_parser.add_argument("--index-url", help="the index's simple API")
-    release_parser.add_argument(
-        "--release-folder", type=Path, metavar="DIR", help="a local folder instead of GitHub"
-    )
-    release_parser.add_argument("--tag", help="the release's git tag (default: v<version>)")
-    release_parser.add_argument("--resume", action="store_true", help="continue a publish")
-    release_parser.add_argument(
-        "--dry-run", action="store_true", help="everything but the uploads, which are printed"
-    )
-    release_parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     release_parser.set_defaults(func=_cmd_release)
 
     rehearse_parser = commands.add_parser(
         "rehearse",
-        parents=[config_only],
+        parents=[pipeline],
         help="the whole release against a local index and folder, then install it back and run it",
-    )
-    rehearse_parser.add_argument(
-        "--target",
-        action="append",
-        metavar="TRIPLE",
-        help="rehearse this target only; repeatable (default: $CASTOFF_TARGETS, else all)",
     )
     rehearse_parser.add_argument(
         "--work", type=Path, default=Path("rehearsal"), help="working folder (default: rehearsal)"
     )
-    rehearse_parser.add_argument(
-        "--build-dir", type=Path, default=Path("build"), help="build folder (default: build)"
-    )
-    rehearse_parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="targets built at once"
-    )
-    rehearse_parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     rehearse_parser.set_defaults(func=_cmd_rehearse)
 
 
