@@ -580,6 +580,57 @@ def _build_options(args: argparse.Namespace, settings: Settings) -> BuildOptions
     )
 
 
+def _workflows(args: argparse.Namespace, settings: Settings) -> dict[str, str]:
+    from castoff.workflows import WorkflowOptions, render_all  # noqa: PLC0415
+
+    config = _load_config(settings)
+    options = WorkflowOptions.for_project(args.config_path or str(settings.config_path))
+    if args.nox or args.setup is not None:
+        options = WorkflowOptions(
+            config_path=options.config_path,
+            setup=tuple(line for line in args.setup or () if line),
+            nox=args.nox or options.nox,
+        )
+    return render_all(config, options)
+
+
+def _cmd_ci_generate(args: argparse.Namespace, settings: Settings) -> int:
+    generated = _workflows(args, settings)
+    args.workflows.mkdir(parents=True, exist_ok=True)
+    for name, text in generated.items():
+        (args.workflows / name).write_text(text, encoding="utf-8")
+    if args.json:
+        sys.stdout.write(json.dumps({"written": sorted(generated)}) + "\n")
+    else:
+        _console(stderr=True).print(f"wrote {', '.join(sorted(generated))} in {args.workflows}")
+    return 0
+
+
+def _cmd_ci_check(args: argparse.Namespace, settings: Settings) -> int:
+    generated = _workflows(args, settings)
+    drifted = []
+    for name, text in generated.items():
+        path = args.workflows / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            drifted.append(str(path))
+    doc: dict[str, object] = {
+        "checked": [str(args.workflows / n) for n in sorted(generated)],
+        "drifted": drifted,
+    }
+    if drifted:
+        raise UsageError(
+            f"{', '.join(drifted)}: differs from what castoff generates (or is missing); the "
+            "workflow must only call castoff's nox sessions.",
+            hint="Regenerate with `castoff ci generate` (same options) and commit the result.",
+            details=doc,
+        )
+    if args.json:
+        sys.stdout.write(json.dumps(doc) + "\n")
+    else:
+        _console(stderr=True).print(f"{len(generated)} workflows match what castoff generates")
+    return 0
+
+
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
 
@@ -847,6 +898,41 @@ def _add_signing_commands(commands: argparse._SubParsersAction[argparse.Argument
     publish.set_defaults(func=_cmd_publish, target=None)
 
     _add_pipeline_commands(commands, config_only)
+    _add_ci_commands(commands, config_only)
+
+
+def _add_ci_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    config_only: argparse.ArgumentParser,
+) -> None:
+    options = argparse.ArgumentParser(add_help=False, parents=[config_only])
+    options.add_argument(
+        "--workflows",
+        type=Path,
+        default=Path(".github/workflows"),
+        help="where the workflows are (default: .github/workflows)",
+    )
+    options.add_argument(
+        "--config-path", help="the config's path as the workflows name it (default: --config)"
+    )
+    options.add_argument("--nox", help="the nox command the jobs run (default: nox)")
+    options.add_argument(
+        "--setup",
+        action="append",
+        help="a shell line that installs nox and castoff in each job; repeatable "
+        "(default: pip install of the pinned nox and this castoff)",
+    )
+    options.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    ci = commands.add_parser("ci", help="GitHub Actions workflows that call castoff's sessions")
+    ci_commands = ci.add_subparsers(dest="ci_command", required=True, metavar="COMMAND")
+    generate = ci_commands.add_parser(
+        "generate", parents=[options], help="write release.yml and ci.yml"
+    )
+    generate.set_defaults(func=_cmd_ci_generate, target=None)
+    check = ci_commands.add_parser(
+        "check", parents=[options], help="fail when the checked-in workflows drift"
+    )
+    check.set_defaults(func=_cmd_ci_check, target=None)
 
 
 def _upload_options() -> argparse.ArgumentParser:

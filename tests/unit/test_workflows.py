@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from castoff.config import Config, load
+from castoff.workflows import WorkflowOptions, render_all
+
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+
+
+@pytest.fixture
+def config(example_pyproject: Path) -> Config:
+    """Return the example's config."""
+    return load(example_pyproject)
+
+
+def _parsed(config: Config) -> dict[str, dict[Any, Any]]:
+    texts = render_all(config, WorkflowOptions.for_project())
+    return {name: yaml.safe_load(text) for name, text in texts.items()}
+
+
+def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = job["steps"]
+    return steps
+
+
+def test_the_release_graph_is_plan_then_a_build_matrix_then_one_release(config: Config) -> None:
+    """Plan's output feeds the matrix via fromJson; the release job needs both."""
+    release = _parsed(config)["release.yml"]
+    jobs = release["jobs"]
+    assert list(jobs) == ["plan", "build", "release"]
+    assert jobs["plan"]["outputs"]["matrix"] == "${{ steps.plan.outputs.matrix }}"
+    assert jobs["build"]["strategy"]["matrix"] == "${{ fromJson(needs.plan.outputs.matrix) }}"
+    assert jobs["build"]["needs"] == "plan"
+    assert jobs["release"]["needs"] == ["plan", "build"]
+    runs = [s["run"] for job in jobs.values() for s in _steps(job) if "run" in s]
+    # Only nox sessions run (after installing nox): no release logic lives in YAML.
+    for run in runs:
+        assert run.startswith("python -m pip install") or "nox -s " in run, run
+    assert "--format github-matrix" in _steps(jobs["plan"])[-1]["run"]
+
+
+def test_every_action_is_pinned_by_commit_and_permissions_are_least(config: Config) -> None:
+    """Third-party actions by 40-hex SHA; nothing by default; write only where the release is."""
+    for name, workflow in _parsed(config).items():
+        assert workflow["permissions"] == {}, name
+        for job_name, job in workflow["jobs"].items():
+            for step in _steps(job):
+                if "uses" in step:
+                    assert PINNED.match(step["uses"]), step["uses"]
+            expected = (
+                {"contents": "write", "id-token": "write"}
+                if (name, job_name) == ("release.yml", "release")
+                else {"contents": "read"}
+            )
+            assert job["permissions"] == expected, (name, job_name)
+
+
+def test_the_release_job_gets_the_signing_secrets_the_config_names(config: Config) -> None:
+    """Each secret variable of the config comes from GitHub secrets, by the same name."""
+    release = _parsed(config)["release.yml"]["jobs"]["release"]
+    env = _steps(release)[-1]["env"]
+    assert env["CASTOFF_MINISIGN_KEY"] == "${{ secrets.CASTOFF_MINISIGN_KEY }}"
+    assert env["CASTOFF_SSH_SIGNING_KEY"] == "${{ secrets.CASTOFF_SSH_SIGNING_KEY }}"
+    assert release["environment"] == "release"
+    dispatch = _parsed(config)["release.yml"][True]["workflow_dispatch"]  # YAML 1.1: on is True
+    assert dispatch["inputs"]["dry_run"]["default"] is True
+
+
+def test_matrix_values_reach_commands_through_the_environment(config: Config) -> None:
+    """No ${{ }} inside run: lines (template injection); values go through env."""
+    for text in render_all(config, WorkflowOptions.for_project()).values():
+        for line in text.splitlines():
+            if line.strip().startswith(("run:", "- run:")) and "${{" in line:
+                assert "steps.plan" not in line
+                pytest.fail(f"expression in a run line: {line}")
