@@ -631,6 +631,20 @@ def _cmd_ci_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_init(args: argparse.Namespace, _: Settings) -> int:
+    from castoff.init import init  # noqa: PLC0415
+
+    written = init(args.path, force=args.force)
+    if args.json:
+        sys.stdout.write(json.dumps({"written": [str(p) for p in written]}) + "\n")
+    else:
+        _console(stderr=True).print(
+            f"wrote {len(written)} files: {', '.join(str(p) for p in written) or 'none needed'}. "
+            "Next: `nox -s plan`, then `nox -s rehearse`."
+        )
+    return 0
+
+
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
 
@@ -923,6 +937,19 @@ def _add_ci_commands(
         "(default: pip install of the pinned nox and this castoff)",
     )
     options.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    init_parser = commands.add_parser(
+        "init",
+        help="write noxfile.py, tasks.py, the workflows and a starter [tool.castoff] into a "
+        "maturin project",
+    )
+    init_parser.add_argument(
+        "path", type=Path, nargs="?", default=Path(), metavar="PATH", help="the project folder"
+    )
+    init_parser.add_argument(
+        "--force", action="store_true", help="replace files that exist with other content"
+    )
+    init_parser.add_argument("--json", action="store_true", help="print what was written")
+    init_parser.set_defaults(func=_cmd_init, config=None, target=None)
     ci = commands.add_parser("ci", help="GitHub Actions workflows that call castoff's sessions")
     ci_commands = ci.add_subparsers(dest="ci_command", required=True, metavar="COMMAND")
     generate = ci_commands.add_parser(

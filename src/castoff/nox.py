@@ -6,6 +6,7 @@ dependencies exist; the sessions run the `castoff` command inside their own virt
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,8 +17,13 @@ Installer = Callable[[nox.Session, Sequence[str]], None]
 
 
 def install_released_castoff(session: nox.Session, extras: Sequence[str]) -> None:
-    """Install castoff from the package index into a session."""
-    session.install(f"castoff[{','.join(extras)}]" if extras else "castoff")
+    """Install this castoff's version from the index (or $CASTOFF_REQUIREMENT) into a session."""
+    from castoff import __version__  # noqa: PLC0415 - castoff.nox imports only nox at start
+
+    name = f"castoff[{','.join(extras)}]" if extras else "castoff"
+    # A checkout or wheel to install instead, e.g. file:///src/castoff (tests, forks).
+    source = os.environ.get("CASTOFF_REQUIREMENT")
+    session.install(f"{name} @ {source}" if source else f"{name}=={__version__}")
 
 
 def release_sessions(
