@@ -17,6 +17,17 @@ from pathlib import Path
 from typing import Any
 
 
+def install(folder: Path) -> tuple[Path, Path]:
+    """Make a `gh` that runs this fake; return the fake's state folder and the bin folder."""
+    state, bin_dir = folder / "github", folder / "bin"
+    state.mkdir(parents=True)
+    bin_dir.mkdir(parents=True)
+    gh = bin_dir / "gh"
+    gh.write_text(f'#!/bin/sh\nexec {sys.executable} {Path(__file__).resolve()} "$@"\n')
+    gh.chmod(0o755)
+    return state, bin_dir
+
+
 def _state(root: Path, repo: str, tag: str) -> Path:
     return root / repo / tag
 

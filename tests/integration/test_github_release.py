@@ -8,16 +8,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import tests.fake_gh
 from castoff.rehearse import LocalIndex, local_index
 from castoff.runner import Runner
-from tests.conftest import EXAMPLE, REPO
+from tests.conftest import EXAMPLE
 from tests.integration.conftest import castoff
 
 CONFIG = str(EXAMPLE / "pyproject.toml")
@@ -26,14 +26,8 @@ RELEASE = "castoff-dev/hello/v0.1.0"  # the example's repository and tag, in the
 
 @pytest.fixture
 def fake_gh(tmp_path: Path) -> Path:
-    """Put the recording fake gh first on PATH; return its state folder."""
-    state = tmp_path / "github"
-    state.mkdir()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    gh = bin_dir / "gh"
-    gh.write_text(f'#!/bin/sh\nexec {sys.executable} {REPO / "tests" / "fake_gh.py"} "$@"\n')
-    gh.chmod(0o755)
+    """Make the recording fake gh (publish() puts it first on PATH); return its state folder."""
+    state, _ = tests.fake_gh.install(tmp_path)
     return state
 
 

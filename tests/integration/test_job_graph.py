@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
+import tests.fake_gh
 from castoff.publish import index
 from castoff.rehearse import local_index
 from castoff.runner import Runner
@@ -36,13 +36,7 @@ def test_the_release_workflow_fans_out_and_in_with_a_fake_gh(tmp_path: Path) -> 
     public.mkdir()
     shutil.copy(keys / "minisign.pub", public / "minisign.pub")
     shutil.copy(keys / "allowed_signers", public / "allowed_signers")
-    state = tmp_path / "github"
-    state.mkdir()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    gh = bin_dir / "gh"
-    gh.write_text(f'#!/bin/sh\nexec {sys.executable} {REPO / "tests" / "fake_gh.py"} "$@"\n')
-    gh.chmod(0o755)
+    state, bin_dir = tests.fake_gh.install(tmp_path)
     with local_index(tmp_path / "index", Runner(base_env=os.environ, echo=lambda _: None)) as run:
         pyproject = repo / "examples" / "hello" / "pyproject.toml"
         pyproject.write_text(
