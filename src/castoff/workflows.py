@@ -46,6 +46,16 @@ def _secrets(config: Config) -> list[str]:
     return sorted({n for n in names if n})
 
 
+def _signing_tools(config: Config, indent: str = "      ") -> str:
+    """Return a step installing the signing tools GitHub's Ubuntu runners lack (minisign)."""
+    if "minisign" not in config.sign.backends:
+        return ""
+    return (
+        f"{indent}- run: command -v minisign >/dev/null || "
+        "(sudo apt-get update && sudo apt-get install -y --no-install-recommends minisign)\n"
+    )
+
+
 def _prelude(options: WorkflowOptions, indent: str = "      ") -> str:
     lines = [
         f"{indent}- uses: {CHECKOUT}",
@@ -148,7 +158,7 @@ def release_workflow(config: Config, options: WorkflowOptions) -> str:
       id-token: write  # trusted publishing to PyPI, and sigstore
     steps:
 {_prelude(options)}
-{_download()}
+{_signing_tools(config)}{_download()}
       - run: |
           args=(--no-build)
           if [ "$DRY_RUN" = "true" ]; then args+=(--dry-run); fi
@@ -162,7 +172,6 @@ def release_workflow(config: Config, options: WorkflowOptions) -> str:
 
 def ci_workflow(config: Config, options: WorkflowOptions) -> str:
     """Return ci.yml: on pull requests, build every target and rehearse the release, dry."""
-    del config  # the same jobs for every project; kept for symmetry with release_workflow
     triggers = """  pull_request:
   push:
     branches: [main]
@@ -179,7 +188,7 @@ def ci_workflow(config: Config, options: WorkflowOptions) -> str:
       contents: read
     steps:
 {_prelude(options)}
-{_download()}
+{_signing_tools(config)}{_download()}
       - run: {options.nox} -s keygen -- "$RUNNER_TEMP/keys"
       - run: >-
           {options.nox} -s release -- --no-build --dry-run --keys "$RUNNER_TEMP/keys"
