@@ -147,13 +147,23 @@ def _print_plan_table(plan: ReleasePlan) -> None:
     )
 
 
-def _tools(env: Mapping[str, str]) -> tuple[Runner, HostTools]:
+def _runner(env: Mapping[str, str], *, dry_run: bool = False) -> Runner:
+    """Return the runner every command uses: commands echoed to stderr, secrets redacted."""
     from rich.markup import escape  # noqa: PLC0415
 
-    from castoff.build import toolchains  # noqa: PLC0415
     from castoff.runner import Runner  # noqa: PLC0415
 
-    runner = Runner(base_env=env, echo=lambda line: _console(stderr=True).print(escape(line)))
+    return Runner(
+        base_env=env,
+        echo=lambda line: _console(stderr=True).print(escape(line)),
+        dry_run=dry_run,
+    )
+
+
+def _tools(env: Mapping[str, str]) -> tuple[Runner, HostTools]:
+    from castoff.build import toolchains  # noqa: PLC0415
+
+    runner = _runner(env)
     return runner, toolchains.probe(runner, env)
 
 
@@ -386,18 +396,6 @@ def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _sign_runner(env: Mapping[str, str], *, dry_run: bool = False) -> Runner:
-    from rich.markup import escape  # noqa: PLC0415
-
-    from castoff.runner import Runner  # noqa: PLC0415
-
-    return Runner(
-        base_env=env,
-        echo=lambda line: _console(stderr=True).print(escape(line)),
-        dry_run=dry_run,
-    )
-
-
 def _load_config(settings: Settings) -> Config:
     from castoff.config import load  # noqa: PLC0415
 
@@ -416,7 +414,7 @@ def _cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
         backends=args.backend or (),
         env=settings.env,
         keys_dir=args.keys,
-        runner=_sign_runner(settings.env),
+        runner=_runner(settings.env),
         keyless=None,
         report=lambda line: console.print(escape(line)),
     )
@@ -448,7 +446,7 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         _load_config(settings),
         backends=args.backend or (),
         keys_dir=args.keys,
-        runner=_sign_runner(settings.env),
+        runner=_runner(settings.env),
         report=lambda line: console.print(escape(line)),
     )
     if args.json:
@@ -465,7 +463,7 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_keygen(args: argparse.Namespace, settings: Settings) -> int:
     from castoff.sign.signing import keygen  # noqa: PLC0415
 
-    doc = keygen(args.folder, _load_config(settings), _sign_runner(settings.env))
+    doc = keygen(args.folder, _load_config(settings), _runner(settings.env))
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
@@ -488,7 +486,7 @@ def _preflight(args: argparse.Namespace, settings: Settings, config: Config) -> 
         args.dist,
         config,
         index_url=args.index_url or config.publish.pypi.index_url,
-        runner=_sign_runner(settings.env),
+        runner=_runner(settings.env),
         keys_dir=args.keys,
         previous=args.previous,
         now=datetime.now(UTC),
@@ -538,7 +536,7 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     # Every check passes before the first byte is uploaded, on a resume too.
     checked = _preflight(args, settings, config)
     console = _console(stderr=True)
-    runner = _sign_runner(settings.env, dry_run=args.dry_run)
+    runner = _runner(settings.env, dry_run=args.dry_run)
     doc = publish_release(
         args.dist,
         options=PublishOptions(
@@ -650,7 +648,6 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
 
     from castoff.publish.publisher import PublishOptions  # noqa: PLC0415
     from castoff.release import release  # noqa: PLC0415
-    from castoff.runner import Runner  # noqa: PLC0415
 
     config, plan = _load_plan(settings)
     runner, tools = _tools(settings.env)
@@ -661,6 +658,8 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         plan,
         build_options=None if args.no_build else _build_options(args, settings),
         build_dir=build_dir,
+        # Alias archives get the same times whether built here or downloaded (--no-build).
+        mtime=settings.source_date_epoch,
         dist=args.out.resolve(),
         options=PublishOptions(
             repository_url=args.repository_url or config.publish.pypi.repository_url,
@@ -673,9 +672,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         host=_release_host(args, config, settings, runner),
         keys_dir=args.keys,
         tools=tools,
-        runner=Runner(
-            base_env=settings.env, echo=lambda line: console.print(escape(line)), dry_run=False
-        ),
+        runner=runner,
         env=settings.env,
         report=lambda line: console.print(escape(line)),
     )

@@ -390,6 +390,7 @@ def rehearse(
         build_options=build_options,
         build_dir=build_options.out_dir,
         dist=dist,
+        mtime=build_options.source_date_epoch,
         tools=tools,
         runner=runner,
         report=report,

@@ -22,13 +22,14 @@ from castoff.sign.signing import sign_release
 Report = Callable[[str], None]
 
 
-def build_and_assemble(
+def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
     config: Config,
     plan: ReleasePlan,
     *,
     build_options: BuildOptions | None,
     build_dir: Path,
     dist: Path,
+    mtime: int,
     tools: HostTools,
     runner: Runner,
     report: Report,
@@ -57,7 +58,7 @@ def build_and_assemble(
         collect(folders),
         out_dir=dist,
         previous=None,
-        mtime=build_options.source_date_epoch if build_options else 0,
+        mtime=mtime,
     )
 
 
@@ -104,6 +105,7 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
     build_options: BuildOptions | None,
     build_dir: Path,
     dist: Path,
+    mtime: int,
     options: PublishOptions,
     host: ReleaseHost | None,
     keys_dir: Path | None,
@@ -119,6 +121,7 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
         build_options=build_options,
         build_dir=build_dir,
         dist=dist,
+        mtime=mtime,
         tools=tools,
         runner=runner,
         report=report,

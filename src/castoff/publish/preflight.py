@@ -158,8 +158,9 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
     manifest = read_manifest(dist)
     files = pypi_files(manifest)
     report(f"checking {len(manifest['artifacts'])} files ({len(files)} for the index)")
-    _, problems = check_files(dist, manifest)
-    findings = [Finding(file=p.file, check="sha256", problem=p.problem) for p in problems]
+    # Hashed once: the signature check below reuses these digests.
+    checked = check_files(dist, manifest)
+    findings = [Finding(file=p.file, check="sha256", problem=p.problem) for p in checked[1]]
     findings += _names_and_tags(manifest, config, files)
     wheels = [dist / a["name"] for a in manifest["artifacts"] if a["kind"] == "wheel"]
     if wheels:
@@ -183,6 +184,7 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
                 keys_dir=keys_dir,
                 runner=runner,
                 report=lambda _: None,
+                checked=checked,
             )
         except VerifyError as exc:
             raw = exc.details.get("problems")

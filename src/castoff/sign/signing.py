@@ -13,7 +13,13 @@ from castoff.assemble.assembler import RELEASE_MANIFEST
 from castoff.build.archive import sha256_file
 from castoff.config import SIGN_BACKENDS, Config
 from castoff.errors import CastoffError, PlanError, SignError, UsageError, VerifyError
-from castoff.plan import CHECKSUMS_FILE, build_plan, provenance_filename, signatures_for
+from castoff.plan import (
+    CHECKSUMS_FILE,
+    Signature,
+    build_plan,
+    provenance_filename,
+    signatures_for,
+)
 from castoff.runner import Runner, redact
 from castoff.sign import Checker, Signer, gpg, minisign, ssh
 from castoff.sign import provenance as prov
@@ -194,20 +200,14 @@ def _signers(
     return found
 
 
-def _expected(config: Config, artifact: Mapping[str, Any], backends: Sequence[str]) -> list[str]:
+def _expected(
+    config: Config, artifact: Mapping[str, Any], backends: Sequence[str]
+) -> list[Signature]:
     return [
-        s.name
+        s
         for s in signatures_for(config, artifact["name"], artifact["kind"])
         if s.backend in backends
     ]
-
-
-def _backend_of(config: Config, artifact: Mapping[str, Any], signature: str) -> str:
-    return next(
-        s.backend
-        for s in signatures_for(config, artifact["name"], artifact["kind"])
-        if s.name == signature
-    )
 
 
 def _provenance_entry(config: Config, manifest: Mapping[str, Any], path: Path) -> dict[str, Any]:
@@ -323,10 +323,7 @@ def _sign(  # noqa: PLR0913
                 files = [
                     staging / a["name"]
                     for a in artifacts
-                    if any(
-                        _backend_of(config, a, s) == signer.backend
-                        for s in _expected(config, a, chosen)
-                    )
+                    if any(s.backend == signer.backend for s in _expected(config, a, chosen))
                 ]
                 report(f"{signer.backend}: signing {len(files)} files")
                 signer.sign(files)
@@ -348,13 +345,13 @@ def _sign(  # noqa: PLR0913
             )
         for artifact in artifacts:
             made = []
-            for name in _expected(config, artifact, chosen):
-                (staging / name).replace(dist / name)
+            for signature in _expected(config, artifact, chosen):
+                (staging / signature.name).replace(dist / signature.name)
                 made.append(
                     {
-                        "backend": _backend_of(config, artifact, name),
-                        "name": name,
-                        "sha256": sha256_file(dist / name),
+                        "backend": signature.backend,
+                        "name": signature.name,
+                        "sha256": sha256_file(dist / signature.name),
                     }
                 )
             kept = [s for s in artifact.get("signatures", []) if s["backend"] not in chosen]
@@ -386,17 +383,21 @@ def _verify_all(
 ) -> list[Problem]:
     problems: list[Problem] = []
     for artifact in artifacts:
-        for name in _expected(config, artifact, backends):
-            backend = _backend_of(config, artifact, name)
-            path = folder / name
+        for signature in _expected(config, artifact, backends):
+            path = folder / signature.name
             problem = (
-                found[backend].verify(folder / artifact["name"], path)
+                found[signature.backend].verify(folder / artifact["name"], path)
                 if path.is_file()
                 else "missing"
             )
             if problem is not None:
                 problems.append(
-                    Problem(artifact=artifact["name"], backend=backend, file=name, problem=problem)
+                    Problem(
+                        artifact=artifact["name"],
+                        backend=signature.backend,
+                        file=signature.name,
+                        problem=problem,
+                    )
                 )
     return problems
 
@@ -409,12 +410,18 @@ def verify_release(
     keys_dir: Path | None,
     runner: Runner,
     report: Report,
+    checked: tuple[dict[str, str], list[Problem]] | None = None,
 ) -> dict[str, Any]:
-    """Check every artifact's bytes and every signature it must have; list all problems."""
+    """Check every artifact's bytes and every signature it must have; list all problems.
+
+    `checked` is what check_files found for this folder already, so it is not hashed twice.
+    """
     chosen = choose_backends(config, backends)
     manifest = read_manifest(dist)
-    report(f"hashing {len(manifest['artifacts'])} files")
-    digests, problems = check_files(dist, manifest)
+    if checked is None:
+        report(f"hashing {len(manifest['artifacts'])} files")
+        checked = check_files(dist, manifest)
+    digests, problems = checked[0], list(checked[1])
     name = provenance_filename(manifest["name"], manifest["version"])
     entry = next((a for a in manifest["artifacts"] if a["kind"] == "provenance"), None)
     if entry is None:
@@ -452,14 +459,13 @@ def verify_release(
             chosen,
             checkers(config, chosen, keys_dir, runner, scratch),
         )
-    checked = [
-        {"artifact": a["name"], "signatures": _expected(config, a, chosen)}
-        for a in manifest["artifacts"]
-    ]
     doc: dict[str, Any] = {
         "dist": str(dist),
         "backends": list(chosen),
-        "artifacts": checked,
+        "artifacts": [
+            {"artifact": a["name"], "signatures": [s.name for s in _expected(config, a, chosen)]}
+            for a in manifest["artifacts"]
+        ],
         "problems": [asdict(p) for p in problems],
     }
     if problems:

@@ -144,7 +144,7 @@ class SigstoreChecker:
         ) as exc:
             return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
-    def _verifier_(self) -> Verifier:
+    def _production_verifier(self) -> Verifier:
         from sigstore.verify import Verifier  # noqa: PLC0415
 
         if self._verifier is None:
@@ -170,9 +170,9 @@ class SigstoreChecker:
         digest = sha256_file(file)
         if "dsseEnvelope" not in json.loads(raw):
             hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest))
-            self._verifier_().verify_artifact(hashed, bundle, self._policy())
+            self._production_verifier().verify_artifact(hashed, bundle, self._policy())
             return None
-        payload_type, payload = self._verifier_().verify_dsse(bundle, self._policy())
+        payload_type, payload = self._production_verifier().verify_dsse(bundle, self._policy())
         if payload_type != IN_TOTO_PAYLOAD:
             return f"the bundle signs a {payload_type}, not an in-toto statement"
         subjects = json.loads(payload)["subject"]
