@@ -5,6 +5,10 @@ Run: python tests/faulty_index.py PACKAGES HTPASSWD PORT [--die-after K] [--die-
 --die-after K    the process exits right after answering the K-th upload (which landed)
 --die-during K   the K-th upload is stored, then the process exits without answering
 --status K:CODE  the K-th upload is answered with CODE (500, 400, ...) and not stored
+--slow SECONDS   every upload takes this long (publishes that overlap, for the lock tests)
+--no-hashes      project pages carry no sha256 (an index clients must download to check)
+--tamper K:PATH  before answering the K-th project-page read, append a byte to PATH: someone
+                 changing a release folder between castoff's preflight and its upload
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pypiserver  # type: ignore[import-not-found]  # untyped
 
@@ -52,11 +58,24 @@ def faulty(app: Wsgi, args: argparse.Namespace) -> Wsgi:
     count = 0
     statuses = {int(k): int(v) for k, v in (s.split(":") for s in args.status)}
 
+    reads = 0
+    tamper = dict(t.split(":", 1) for t in args.tamper)
+
     def wrapped(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        nonlocal count
+        nonlocal count, reads
         if environ["REQUEST_METHOD"] != "POST":
+            if (
+                environ.get("PATH_INFO", "").startswith("/simple/")
+                and environ["PATH_INFO"] != "/simple/"
+            ):
+                reads += 1
+                victim = tamper.get(str(reads))
+                if victim is not None:
+                    _append(victim)  # before the answer: the client reads after the change
             return app(environ, start_response)
         count += 1
+        if args.slow:
+            time.sleep(args.slow)
         if count in statuses:
             environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             code = statuses[count]
@@ -82,6 +101,17 @@ def faulty(app: Wsgi, args: argparse.Namespace) -> Wsgi:
     return wrapped
 
 
+def _append(path: str) -> None:
+    with open(path, "ab") as handle:  # noqa: PTH123 - a plain path string
+        handle.write(b"\0")
+
+
+class _Threaded(ThreadingMixIn, WSGIServer):
+    """Answers reads while a slow upload is in progress, as a real index does."""
+
+    daemon_threads = True
+
+
 class _Quiet(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
@@ -97,15 +127,20 @@ def main() -> None:
     parser.add_argument("--die-during", type=int, default=0)
     parser.add_argument("--status", action="append", default=[])
     parser.add_argument("--log", default=os.devnull, help="append one line per upload: K STATUS")
+    parser.add_argument("--slow", type=float, default=0.0)
+    parser.add_argument("--no-hashes", action="store_true")
+    parser.add_argument("--tamper", action="append", default=[])
     args = parser.parse_args()
     app = pypiserver.app(
         roots=[args.packages],
         password_file=args.htpasswd,
         authenticate=["update"],
         disable_fallback=True,
-        hash_algo="sha256",
+        hash_algo=None if args.no_hashes else "sha256",
     )
-    server = make_server("127.0.0.1", args.port, faulty(app, args), handler_class=_Quiet)
+    server = make_server(
+        "127.0.0.1", args.port, faulty(app, args), server_class=_Threaded, handler_class=_Quiet
+    )
     server.serve_forever()
 
 

@@ -46,3 +46,83 @@ def make_wheel(
             wheel.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
         wheel.writestr(f"{dist_info}/RECORD", record)
     return path
+
+
+def elf_stub(
+    *, machine: int = 62, elf_class: int = 64, little: bool = True, flags: int = 0
+) -> bytes:
+    """Return the smallest ELF file pyelftools reads: a header with no segments or sections.
+
+    A static program of that machine as far as an audit can tell (no loader, no libraries).
+    """
+    import struct  # noqa: PLC0415
+
+    order = "<" if little else ">"
+    ident = b"\x7fELF" + bytes([1 if elf_class == 32 else 2, 1 if little else 2, 1, 0]) + bytes(8)
+    if elf_class == 64:
+        rest = struct.pack(
+            order + "HHIQQQIHHHHHH", 2, machine, 1, 0, 0, 0, flags, 64, 56, 0, 64, 0, 0
+        )
+    else:
+        rest = struct.pack(
+            order + "HHIIIIIHHHHHH", 2, machine, 1, 0, 0, 0, flags, 52, 32, 0, 40, 0, 0
+        )
+    return ident + rest + b"\0" * 64
+
+
+def write_zip(
+    path: Path,
+    members: dict[str, bytes],
+    *,
+    modes: dict[str, int] | None = None,
+    record: str | None = None,
+) -> Path:
+    """Write a zip with these members, as given; with `record`, add a RECORD listing them all."""
+    entries = dict(members)
+    if record is not None:
+        entries[record] = (
+            "".join(f"{n},{_hash(d)},{len(d)}\n" for n, d in members.items()) + f"{record},,\n"
+        ).encode()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for member, data in entries.items():
+            info = zipfile.ZipInfo(member, date_time=(2020, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = (modes or {}).get(member, 0o100755) << 16
+            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+def wheel_members(
+    binary: bytes, *, name: str = "demo", version: str = "1.0", tags: tuple[str, ...] = ()
+) -> dict[str, bytes]:
+    """Return the members of an honest bin wheel (RECORD aside), to change one at a time."""
+    dist_info = f"{name}-{version}.dist-info"
+    return {
+        f"{name}-{version}.data/scripts/hello": binary,
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        ),
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: castoff-tests\nRoot-Is-Purelib: false\n"
+            + "".join(f"Tag: py3-none-{p}\n" for p in tags)
+        ).encode(),
+    }
+
+
+def rewrite_wheel(source: Path, dest: Path, changes: dict[str, bytes | None]) -> Path:
+    """Copy a wheel with members replaced (or, with None, removed) and a RECORD that agrees.
+
+    What a build job under an attacker's control would write: a wheel that is consistent in
+    itself, so only castoff's own checks can tell it is not what the plan promises.
+    """
+    with zipfile.ZipFile(source) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+        modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
+    record = next(n for n in members if n.endswith(".dist-info/RECORD"))
+    del members[record]
+    for name, data in changes.items():
+        if data is None:
+            members.pop(name, None)
+        else:
+            members[name] = data
+    return write_zip(dest, members, modes=modes, record=record)

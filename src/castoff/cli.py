@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from castoff import __version__
 from castoff.build import DEFAULT_EPOCH
@@ -29,9 +29,61 @@ if TYPE_CHECKING:
     from castoff.config import Config
     from castoff.plan import ReleasePlan
     from castoff.publish.github import ReleaseHost
+    from castoff.publish.preflight import Checked
+    from castoff.publish.publisher import PublishOptions
     from castoff.runner import Runner
 
 Command = Callable[[argparse.Namespace, "Settings"], int]
+# gzip stores a file's time in 32 bits; zip cannot go past 2107.
+MAX_EPOCH = (1 << 32) - 1
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type: a whole number in [low, high], checked before anything runs."""
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,9}", text.strip()) or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number from {low} to {high}")
+        return int(text)
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """Return a number of seconds from 0 to an hour (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:  # also false for nan
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds from 0 to 3600")
+    return value
+
+
+def _url(text: str) -> str:
+    """Return an http(s) URL without credentials (argparse type)."""
+    from castoff.config import url_problem  # noqa: PLC0415
+
+    problem = url_problem(text)
+    if problem is not None:
+        # The URL itself is not repeated: it may hold a password.
+        raise argparse.ArgumentTypeError(
+            f"the URL {problem}; give http(s)://host/path and credentials in TWINE_USERNAME "
+            "and TWINE_PASSWORD (or use trusted publishing)"
+        )
+    return text
+
+
+def _tag(text: str) -> str:
+    """Return a git tag name (argparse type): what `git check-ref-format` accepts, simplified."""
+    if (
+        not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*(/[A-Za-z0-9][A-Za-z0-9._+-]*)*", text)
+        or ".." in text
+        or text.endswith((".lock", "."))
+        or len(text) > 200
+    ):
+        raise argparse.ArgumentTypeError(f"'{text[:60]}' is not a git tag name castoff uses")
+    return text
 
 
 def _console(*, stderr: bool = False) -> Console:
@@ -70,10 +122,12 @@ def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settin
         targets = tuple(args.target)
         source = "--target"
     epoch = env.get("SOURCE_DATE_EPOCH") or str(DEFAULT_EPOCH)
-    if not epoch.isdigit():
+    # ASCII digits only ('²'.isdigit() is true), and a time tar, gzip and zip can all record.
+    if not re.fullmatch(r"[0-9]{1,10}", epoch) or int(epoch) > MAX_EPOCH:
         raise UsageError(
-            f"SOURCE_DATE_EPOCH: '{epoch}' is not a whole number of seconds since 1970.",
-            hint="Set it to the release commit's time ($(git log -1 --format=%ct)), or unset it.",
+            f"SOURCE_DATE_EPOCH: '{epoch[:40]}' is not a whole number of seconds since 1970.",
+            hint=f"Set it to the release commit's time ($(git log -1 --format=%ct)), from 0 to "
+            f"{MAX_EPOCH} (what gzip can record), or unset it.",
         )
     if env.get("CASTOFF_CACHE_DIR"):
         cache_dir = Path(env["CASTOFF_CACHE_DIR"])
@@ -145,6 +199,13 @@ def _print_plan_table(plan: ReleasePlan) -> None:
         f"PyPI: {sum('pypi' in a.destinations for a in plan.artifacts)} wheels. "
         "Every file with its destinations: castoff plan --format json"
     )
+
+
+def _escape(text: str) -> str:
+    """Return text that rich prints as it is (a path may hold '[...]')."""
+    from rich.markup import escape  # noqa: PLC0415
+
+    return escape(text)
 
 
 def _runner(env: Mapping[str, str], *, dry_run: bool = False) -> Runner:
@@ -348,19 +409,28 @@ def _cmd_audit(args: argparse.Namespace, _: Settings) -> int:
 
 
 def _cmd_retag(args: argparse.Namespace, _: Settings) -> int:
-    from castoff.assemble.audit import audit_wheel  # noqa: PLC0415
-    from castoff.assemble.retag import retag_wheel  # noqa: PLC0415
+    from castoff.assemble.audit import audit_members  # noqa: PLC0415
+    from castoff.assemble.retag import check_wheel, retag_wheel  # noqa: PLC0415
 
     for tag in args.add_platform:
-        if not re.fullmatch(r"[a-z0-9_]+", tag):
-            raise UsageError(f"--add-platform: '{tag}' is not a platform tag.")
+        if not re.fullmatch(r"[a-z0-9_]{1,100}", tag):
+            raise UsageError(
+                f"--add-platform: '{tag[:60]}' is not a platform tag.",
+                hint="Platform tags look like manylinux_2_17_x86_64.",
+            )
     out_dir = args.out or args.wheel.parent
-    result = retag_wheel(args.wheel, args.add_platform, out_dir)
-    findings = audit_wheel(result)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir}: is a file, not a folder.")
+    # Checked and audited with its new tags before anything is written.
+    wheel = check_wheel(args.wheel)
+    findings = audit_members(
+        wheel.programs,
+        artifact=args.wheel.name,
+        tags={t.platform for t in wheel.tags} | set(args.add_platform),
+    )
     if findings:
-        if result != args.wheel:
-            result.unlink()
         raise _audit_error(findings, {"wheel": str(args.wheel)})
+    result = retag_wheel(args.wheel, args.add_platform, out_dir, replace=False)
     if args.json:
         sys.stdout.write(json.dumps({"wheel": str(result)}) + "\n")
     else:
@@ -379,19 +449,20 @@ def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
         plan,
         config,
         collect(args.in_dirs),
-        out_dir=args.out.resolve(),
+        # Absolute, not resolved: a link given as --out is refused, not followed.
+        out_dir=args.out.absolute(),
         previous=args.previous,
         mtime=settings.source_date_epoch,
     )
     if args.json:
-        sys.stdout.write(json.dumps(manifest, indent=2) + "\n")
+        sys.stdout.write(json.dumps(manifest.to_dict(), indent=2) + "\n")
         return 0
     table = Table(title=f"{plan.name} {plan.version} in {args.out}", title_justify="left")
     for column in ("artifact", "kind", "to", "sha256"):
         table.add_column(column, overflow="fold")
-    for artifact in manifest["artifacts"]:
-        to = ", ".join(artifact["destinations"]) or "-"
-        table.add_row(escape(artifact["name"]), artifact["kind"], to, artifact["sha256"][:16])
+    for artifact in manifest.artifacts:
+        to = ", ".join(artifact.destinations) or "-"
+        table.add_row(escape(artifact.name), artifact.kind, to, artifact.sha256[:16])
     _console().print(table)
     return 0
 
@@ -418,19 +489,19 @@ def _cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
         keyless=None,
         report=lambda line: console.print(escape(line)),
     )
-    signatures = [s for a in manifest["artifacts"] for s in a["signatures"]]
+    signatures = [dataclasses.asdict(s) for a in manifest.artifacts for s in a.signatures]
     if args.json:
         doc = {
             "dist": str(args.dist),
-            "provenance": manifest["provenance"],
+            "provenance": manifest.provenance,
             "signatures": signatures,
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         console.print(
             f"signed and verified: {len(signatures)} signatures of "
-            f"{sum(bool(a['signatures']) for a in manifest['artifacts'])} files, "
-            f"provenance in {escape(manifest['provenance'])}"
+            f"{sum(bool(a.signatures) for a in manifest.artifacts)} files, "
+            f"provenance in {escape(manifest.provenance or '')}"
         )
     return 0
 
@@ -438,10 +509,10 @@ def _cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
 
-    from castoff.sign.signing import verify_release  # noqa: PLC0415
+    from castoff.sign.verification import verify_release  # noqa: PLC0415
 
     console = _console(stderr=True)
-    doc = verify_release(
+    verified = verify_release(
         args.dist,
         _load_config(settings),
         backends=args.backend or (),
@@ -449,13 +520,18 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         runner=_runner(settings.env),
         report=lambda line: console.print(escape(line)),
     )
+    doc = verified.doc
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         count = sum(len(a["signatures"]) for a in doc["artifacts"])
+        absent = f"; {len(verified.absent)} not here (not for GitHub)" if verified.absent else ""
         console.print(
-            f"verified {len(doc['artifacts'])} files and {count} signatures "
-            f"({', '.join(doc['backends'])}): all good"
+            escape(
+                f"verified {len(doc['artifacts'])} files and {count} signatures "
+                f"({', '.join(doc['backends'])}) against the signed checksums and provenance"
+                f"{absent}: all good"
+            )
         )
     return 0
 
@@ -468,13 +544,14 @@ def _cmd_keygen(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         _console(stderr=True).print(
-            f"throwaway keys for {', '.join(doc['backends']) or 'no backend'} in {doc['folder']}; "
-            f"use them with --keys {doc['folder']} (never for a real release)"
+            f"throwaway keys for {', '.join(doc['backends']) or 'no backend'} in "
+            f"{_escape(doc['folder'])}; use them with --keys {_escape(doc['folder'])} (never for "
+            "a real release)"
         )
     return 0
 
 
-def _preflight(args: argparse.Namespace, settings: Settings, config: Config) -> dict[str, object]:
+def _preflight(args: argparse.Namespace, settings: Settings, config: Config) -> Checked:
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from rich.markup import escape  # noqa: PLC0415
@@ -495,14 +572,12 @@ def _preflight(args: argparse.Namespace, settings: Settings, config: Config) -> 
 
 
 def _cmd_preflight(args: argparse.Namespace, settings: Settings) -> int:
-    doc = _preflight(args, settings, _load_config(settings))
+    doc = _preflight(args, settings, _load_config(settings)).doc
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        index_files = doc["index"]
-        assert isinstance(index_files, list)  # noqa: S101 - preflight's document
         _console(stderr=True).print(
-            f"preflight passed: {len(index_files)} files ready for the index, nothing refused"
+            f"preflight passed: {len(doc['index'])} files ready for the index, nothing refused"
         )
     return 0
 
@@ -530,40 +605,54 @@ def _release_host(
 def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
 
-    from castoff.publish.publisher import PublishOptions, publish_release  # noqa: PLC0415
+    from castoff.release import publish_checked  # noqa: PLC0415
 
     config = _load_config(settings)
-    # Every check passes before the first byte is uploaded, on a resume too.
-    checked = _preflight(args, settings, config)
     console = _console(stderr=True)
-    runner = _runner(settings.env, dry_run=args.dry_run)
-    doc = publish_release(
+    runner = _runner(settings.env)
+    # Every check passes before the first byte is uploaded, on a resume too; a dry run
+    # shows the uploads without making them.
+    doc = publish_checked(
         args.dist,
-        options=PublishOptions(
-            repository_url=args.repository_url or config.publish.pypi.repository_url,
-            index_url=args.index_url or config.publish.pypi.index_url,
-            resume=args.resume,
-            dry_run=args.dry_run,
-            attempts=args.attempts,
-            backoff=args.backoff,
-        ),
+        config,
+        options=_publish_options(args, config),
         host=_release_host(args, config, settings, runner),
-        index_enabled=config.publish.pypi.enabled,
+        keys_dir=args.keys,
+        backends=(),
         runner=runner,
         env=settings.env,
         report=lambda line: console.print(escape(line)),
+        previous=args.previous,
     )
-    kept: list[dict[str, str]] = checked["kept_from_index"]  # type: ignore[assignment]
-    doc["kept_from_index"] = kept
+    _print_published(args, doc, console)
+    return 0
+
+
+def _publish_options(args: argparse.Namespace, config: Config) -> PublishOptions:
+    from castoff.publish.publisher import PublishOptions  # noqa: PLC0415
+
+    return PublishOptions(
+        repository_url=args.repository_url or config.publish.pypi.repository_url,
+        index_url=args.index_url or config.publish.pypi.index_url,
+        resume=args.resume,
+        dry_run=args.dry_run,
+        attempts=args.attempts,
+        backoff=args.backoff,
+    )
+
+
+def _print_published(args: argparse.Namespace, doc: dict[str, Any], console: Console) -> None:
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    else:
-        reasons = ", ".join(f"{k['name']} ({k['reason']})" for k in kept) or "none"
-        count = len(doc["index"]["files"]) if doc["index"] else 0
-        what = "dry run: would upload" if args.dry_run else "published and read back"
-        where = f"; release: {doc['release']['where']}" if doc["release"] else ""
-        console.print(f"{what} {count} files to the index{where}; kept off the index: {reasons}")
-    return 0
+        return
+    kept = doc["kept_from_index"]
+    reasons = ", ".join(f"{k['name']} ({k['reason']})" for k in kept) or "none"
+    count = len(doc["index"]["files"]) if doc["index"] else 0
+    what = "dry run: would upload" if args.dry_run else "published and read back"
+    where = f"; release: {doc['release']['where']}" if doc["release"] else ""
+    console.print(
+        _escape(f"{what} {count} files to the index{where}; kept off the index: {reasons}")
+    )
 
 
 def _build_options(args: argparse.Namespace, settings: Settings) -> BuildOptions:
@@ -593,14 +682,25 @@ def _workflows(args: argparse.Namespace, settings: Settings) -> dict[str, str]:
 
 
 def _cmd_ci_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from castoff.init import write_all  # noqa: PLC0415
+    from castoff.workflows import HEADER  # noqa: PLC0415
+
     generated = _workflows(args, settings)
-    args.workflows.mkdir(parents=True, exist_ok=True)
-    for name, text in generated.items():
-        (args.workflows / name).write_text(text, encoding="utf-8")
+    files = {args.workflows / name: text for name, text in generated.items()}
+    for path in files:
+        if path.is_file() and not path.read_bytes().startswith(HEADER.encode()):
+            raise UsageError(
+                f"{path}: is not a workflow castoff generated; castoff never replaces a file it "
+                "did not write.",
+                hint="Move it away (or give --workflows another folder), then generate again.",
+            )
+    write_all(files)
     if args.json:
         sys.stdout.write(json.dumps({"written": sorted(generated)}) + "\n")
     else:
-        _console(stderr=True).print(f"wrote {', '.join(sorted(generated))} in {args.workflows}")
+        _console(stderr=True).print(
+            f"wrote {', '.join(sorted(generated))} in {_escape(str(args.workflows))}"
+        )
     return 0
 
 
@@ -636,9 +736,9 @@ def _cmd_init(args: argparse.Namespace, _: Settings) -> int:
     if args.json:
         sys.stdout.write(json.dumps({"written": [str(p) for p in written]}) + "\n")
     else:
+        shown = _escape(", ".join(str(p) for p in written) or "none needed")
         _console(stderr=True).print(
-            f"wrote {len(written)} files: {', '.join(str(p) for p in written) or 'none needed'}. "
-            "Next: `nox -s plan`, then `nox -s rehearse`."
+            f"wrote {len(written)} files: {shown}. Next: `nox -s plan`, then `nox -s rehearse`."
         )
     return 0
 
@@ -646,7 +746,6 @@ def _cmd_init(args: argparse.Namespace, _: Settings) -> int:
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     from rich.markup import escape  # noqa: PLC0415
 
-    from castoff.publish.publisher import PublishOptions  # noqa: PLC0415
     from castoff.release import release  # noqa: PLC0415
 
     config, plan = _load_plan(settings)
@@ -660,15 +759,8 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         build_dir=build_dir,
         # Alias archives get the same times whether built here or downloaded (--no-build).
         mtime=settings.source_date_epoch,
-        dist=args.out.resolve(),
-        options=PublishOptions(
-            repository_url=args.repository_url or config.publish.pypi.repository_url,
-            index_url=args.index_url or config.publish.pypi.index_url,
-            resume=args.resume,
-            dry_run=args.dry_run,
-            attempts=args.attempts,
-            backoff=args.backoff,
-        ),
+        dist=args.out.absolute(),
+        options=_publish_options(args, config),
         host=_release_host(args, config, settings, runner),
         keys_dir=args.keys,
         tools=tools,
@@ -680,7 +772,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         what = "dry run done: nothing was uploaded" if args.dry_run else "released"
-        console.print(f"{plan.name} {plan.version}: {what}")
+        console.print(_escape(f"{plan.name} {plan.version}: {what}"))
     return 0
 
 
@@ -698,7 +790,7 @@ def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
         config,
         plan,
         build_options=_build_options(args, settings),
-        work=args.work.resolve(),
+        work=args.work.absolute(),
         tools=tools,
         runner=runner,
         env=settings.env,
@@ -787,7 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--jobs",
-        type=int,
+        type=_bounded_int(1, 256),
         default=os.cpu_count() or 1,
         help="targets built at once (default: CPU count)",
     )
@@ -888,7 +980,7 @@ def _add_signing_commands(commands: argparse._SubParsersAction[argparse.Argument
     index_options = argparse.ArgumentParser(add_help=False, parents=[config_only])
     index_options.add_argument("dist", type=Path, metavar="DIST", help="the release folder")
     index_options.add_argument(
-        "--index-url", help="the index's simple API (default: publish.pypi.index-url)"
+        "--index-url", type=_url, help="the index's simple API (default: publish.pypi.index-url)"
     )
     index_options.add_argument(
         "--keys", type=Path, metavar="DIR", help="public keys from `castoff keygen DIR`"
@@ -962,7 +1054,9 @@ def _add_ci_commands(
 def _upload_options() -> argparse.ArgumentParser:
     uploads = argparse.ArgumentParser(add_help=False)
     uploads.add_argument(
-        "--repository-url", help="where twine uploads (default: publish.pypi.repository-url)"
+        "--repository-url",
+        type=_url,
+        help="where twine uploads (default: publish.pypi.repository-url)",
     )
     uploads.add_argument(
         "--resume", action="store_true", help="continue a publish the journal says was started"
@@ -971,10 +1065,16 @@ def _upload_options() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="everything but the uploads, which are printed"
     )
     uploads.add_argument(
-        "--attempts", type=int, default=4, help="tries per file on 5xx, 429 and network errors"
+        "--attempts",
+        type=_bounded_int(1, 100),
+        default=4,
+        help="tries per file on 5xx, 429 and network errors",
     )
     uploads.add_argument(
-        "--backoff", type=float, default=2.0, help="seconds before the first retry; then doubled"
+        "--backoff",
+        type=_seconds,
+        default=2.0,
+        help="seconds before the first retry; then doubled",
     )
     uploads.add_argument(
         "--release-folder",
@@ -982,7 +1082,7 @@ def _upload_options() -> argparse.ArgumentParser:
         metavar="DIR",
         help="publish the release into a local folder instead of GitHub (rehearsals)",
     )
-    uploads.add_argument("--tag", help="the release's git tag (default: v<version>)")
+    uploads.add_argument("--tag", type=_tag, help="the release's git tag (default: v<version>)")
     return uploads
 
 
@@ -1001,7 +1101,10 @@ def _add_pipeline_commands(
         "--build-dir", type=Path, default=Path("build"), help="build folder (default: build)"
     )
     pipeline.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="targets built at once"
+        "--jobs",
+        type=_bounded_int(1, 256),
+        default=os.cpu_count() or 1,
+        help="targets built at once",
     )
     pipeline.add_argument("--json", action="store_true", help="print the outcome as JSON")
     release_parser = commands.add_parser(
@@ -1020,7 +1123,7 @@ def _add_pipeline_commands(
     release_parser.add_argument(
         "--keys", type=Path, metavar="DIR", help="throwaway keys from `castoff keygen DIR`"
     )
-    release_parser.add_argument("--index-url", help="the index's simple API")
+    release_parser.add_argument("--index-url", type=_url, help="the index's simple API")
     release_parser.set_defaults(func=_cmd_release)
 
     rehearse_parser = commands.add_parser(
@@ -1039,28 +1142,41 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     from rich.markup import escape  # noqa: PLC0415
 
     args = build_parser().parse_args(argv)
+    raised: BaseException
     try:
         settings = resolve_settings(args, os.environ if env is None else env)
         command: Command = args.func
         return command(args, settings)
     except CastoffError as exc:
-        if args.debug:
-            traceback.print_exc()
-        if getattr(args, "json", False):
-            error = {
-                **exc.details,
-                "error": {
-                    "kind": type(exc).__name__,
-                    "exit_code": exc.exit_code,
-                    "message": exc.message,
-                    "hint": exc.hint,
-                },
-            }
-            sys.stdout.write(json.dumps(error, indent=2) + "\n")
-        _console(stderr=True).print(
-            f"[bold red]castoff: error:[/bold red] {escape(exc.paragraph())}", soft_wrap=True
+        error, raised = exc, exc
+    except KeyboardInterrupt:
+        _console(stderr=True).print("[bold red]castoff: interrupted[/bold red]")
+        return 130
+    # A failure castoff did not foresee is a bug, but still one paragraph, never a traceback
+    # (unless --debug asks for it).
+    except Exception as exc:  # noqa: BLE001
+        raised = exc
+        error = CastoffError(
+            f"castoff failed unexpectedly: {type(exc).__name__}: {exc}",
+            hint="This is a bug in castoff; please report it with the output of --debug.",
         )
-        return exc.exit_code
+    if args.debug:
+        traceback.print_exception(raised)
+    if getattr(args, "json", False):
+        doc = {
+            **error.details,
+            "error": {
+                "kind": type(error).__name__,
+                "exit_code": error.exit_code,
+                "message": error.message,
+                "hint": error.hint,
+            },
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    _console(stderr=True).print(
+        f"[bold red]castoff: error:[/bold red] {escape(error.paragraph())}", soft_wrap=True
+    )
+    return error.exit_code
 
 
 def run() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,13 @@ BUILD_METHODS: tuple[str, ...] = get_args(BuildMethod)
 SIGN_BACKENDS: tuple[str, ...] = get_args(SignBackend)
 
 DEFAULT_MUSLLINUX = (1, 2)
+MAX_TOML_BYTES = 4 << 20
 DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows": "windows-latest"}
 # warehouse's _project_name_re: what PyPI accepts as a project name.
-_PROJECT_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
-_DIGEST_PIN_RE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+_PROJECT_NAME_RE = re.compile(
+    r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE | re.ASCII
+)
+_DIGEST_PIN_RE = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,6 +216,10 @@ class _Table:
         value = cast("str | None", self._typed(key, str, "a string"))
         if value is not None and not value.strip():
             self.fail(key, "must not be empty.")
+        if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            # A line break or tab in a name, URL or path is never meant, and would travel
+            # into commands, file names and generated workflows.
+            self.fail(key, f"{value[:60]!r} holds a control character (a line break, a tab).")
         return value
 
     def boolean(self, key: str) -> bool | None:
@@ -279,18 +287,33 @@ def _did_you_mean(value: str, choices: Sequence[str]) -> str | None:
 
 def load(pyproject: Path) -> Config:
     """Read a pyproject.toml and resolve its `[tool.castoff]` table."""
+    return resolve(read_toml(pyproject), pyproject=pyproject)
+
+
+def read_toml(path: Path, *, what: str = "the project's pyproject.toml") -> dict[str, object]:
+    """Read a TOML file (UTF-8, as TOML requires); any failure is a ConfigError naming it."""
+    hint = "Pass --config PATH to the project's pyproject.toml, or run castoff where it is."
     try:
-        text = pyproject.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file.", hint=hint) from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot be read as {what} ({reason}).", hint=hint) from None
+    if len(raw) > MAX_TOML_BYTES:
+        raise ConfigError(f"{path}: over {MAX_TOML_BYTES >> 20} MB; not {what}.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{pyproject}: no such file.",
-            hint="Pass --config PATH to the project's pyproject.toml, or run castoff where it is.",
+            f"{path}: not UTF-8 text (byte {exc.start}), and TOML files must be UTF-8.",
+            hint="Save the file as UTF-8.",
         ) from None
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{pyproject}: not valid TOML ({exc}).", hint="Fix the syntax.") from None
-    return resolve(document, pyproject=pyproject)
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}).", hint="Fix the syntax.") from None
 
 
 def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
@@ -319,7 +342,13 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
             "contract",
         ]
     )
-    project = _Table(cast("dict[str, object]", document.get("project") or {}), "project", pyproject)
+    project_data = document.get("project") or {}
+    if not isinstance(project_data, dict):
+        raise ConfigError(
+            f"{pyproject}: project: expected a table, got {_show(project_data)}.",
+            hint="Write it as a [project] table (PEP 621).",
+        )
+    project = _Table(cast("dict[str, object]", project_data), "project", pyproject)
     project_root = pyproject.parent
     manifest_path = _manifest_path(document, project_root)
 
@@ -374,16 +403,13 @@ class _CargoToml:
 
     def _package(self, table: _Table, key: str) -> dict[str, object]:
         if self._data is None:
-            try:
-                self._data = tomllib.loads(self.path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
+            if not self.path.is_file():
                 table.fail(
                     key,
                     f"is not set, and its default comes from {self.path}, which does not exist.",
                     f"Set {table.key(key)}, or [tool.maturin] manifest-path.",
                 )
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{self.path}: not valid TOML ({exc}).") from None
+            self._data = read_toml(self.path, what="a Cargo.toml")
         package = self._data.get("package")
         if not isinstance(package, dict):
             table.fail(key, f"is not set, and {self.path} has no [package] table.")
@@ -423,7 +449,7 @@ def _name(table: _Table, project: _Table) -> str:
     name = table.string("name") or project.string("name")
     if name is None:
         table.fail("name", "is not set, and [project] has no name.", "Set [project] name.")
-    if not _PROJECT_NAME_RE.match(name):
+    if not _PROJECT_NAME_RE.fullmatch(name):
         table.fail(
             "name",
             f"'{name}' is not a name PyPI accepts.",
@@ -461,9 +487,16 @@ def _compat(table: _Table, key: str) -> tuple[int, int] | None:
     if text is None:
         return None
     version = tg.parse_version(text)
+    example = "11.0" if key == "macosx" else "2_17" if key == "manylinux" else "1_2"
     if version is None:
-        example = "11.0" if key == "macosx" else "2_17" if key == "manylinux" else "1_2"
         table.fail(key, f"'{text}' is not a version like '{example}'.")
+    problem = tg.version_problem(key, version)
+    if problem is not None:
+        table.fail(
+            key,
+            f"'{text}': {problem}, so the tag would promise a system no one has.",
+            f"Use a version like '{example}'.",
+        )
     return version
 
 
@@ -529,7 +562,7 @@ def _target(entry: _Table) -> TargetConfig:
                 "is required with method = 'docker'.",
                 "Name the builder image pinned by digest.",
             )
-        if not _DIGEST_PIN_RE.match(image):
+        if not _DIGEST_PIN_RE.fullmatch(image):
             entry.fail(
                 "image",
                 f"'{image}' is not pinned by digest, so the build's provenance is unknown.",
@@ -636,6 +669,10 @@ def _check_extra_tag(entry: _Table, key: str, tag: str, target: tg.Target) -> No
             f"'{target.wheel_arch}'.",
             f"Use a tag ending in _{target.wheel_arch}.",
         )
+    if parsed.version is not None:
+        problem = tg.version_problem(parsed.family, parsed.version)
+        if problem is not None:
+            entry.fail(key, f"'{tag}': {problem}.")
     glibc = parsed.version if parsed.family == "manylinux" else None
     if glibc and target.libc == "musl" and not target.is_static_by_default:
         entry.fail(key, f"'{tag}' claims glibc for a dynamically linked musl binary.")
@@ -664,15 +701,22 @@ def _publish(table: _Table) -> PublishConfig:
     github = table.table("github")
     github.check_keys(["enabled", "repository", "wheels"])
     repository = github.string("repository")
-    if repository is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+    if repository is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
         github.fail(
             "repository", f"'{repository}' is not OWNER/NAME.", "Write it as e.g. 'astral-sh/uv'."
         )
+    urls = {}
+    for key in ("repository-url", "index-url"):
+        url = pypi.string(key)
+        problem = url_problem(url) if url is not None else None
+        if problem is not None:
+            pypi.fail(key, f"{problem}.", URL_HINT)
+        urls[key] = url
     return PublishConfig(
         pypi=PypiConfig(
             enabled=pypi.boolean("enabled") is not False,
-            repository_url=pypi.string("repository-url") or "https://upload.pypi.org/legacy/",
-            index_url=pypi.string("index-url") or "https://pypi.org/simple/",
+            repository_url=urls["repository-url"] or "https://upload.pypi.org/legacy/",
+            index_url=urls["index-url"] or "https://pypi.org/simple/",
             max_file_size=max_size or DEFAULT_MAX_FILE_SIZE,
         ),
         github=GithubConfig(
@@ -823,7 +867,7 @@ def _sigstore(table: _Table) -> SigstoreConfig:
             'needs exactly one of repository ("owner/name": bundles signed by its GitHub '
             "Actions workflows) and identity (a certificate's exact subject).",
         )
-    if repository is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+    if repository is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
         t.fail("repository", f"'{repository}' is not a GitHub repository (owner/name).")
     return SigstoreConfig(
         repository=repository,
@@ -874,6 +918,29 @@ def _contract(table: _Table, root: Path) -> ContractConfig:
         previous_manifest=_path(table, "previous-manifest", root),
         retired=tuple(sorted(cast("dict[str, str]", retired.data).items())),
     )
+
+
+URL_HINT = (
+    "Write it as http(s)://host/path, with no user or password in it: twine takes credentials "
+    "from TWINE_USERNAME and TWINE_PASSWORD (or trusted publishing in GitHub Actions)."
+)
+
+
+def url_problem(url: str) -> str | None:
+    """Return why a string is not an http(s) index URL castoff will use, or None."""
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        return "has spaces or control characters"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http(s) URL with a host"
+    if parts.username is not None or parts.password is not None:
+        # Anything castoff prints or writes (commands, --json, the journal) would carry it.
+        return "holds credentials (user:password@), which castoff would print and journal"
+    return None
 
 
 def canonical_wheel_name(name: str) -> str:

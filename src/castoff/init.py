@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
-from castoff.config import resolve
+from castoff.config import read_toml, resolve
 from castoff.errors import ConfigError, UsageError
 from castoff.workflows import WorkflowOptions, render_all
 
@@ -75,27 +76,40 @@ public-key = "keys/minisign.pub"
 """
 
 
-def planned_files(project: Path) -> dict[Path, str]:
-    """Return every file castoff init writes, with its content; reads the project only."""
+def _read_pyproject(project: Path) -> tuple[str, dict[str, object]]:
     pyproject = project / "pyproject.toml"
-    try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not project.is_dir():
+        raise UsageError(
+            f"{project}: not a folder; castoff init sets up an existing maturin project.",
+            hint="Run it in the project's folder, or pass that folder.",
+        )
+    if not pyproject.is_file():
         raise UsageError(
             f"{pyproject}: not found; castoff init sets up an existing maturin project.",
             hint="Make one with `maturin new --bindings bin NAME`, then run castoff init in it.",
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{pyproject}: not valid TOML ({exc}).") from None
-    backend = document.get("build-system", {}).get("build-backend")
+        )
+    document = read_toml(pyproject)
+    # read_toml has checked the bytes are UTF-8 TOML.
+    return pyproject.read_bytes().decode("utf-8"), document
+
+
+def planned_files(project: Path) -> dict[Path, str]:
+    """Return every file castoff init writes, with its content; reads the project only."""
+    pyproject = project / "pyproject.toml"
+    text, document = _read_pyproject(project)
+    build_system = document.get("build-system")
+    backend = build_system.get("build-backend") if isinstance(build_system, dict) else None
     if backend != "maturin":
+        shown = repr(backend)[:60]
         raise UsageError(
-            f"{pyproject}: build-system.build-backend is {backend!r}, not 'maturin'.",
+            f"{pyproject}: build-system.build-backend is {shown}, not 'maturin'.",
             hint='castoff releases maturin projects that ship a binary (bindings = "bin").',
         )
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{pyproject}: tool: expected a table.", hint="Write it as [tool.*].")
     files: dict[Path, str] = {project / "noxfile.py": NOXFILE, project / "tasks.py": TASKS}
-    text = pyproject.read_text(encoding="utf-8")
-    if "castoff" not in document.get("tool", {}):
+    if "castoff" not in tool:
         text = text.rstrip("\n") + "\n" + starter_table()
         files[pyproject] = text
     # The workflows are generated from the config as it will be.
@@ -106,6 +120,61 @@ def planned_files(project: Path) -> dict[Path, str]:
     return files
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse a path castoff cannot write a file at: a folder there, or a file on the way."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UsageError(
+            f"{path}: is not a plain file, so castoff will not write over it.",
+            hint="Move it away, then run the command again.",
+        )
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(
+            f"{parent}: is a file where castoff needs a folder (for {path}).",
+            hint="Move it away, then run the command again.",
+        )
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{parent}: castoff may not write here (for {path}).")
+
+
+def write_all(files: dict[Path, str]) -> list[Path]:
+    """Write every file or none: each is checked first, and a failure restores what was there."""
+    for path in files:
+        _check_writable(path)
+    before: dict[Path, bytes | None] = {p: p.read_bytes() if p.exists() else None for p in files}
+    made_folders: list[Path] = []
+    written: list[Path] = []
+    try:
+        for path, content in files.items():
+            if before[path] == content.encode():
+                continue
+            missing = [p for p in reversed(path.parents) if not p.exists()]
+            for folder in missing:
+                folder.mkdir()
+                made_folders.append(folder)
+            tmp = path.with_name(f".{path.name}.castoff-{os.getpid()}.tmp")
+            tmp.write_text(content, encoding="utf-8")
+            tmp.replace(path)
+            written.append(path)
+    except OSError as exc:
+        for path in written:
+            old = before[path]
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(old)
+        for folder in reversed(made_folders):
+            folder.rmdir()
+        raise UsageError(
+            f"{exc.filename or 'a file'}: cannot be written ({exc.strerror or exc}); nothing was "
+            "changed.",
+            hint="Fix the folder's permissions or space, then run the command again.",
+        ) from None
+    return written
+
+
 def init(project: Path, *, force: bool) -> list[Path]:
     """Write the planned files; refuse, writing nothing, if one exists with other content."""
     files = planned_files(project)
@@ -113,8 +182,8 @@ def init(project: Path, *, force: bool) -> list[Path]:
         path
         for path, content in files.items()
         if path.name != "pyproject.toml"
-        and path.exists()
-        and path.read_text(encoding="utf-8") != content
+        and path.is_file()
+        and path.read_bytes() != content.encode()
     ]
     if clashes and not force:
         raise UsageError(
@@ -122,11 +191,4 @@ def init(project: Path, *, force: bool) -> list[Path]:
             "never overwrites a file without being asked.",
             hint="Look at them, then run `castoff init --force` to replace them.",
         )
-    written = []
-    for path, content in files.items():
-        if path.exists() and path.read_text(encoding="utf-8") == content:
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_all(files)

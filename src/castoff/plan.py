@@ -11,13 +11,14 @@ from typing import Any, Literal
 from castoff import targets as tg
 from castoff.config import Config, TagPolicy, TargetConfig, canonical_wheel_name
 from castoff.errors import ConfigError, PlanError, UsageError
+from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES
 from castoff.pypi import tag_set, wheel_refusal
 
 SCHEMA_VERSION = 1
 Destination = Literal["github", "pypi"]
 ArtifactKind = Literal["wheel", "archive", "checksum", "provenance"]
 DESTINATIONS: tuple[Destination, ...] = ("github", "pypi")
-CHECKSUMS_FILE = "SHA256SUMS"
+__all__ = ["CHECKSUMS_FILE"]
 SIGNATURE_SUFFIXES = {
     "gpg": ".asc",
     "minisign": ".minisig",
@@ -251,17 +252,39 @@ def wheel_platform_tags(
     return tuple(sorted(tags))
 
 
-def signatures_for(config: Config, name: str, kind: str) -> tuple[Signature, ...]:
-    """Return the signatures a file of the release must have, one or two per backend."""
+def signatures_of(name: str, kind: str, backends: Iterable[str]) -> tuple[Signature, ...]:
+    """Return the signatures a file of the release must have from these backends."""
     if kind == "checksum" and name != CHECKSUMS_FILE:
         # A per-archive sidecar repeats one line of the signed SHA256SUMS.
         return ()
-    signatures = [
-        Signature(backend=b, name=name + SIGNATURE_SUFFIXES[b]) for b in config.sign.backends
-    ]
-    if kind == "wheel" and "sigstore" in config.sign.backends:
+    chosen = list(backends)
+    signatures = [Signature(backend=b, name=name + SIGNATURE_SUFFIXES[b]) for b in chosen]
+    if kind == "wheel" and "sigstore" in chosen:
         signatures.append(Signature(backend="sigstore", name=name + ATTESTATION_SUFFIX))
     return tuple(signatures)
+
+
+def signatures_for(config: Config, name: str, kind: str) -> tuple[Signature, ...]:
+    """Return the signatures a file of the release must have, one or two per backend."""
+    return signatures_of(name, kind, config.sign.backends)
+
+
+# The longest name castoff adds to a release file's: a PEP 740 attestation; and the temporary
+# name a file has while it is written.
+_LONGEST_SUFFIX = max(len(ATTESTATION_SUFFIX), *map(len, SIGNATURE_SUFFIXES.values()), 24)
+
+
+def _check_name_lengths(config: Config, artifacts: Sequence[Artifact]) -> None:
+    for artifact in artifacts:
+        size = len(artifact.name.encode()) + _LONGEST_SUFFIX
+        if size > MAX_NAME_BYTES:
+            key = "name (or [project] name)" if artifact.kind == "wheel" else "archive-name"
+            raise ConfigError(
+                f"{config.pyproject}: tool.castoff.{key}: the release file {artifact.name[:60]}... "
+                f"would have a name of {len(artifact.name.encode())} bytes; with its signatures' "
+                f"suffixes that is over the {MAX_NAME_BYTES} bytes a file name may have.",
+                hint="Use a shorter project or archive name (or fewer extra tags).",
+            )
 
 
 def _route(
@@ -464,6 +487,7 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
             signatures=signatures_for(config, provenance, "provenance"),
         )
     )
+    _check_name_lengths(config, artifacts)
     return ReleasePlan(
         schema_version=SCHEMA_VERSION,
         name=config.name,

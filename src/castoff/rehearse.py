@@ -24,7 +24,9 @@ from castoff.build.builder import BuildOptions
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import HostTools, smoke_plan
 from castoff.config import Config
-from castoff.errors import CastoffError
+from castoff.errors import CastoffError, UsageError
+from castoff.folders import check_claimable, mark
+from castoff.manifest import ReleaseManifest
 from castoff.plan import ReleasePlan
 from castoff.publish.github import FolderRelease
 from castoff.publish.publisher import PublishOptions
@@ -34,6 +36,7 @@ from castoff.sign.signing import keygen, sign_release
 from castoff.targets import TARGETS, parse_linux_tag
 
 _INSTALL = "pip install 'pypiserver[passlib]'"
+WORK_FOLDERS = ("dist", "release", "index", "keys", "installs")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -323,29 +326,23 @@ def run_archive(ctx: InstallBack, triple: str, archive: Path, runs_as: str) -> s
     return _run_binary(ctx, runs_as, found[0])
 
 
-def install_back(ctx: InstallBack, manifest: Mapping[str, object], release: Path) -> list[Row]:
+def install_back(ctx: InstallBack, manifest: ReleaseManifest, release: Path) -> list[Row]:
     """Check every target as its users get it: from the index with pip and uv, and the archive."""
-    artifacts = manifest["artifacts"]
-    assert isinstance(artifacts, list)  # noqa: S101 - a release manifest
-    wheels = {a["target"]: a for a in artifacts if a["kind"] == "wheel"}
-    archives = [a for a in artifacts if a["kind"] == "archive"]
+    wheels = {a.target: a for a in manifest.artifacts if a.kind == "wheel"}
+    archives = [a for a in manifest.artifacts if a.kind == "archive"]
     host = ctx.tools.host_triple or ""
     rows = []
     for archive in archives:
-        triple = archive["target"]
-        source = archive["alias_of"] and next(
-            a["target"] for a in archives if a["name"] == archive["alias_of"]
-        )
+        triple = archive.target or ""
+        source = archive.alias_of and next(a.target for a in archives if a.name == archive.alias_of)
         wheel = wheels[source or triple]
         # An alias holds the static build of its source: it runs as that target's binary does.
         runs_as = source or triple
         ctx.report(f"{triple}: installing back and running")
-        archive_run = run_archive(ctx, triple, release / archive["name"], runs_as)
+        archive_run = run_archive(ctx, triple, release / archive.name, runs_as)
         target = TARGETS[triple]
-        tag = platform_tag(target.libc, wheel["platform_tags"])
-        excluded = next(
-            (e["reason"] for e in wheel["excluded"] if e["destination"] == "pypi"), None
-        )
+        tag = platform_tag(target.libc, wheel.platform_tags)
+        excluded = wheel.reason_off("pypi")
         if excluded is not None:
             pip = uv = "not run: not on the index"
         elif tag is None:
@@ -357,8 +354,8 @@ def install_back(ctx: InstallBack, manifest: Mapping[str, object], release: Path
         rows.append(
             Row(
                 target=triple,
-                wheel=wheel["name"],
-                archive=archive["name"],
+                wheel=wheel.name,
+                archive=archive.name,
                 index="uploaded" if excluded is None else f"kept off: {excluded}",
                 archive_run=archive_run,
                 pip=pip,
@@ -380,9 +377,13 @@ def rehearse(
     report: Report,
 ) -> dict[str, Any]:
     """Build, assemble, sign (throwaway keys), publish to a local index and folder, install back."""
-    for sub in ("dist", "release", "index", "keys", "installs"):
-        shutil.rmtree(work / sub, ignore_errors=True)
+    # The work folder is castoff's own (its marker says so), or new, or empty: a folder of
+    # someone else's is never emptied.
+    check_claimable(work, "rehearsal", UsageError, "--work")
     work.mkdir(parents=True, exist_ok=True)
+    for sub in WORK_FOLDERS:
+        shutil.rmtree(work / sub, ignore_errors=True)
+    mark(work, "rehearsal", WORK_FOLDERS)
     dist = work / "dist"
     manifest = build_and_assemble(
         config,

@@ -12,6 +12,7 @@ from castoff.build.builder import BuildOptions, build_all
 from castoff.build.toolchains import HostTools
 from castoff.config import Config
 from castoff.errors import BuildError
+from castoff.manifest import ReleaseManifest
 from castoff.plan import ReleasePlan
 from castoff.publish.github import ReleaseHost
 from castoff.publish.preflight import preflight
@@ -33,7 +34,7 @@ def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
     tools: HostTools,
     runner: Runner,
     report: Report,
-) -> dict[str, Any]:
+) -> ReleaseManifest:
     """Build every planned target (unless build_options is None: folders are there) and assemble."""
     if build_options is not None:
         outcomes = build_all(
@@ -73,6 +74,7 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
     runner: Runner,
     env: Mapping[str, str],
     report: Report,
+    previous: Path | None = None,
 ) -> dict[str, Any]:
     """Preflight (every check, nothing uploaded on a failure), then publish to both destinations."""
     checked = preflight(
@@ -81,13 +83,14 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
         index_url=options.index_url,
         runner=runner,
         keys_dir=keys_dir,
-        previous=None,
+        previous=previous,
         now=datetime.now(UTC),
         report=report,
         backends=backends,
     )
     published = publish_release(
         dist,
+        checked.manifest,
         options=options,
         host=host,
         index_enabled=config.publish.pypi.enabled,
@@ -95,7 +98,7 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
         env=env,
         report=report,
     )
-    return {**published, "kept_from_index": checked["kept_from_index"]}
+    return {**published, "kept_from_index": checked.doc["kept_from_index"]}
 
 
 def release(  # noqa: PLR0913 - the whole pipeline's inputs

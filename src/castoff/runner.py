@@ -55,11 +55,15 @@ class Result:
     seconds: float
 
 
+# user:password@ in a URL: castoff refuses such URLs, and whatever a tool prints hides them too.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
+
+
 def redact(text: str, secrets: Sequence[str]) -> str:
     """Replace every secret in text; secrets are never shown, whatever the path to output."""
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    return text
+    return _URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
 
 
 class CommandFailedError(CastoffError):

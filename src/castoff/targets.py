@@ -258,8 +258,8 @@ LOONGARCH_WITHOUT_LSX = SimdOff(target_features=("-lasx", "-lsx"), zig_cpu="la46
 
 _LEGACY_VERSIONS = {name: glibc for glibc, (name, _) in _LEGACY_MANYLINUX.items()}
 _LINUX_TAG_RE = re.compile(
-    r"^(?:(?P<family>manylinux|musllinux)_(?P<major>\d+)_(?P<minor>\d+)"
-    r"|(?P<legacy>manylinux1|manylinux2010|manylinux2014)|(?P<plain>linux))_(?P<arch>[a-z0-9_]+)$"
+    r"(?:(?P<family>manylinux|musllinux)_(?P<major>[0-9]{1,4})_(?P<minor>[0-9]{1,4})"
+    r"|(?P<legacy>manylinux1|manylinux2010|manylinux2014)|(?P<plain>linux))_(?P<arch>[a-z0-9_]+)"
 )
 
 
@@ -274,7 +274,7 @@ class LinuxTag:
 
 def parse_linux_tag(tag: str) -> LinuxTag | None:
     """Parse manylinux_X_Y_ARCH, musllinux_X_Y_ARCH, manylinux2014_ARCH and linux_ARCH tags."""
-    m = _LINUX_TAG_RE.match(tag)
+    m = _LINUX_TAG_RE.fullmatch(tag)
     if m is None:
         return None
     if m["legacy"]:
@@ -305,10 +305,34 @@ def format_version(version: tuple[int, int]) -> str:
 
 def parse_version(text: str) -> tuple[int, int] | None:
     """Parse '2_17', '2.17' or '11.0' into (major, minor); None when it is neither."""
-    parts = text.replace(".", "_").split("_")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+    m = re.fullmatch(r"([0-9]{1,4})[._]([0-9]{1,4})", text)
+    if m is None:
         return None
-    return int(parts[0]), int(parts[1])
+    return int(m[1]), int(m[2])
+
+
+# The libc and OS versions a tag may promise: what real systems have had or may soon have.
+# glibc has been 2.x since 1997 and musl 1.x since 2012; a tag outside these series promises a
+# system that does not exist, and installers would never pick the wheel.
+GLIBC_MAJOR = 2
+MUSL_MAJOR = 1
+MAX_MINOR = 99
+MACOS_MAJORS = range(10, 100)
+
+
+def version_problem(family: str, version: tuple[int, int]) -> str | None:
+    """Return why no real system has this glibc, musl or macOS version, or None."""
+    major, minor = version
+    if family == "manylinux" and major != GLIBC_MAJOR:
+        return f"glibc {major}.{minor} does not exist (glibc versions are 2.x)"
+    if family == "musllinux" and major != MUSL_MAJOR:
+        return f"musl {major}.{minor} does not exist (musl versions are 1.x)"
+    if family == "macosx" and major not in MACOS_MAJORS:
+        return f"macOS {major}.{minor} does not exist (macOS versions run from 10 on)"
+    if minor > MAX_MINOR:
+        return f"{major}.{minor} is not a version any system has"
+    return None
 
 
 def manylinux_tags(wheel_arch: str, glibc: tuple[int, int]) -> tuple[str, ...]:

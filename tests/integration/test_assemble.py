@@ -30,7 +30,10 @@ def test_every_planned_file_is_in_the_release_with_its_hash_and_destinations(dis
     planned = {a.name: a for a in plan.artifacts}
     # The provenance is written and signed by `castoff sign`.
     unsigned = {n for n, a in planned.items() if a.kind != "provenance"}
-    assert {p.name for p in dist.iterdir()} == unsigned | {"manifest.json"}
+    # And castoff's marker: the folder is castoff's to replace, and these are its files.
+    assert {p.name for p in dist.iterdir()} == unsigned | {"manifest.json", ".castoff.json"}
+    marker = json.loads((dist / ".castoff.json").read_text())
+    assert (marker["kind"], set(marker["files"])) == ("release", unsigned | {"manifest.json"})
     manifest = _manifest(dist)
     assert manifest["kind"] == "release"
     assert len(manifest["builds"]) == 11

@@ -46,7 +46,14 @@ def test_every_planned_target_is_built(first_build: dict[str, Any], out_dir: Pat
         names = {p.name for p in folder.iterdir()}
         archive = f"hello-{job.target}.tar.gz"
         expected_wheel = wheel_filename(config.name, config.version, job.built_platform_tags)
-        assert names == {expected_wheel, archive, archive + ".sha256", "manifest.json", "build.log"}
+        assert names == {
+            expected_wheel,
+            archive,
+            archive + ".sha256",
+            "manifest.json",
+            "build.log",
+            ".castoff.json",
+        }
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["target"] == job.target
         assert [a["name"] for a in manifest["artifacts"]] == [

@@ -104,7 +104,11 @@ def test_a_rerun_with_a_recording_fake_gh_replaces_only_assets_whose_bytes_diffe
     assert rerun.returncode == 0, rerun.stderr
     uploads = [c for c in calls(fake_gh) if c[1] == "upload"]
     assert len(uploads) == 1
-    assert uploads[0][-3:] == [str(release / "SHA256SUMS"), "--repo", "castoff-dev/hello"]
+    # gh uploads a private copy with the verified bytes, never the release folder's file.
+    uploaded = Path(uploads[0][-3])
+    assert uploaded.name == "SHA256SUMS"
+    assert uploaded.parent != release
+    assert uploads[0][-2:] == ["--repo", "castoff-dev/hello"]
     assert "--clobber" in uploads[0]
     assert damaged.read_bytes() == (release / "SHA256SUMS").read_bytes()
     doc = json.loads(rerun.stdout)

@@ -201,7 +201,7 @@ def test_partial_manifest_round_trips(tmp_path: Path) -> None:
             BuiltArtifact(
                 name="w.whl",
                 kind="wheel",
-                sha256="00",
+                sha256="00" * 32,
                 size=1,
                 platform_tags=("musllinux_1_2_s390x",),
             ),

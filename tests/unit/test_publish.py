@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from castoff.errors import PublishError
+from castoff.errors import PublishError, VerifyError
+from castoff.manifest import ReleaseArtifact, ReleaseManifest, SignatureRecord
 from castoff.publish import index, twine
 from castoff.publish.github import FolderRelease, finish_release, stage_release
 from castoff.publish.journal import JOURNAL_FILE, open_journal
@@ -17,6 +18,31 @@ from castoff.runner import Command, Result
 
 WHEEL = "castoff_hello-0.1.0-py3-none-musllinux_1_2_x86_64.whl"
 SHA = "ab" * 32
+
+
+def artifact(
+    name: str,
+    *,
+    sha256: str = SHA,
+    size: int = 1,
+    destinations: tuple[str, ...] = ("pypi",),
+    signatures: tuple[SignatureRecord, ...] = (),
+) -> ReleaseArtifact:
+    """Return a release manifest entry with only what a test cares about."""
+    kind = "wheel" if name.endswith(".whl") else "archive"
+    return ReleaseArtifact(
+        name=name,
+        kind=kind,  # type: ignore[arg-type]
+        target=None,
+        sha256=sha256,
+        size=size,
+        destinations=destinations,  # type: ignore[arg-type]
+        excluded=(),
+        alias_of=None,
+        platform_tags=(),
+        signatures=signatures,
+    )
+
 
 # What pypiserver 2.4 serves (PEP 503 HTML, sha256 in the fragment).
 PYPISERVER_HTML = f"""<!DOCTYPE html>
@@ -29,7 +55,11 @@ PYPISERVER_HTML = f"""<!DOCTYPE html>
 def test_the_html_page_gives_names_and_hashes() -> None:
     """Pypiserver's and PyPI's HTML pages: one link per file, sha256 from the fragment."""
     files = index.parse_html(PYPISERVER_HTML)
-    assert files == [index.IndexFile(filename=WHEEL, sha256=SHA, upload_time=None)]
+    assert files == [
+        index.IndexFile(
+            filename=WHEEL, sha256=SHA, upload_time=None, url=f"../../packages/{WHEEL}#sha256={SHA}"
+        )
+    ]
     pypi = (
         f'<a href="https://files.example/{WHEEL}#sha256={SHA}" data-requires-python="&gt;=3.8" '
         f'data-upload-time="2024-03-19T22:40:59.497944Z">{WHEEL}</a>'
@@ -68,7 +98,7 @@ def test_project_pages_use_the_normalized_name() -> None:
 
 def test_a_release_older_than_14_days_takes_no_new_files() -> None:
     """PyPI's rule: a release first uploaded over 14 days ago cannot get more files."""
-    files = [{"name": WHEEL, "sha256": SHA}]
+    files = [artifact(WHEEL)]
     other = "castoff_hello-0.1.0-py3-none-manylinux_2_17_x86_64.whl"
     served = {
         other: index.IndexFile(
@@ -87,7 +117,7 @@ def test_a_release_older_than_14_days_takes_no_new_files() -> None:
 def test_a_taken_name_with_other_bytes_is_a_finding() -> None:
     """The same name with another sha256 on the index can never be uploaded."""
     served = {WHEEL: index.IndexFile(filename=WHEEL, sha256="00" * 32, upload_time=None)}
-    [finding] = index_findings([{"name": WHEEL, "sha256": SHA}], served, datetime.now(UTC), "0.1.0")
+    [finding] = index_findings([artifact(WHEEL)], served, datetime.now(UTC), "0.1.0")
     assert finding.check == "index"
     assert "00" * 32 in finding.problem
 
@@ -188,23 +218,38 @@ def test_a_started_publish_must_be_resumed_and_only_with_the_same_files(tmp_path
     assert resumed.entries[WHEEL].state == "uploaded"
 
 
-def _release_folder(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+def _release_folder(tmp_path: Path) -> tuple[Path, ReleaseManifest]:
     dist = tmp_path / "dist"
     dist.mkdir()
-    for name in ("a.tar.gz", "a.tar.gz.minisig", "w.whl", "SHA256SUMS", "manifest.json"):
+    for name in ("a.tar.gz", "a.tar.gz.minisig", "w.whl", "SHA256SUMS"):
         (dist / name).write_text(name)
-    manifest: dict[str, Any] = {
-        "artifacts": [
-            {
-                "name": "a.tar.gz",
-                "destinations": ["github"],
-                "signatures": [{"name": "a.tar.gz.minisig"}],
-            },
-            {"name": "w.whl", "destinations": ["pypi"], "signatures": []},
-            {"name": "SHA256SUMS", "destinations": ["github"], "signatures": []},
-        ]
-    }
+    manifest = ReleaseManifest(
+        name="a",
+        version="1.0.0",
+        artifacts=(
+            artifact(
+                "a.tar.gz",
+                sha256=_sha("a.tar.gz"),
+                size=8,
+                destinations=("github",),
+                signatures=(
+                    SignatureRecord(
+                        backend="minisign", name="a.tar.gz.minisig", sha256=_sha("a.tar.gz.minisig")
+                    ),
+                ),
+            ),
+            artifact("w.whl", sha256=_sha("w.whl"), size=5),
+            artifact("SHA256SUMS", sha256=_sha("SHA256SUMS"), size=10, destinations=("github",)),
+        ),
+        builds=(),
+    )
     return dist, manifest
+
+
+def _sha(text: str) -> str:
+    import hashlib  # noqa: PLC0415
+
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_a_local_release_is_a_draft_until_finished_and_reruns_upload_only_changes(
@@ -219,12 +264,25 @@ def test_a_local_release_is_a_draft_until_finished_and_reruns_upload_only_change
     assert (tmp_path / "release" / "v1.0.0.draft" / "a.tar.gz").is_file()
     assert not (tmp_path / "release" / "v1.0.0").exists()
     assert not host.is_published()
+    # The folder signed again: new bytes with their new digest in the manifest.
     (dist / "SHA256SUMS").write_text("changed")
-    again = stage_release(host, dist, manifest, title="t", notes="n", report=lines.append)
-    assert again["uploaded"] == ["SHA256SUMS"]
+    sums = dataclasses.replace(manifest.artifacts[2], sha256=_sha("changed"), size=7)
+    resigned = dataclasses.replace(manifest, artifacts=(*manifest.artifacts[:2], sums))
+    again = stage_release(host, dist, resigned, title="t", notes="n", report=lines.append)
+    assert again["uploaded"] == ["SHA256SUMS", "manifest.json"]
     assert finish_release(host, lines.append) is False
     assert (tmp_path / "release" / "v1.0.0" / "SHA256SUMS").read_text() == "changed"
     assert finish_release(host, lines.append) is True
+
+
+def test_staging_uploads_only_the_verified_bytes(tmp_path: Path) -> None:
+    """A file changed after verification stops the staging before anything is uploaded."""
+    dist, manifest = _release_folder(tmp_path)
+    (dist / "a.tar.gz").write_text("a.tar.gX")
+    host = FolderRelease(tmp_path / "release", "v1.0.0")
+    with pytest.raises(VerifyError, match=r"a\.tar\.gz: changed after it was verified"):
+        stage_release(host, dist, manifest, title="t", notes="n", report=lambda _: None)
+    assert host.assets() is None
 
 
 def test_staging_refuses_a_release_with_missing_signatures(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from castoff.config import Config, load
 from castoff.errors import SignError, UsageError
+from castoff.manifest import Field, ReleaseManifest
 from castoff.plan import build_plan, signatures_for
 from castoff.runner import Command, Runner
 from castoff.sign import gpg
@@ -24,41 +25,71 @@ def config(example_pyproject: Path) -> Config:
     return load(example_pyproject)
 
 
+def _entry(name: str, kind: str, digest: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": kind,
+        "target": None,
+        "sha256": digest * 32,
+        "size": 1,
+        "destinations": ["github"],
+        "excluded": [],
+        "alias_of": None,
+        "platform_tags": [],
+        "signatures": [],
+    }
+
+
 def _with_sign(config: Config, **changes: Any) -> Config:
     return dataclasses.replace(config, sign=dataclasses.replace(config.sign, **changes))
 
 
-MANIFEST: dict[str, Any] = {
-    "name": "castoff-hello",
-    "version": "0.1.0",
-    "artifacts": [
-        {"name": "hello-x86_64-unknown-linux-gnu.tar.gz", "kind": "archive", "sha256": "aa" * 32},
-        {"name": "SHA256SUMS", "kind": "checksum", "sha256": "bb" * 32},
-        {"name": "castoff_hello-0.1.0.intoto.json", "kind": "provenance", "sha256": "cc" * 32},
-    ],
-    "builds": [
+MANIFEST = ReleaseManifest.parse(
+    Field(
         {
-            "target": "x86_64-unknown-linux-gnu",
-            "method": "docker",
-            "std": "prebuilt",
-            "source_commit": "0123abcd" * 5,
-            "source_tree_sha256": "dd" * 32,
-            "image": "ghcr.io/rust-cross/manylinux2014-cross@sha256:" + "ee" * 32,
-            "toolchain": {"maturin": "1.16.0"},
-            "commands": [{"argv": ["maturin", "build"], "env": {}, "cwd": None, "seconds": 1.0}],
-            "smoke": [],
-            "cache_key": "ff" * 32,
-        }
-    ],
-}
+            "schema_version": 1,
+            "kind": "release",
+            "name": "castoff-hello",
+            "version": "0.1.0",
+            "artifacts": [
+                _entry("hello-x86_64-unknown-linux-gnu.tar.gz", "archive", "aa"),
+                _entry("SHA256SUMS", "checksum", "bb"),
+                _entry("castoff_hello-0.1.0.intoto.json", "provenance", "cc"),
+            ],
+            "builds": [
+                {
+                    "target": "x86_64-unknown-linux-gnu",
+                    "method": "docker",
+                    "std": "prebuilt",
+                    "source_commit": "0123abcd" * 5,
+                    "source_tree_sha256": "dd" * 32,
+                    "image": "ghcr.io/rust-cross/manylinux2014-cross@sha256:" + "ee" * 32,
+                    "toolchain": {"maturin": "1.16.0"},
+                    "commands": [
+                        {"argv": ["maturin", "build"], "env": {}, "cwd": None, "seconds": 1.0}
+                    ],
+                    "smoke": [],
+                    "cache_key": "ff" * 32,
+                }
+            ],
+        },
+        "",
+        "test manifest",
+    )
+)
 
 
 def test_provenance_subjects_are_the_artifacts_and_dependencies_the_builds() -> None:
     """Subjects: every artifact but the statement itself; source commit and image by digest."""
     statement = prov.statement(MANIFEST, {})
+    github = {"destinations": ["github"]}
     assert statement["subject"] == [
-        {"name": "hello-x86_64-unknown-linux-gnu.tar.gz", "digest": {"sha256": "aa" * 32}},
-        {"name": "SHA256SUMS", "digest": {"sha256": "bb" * 32}},
+        {
+            "name": "hello-x86_64-unknown-linux-gnu.tar.gz",
+            "digest": {"sha256": "aa" * 32},
+            "annotations": github,
+        },
+        {"name": "SHA256SUMS", "digest": {"sha256": "bb" * 32}, "annotations": github},
     ]
     definition = statement["predicate"]["buildDefinition"]
     assert definition["resolvedDependencies"] == [

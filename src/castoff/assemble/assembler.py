@@ -1,26 +1,60 @@
-"""Merge per-target build folders into one verified release folder with one manifest."""
+"""Merge per-target build folders into one verified release folder with one manifest.
+
+Build folders come from CI jobs, so nothing in them is trusted: every partial manifest is read
+strictly, every file is copied into a private staging folder while it is hashed, and every copy
+is opened and checked (members, dist-info, RECORD, binaries, audit) before the release is put
+together from those same copies. `--out` is replaced only when castoff made it.
+"""
 
 from __future__ import annotations
 
-import json
+import io
 import shutil
 import tarfile
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from castoff.assemble.audit import audit_paths, read_elf
+from castoff.assemble.audit import Finding, archive_findings, audit_members
+from castoff.assemble.contents import (
+    ContentsError,
+    Expected,
+    Member,
+    read_archive,
+    read_sidecar,
+    read_wheel,
+)
+from castoff.assemble.elf import read_elf
 from castoff.assemble.retag import copy_wheel
-from castoff.build.archive import sha256_file, write_archive, write_sidecar
+from castoff.build.archive import (
+    NotARegularFileError,
+    copy_hashed,
+    sha256_file,
+    write_archive,
+    write_sidecar,
+)
 from castoff.config import Config
-from castoff.errors import AssembleError, AuditError, ContractError
-from castoff.manifest import MANIFEST_SCHEMA_VERSION, PARTIAL_MANIFEST, PartialManifest
-from castoff.plan import CHECKSUMS_FILE, Artifact, ReleasePlan, archive_folder
+from castoff.errors import AssembleError, AuditError, ContractError, PlanError
+from castoff.folders import check_claimable, mark, replace_folder, staging_beside
+from castoff.manifest import (
+    CHECKSUMS_FILE,
+    JOURNAL_FILE,
+    PARTIAL_MANIFEST,
+    RELEASE_MANIFEST,
+    BuildRecord,
+    Excluded,
+    PartialManifest,
+    ReleaseArtifact,
+    ReleaseManifest,
+    format_checksums,
+    previous_artifacts,
+)
+from castoff.plan import Artifact, BuildJob, ReleasePlan, archive_folder, wheel_filename
+from castoff.targets import TARGETS
 
-RELEASE_MANIFEST = "manifest.json"
 CONTRACT_KINDS = ("archive", "checksum")
+__all__ = ["RELEASE_MANIFEST", "Input", "assemble", "check_contract", "collect", "make_alias"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,11 +73,30 @@ def collect(in_dirs: Sequence[Path]) -> list[Input]:
             raise AssembleError(
                 f"{directory}: no such folder.", hint="Name the build output folders."
             )
-        folders = (
-            [directory]
-            if (directory / PARTIAL_MANIFEST).is_file()
-            else sorted(p for p in directory.iterdir() if (p / PARTIAL_MANIFEST).is_file())
-        )
+        if (directory / PARTIAL_MANIFEST).is_symlink():
+            raise AssembleError(
+                f"{directory / PARTIAL_MANIFEST}: is a symbolic link; a build folder's manifest "
+                "is read only where it is.",
+                hint="Rebuild the target, or copy the real file in.",
+            )
+        if (directory / PARTIAL_MANIFEST).is_file():
+            folders = [directory]
+        else:
+            folders = []
+            for sub in sorted(directory.iterdir()):
+                if sub.is_symlink():
+                    raise AssembleError(
+                        f"{sub}: is a symbolic link; build folders are read only where they are.",
+                        hint="Pass the folder it points to itself.",
+                    )
+                if (sub / PARTIAL_MANIFEST).is_symlink():
+                    raise AssembleError(
+                        f"{sub / PARTIAL_MANIFEST}: is a symbolic link; a build folder's "
+                        "manifest is read only where it is.",
+                        hint="Rebuild the target, or copy the real file in.",
+                    )
+                if sub.is_dir() and (sub / PARTIAL_MANIFEST).exists():
+                    folders.append(sub)
         if not folders:
             raise AssembleError(
                 f"{directory}: holds no {PARTIAL_MANIFEST}, itself or in a subfolder.",
@@ -55,15 +108,25 @@ def collect(in_dirs: Sequence[Path]) -> list[Input]:
     return inputs
 
 
+def _expected_names(plan: ReleasePlan, job: BuildJob) -> dict[str, tuple[str, tuple[str, ...]]]:
+    wheel = wheel_filename(plan.name, plan.version, job.built_platform_tags)
+    return {
+        wheel: ("wheel", tuple(sorted(job.built_platform_tags))),
+        job.artifacts[1]: ("archive", ()),
+        job.artifacts[2]: ("checksum", ()),
+    }
+
+
 def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]:
-    """Refuse duplicates, mixed names or versions, missing or unplanned targets, altered files."""
+    """Refuse duplicates, mixed names or versions, missing or unplanned targets, other files."""
     by_target: dict[str, Input] = {}
-    planned = {job.target for job in plan.jobs}
+    jobs = {job.target: job for job in plan.jobs}
     for item in inputs:
         m = item.manifest
+        where = item.folder / PARTIAL_MANIFEST
         if (m.name, m.version) != (plan.name, plan.version):
             raise AssembleError(
-                f"{item.folder}: built {m.name} {m.version}, but this release is "
+                f"{where}: built {m.name} {m.version}, but this release is "
                 f"{plan.name} {plan.version}.",
                 hint="Assemble folders from one build of one version.",
             )
@@ -73,21 +136,23 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
                 f"{item.folder}.",
                 hint="Pass each target's folder once.",
             )
-        if m.target not in planned:
-            raise AssembleError(f"{item.folder}: {m.target} is not a target of this release plan.")
-        for artifact in m.artifacts:
-            path = item.folder / artifact.name
-            if not path.is_file():
-                raise AssembleError(
-                    f"{item.folder}: {artifact.name} is listed in its manifest but missing."
-                )
-            if sha256_file(path) != artifact.sha256:
-                raise AssembleError(
-                    f"{item.folder}: {artifact.name} does not match the sha256 in its manifest.",
-                    hint="The file changed after it was built; rebuild that target.",
-                )
+        if m.target not in jobs:
+            raise AssembleError(
+                f"{where}: target '{m.target[:80]}' is not a target of this release plan.",
+                hint="Pass only the build folders of the planned targets.",
+            )
+        expected = _expected_names(plan, jobs[m.target])
+        listed = {a.name: (a.kind, tuple(sorted(a.platform_tags))) for a in m.artifacts}
+        if listed != expected:
+            raise AssembleError(
+                f"{where}: lists {', '.join(sorted(listed)) or 'no files'}, but a build of "
+                f"{m.target} makes exactly {', '.join(sorted(expected))} (with their kinds and "
+                "tags).",
+                hint="Rebuild the target with the same config (castoff build --target "
+                f"{m.target}).",
+            )
         by_target[m.target] = item
-    missing = sorted(planned - set(by_target))
+    missing = sorted(set(jobs) - set(by_target))
     if missing:
         raise AssembleError(
             f"planned targets with no build: {', '.join(missing)}.",
@@ -95,6 +160,115 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
             "or nothing.",
         )
     return by_target
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Checked:
+    """A target's files, copied into staging and checked: where the copies are, what they hold."""
+
+    wheel: Path
+    wheel_sha256: str
+    archive: Path
+    archive_sha256: str
+    programs: tuple[Member, ...]
+
+
+def _copy_inputs(item: Input, into: Path) -> dict[str, tuple[Path, str]]:
+    """Copy a build folder's files into staging, hashing each; refuse links and changed bytes."""
+    into.mkdir()
+    copies = {}
+    for artifact in item.manifest.artifacts:
+        copy = into / artifact.name
+        try:
+            digest, size = copy_hashed(item.folder / artifact.name, copy, limit=artifact.size)
+        except FileNotFoundError:
+            raise AssembleError(
+                f"{item.folder}: {artifact.name} is listed in its manifest but missing."
+            ) from None
+        except NotARegularFileError as exc:
+            raise AssembleError(
+                f"{item.folder}: {exc}; castoff reads only plain files from a build folder.",
+                hint="Rebuild that target; a link could make castoff read (and ship) any file.",
+            ) from None
+        if size != artifact.size or digest != artifact.sha256:
+            raise AssembleError(
+                f"{item.folder}: {artifact.name} does not match the sha256 in its manifest (or "
+                "its size).",
+                hint="The file changed after it was built; rebuild that target.",
+            )
+        copies[artifact.name] = (copy, digest)
+    return copies
+
+
+def _check_target(
+    item: Input, plan: ReleasePlan, config: Config, staging: Path
+) -> tuple[_Checked, list[Finding]]:
+    job = next(j for j in plan.jobs if j.target == item.manifest.target)
+    target = TARGETS[job.target]
+    copies = _copy_inputs(item, staging / job.target)
+    wheel_name = wheel_filename(plan.name, plan.version, job.built_platform_tags)
+    archive_name, sidecar_name = job.artifacts[1], job.artifacts[2]
+    suffix = ".exe" if target.os == "windows" else ""
+    expected = Expected(
+        project=plan.name,
+        version=plan.version,
+        binaries=tuple(b + suffix for b in plan.binaries),
+        format={"linux": "elf", "windows": "pe", "macos": "mach-o"}[target.os],  # type: ignore[arg-type]
+        executable=target.os != "windows",
+    )
+    folder = archive_folder(config.archive_name, job.target)
+    where = item.folder
+    try:
+        current = wheel_name
+        wheel = read_wheel(copies[wheel_name][0], expected)
+        current = archive_name
+        archived = read_archive(copies[archive_name][0], folder, expected)
+        current = sidecar_name
+        read_sidecar(copies[sidecar_name][0], archive_name, copies[archive_name][1])
+    except ContentsError as exc:
+        raise AssembleError(
+            f"{where}: {current}: {exc.problem}.",
+            hint="castoff ships only what `castoff build` makes; rebuild this target.",
+        ) from None
+    in_wheel = {m.name.rsplit("/", 1)[1]: m.sha256 for m in wheel.programs}
+    in_archive = {m.name.rsplit("/", 1)[1]: m.sha256 for m in archived}
+    if in_wheel != in_archive:
+        raise AssembleError(
+            f"{where}: {archive_name} and {wheel_name} hold different binaries.",
+            hint="Both are made from one build; rebuild this target.",
+        )
+    final = next(a for a in plan.artifacts if a.kind == "wheel" and a.target == job.target)
+    findings = audit_members(wheel.programs, artifact=final.name, tags=final.platform_tags)
+    findings += archive_findings(archived, artifact=archive_name, triple=job.target)
+    for alias in plan.artifacts:
+        if alias.kind == "archive" and alias.alias_of == archive_name and alias.target:
+            findings += _alias_findings(archived, alias)
+    checked = _Checked(
+        wheel=copies[wheel_name][0],
+        wheel_sha256=copies[wheel_name][1],
+        archive=copies[archive_name][0],
+        archive_sha256=copies[archive_name][1],
+        programs=wheel.programs,
+    )
+    return checked, findings
+
+
+def _alias_findings(members: Sequence[Member], alias: Artifact) -> list[Finding]:
+    findings = []
+    for member in members:
+        facts = member.elf
+        if facts is not None and not facts.is_static:
+            needs = facts.interpreter or ", ".join(facts.needed)
+            findings.append(
+                Finding(
+                    artifact=alias.name,
+                    binary=member.name,
+                    tag=None,
+                    problem=f"is dynamically linked ({needs}), so it cannot serve {alias.name}",
+                )
+            )
+    assert alias.target is not None  # noqa: S101 - aliases are per target
+    return findings + archive_findings(members, artifact=alias.name, triple=alias.target)
 
 
 def _archive_binaries(path: Path) -> list[tuple[str, bytes]]:
@@ -119,7 +293,7 @@ def make_alias(
     assert alias.target is not None  # noqa: S101 - aliases are per target
     binaries = _archive_binaries(source)
     for name, data in binaries:
-        facts = read_elf(data)
+        facts = read_elf(io.BytesIO(data))
         if facts is not None and not facts.is_static:
             needs = facts.interpreter or ", ".join(facts.needed)
             raise AssembleError(
@@ -137,7 +311,7 @@ def make_alias(
 def write_checksums(out_dir: Path, digests: Mapping[str, str]) -> Path:
     """Write SHA256SUMS for files by name and digest, sorted, in `sha256sum -c` format."""
     path = out_dir / CHECKSUMS_FILE
-    path.write_text("".join(f"{digests[n]}  {n}\n" for n in sorted(digests)), encoding="utf-8")
+    path.write_text(format_checksums(digests), encoding="utf-8")
     return path
 
 
@@ -146,12 +320,16 @@ def check_contract(config: Config, names: set[str], previous: Path | None) -> No
     if previous is None:
         return
     try:
-        data = json.loads(previous.read_text(encoding="utf-8"))
-        # Archives and checksum files are named without the version and downloaded by name;
-        # wheels and the provenance carry the version, so each release has new ones.
-        before = {a["name"] for a in data["artifacts"] if a["kind"] in CONTRACT_KINDS}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ContractError(f"{previous}: not a castoff release manifest ({exc}).") from None
+        listed = previous_artifacts(previous)
+    except PlanError as exc:
+        raise ContractError(
+            f"the previous release's manifest cannot be read: {exc.message}",
+            hint="Point contract.previous-manifest (or --previous) at the manifest.json of the "
+            "last release.",
+        ) from None
+    # Archives and checksum files are named without the version and downloaded by name;
+    # wheels and the provenance carry the version, so each release has new ones.
+    before = {name for name, kind in listed if kind in CONTRACT_KINDS}
     retired = dict(config.contract.retired)
     gone = sorted(before - names - set(retired))
     if gone:
@@ -163,19 +341,6 @@ def check_contract(config: Config, names: set[str], previous: Path | None) -> No
         )
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """Refuse an --out folder that holds anything but a previous castoff release."""
-    if out_dir.exists() and any(out_dir.iterdir()):
-        manifest = out_dir / RELEASE_MANIFEST
-        if not manifest.is_file() or '"kind": "release"' not in manifest.read_text(
-            encoding="utf-8"
-        ):
-            raise AssembleError(
-                f"{out_dir}: is not empty and holds no castoff release.",
-                hint="Choose an empty folder for --out.",
-            )
-
-
 def assemble(
     plan: ReleasePlan,
     config: Config,
@@ -184,51 +349,67 @@ def assemble(
     out_dir: Path,
     previous: Path | None,
     mtime: int,
-) -> dict[str, Any]:
+) -> ReleaseManifest:
     """Assemble the release folder and return its manifest (also written as manifest.json)."""
     by_target = check_inputs(inputs, plan)
     check_contract(
         config, {a.name for a in plan.artifacts}, previous or config.contract.previous_manifest
     )
-    check_out_dir(out_dir)
-    # Built aside and moved into place whole: a failure never leaves a half-assembled release.
-    staging = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        manifest = _assemble_into(staging, plan, config, by_target, mtime=mtime)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    shutil.rmtree(out_dir, ignore_errors=True)
-    staging.rename(out_dir)
+    if (out_dir / JOURNAL_FILE).exists():
+        # A publish of that folder started: its journal (and the folder) are kept as they are.
+        raise AssembleError(
+            f"{out_dir}: holds {JOURNAL_FILE}, so a publish of this release started; castoff "
+            "does not replace a folder that is being published.",
+            hint=f"Finish it with `castoff publish --resume {out_dir}`, or assemble into another "
+            "folder with --out.",
+        )
+    check_claimable(out_dir, "release", AssembleError, "--out")
+    # Everything is read from private copies in staging, and the release is made there from
+    # those same bytes, then moved into place whole: a failure leaves --out as it was.
+    with staging_beside(out_dir) as staging:
+        checked: dict[str, _Checked] = {}
+        findings: list[Finding] = []
+        for job in plan.jobs:
+            checked[job.target], found = _check_target(by_target[job.target], plan, config, staging)
+            findings += found
+        if findings:
+            raise AuditError(
+                "; ".join(f.line() for f in findings) + ".",
+                hint="castoff never ships a tag a binary cannot keep.",
+            )
+        release = staging / "release"
+        release.mkdir()
+        manifest = _assemble_into(release, plan, config, by_target, checked, mtime=mtime)
+        replace_folder(release, out_dir, "release")
     return manifest
 
 
 def _assemble_into(
-    out_dir: Path, plan: ReleasePlan, config: Config, by_target: dict[str, Input], *, mtime: int
-) -> dict[str, Any]:
+    out_dir: Path,
+    plan: ReleasePlan,
+    config: Config,
+    by_target: dict[str, Input],
+    checked: dict[str, _Checked],
+    *,
+    mtime: int,
+) -> ReleaseManifest:
     produced: dict[str, Path] = {}
-    # Each file is hashed once: a plain copy keeps the digest its build verified, and the
+    # Each file is hashed once: a plain move keeps the digest of the checked copy, and the
     # sidecars, SHA256SUMS and the manifest all reuse it.
     digests: dict[str, str] = {}
     for artifact in plan.artifacts:
         if artifact.kind == "wheel":
-            item = by_target[artifact.target or ""]
-            built = next(a for a in item.manifest.artifacts if a.kind == "wheel")
-            wheel = copy_wheel(item.folder / built.name, out_dir, artifact.platform_tags)
+            item = checked[artifact.target or ""]
+            wheel = copy_wheel(item.wheel, out_dir, artifact.platform_tags)
             produced[artifact.name] = wheel
             digests[wheel.name] = (
-                built.sha256
-                if set(built.platform_tags) == set(artifact.platform_tags)
-                else sha256_file(wheel)
+                item.wheel_sha256 if wheel.name == item.wheel.name else sha256_file(wheel)
             )
         elif artifact.kind == "archive" and artifact.alias_of is None:
-            item = by_target[artifact.target or ""]
-            built = next(a for a in item.manifest.artifacts if a.name == artifact.name)
-            shutil.copyfile(item.folder / artifact.name, out_dir / artifact.name)
+            item = checked[artifact.target or ""]
             produced[artifact.name] = out_dir / artifact.name
-            digests[artifact.name] = built.sha256
+            shutil.move(item.archive, produced[artifact.name])
+            digests[artifact.name] = item.archive_sha256
         elif artifact.kind == "archive":
             source = produced[artifact.alias_of or ""]
             produced[artifact.name] = make_alias(
@@ -244,51 +425,30 @@ def _assemble_into(
         raise AssembleError(
             f"files came out under other names than planned: {', '.join(mismatched)}."
         )
-
-    _, findings = audit_paths([out_dir])
-    if findings:
-        raise AuditError(
-            "; ".join(f.line() for f in findings) + ".",
-            hint="castoff never ships a tag a binary cannot keep.",
-        )
-
-    manifest = {
-        "schema_version": MANIFEST_SCHEMA_VERSION,
-        "kind": "release",
-        "name": plan.name,
-        "version": plan.version,
-        "artifacts": [
-            {
-                "name": a.name,
-                "kind": a.kind,
-                "target": a.target,
-                "sha256": digests.get(a.name) or sha256_file(produced[a.name]),
-                "size": produced[a.name].stat().st_size,
-                "destinations": list(a.destinations),
-                "excluded": [asdict(e) for e in a.excluded],
-                "alias_of": a.alias_of,
-                "platform_tags": list(a.platform_tags),
+    manifest = ReleaseManifest(
+        name=plan.name,
+        version=plan.version,
+        artifacts=tuple(
+            ReleaseArtifact(
+                name=a.name,
+                kind=a.kind,
+                target=a.target,
+                sha256=digests.get(a.name) or sha256_file(produced[a.name]),
+                size=produced[a.name].stat().st_size,
+                destinations=a.destinations,
+                excluded=tuple(
+                    Excluded(destination=e.destination, reason=e.reason) for e in a.excluded
+                ),
+                alias_of=a.alias_of,
+                platform_tags=a.platform_tags,
                 # Filled in by `castoff sign`, which also adds the provenance statement.
-                "signatures": [],
-            }
+                signatures=(),
+            )
             for a in plan.artifacts
             if a.kind != "provenance"
-        ],
-        "builds": [
-            {
-                "target": i.manifest.target,
-                "method": i.manifest.method,
-                "std": i.manifest.std,
-                "source_commit": i.manifest.source_commit,
-                "source_tree_sha256": i.manifest.source_tree_sha256,
-                "image": i.manifest.image,
-                "toolchain": i.manifest.toolchain,
-                "commands": [asdict(c) for c in i.manifest.commands],
-                "smoke": [asdict(s) for s in i.manifest.smoke],
-                "cache_key": i.manifest.cache_key,
-            }
-            for i in (by_target[job.target] for job in plan.jobs)
-        ],
-    }
-    (out_dir / RELEASE_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        ),
+        builds=tuple(BuildRecord.of(by_target[job.target].manifest) for job in plan.jobs),
+    )
+    manifest.write(out_dir)
+    mark(out_dir, "release", [*produced, RELEASE_MANIFEST])
     return manifest

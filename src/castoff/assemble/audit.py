@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import re
-import tarfile
-import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
-from elftools.elf.sections import SymbolTableSection
-from elftools.elf.segments import InterpSegment
-from packaging.utils import parse_wheel_filename
-
+from castoff.assemble.contents import ContentsError, Member, read_archive, read_wheel
+from castoff.assemble.elf import ElfFacts
 from castoff.errors import UsageError
 from castoff.targets import TARGETS, Elf, Target, parse_linux_tag
 
-ELF_MAGIC = b"\x7fELF"
 EF_ARM_ABI_FLOAT_HARD = 0x400
 EF_RISCV_FLOAT_ABI = 0x6
 EF_RISCV_FLOAT_ABI_DOUBLE = 0x4
@@ -58,78 +48,6 @@ class Finding:
         """Return the finding as one line."""
         tag = f" but is tagged {self.tag}" if self.tag else ""
         return f"{self.artifact}: {self.binary} {self.problem}{tag}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ElfFacts:
-    """What a binary needs and is, read from its ELF headers."""
-
-    machine: str
-    elf_class: int
-    little_endian: bool
-    flags: int
-    interpreter: str | None
-    needed: tuple[str, ...]
-    # The highest GLIBC_x.y version it needs, and one symbol that needs it.
-    max_glibc: tuple[tuple[int, ...], str] | None
-
-    @property
-    def is_static(self) -> bool:
-        """Return whether it needs nothing at run time: no loader, no shared libraries."""
-        return self.interpreter is None and not self.needed
-
-
-def read_elf(data: bytes) -> ElfFacts | None:
-    """Read a binary's ELF facts; None when it is not ELF."""
-    if not data.startswith(ELF_MAGIC):
-        return None
-    try:
-        elf = ELFFile(io.BytesIO(data))
-        interpreter = None
-        for segment in elf.iter_segments():
-            if isinstance(segment, InterpSegment):
-                interpreter = segment.get_interp_name()
-        needed: list[str] = []
-        for section in elf.iter_sections():
-            if isinstance(section, DynamicSection):
-                needed += [str(t.needed) for t in section.iter_tags("DT_NEEDED")]  # type: ignore[attr-defined]
-        return ElfFacts(
-            machine=elf["e_machine"],
-            elf_class=elf.elfclass,
-            little_endian=elf.little_endian,
-            flags=elf["e_flags"],
-            interpreter=interpreter,
-            needed=tuple(needed),
-            max_glibc=_max_glibc(elf),
-        )
-    except ELFError:
-        return None
-
-
-def _max_glibc(elf: ELFFile) -> tuple[tuple[int, ...], str] | None:
-    versions: dict[int, tuple[int, ...]] = {}
-    for section in elf.iter_sections():
-        if isinstance(section, GNUVerNeedSection):
-            for _, auxiliaries in section.iter_versions():
-                for aux in auxiliaries:
-                    if m := re.fullmatch(r"GLIBC_([\d.]+)", aux.name):
-                        versions[aux["vna_other"]] = tuple(int(p) for p in m[1].split("."))
-    if not versions:
-        return None
-    highest_index = max(versions, key=lambda i: versions[i])
-    symbol = "?"
-    versym = next((s for s in elf.iter_sections() if isinstance(s, GNUVerSymSection)), None)
-    dynsym = elf.get_section_by_name(".dynsym")
-    if versym is not None and isinstance(dynsym, SymbolTableSection):
-        for i, sym in enumerate(dynsym.iter_symbols()):
-            # Bit 15 marks a hidden version; the index is the rest.
-            if (
-                versym.get_symbol(i)["ndx"] not in ("VER_NDX_LOCAL", "VER_NDX_GLOBAL")
-                and (int(versym.get_symbol(i)["ndx"]) & 0x7FFF) == highest_index
-            ):
-                symbol = sym.name
-                break
-    return versions[highest_index], symbol
 
 
 def _arch_problem(facts: ElfFacts, expected: Elf, arch: str) -> str | None:
@@ -210,32 +128,35 @@ def audit_binary(
     return findings
 
 
-def _wheel_binaries(path: Path) -> Iterator[tuple[str, bytes]]:
-    with zipfile.ZipFile(path) as wheel:
-        for info in wheel.infolist():
-            if info.is_dir():
-                continue
-            with wheel.open(info) as member:
-                if member.read(4) == ELF_MAGIC:
-                    yield info.filename, wheel.read(info)
+def audit_members(
+    members: Iterable[Member], *, artifact: str, tags: Iterable[str]
+) -> list[Finding]:
+    """Check every ELF program among a wheel's members against every platform tag."""
+    findings = []
+    platforms = sorted(set(tags))
+    for member in members:
+        if member.elf_problem:
+            findings.append(
+                Finding(artifact=artifact, binary=member.name, tag=None, problem=member.elf_problem)
+            )
+        elif member.elf is not None:
+            findings += audit_binary(
+                member.elf, artifact=artifact, binary=member.name, tags=platforms
+            )
+    return findings
 
 
 def audit_wheel(path: Path) -> list[Finding]:
     """Audit every ELF binary in a wheel against every platform tag in its name."""
-    _, _, _, tags = parse_wheel_filename(path.name)
-    platforms = {t.platform for t in tags}
-    findings = []
-    for name, data in _wheel_binaries(path):
-        facts = read_elf(data)
-        if facts is None:
-            findings.append(
-                Finding(
-                    artifact=path.name, binary=name, tag=None, problem="is not a readable ELF file"
-                )
-            )
-            continue
-        findings += audit_binary(facts, artifact=path.name, binary=name, tags=platforms)
-    return findings
+    try:
+        wheel = read_wheel(path)
+    except ContentsError as exc:
+        return [Finding(artifact=path.name, binary="-", tag=None, problem=exc.problem)]
+    if not wheel.programs:
+        return [
+            Finding(artifact=path.name, binary="-", tag=None, problem="holds no program to run")
+        ]
+    return audit_members(wheel.programs, artifact=path.name, tags={t.platform for t in wheel.tags})
 
 
 def archive_triple(name: str) -> str | None:
@@ -249,17 +170,34 @@ def archive_triple(name: str) -> str | None:
     return None
 
 
-def _archive_members(path: Path) -> Iterator[tuple[str, bytes]]:
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if not info.is_dir():
-                    yield info.filename, archive.read(info)
-        return
-    with tarfile.open(path) as archive:
-        for member in archive.getmembers():
-            if member.isfile() and (f := archive.extractfile(member)) is not None:
-                yield member.name, f.read()
+def archive_findings(members: Iterable[Member], *, artifact: str, triple: str) -> list[Finding]:
+    """Check an archive's ELF programs against the triple it is named for: CPU and libc family."""
+    target = TARGETS[triple]
+    findings = []
+    for member in members:
+        if member.elf_problem:
+            findings.append(
+                Finding(artifact=artifact, binary=member.name, tag=None, problem=member.elf_problem)
+            )
+            continue
+        facts = member.elf
+        if facts is None or target.elf is None:
+            continue  # a README or licence; and castoff does not audit Mach-O or PE binaries
+        problem = _arch_problem(facts, target.elf, target.wheel_arch)
+        if problem is None and target.libc == "musl":
+            problem = _musl_problem(facts)
+        if (
+            problem is None
+            and target.libc == "gnu"
+            and facts.interpreter
+            and "musl" in facts.interpreter
+        ):
+            problem = f"is linked against musl ({facts.interpreter})"
+        if problem:
+            findings.append(
+                Finding(artifact=artifact, binary=member.name, tag=triple, problem=problem)
+            )
+    return findings
 
 
 def audit_archive(path: Path) -> list[Finding]:
@@ -274,25 +212,11 @@ def audit_archive(path: Path) -> list[Finding]:
                 problem="does not end in a target triple castoff knows",
             )
         ]
-    target = TARGETS[triple]
-    findings = []
-    for name, data in _archive_members(path):
-        facts = read_elf(data)
-        if facts is None or target.elf is None:
-            continue  # a README or licence; and castoff does not audit Mach-O or PE binaries
-        problem = _arch_problem(facts, target.elf, target.wheel_arch)
-        if problem is None and target.libc == "musl":
-            problem = _musl_problem(facts)
-        if (
-            problem is None
-            and target.libc == "gnu"
-            and facts.interpreter
-            and "musl" in facts.interpreter
-        ):
-            problem = f"is linked against musl ({facts.interpreter})"
-        if problem:
-            findings.append(Finding(artifact=path.name, binary=name, tag=triple, problem=problem))
-    return findings
+    try:
+        members = read_archive(path)
+    except ContentsError as exc:
+        return [Finding(artifact=path.name, binary="-", tag=None, problem=exc.problem)]
+    return archive_findings(members, artifact=path.name, triple=triple)
 
 
 def audit_paths(paths: Sequence[Path]) -> tuple[list[str], list[Finding]]:
@@ -305,8 +229,12 @@ def audit_paths(paths: Sequence[Path]) -> tuple[list[str], list[Finding]]:
             )
         if path.is_dir():
             files += sorted(
-                p for p in path.rglob("*") if p.name.endswith((".whl", ".tar.gz", ".zip"))
+                p
+                for p in path.rglob("*")
+                if p.name.endswith((".whl", ".tar.gz", ".zip")) and p.is_file()
             )
+        elif not path.is_file():
+            raise UsageError(f"{path}: not a file or folder.", hint="Name wheels or archives.")
         else:
             files.append(path)
     findings: list[Finding] = []

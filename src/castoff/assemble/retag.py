@@ -5,14 +5,18 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import os
 import shutil
 import struct
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from packaging.utils import parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion
 
+from castoff.assemble.contents import ContentsError, Wheel, read_wheel
 from castoff.errors import UsageError
 from castoff.pypi import tag_set
 
@@ -50,23 +54,78 @@ def _raw_member(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return header + rest + tail
 
 
-def retag_wheel(wheel: Path, add_platforms: Iterable[str], out_dir: Path) -> Path:
+def check_wheel(wheel: Path) -> Wheel:
+    """Refuse, as a usage error, a wheel given on the command line that castoff cannot retag."""
+    if not wheel.is_file():
+        raise UsageError(f"{wheel}: no such wheel file.", hint="Name a .whl file.")
+    try:
+        return read_wheel(wheel)
+    except ContentsError as exc:
+        raise UsageError(
+            f"{wheel}: {exc.problem}.", hint="castoff retags the wheels castoff builds."
+        ) from None
+
+
+def retag_wheel(
+    wheel: Path, add_platforms: Iterable[str], out_dir: Path, *, replace: bool = True
+) -> Path:
     """Write a copy of a wheel with more platform tags; return its path.
 
     The tag set in the name and the WHEEL file's Tag lines are rewritten (sorted), RECORD gets
     WHEEL's new hash, and every other member is copied compressed, so a retag costs about what
-    copying the file costs.
+    copying the file costs. Without `replace`, a file already at the new name is refused.
     """
-    name, version, _, tags = parse_wheel_filename(wheel.name)
+    try:
+        name, version, _, tags = parse_wheel_filename(wheel.name)
+    except (InvalidWheelFilename, InvalidVersion) as exc:
+        raise UsageError(f"{wheel}: not a wheel file name ({exc}).") from None
     platforms = {t.platform for t in tags} | set(add_platforms)
     interpreters = sorted({(t.interpreter, t.abi) for t in tags})
     target = out_dir / retagged_name(wheel.name, platforms)
     if target.resolve() == wheel.resolve():
         return wheel
+    if not replace and (target.exists() or target.is_symlink()):
+        raise UsageError(
+            f"{target}: already exists; castoff retag does not replace files.",
+            hint="Move it away, or pass another folder with --out.",
+        )
     dist_info = f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"
     wheel_member, record_member = f"{dist_info}/WHEEL", f"{dist_info}/RECORD"
     out_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
+    fd, partial_name = tempfile.mkstemp(
+        prefix=f".{target.name[:40]}.", suffix=".partial", dir=out_dir
+    )
+    os.close(fd)
+    partial = Path(partial_name)
+    try:
+        _write_retagged(
+            wheel, partial, name=str(name), version=str(version), platforms=platforms,
+            interpreters=interpreters, wheel_member=wheel_member, record_member=record_member,
+        )  # fmt: skip
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if replace:
+        partial.replace(target)
+    else:
+        try:
+            os.link(partial, target)  # fails, rather than replaces, if the name was taken since
+        finally:
+            partial.unlink(missing_ok=True)
+    return target
+
+
+def _write_retagged(
+    wheel: Path,
+    partial: Path,
+    *,
+    name: str,
+    version: str,
+    platforms: set[str],
+    interpreters: list[tuple[str, str]],
+    wheel_member: str,
+    record_member: str,
+) -> None:
     with zipfile.ZipFile(wheel) as source:
         names = set(source.namelist())
         if wheel_member not in names or record_member not in names:
@@ -103,8 +162,6 @@ def retag_wheel(wheel: Path, add_platforms: Iterable[str], out_dir: Path) -> Pat
                 out.filelist.append(entry)
                 out.NameToInfo[entry.filename] = entry
                 out.start_dir = raw_out.tell()
-    partial.replace(target)
-    return target
 
 
 def copy_wheel(wheel: Path, out_dir: Path, platforms: Iterable[str]) -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
+import stat
 import tarfile
 import zipfile
 from collections.abc import Sequence
@@ -20,6 +22,37 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class NotARegularFileError(OSError):
+    """A path that is a link, a folder or a device where castoff expects a plain file."""
+
+
+def copy_hashed(source: Path, dest: Path, *, limit: int) -> tuple[str, int]:
+    """Copy a regular file (never through a link) while hashing it; return its sha256 and size.
+
+    Reading stops past `limit` bytes: the caller knows how big the file should be.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(source, flags)
+    except OSError as exc:
+        if source.is_symlink():
+            raise NotARegularFileError(f"{source.name} is a symbolic link") from None
+        raise NotARegularFileError(f"{source.name}: {exc.strerror or exc}") from None
+    digest = hashlib.sha256()
+    size = 0
+    with os.fdopen(fd, "rb") as src:
+        if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+            raise NotARegularFileError(f"{source.name} is not a regular file")
+        with dest.open("xb") as out:
+            while chunk := src.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    break
+                digest.update(chunk)
+                out.write(chunk)
+    return digest.hexdigest(), size
 
 
 def write_sidecar(path: Path, digest: str | None = None) -> Path:

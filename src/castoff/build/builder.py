@@ -23,7 +23,8 @@ from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import DEBIAN_VENDOR, Choice, HostTools, choose, smoke_plan
 from castoff.config import Config, canonical_wheel_name
-from castoff.errors import BuildError, CastoffError, ToolMissingError
+from castoff.errors import BuildError, CastoffError, ToolMissingError, UsageError
+from castoff.folders import check_claimable, mark
 from castoff.manifest import (
     MANIFEST_SCHEMA_VERSION,
     PARTIAL_MANIFEST,
@@ -328,9 +329,13 @@ def build_job(
         return cached, True
 
     started = time.monotonic()
+    # Only a folder castoff made for this target's build (or none, or an empty one) is replaced.
+    check_claimable(folder, "build", BuildError, f"--out (its {job.target} folder)")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
+    wheel_name = wheel_filename(config.name, config.version, job.built_platform_tags)
+    mark(folder, "build", [BUILD_LOG, PARTIAL_MANIFEST, ".wheel", wheel_name, *job.artifacts[1:]])
     log = _JobLog(folder / BUILD_LOG)
     try:
         report(job.target, f"building ({choice.method}, std {choice.std})")
@@ -428,6 +433,11 @@ def build_all(
     commit = runner.capture(Command(argv=("git", "rev-parse", "HEAD"), cwd=config.project_root))
     source_commit = commit.stdout.strip() if commit.returncode == 0 else None
     tree = source_tree_sha256(config.project_root, exclude=[options.out_dir])
+    # Every target's folder is castoff's to replace (or new) before any build starts.
+    if options.out_dir.exists() and not options.out_dir.is_dir():
+        raise UsageError(f"{options.out_dir}: is a file, not a folder for the builds.")
+    for job in plan.jobs:
+        check_claimable(options.out_dir / job.target, "build", UsageError, "--out")
     options.out_dir.mkdir(parents=True, exist_ok=True)
     tools = stable_maturin(tools, options.cache_dir)
     # Set by the failing worker itself, so a worker that is free next sees it before starting.

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from castoff.assemble.assembler import RELEASE_MANIFEST
 from castoff.build.archive import sha256_file
 from castoff.errors import PublishError
+from castoff.manifest import RELEASE_MANIFEST, ReleaseManifest, name_problem
+from castoff.publish.verified import private_copies, verified_copy
 from castoff.runner import Command, CommandFailedError, Runner
 
 Report = Callable[[str], None]
@@ -44,49 +46,64 @@ class ReleaseHost(Protocol):
         """Show what staging (or, with finish, publishing) would do, doing nothing (dry run)."""
 
 
-def release_files(dist: Path, manifest: Mapping[str, Any]) -> list[Path]:
-    """Return the files for the release: GitHub-bound artifacts, their signatures, the manifest."""
-    files = []
-    for artifact in manifest["artifacts"]:
-        if "github" not in artifact["destinations"]:
+def release_files(manifest: ReleaseManifest) -> dict[str, tuple[str, int | None]]:
+    """Return the release's files by name with their verified sha256 and size (if known)."""
+    files: dict[str, tuple[str, int | None]] = {}
+    for artifact in manifest.artifacts:
+        if "github" not in artifact.destinations:
             continue
-        files.append(dist / artifact["name"])
-        files += [dist / s["name"] for s in artifact.get("signatures", [])]
-    # With the manifest, `castoff verify` checks a downloaded release whole.
-    files.append(dist / RELEASE_MANIFEST)
+        files[artifact.name] = (artifact.sha256, artifact.size)
+        files.update({s.name: (s.sha256, None) for s in artifact.signatures})
+    # With the manifest, a downloaded release shows what each file is (`castoff verify`
+    # checks it against the signed files).
+    text = _manifest_bytes(manifest)
+    files[RELEASE_MANIFEST] = (hashlib.sha256(text).hexdigest(), len(text))
     return files
+
+
+def _manifest_bytes(manifest: ReleaseManifest) -> bytes:
+    return (json.dumps(manifest.to_dict(), indent=2) + "\n").encode()
 
 
 def stage_release(
     host: ReleaseHost,
     dist: Path,
-    manifest: Mapping[str, Any],
+    manifest: ReleaseManifest,
     *,
     title: str,
     notes: str,
     report: Report,
 ) -> dict[str, Any]:
     """Create the draft if there is no release, upload the files whose bytes differ, check all."""
-    files = release_files(dist, manifest)
-    missing = [f.name for f in files if not f.is_file()]
+    files = release_files(manifest)
+    digests = {n: d for n, (d, _) in files.items()}
+    missing = [n for n in digests if n != RELEASE_MANIFEST and not (dist / n).is_file()]
     if missing:
         raise PublishError(
             f"{dist}: files for the release are missing: {', '.join(missing)}.",
             hint="Sign the release (castoff sign) before publishing it.",
         )
     existing = host.assets()
-    if existing is None:
-        report(f"{host.where}: creating a draft release")
-        host.create_draft(title, notes)
-        existing = {}
-    digests = {f.name: sha256_file(f) for f in files}
-    changed = [f for f in files if existing.get(f.name) != digests[f.name]]
-    report(
-        f"{host.where}: uploading {len(changed)} of {len(files)} files "
-        f"({len(files) - len(changed)} already there with the same bytes)"
-    )
-    if changed:
-        host.upload(changed)
+    changed = [n for n in digests if (existing or {}).get(n) != digests[n]]
+    # What is uploaded is a private copy with the verified bytes, never the folder itself;
+    # every copy is checked before the release is created or touched.
+    with private_copies() as folder:
+        copies = []
+        for name in changed:
+            if name == RELEASE_MANIFEST:
+                (folder / name).write_bytes(_manifest_bytes(manifest))
+                copies.append(folder / name)
+            else:
+                copies.append(verified_copy(dist, name, digests[name], folder, size=files[name][1]))
+        if existing is None:
+            report(f"{host.where}: creating a draft release")
+            host.create_draft(title, notes)
+        report(
+            f"{host.where}: uploading {len(changed)} of {len(digests)} files "
+            f"({len(digests) - len(changed)} already there with the same bytes)"
+        )
+        if copies:
+            host.upload(copies)
     after = host.assets() or {}
     wrong = sorted(n for n, d in digests.items() if after.get(n) != d)
     if wrong:
@@ -97,8 +114,8 @@ def stage_release(
         )
     return {
         "where": host.where,
-        "uploaded": [f.name for f in changed],
-        "unchanged": len(files) - len(changed),
+        "uploaded": changed,
+        "unchanged": len(digests) - len(changed),
     }
 
 
@@ -143,7 +160,15 @@ class GhRelease:
                 f"{self.where}: `gh release view` failed: {result.stderr.strip()[-400:]}",
                 hint="Check GH_TOKEN and the repository name.",
             )
-        data: dict[str, Any] = json.loads(result.stdout)
+        try:
+            data = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("assets", []), list):
+            raise PublishError(
+                f"{self.where}: `gh release view` answered something castoff cannot read.",
+                hint="Check the gh version (castoff needs one with --json assets).",
+            )
         return data
 
     def assets(self) -> dict[str, str] | None:
@@ -154,11 +179,14 @@ class GhRelease:
         found: dict[str, str] = {}
         undigested = []
         for asset in view.get("assets", []):
+            name = asset.get("name") if isinstance(asset, dict) else None
+            if not isinstance(name, str) or name_problem(name) is not None:
+                continue  # not a file castoff could have uploaded
             digest = asset.get("digest") or ""
-            if digest.startswith("sha256:"):
-                found[asset["name"]] = digest.removeprefix("sha256:")
+            if isinstance(digest, str) and digest.startswith("sha256:"):
+                found[name] = digest.removeprefix("sha256:")
             else:
-                undigested.append(asset["name"])
+                undigested.append(name)
         if undigested:
             # Older releases have no digest: their bytes are compared after a download.
             with tempfile.TemporaryDirectory(prefix="castoff-gh-") as tmp:

@@ -1,20 +1,33 @@
-"""The publish journal: each file's state, written after every change, so a release can resume."""
+"""The publish journal (each file's state, written after every change) and the publish lock.
+
+The journal is a hint for people and for `--resume`; the index is the truth: a resumed publish
+asks the index about every file, whatever the journal says. The lock makes one publish per
+release folder at a time.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from castoff.errors import PlanError, PublishError
+from castoff.folders import mark
+from castoff.manifest import JOURNAL_FILE, PUBLISH_LOCK, read_document, write_document
 
-JOURNAL_FILE = "publish-journal.json"
 JOURNAL_SCHEMA_VERSION = 1
 # pending: not on the index yet; uploading: an upload started (it may or may not have landed);
 # uploaded: twine said yes; present: the index already had these bytes; verified: read back.
 State = Literal["pending", "uploading", "uploaded", "present", "verified"]
+STATES: tuple[str, ...] = get_args(State)
 DONE: tuple[State, ...] = ("uploaded", "present", "verified")
+__all__ = ["DONE", "JOURNAL_FILE", "Entry", "Journal", "open_journal", "publish_lock"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,9 +82,47 @@ class Journal:
             "files": [asdict(e) for e in self.entries.values()],
             "github": self.github,
         }
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(self.path)
+        write_document(self.path, doc)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Saved:
+    name: str
+    version: str
+    repository_url: str
+    entries: dict[str, Entry]
+    github: dict[str, Any]
+
+
+def read_journal(path: Path) -> _Saved:
+    """Read a journal strictly; anything else is a PlanError naming the field."""
+    doc = read_document(path, "a castoff publish journal")
+    doc.object()
+    if doc.key("schema_version").value != JOURNAL_SCHEMA_VERSION:
+        doc.key("schema_version").fail(f"is not {JOURNAL_SCHEMA_VERSION}.")
+    if doc.key("kind").value != "publish-journal":
+        doc.key("kind").fail("is not 'publish-journal'.")
+    entries: dict[str, Entry] = {}
+    for item in doc.key("files").items():
+        item.only(("name", "sha256", "state", "attempts", "note"))
+        name = item.key("name").file_name()
+        if name in entries:
+            item.fail(f"lists {name} a second time.")
+        entries[name] = Entry(
+            name=name,
+            sha256=item.key("sha256").sha256(),
+            state=cast("State", item.key("state").choice(STATES)),
+            attempts=item.key("attempts").integer(),
+            note=item.key("note").string(),
+        )
+    github = doc.optional("github")
+    return _Saved(
+        name=doc.key("name").string(),
+        version=doc.key("version").string(),
+        repository_url=doc.key("repository_url").string(),
+        entries=entries,
+        github=github.object() if github is not None else {},
+    )
 
 
 def open_journal(
@@ -87,30 +138,34 @@ def open_journal(
     path = dist / JOURNAL_FILE
     fresh = Journal(path=path, name=name, version=version, repository_url=repository_url)
     fresh.entries = {n: Entry(name=n, sha256=s, state="pending") for n, s in files}
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         fresh.save()
+        mark(dist, "release", [JOURNAL_FILE])
         return fresh
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        entries = {f["name"]: Entry(**f) for f in doc["files"]}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    if path.is_symlink() or not path.is_file():
         raise PlanError(
-            f"{path}: not a castoff publish journal ({exc}).",
+            f"{path}: is not a plain file, so not a castoff publish journal.",
             hint="Move it away; castoff checks the index before every upload anyway.",
+        )
+    try:
+        saved = read_journal(path)
+    except PlanError as exc:
+        raise PlanError(
+            exc.message,
+            hint="Move it away to start over; castoff asks the index about every file anyway.",
         ) from None
     if not resume:
-        done = sum(e.state in DONE for e in entries.values())
+        done = sum(e.state in DONE for e in saved.entries.values())
         raise PublishError(
-            f"{path}: a publish of {doc.get('name')} {doc.get('version')} to "
-            f"{doc.get('repository_url')} was started before ({done} of {len(entries)} files "
-            "done).",
+            f"{path}: a publish of {saved.name} {saved.version} was started before ({done} of "
+            f"{len(saved.entries)} files done).",
             hint="Finish it with `castoff publish --resume`; it uploads only what is missing.",
         )
     same = (
-        doc.get("name") == name
-        and doc.get("version") == version
-        and doc.get("repository_url") == repository_url
-        and {n: e.sha256 for n, e in entries.items()} == dict(files)
+        saved.name == name
+        and saved.version == version
+        and saved.repository_url == repository_url
+        and {n: e.sha256 for n, e in saved.entries.items()} == dict(files)
     )
     if not same:
         raise PublishError(
@@ -119,7 +174,68 @@ def open_journal(
             hint="Resume with the same release folder and index, or move the journal away to "
             "start a new publish.",
         )
-    fresh.entries = entries
-    fresh.github = doc.get("github") or {}
+    fresh.entries = saved.entries
+    fresh.github = saved.github
     fresh.save()
     return fresh
+
+
+def _lock(fd: int) -> bool:
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt  # noqa: PLC0415
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def publish_lock(dist: Path) -> Iterator[None]:
+    """Hold the release folder's publish lock (an OS lock); a second holder is told who has it."""
+    path = dist / PUBLISH_LOCK
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        raise PublishError(
+            f"{path}: cannot open the publish lock ({exc.strerror or exc}).",
+            hint="castoff keeps this file beside the release; check the folder's permissions.",
+        ) from None
+    try:
+        if not _lock(fd):
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+            try:
+                who = json.loads(holder)
+                said = (
+                    f"process {who['pid']} on {who['host']}, since {who['since']}"
+                    if isinstance(who, dict)
+                    else holder[:200]
+                )
+            except (json.JSONDecodeError, KeyError, TypeError):
+                said = holder[:200] or "another process"
+            raise PublishError(
+                f"{dist}: another publish of this release folder is running ({said}).",
+                hint="Wait for it to finish (or stop it), then run `castoff publish --resume`.",
+            )
+        me = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        mark(dist, "release", [PUBLISH_LOCK])
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)

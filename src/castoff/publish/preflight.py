@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -20,10 +19,13 @@ from packaging.version import Version
 from castoff.assemble.assembler import check_contract
 from castoff.config import Config, canonical_wheel_name
 from castoff.errors import CastoffError, ContractError, PreflightError, PublishError, VerifyError
+from castoff.manifest import ReleaseArtifact, ReleaseManifest
 from castoff.publish import index, twine
+from castoff.publish.publisher import pypi_files
 from castoff.pypi import MAXIMUM_AGE_FOR_NEW_UPLOADS_DAYS, wheel_refusal
 from castoff.runner import Runner
-from castoff.sign.signing import check_files, read_manifest, verify_release
+from castoff.sign.signing import check_files
+from castoff.sign.verification import verify_release
 
 Report = Callable[[str], None]
 
@@ -41,11 +43,12 @@ class Finding:
         return f"{self.file}: {self.problem} [{self.check}]"
 
 
-def pypi_files(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Return the manifest's files bound for the index, in the fixed order they are uploaded."""
-    return sorted(
-        (a for a in manifest["artifacts"] if "pypi" in a["destinations"]), key=lambda a: a["name"]
-    )
+@dataclass(frozen=True, kw_only=True)
+class Checked:
+    """A release that passed preflight: the manifest verified against what is signed."""
+
+    manifest: ReleaseManifest
+    doc: dict[str, Any]
 
 
 def _version_of(filename: str) -> Version | None:
@@ -58,15 +61,17 @@ def _version_of(filename: str) -> Version | None:
 
 
 def _names_and_tags(
-    manifest: Mapping[str, Any], config: Config, files: list[dict[str, Any]]
+    manifest: ReleaseManifest, config: Config, files: list[ReleaseArtifact]
 ) -> list[Finding]:
     findings = []
-    for name, count in Counter(a["name"] for a in manifest["artifacts"]).items():
-        if count > 1:
-            findings.append(Finding(file=name, check="names", problem=f"listed {count} times"))
-    expected = canonical_wheel_name(manifest["name"])
+    expected = canonical_wheel_name(manifest.name)
     for artifact in files:
-        name = artifact["name"]
+        name = artifact.name
+        if artifact.kind != "wheel" or not name.endswith(".whl"):
+            findings.append(
+                Finding(file=name, check="filename", problem="only wheels go to the index")
+            )
+            continue
         try:
             project, version, _, tags = parse_wheel_filename(name)
         except InvalidWheelFilename as exc:
@@ -82,25 +87,25 @@ def _names_and_tags(
                     f"of {canonical_wheel_name(str(project))}",
                 )
             )
-        if stem[1] != str(version) or str(version) != manifest["version"]:
+        if stem[1] != str(version) or str(version) != manifest.version:
             findings.append(
                 Finding(
                     file=name,
                     check="version",
                     problem=f"version '{stem[1]}' is not the release's normalized version "
-                    f"'{manifest['version']}'",
+                    f"'{manifest.version}'",
                 )
             )
         refusal = wheel_refusal({t.platform for t in tags})
         if refusal is not None:
             findings.append(Finding(file=name, check="pypi-tags", problem=refusal))
         limit = config.publish.pypi.max_file_size
-        if artifact["size"] > limit:
+        if artifact.size > limit:
             findings.append(
                 Finding(
                     file=name,
                     check="size",
-                    problem=f"{artifact['size']} bytes is over the index's limit of {limit} "
+                    problem=f"{artifact.size} bytes is over the index's limit of {limit} "
                     "(raise tool.castoff.publish.pypi.max-file-size once PyPI raised yours)",
                 )
             )
@@ -108,22 +113,36 @@ def _names_and_tags(
 
 
 def index_findings(
-    files: list[dict[str, Any]], served: Mapping[str, index.IndexFile], now: datetime, version: str
+    files: list[ReleaseArtifact],
+    served: Mapping[str, index.IndexFile],
+    now: datetime,
+    version: str,
+    digest_of: Callable[[index.IndexFile, int], str] | None = None,
 ) -> list[Finding]:
     """Return what the index refuses: a name taken by other bytes, new files for old releases."""
     findings = []
     for artifact in files:
-        there = served.get(artifact["name"])
-        if there is not None and there.sha256 not in (None, artifact["sha256"]):
+        there = served.get(artifact.name)
+        if there is None:
+            continue
+        digest = there.sha256
+        if digest is None and digest_of is not None:
+            # The index gives no hash: its bytes are downloaded and hashed.
+            try:
+                digest = digest_of(there, artifact.size)
+            except PublishError as exc:
+                findings.append(Finding(file=artifact.name, check="index", problem=exc.message))
+                continue
+        if digest not in (None, artifact.sha256):
             findings.append(
                 Finding(
-                    file=artifact["name"],
+                    file=artifact.name,
                     check="index",
                     problem=f"the index already serves another file under this name (sha256 "
-                    f"{there.sha256}); an index never lets a file name be reused",
+                    f"{digest}); an index never lets a file name be reused",
                 )
             )
-    missing = [a for a in files if a["name"] not in served]
+    missing = [a for a in files if a.name not in served]
     release = [f for f in served.values() if _version_of(f.filename) == Version(version)]
     times = [f.upload_time for f in release if f.upload_time is not None]
     if missing and times:
@@ -131,7 +150,7 @@ def index_findings(
         if now - first > timedelta(days=MAXIMUM_AGE_FOR_NEW_UPLOADS_DAYS):
             findings += [
                 Finding(
-                    file=a["name"],
+                    file=a.name,
                     check="release-age",
                     problem=f"release {version} was first uploaded on {first:%Y-%m-%d}, more "
                     f"than {MAXIMUM_AGE_FOR_NEW_UPLOADS_DAYS} days ago, and PyPI refuses new "
@@ -140,6 +159,10 @@ def index_findings(
                 for a in missing
             ]
     return findings
+
+
+def _served_sha256(there: index.IndexFile, size: int) -> str:
+    return index.served_sha256(there, limit=size + 1)
 
 
 def preflight(  # noqa: PLR0913 - every input of every check, spelled out
@@ -153,16 +176,20 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
     now: datetime,
     report: Report,
     backends: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Run every check and return what was checked; raise PreflightError listing every problem."""
-    manifest = read_manifest(dist)
+) -> Checked:
+    """Run every check and return the verified manifest; raise PreflightError listing problems."""
+    manifest = ReleaseManifest.read(dist)
     files = pypi_files(manifest)
-    report(f"checking {len(manifest['artifacts'])} files ({len(files)} for the index)")
-    # Hashed once: the signature check below reuses these digests.
-    checked = check_files(dist, manifest)
-    findings = [Finding(file=p.file, check="sha256", problem=p.problem) for p in checked[1]]
+    report(f"checking {len(manifest.artifacts)} files ({len(files)} for the index)")
+    if config.sign.backends:
+        # What is signed is the truth; the manifest must agree with it, file by file.
+        report("verifying every file against the signed checksums and provenance")
+        findings = _verified(dist, config, backends, keys_dir, runner, manifest)
+    else:
+        _, problems = check_files(dist, manifest)
+        findings = [Finding(file=p.file, check="sha256", problem=p.problem) for p in problems]
     findings += _names_and_tags(manifest, config, files)
-    wheels = [dist / a["name"] for a in manifest["artifacts"] if a["kind"] == "wheel"]
+    wheels = [dist / a.name for a in manifest.artifacts if a.kind == "wheel"]
     if wheels:
         report(f"twine check --strict: {len(wheels)} wheels")
         result = runner.run(twine.check_command(wheels), check=False, log=lambda _: None)
@@ -174,63 +201,31 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
             findings.append(
                 Finding(file="twine", check="twine-check", problem=result.stderr.strip()[-300:])
             )
-    if config.sign.backends:
-        report("verifying every signature")
-        try:
-            verify_release(
-                dist,
-                config,
-                backends=backends,
-                keys_dir=keys_dir,
-                runner=runner,
-                report=lambda _: None,
-                checked=checked,
-            )
-        except VerifyError as exc:
-            raw = exc.details.get("problems")
-            seen = {(f.file, f.problem) for f in findings}
-            listed = [
-                Finding(
-                    file=p["file"],
-                    check=f"signature:{p['backend']}" if p["backend"] else "provenance",
-                    problem=p["problem"],
-                )
-                for p in (raw if isinstance(raw, list) else [])
-                if (p["file"], p["problem"]) not in seen
-            ]
-            if not raw:
-                listed = [Finding(file=str(dist), check="signature", problem=exc.paragraph())]
-            findings += listed
-        except CastoffError as exc:  # keys or tools missing: verification could not even start
-            findings.append(Finding(file=str(dist), check="signature", problem=exc.paragraph()))
     try:
         check_contract(
             config,
-            {a["name"] for a in manifest["artifacts"]},
+            {a.name for a in manifest.artifacts},
             previous or config.contract.previous_manifest,
         )
     except ContractError as exc:
         findings.append(Finding(file=str(previous), check="contract", problem=exc.message))
     if index_url is not None and files:
-        report(f"reading the index: {index.project_url(index_url, manifest['name'])}")
+        report(f"reading the index: {index.project_url(index_url, manifest.name)}")
         try:
-            served = index.project_files(index_url, manifest["name"])
+            served = index.project_files(index_url, manifest.name)
         except PublishError as exc:
             findings.append(Finding(file=index_url, check="index", problem=exc.message))
         else:
-            findings += index_findings(files, served, now, manifest["version"])
-    doc = {
+            findings += index_findings(files, served, now, manifest.version, _served_sha256)
+    doc: dict[str, object] = {
         "dist": str(dist),
-        "name": manifest["name"],
-        "version": manifest["version"],
-        "index": [a["name"] for a in files],
+        "name": manifest.name,
+        "version": manifest.version,
+        "index": [a.name for a in files],
         "kept_from_index": [
-            {
-                "name": a["name"],
-                "reason": next(e["reason"] for e in a["excluded"] if e["destination"] == "pypi"),
-            }
-            for a in manifest["artifacts"]
-            if a["kind"] == "wheel" and "pypi" not in a["destinations"]
+            {"name": a.name, "reason": a.reason_off("pypi") or "not bound for the index"}
+            for a in manifest.artifacts
+            if a.kind == "wheel" and "pypi" not in a.destinations
         ],
         "findings": [asdict(f) for f in findings],
     }
@@ -242,4 +237,43 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
             hint="Fix each one and run preflight again; no upload starts until all pass.",
             details=doc,
         )
-    return doc
+    return Checked(manifest=manifest, doc=doc)
+
+
+def _verified(
+    dist: Path,
+    config: Config,
+    backends: tuple[str, ...],
+    keys_dir: Path | None,
+    runner: Runner,
+    manifest: ReleaseManifest,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    try:
+        verify_release(
+            dist,
+            config,
+            backends=backends,
+            keys_dir=keys_dir,
+            runner=runner,
+            report=lambda _: None,
+        )
+    except VerifyError as exc:
+        raw = exc.details.get("problems")
+        listed = [
+            Finding(
+                file=p["file"],
+                check=f"signature:{p['backend']}" if p["backend"] else "sha256",
+                problem=p["problem"],
+            )
+            for p in (raw if isinstance(raw, list) else [])
+        ]
+        findings += listed or [Finding(file=str(dist), check="signature", problem=exc.paragraph())]
+    except CastoffError as exc:  # keys or tools missing: verification could not even start
+        findings.append(Finding(file=str(dist), check="signature", problem=exc.paragraph()))
+    # Files the manifest lists that the signed files do not vouch for are reported by verify;
+    # a file bound for the index must also be there to be uploaded.
+    for artifact in pypi_files(manifest):
+        if not (dist / artifact.name).is_file():
+            findings.append(Finding(file=artifact.name, check="sha256", problem="missing"))
+    return list(dict.fromkeys(findings))

@@ -1,4 +1,11 @@
-"""Upload index-bound files one at a time: check the index, journal, retry, read back."""
+"""Upload index-bound files one at a time: ask the index, journal, upload verified bytes, read back.
+
+The manifest a publish works from is the one preflight verified. Immediately before each upload
+the file is copied into a private folder while it is hashed, and only a copy with the verified
+sha256 is handed to twine: bytes changed after preflight never leave the machine. The index,
+not the journal, says what is there: each file is looked up before it is uploaded (a resume
+too), and an index that serves no hashes has its bytes downloaded and compared.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from castoff.errors import PublishError
+from castoff.manifest import ReleaseArtifact, ReleaseManifest
 from castoff.plan import ATTESTATION_SUFFIX
 from castoff.publish import github, index, twine
-from castoff.publish.journal import DONE, Journal, open_journal
-from castoff.publish.preflight import pypi_files
+from castoff.publish.journal import Journal, open_journal, publish_lock
+from castoff.publish.verified import private_copies, verified_copy
 from castoff.runner import Command, Runner
-from castoff.sign.signing import read_manifest
 
 Report = Callable[[str], None]
 # twine's own secrets: whatever twine prints is shown without them.
@@ -37,8 +44,33 @@ class PublishOptions:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
 
+def pypi_files(manifest: ReleaseManifest) -> list[ReleaseArtifact]:
+    """Return the manifest's files bound for the index, in the fixed order they are uploaded."""
+    return sorted((a for a in manifest.artifacts if "pypi" in a.destinations), key=lambda a: a.name)
+
+
+def _command(
+    file: Path, attestation: Path | None, options: PublishOptions, credentials: Mapping[str, str]
+) -> Command:
+    command = twine.upload_command(
+        file,
+        repository_url=options.repository_url,
+        attestations=[attestation] if attestation is not None else [],
+    )
+    return dataclasses.replace(command, env={**command.env, **credentials})
+
+
+def _attestation(artifact: ReleaseArtifact) -> tuple[str, str] | None:
+    """Return the PEP 740 attestation the manifest lists for a wheel: its name and sha256."""
+    for signature in artifact.signatures:
+        if signature.name == artifact.name + ATTESTATION_SUFFIX:
+            return signature.name, signature.sha256
+    return None
+
+
 def publish_to_index(
     dist: Path,
+    manifest: ReleaseManifest,
     *,
     options: PublishOptions,
     runner: Runner,
@@ -46,38 +78,42 @@ def publish_to_index(
     report: Report,
 ) -> dict[str, Any]:
     """Upload what the index lacks, in a fixed order, and check that it serves every file."""
-    manifest = read_manifest(dist)
     files = pypi_files(manifest)
     runner = runner.with_secrets([env[k] for k in TWINE_SECRETS if env.get(k)])
     credentials = {k: env[k] for k in TWINE_VARIABLES if k in env}
     if options.dry_run:
         for artifact in files:
-            runner.dry().run(_command(dist, artifact["name"], options, credentials))
-        return {"dry_run": True, "files": [{"name": a["name"], "state": "dry-run"} for a in files]}
+            attestation = _attestation(artifact)
+            runner.dry().run(
+                _command(
+                    dist / artifact.name,
+                    dist / attestation[0] if attestation else None,
+                    options,
+                    credentials,
+                )
+            )
+        return {"dry_run": True, "files": [{"name": a.name, "state": "dry-run"} for a in files]}
     journal = open_journal(
         dist,
-        name=manifest["name"],
-        version=manifest["version"],
+        name=manifest.name,
+        version=manifest.version,
         repository_url=options.repository_url,
-        files=[(a["name"], a["sha256"]) for a in files],
+        files=[(a.name, a.sha256) for a in files],
         resume=options.resume,
     )
     for number, artifact in enumerate(files, 1):
-        name = artifact["name"]
-        if journal.entries[name].state in DONE:
-            report(f"[{number}/{len(files)}] {name}: {journal.entries[name].state} before")
-            continue
+        # Even a file the journal calls done is looked up: the index is the truth.
         state = _upload(
             dist,
-            name,
+            artifact,
             journal,
             options=options,
             runner=runner,
             credentials=credentials,
             report=report,
         )
-        report(f"[{number}/{len(files)}] {name}: {state}")
-    _read_back(manifest["name"], journal, options.index_url)
+        report(f"[{number}/{len(files)}] {artifact.name}: {state}")
+    _read_back(manifest.name, journal, options.index_url, {a.name: a.size for a in files})
     return {
         "dry_run": False,
         "repository_url": options.repository_url,
@@ -88,21 +124,14 @@ def publish_to_index(
     }
 
 
-def _command(
-    dist: Path, name: str, options: PublishOptions, credentials: Mapping[str, str]
-) -> Command:
-    attestation = dist / (name + ATTESTATION_SUFFIX)
-    command = twine.upload_command(
-        dist / name,
-        repository_url=options.repository_url,
-        attestations=[attestation] if attestation.is_file() else [],
-    )
-    return dataclasses.replace(command, env={**command.env, **credentials})
+def _serves(there: index.IndexFile, size: int) -> str:
+    # A little slack: a download longer than the file is other bytes, whatever they are.
+    return index.served_sha256(there, limit=size + 1)
 
 
 def _upload(
     dist: Path,
-    name: str,
+    artifact: ReleaseArtifact,
     journal: Journal,
     *,
     options: PublishOptions,
@@ -110,11 +139,13 @@ def _upload(
     credentials: Mapping[str, str],
     report: Report,
 ) -> str:
+    name = artifact.name
     delay = options.backoff
     for attempt in range(1, options.attempts + 1):
         # Read before every try: an upload that failed on the way back may have landed.
         try:
             there = index.project_files(options.index_url, journal.name).get(name)
+            served = _serves(there, artifact.size) if there is not None else None
         except PublishError as exc:
             if attempt == options.attempts:
                 raise PublishError(
@@ -126,19 +157,31 @@ def _upload(
             delay *= 2
             continue
         entry = journal.entries[name]
-        if there is not None:
-            if there.sha256 not in (None, entry.sha256):
-                journal.set(name, note=f"the index serves sha256 {there.sha256}")
+        if served is not None:
+            if served != entry.sha256:
+                journal.set(name, note=f"the index serves sha256 {served}")
                 raise PublishError(
                     f"{name}: the index already serves a different file under this name "
-                    f"(sha256 {there.sha256}, this one is {entry.sha256}); nothing was uploaded "
+                    f"(sha256 {served}, this one is {entry.sha256}); nothing was uploaded "
                     "for it.",
                     hint="An index never takes a file name twice: release a new version.",
                 )
-            started = entry.state == "uploading" or entry.attempts > 0
-            return journal.set(name, state="uploaded" if started else "present").state
-        journal.set(name, state="uploading", attempts=entry.attempts + 1)
-        result = runner.run(_command(dist, name, options, credentials), check=False)
+            started = entry.state in ("uploading", "uploaded", "verified") or entry.attempts > 0
+            state = journal.set(name, state="uploaded" if started else "present").state
+            return f"on the index already ({state})"
+        if entry.state in ("uploaded", "present", "verified"):
+            report(f"{name}: the journal says {entry.state}, but the index lacks it: uploading")
+        attestation = _attestation(artifact)
+        with private_copies() as folder:
+            copy = verified_copy(dist, name, artifact.sha256, folder, size=artifact.size)
+            # The attestation goes beside the wheel's copy, where twine looks for it.
+            signed = (
+                verified_copy(dist, attestation[0], attestation[1], folder)
+                if attestation is not None
+                else None
+            )
+            journal.set(name, state="uploading", attempts=entry.attempts + 1)
+            result = runner.run(_command(copy, signed, options, credentials), check=False)
         outcome = twine.outcome(result)
         if outcome.ok:
             return journal.set(name, state="uploaded", note="").state
@@ -168,12 +211,12 @@ def _hint(status: int | None, *, transient: bool) -> str:
     return f"Wait until the index is reachable; {resume}"
 
 
-def _read_back(project: str, journal: Journal, index_url: str) -> None:
+def _read_back(project: str, journal: Journal, index_url: str, sizes: Mapping[str, int]) -> None:
     served = index.project_files(index_url, project)
     wrong = []
     for entry in journal.entries.values():
         there = served.get(entry.name)
-        if there is None or there.sha256 not in (None, entry.sha256):
+        if there is None or _serves(there, sizes[entry.name]) != entry.sha256:
             wrong.append(entry.name)
         else:
             journal.set(entry.name, state="verified")
@@ -187,6 +230,7 @@ def _read_back(project: str, journal: Journal, index_url: str) -> None:
 
 def publish_release(
     dist: Path,
+    manifest: ReleaseManifest,
     *,
     options: PublishOptions,
     host: github.ReleaseHost | None,
@@ -196,30 +240,53 @@ def publish_release(
     report: Report,
 ) -> dict[str, Any]:
     """Stage the GitHub release as a draft, upload to the index, then publish the release."""
-    manifest = read_manifest(dist)
-    doc: dict[str, Any] = {"index": None, "release": None}
-    if host is not None:
-        title = f"{manifest['name']} {manifest['version']}"
-        notes = (
-            f"{title}: wheels on the package index, archives named by target triple, "
-            "signatures and provenance. Check a download with `castoff verify`."
-        )
-        if options.dry_run:
-            files = github.release_files(dist, manifest)
-            host.show(files, title, notes, report, finish=False)
-            doc["release"] = {"where": host.where, "files": [f.name for f in files]}
-        else:
+    if options.dry_run:
+        return _show(dist, manifest, options, host, index_enabled, runner, env, report)
+    with publish_lock(dist):
+        doc: dict[str, Any] = {"index": None, "release": None}
+        title = f"{manifest.name} {manifest.version}"
+        if host is not None:
             doc["release"] = github.stage_release(
-                host, dist, manifest, title=title, notes=notes, report=report
+                host, dist, manifest, title=title, notes=_notes(title), report=report
             )
+        if index_enabled:
+            doc["index"] = publish_to_index(
+                dist, manifest, options=options, runner=runner, env=env, report=report
+            )
+        if host is not None:
+            # Only now, with every file on the index, does the release become public.
+            doc["release"]["published_before"] = github.finish_release(host, report)
+            doc["release"]["published"] = True
+    return doc
+
+
+def _notes(title: str) -> str:
+    return (
+        f"{title}: wheels on the package index, archives named by target triple, "
+        "signatures and provenance. Check a download with `castoff verify`."
+    )
+
+
+def _show(
+    dist: Path,
+    manifest: ReleaseManifest,
+    options: PublishOptions,
+    host: github.ReleaseHost | None,
+    index_enabled: bool,
+    runner: Runner,
+    env: Mapping[str, str],
+    report: Report,
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {"index": None, "release": None}
+    title = f"{manifest.name} {manifest.version}"
+    if host is not None:
+        files = [dist / n for n in github.release_files(manifest)]
+        host.show(files, title, _notes(title), report, finish=False)
+        doc["release"] = {"where": host.where, "files": [f.name for f in files]}
     if index_enabled:
         doc["index"] = publish_to_index(
-            dist, options=options, runner=runner, env=env, report=report
+            dist, manifest, options=options, runner=runner, env=env, report=report
         )
-    if host is not None and options.dry_run:
+    if host is not None:
         host.show([], "", "", report, finish=True)
-    elif host is not None:
-        # Only now, with every file on the index, does the release become public.
-        doc["release"]["published_before"] = github.finish_release(host, report)
-        doc["release"]["published"] = True
     return doc

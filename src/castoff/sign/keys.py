@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -10,10 +9,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from castoff.config import SignConfig
 from castoff.errors import SignError
+from castoff.manifest import read_document
 
 KEYS_FILE = "keys.json"
 
@@ -148,42 +147,52 @@ def configured_keys(
 
 def folder_keys(folder: Path, backend: str, *, secret: bool) -> BackendKeys:
     """Return a backend's keys from a folder `castoff keygen` wrote."""
-    try:
-        entry: dict[str, Any] = json.loads((folder / KEYS_FILE).read_text(encoding="utf-8"))[
-            backend
-        ]
-    except (OSError, json.JSONDecodeError) as exc:
+    path = folder / KEYS_FILE
+    if not path.is_file():
         raise SignError(
-            f"{folder / KEYS_FILE}: not a castoff key folder ({type(exc).__name__}).",
+            f"{path}: not a castoff key folder (there is no such file).",
             hint="Make one with `castoff keygen DIR`.",
-        ) from None
-    except KeyError:
+        )
+    doc = read_document(path, "castoff's throwaway key list", SignError)
+    if backend not in doc.object():
         raise SignError(
-            f"{folder / KEYS_FILE}: has no '{backend}' keys.",
+            f"{path}: has no '{backend}' keys.",
             hint="Make the folder again with `castoff keygen DIR` for the current config.",
-        ) from None
+        )
+    entry = doc.key(backend)
+    files = {
+        "gpg": ("home", "passphrase_file", "public_key"),
+        "minisign": ("secret_key", "password_file", "public_key"),
+        "ssh": ("key", "allowed_signers"),
+    }.get(backend, ())
+    # Files of the key folder itself, by plain name: keys.json cannot point elsewhere. All are
+    # checked, whether this step reads the secret ones or not.
+    paths = {key: folder / entry.key(key).file_name() for key in files}
+
+    def name(key: str) -> Path:
+        return paths[key]
 
     def read(key: str, what: str) -> Secret | None:
-        return _from_file(folder / entry[key], str(folder / KEYS_FILE), what) if secret else None
+        return _from_file(name(key), str(path), what) if secret else None
 
     if backend == "gpg":
         return GpgKeys(
-            home=folder / entry["home"],
-            key_id=entry["key_id"],
+            home=name("home"),
+            key_id=entry.key("key_id").text(),
             passphrase=read("passphrase_file", "the gpg passphrase"),
-            public_key=folder / entry["public_key"],
+            public_key=name("public_key"),
         )
     if backend == "minisign":
         return MinisignKeys(
             secret_key=read("secret_key", "the minisign secret key"),
             password=read("password_file", "the minisign password"),
-            public_key=folder / entry["public_key"],
+            public_key=name("public_key"),
         )
     return SshKeys(
         key=read("key", "the ssh signing key"),
-        allowed_signers=folder / entry["allowed_signers"],
-        identity=entry["identity"],
-        namespace=entry["namespace"],
+        allowed_signers=name("allowed_signers"),
+        identity=entry.key("identity").text(),
+        namespace=entry.key("namespace").text(),
     )
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from castoff import __version__
+from castoff.errors import CastoffError, VerifyError
+from castoff.manifest import DESTINATIONS, Field, ReleaseManifest, read_document
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
@@ -27,12 +31,12 @@ def builder(env: Mapping[str, str]) -> dict[str, Any]:
     return {"id": "https://castoff.invalid/builders/local", "invocation": None}
 
 
-def statement(manifest: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+def statement(manifest: ReleaseManifest, env: Mapping[str, str]) -> dict[str, Any]:
     """Return the statement: every artifact with its sha256, and how each target was built."""
-    builds = manifest["builds"]
+    builds = manifest.builds
     run = builder(env)
     dependencies: list[dict[str, Any]] = []
-    for commit, tree in sorted({(b["source_commit"], b.get("source_tree_sha256")) for b in builds}):
+    for commit, tree in sorted({(b.source_commit or "", b.source_tree_sha256) for b in builds}):
         source: dict[str, Any] = {"name": "source", "digest": {}}
         if commit:
             source["digest"]["gitCommit"] = commit
@@ -43,7 +47,7 @@ def statement(manifest: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
             server = env.get("GITHUB_SERVER_URL", "https://github.com")
             source["uri"] = f"git+{server}/{env['GITHUB_REPOSITORY']}@{commit}"
         dependencies.append(source)
-    for image in sorted({b["image"] for b in builds if b.get("image")}):
+    for image in sorted({b.image for b in builds if b.image}):
         reference, _, digest = image.partition("@sha256:")
         pinned = {"uri": f"docker://{reference}", "digest": {"sha256": digest}}
         dependencies.append(pinned if digest else {"uri": image})
@@ -51,9 +55,9 @@ def statement(manifest: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
         "buildDefinition": {
             "buildType": BUILD_TYPE,
             "externalParameters": {
-                "name": manifest["name"],
-                "version": manifest["version"],
-                "targets": [b["target"] for b in builds],
+                "name": manifest.name,
+                "version": manifest.version,
+                "targets": [b.target for b in builds],
             },
             "internalParameters": {"castoff": __version__},
             "resolvedDependencies": dependencies,
@@ -63,18 +67,15 @@ def statement(manifest: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
             "metadata": {"invocationId": run["invocation"]} if run["invocation"] else {},
             "byproducts": [
                 {
-                    "name": f"build/{b['target']}",
+                    "name": f"build/{b.target}",
                     "annotations": {
-                        key: b.get(key)
-                        for key in (
-                            "method",
-                            "std",
-                            "image",
-                            "toolchain",
-                            "commands",
-                            "smoke",
-                            "cache_key",
-                        )
+                        "method": b.method,
+                        "std": b.std,
+                        "image": b.image,
+                        "toolchain": b.toolchain,
+                        "commands": [{**asdict(c), "argv": list(c.argv)} for c in b.commands],
+                        "smoke": [asdict(s) for s in b.smoke],
+                        "cache_key": b.cache_key,
                     },
                 }
                 for b in builds
@@ -83,10 +84,16 @@ def statement(manifest: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
     }
     return {
         "_type": STATEMENT_TYPE,
+        # Each subject says where its file goes, signed with the rest: a download from the
+        # GitHub release may lack a wheel that only went to the index, and verify knows it.
         "subject": [
-            {"name": a["name"], "digest": {"sha256": a["sha256"]}}
-            for a in manifest["artifacts"]
-            if a["kind"] != "provenance"
+            {
+                "name": a.name,
+                "digest": {"sha256": a.sha256},
+                "annotations": {"destinations": list(a.destinations)},
+            }
+            for a in manifest.artifacts
+            if a.kind != "provenance"
         ],
         "predicateType": PREDICATE_TYPE,
         "predicate": predicate,
@@ -96,3 +103,42 @@ def statement(manifest: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
 def to_text(document: Mapping[str, Any]) -> str:
     """Return deterministic JSON text: the same release gives the same bytes."""
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subject:
+    """A file the provenance vouches for: its sha256, and where it goes if the statement says."""
+
+    sha256: str
+    destinations: tuple[str, ...] | None
+
+
+def read_subjects(path: Path, error: type[CastoffError] = VerifyError) -> dict[str, Subject]:
+    """Read a provenance statement's subjects, refusing anything but castoff's statement shape."""
+    doc = read_document(path, "an in-toto provenance statement", error)
+    return parse_subjects(doc)
+
+
+def parse_subjects(doc: Field) -> dict[str, Subject]:
+    """Validate a parsed statement and return its subjects by file name."""
+    doc.object()
+    if doc.key("_type").value != STATEMENT_TYPE:
+        doc.key("_type").fail(f"is not {STATEMENT_TYPE}.")
+    if doc.key("predicateType").value != PREDICATE_TYPE:
+        doc.key("predicateType").fail(f"is not {PREDICATE_TYPE}.")
+    doc.key("predicate").object()
+    subjects: dict[str, Subject] = {}
+    for item in doc.key("subject").items():
+        name = item.key("name").file_name()
+        if name in subjects:
+            item.fail(f"names {name} a second time.")
+        destinations = None
+        annotations = item.optional("annotations")
+        if annotations is not None and annotations.optional("destinations") is not None:
+            destinations = tuple(
+                d.choice(DESTINATIONS) for d in annotations.key("destinations").items()
+            )
+        subjects[name] = Subject(
+            sha256=item.key("digest").key("sha256").sha256(), destinations=destinations
+        )
+    return subjects

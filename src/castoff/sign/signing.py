@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from castoff.assemble.assembler import RELEASE_MANIFEST
 from castoff.build.archive import sha256_file
 from castoff.config import SIGN_BACKENDS, Config
-from castoff.errors import CastoffError, PlanError, SignError, UsageError, VerifyError
-from castoff.plan import (
+from castoff.errors import CastoffError, SignError, UsageError, VerifyError
+from castoff.folders import check_claimable, mark
+from castoff.manifest import (
     CHECKSUMS_FILE,
-    Signature,
-    build_plan,
-    provenance_filename,
-    signatures_for,
+    ReleaseArtifact,
+    ReleaseManifest,
+    SignatureRecord,
+    parse_checksums,
 )
+from castoff.plan import Signature, provenance_filename, signatures_of
 from castoff.runner import Runner, redact
 from castoff.sign import Checker, Signer, gpg, minisign, ssh
 from castoff.sign import provenance as prov
@@ -36,7 +39,6 @@ from castoff.sign.keys import (
     secrets_of,
 )
 
-STAGING = ".castoff-sign"
 # The name of GitHub Actions' bearer token for requesting an OIDC token (not a secret itself).
 OIDC_REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105
 Report = Callable[[str], None]
@@ -57,23 +59,6 @@ class Problem:
         return f"{what}: {self.problem}"
 
 
-def read_manifest(dist: Path) -> dict[str, Any]:
-    """Read a release folder's manifest.json, refusing anything else."""
-    path = dist / RELEASE_MANIFEST
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanError(
-            f"{path}: not found; {dist} is not a castoff release folder.",
-            hint="Make it with `castoff assemble`, or download the release with its manifest.json.",
-        ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PlanError(f"{path}: cannot be read ({exc}).") from None
-    if data.get("kind") != "release":
-        raise PlanError(f"{path}: not a castoff release manifest (kind is not 'release').")
-    return data
-
-
 def choose_backends(config: Config, wanted: Sequence[str]) -> tuple[str, ...]:
     """Return the backends to act on: those asked for, each of which must be configured."""
     configured = config.sign.backends
@@ -90,41 +75,57 @@ def choose_backends(config: Config, wanted: Sequence[str]) -> tuple[str, ...]:
                 f"(tool.castoff.sign.backends = {list(configured)}).",
                 hint="Choose from the configured backends.",
             )
-    return tuple(wanted) or configured
+    return tuple(dict.fromkeys(wanted)) or configured
 
 
-def check_files(dist: Path, manifest: Mapping[str, Any]) -> tuple[dict[str, str], list[Problem]]:
-    """Hash every artifact the manifest lists; report missing files and changed bytes."""
+def file_sha256(path: Path) -> str | None:
+    """Return a regular file's sha256, or None when it is missing, a link or not a file."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    return sha256_file(path)
+
+
+def check_files(dist: Path, manifest: ReleaseManifest) -> tuple[dict[str, str], list[Problem]]:
+    """Hash every file the manifest lists; report missing files, changed bytes, SHA256SUMS."""
     digests: dict[str, str] = {}
     problems: list[Problem] = []
-    for artifact in manifest["artifacts"]:
-        name = artifact["name"]
-        path = dist / name
-        if not path.is_file():
+    for artifact in manifest.artifacts:
+        name = artifact.name
+        digest = file_sha256(dist / name)
+        if digest is None:
             problems.append(Problem(artifact=name, backend=None, file=name, problem="missing"))
             continue
-        digests[name] = sha256_file(path)
-        if digests[name] != artifact["sha256"]:
+        digests[name] = digest
+        if digest != artifact.sha256:
             problems.append(
                 Problem(
                     artifact=name,
                     backend=None,
                     file=name,
-                    problem=f"sha256 is {digests[name]}, but the manifest says "
-                    f"{artifact['sha256']} (the file changed after assembly)",
+                    problem=f"sha256 is {digest}, but the manifest says "
+                    f"{artifact.sha256} (the file changed after assembly)",
                 )
             )
-    sums = dist / CHECKSUMS_FILE
-    if sums.is_file():
-        for line in sums.read_text(encoding="utf-8").splitlines():
-            digest, _, name = line.partition("  ")
-            if name in digests and digests[name] != digest:
+    if CHECKSUMS_FILE in digests:
+        try:
+            sums = parse_checksums((dist / CHECKSUMS_FILE).read_bytes(), str(dist / CHECKSUMS_FILE))
+        except CastoffError as exc:
+            problems.append(
+                Problem(
+                    artifact=CHECKSUMS_FILE, backend=None, file=CHECKSUMS_FILE, problem=exc.message
+                )
+            )
+            sums = {}
+        listed = {a.name: a.sha256 for a in manifest.artifacts if a.kind in ("wheel", "archive")}
+        for name in sorted(set(sums) | set(listed)):
+            if sums.get(name) != listed.get(name):
                 problems.append(
                     Problem(
                         artifact=name,
                         backend=None,
-                        file=name,
-                        problem=f"sha256 is {digests[name]}, but {CHECKSUMS_FILE} says {digest}",
+                        file=CHECKSUMS_FILE,
+                        problem=f"lists {name} with sha256 {sums.get(name)}, but the manifest "
+                        f"says {listed.get(name)}",
                     )
                 )
     return digests, problems
@@ -200,31 +201,11 @@ def _signers(
     return found
 
 
-def _expected(
-    config: Config, artifact: Mapping[str, Any], backends: Sequence[str]
-) -> list[Signature]:
-    return [
-        s
-        for s in signatures_for(config, artifact["name"], artifact["kind"])
-        if s.backend in backends
-    ]
-
-
-def _provenance_entry(config: Config, manifest: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    planned = next(a for a in build_plan(config).artifacts if a.kind == "provenance")
-    name = provenance_filename(manifest["name"], manifest["version"])
-    return {
-        "name": name,
-        "kind": "provenance",
-        "target": None,
-        "sha256": sha256_file(path),
-        "size": path.stat().st_size,
-        "destinations": list(planned.destinations),
-        "excluded": [asdict(e) for e in planned.excluded],
-        "alias_of": None,
-        "platform_tags": [],
-        "signatures": [],
-    }
+def expected_signatures(
+    artifact: ReleaseArtifact, backends: Sequence[str]
+) -> tuple[Signature, ...]:
+    """Return the signatures these backends write for a release file."""
+    return signatures_of(artifact.name, artifact.kind, backends)
 
 
 def sign_release(
@@ -237,14 +218,14 @@ def sign_release(
     runner: Runner,
     keyless: sig.KeylessSigner | None,
     report: Report,
-) -> dict[str, Any]:
+) -> ReleaseManifest:
     """Sign every artifact and the provenance, verify every new signature, then update dist."""
     chosen = choose_backends(config, backends)
-    manifest = read_manifest(dist)
-    _, problems = check_files(
-        dist,
-        {**manifest, "artifacts": [a for a in manifest["artifacts"] if a["kind"] != "provenance"]},
+    manifest = ReleaseManifest.read(dist)
+    unsigned = dataclasses.replace(
+        manifest, artifacts=tuple(a for a in manifest.artifacts if a.kind != "provenance")
     )
+    _, problems = check_files(dist, unsigned)
     if problems:
         raise VerifyError(
             f"not signing {dist}: " + "; ".join(p.line() for p in problems) + ".",
@@ -283,10 +264,32 @@ def sign_release(
         raise
 
 
+def _provenance_artifact(manifest: ReleaseManifest, path: Path) -> ReleaseArtifact:
+    # The plan routes the provenance as it routes SHA256SUMS: to the GitHub release only.
+    sums = manifest.artifact(CHECKSUMS_FILE)
+    if sums is None:
+        raise VerifyError(
+            f"{path.parent.parent}: the manifest lists no {CHECKSUMS_FILE}.",
+            hint="Assemble the release again.",
+        )
+    return ReleaseArtifact(
+        name=path.name,
+        kind="provenance",
+        target=None,
+        sha256=sha256_file(path),
+        size=path.stat().st_size,
+        destinations=sums.destinations,
+        excluded=sums.excluded,
+        alias_of=None,
+        platform_tags=(),
+        signatures=(),
+    )
+
+
 def _sign(  # noqa: PLR0913
     dist: Path,
     config: Config,
-    manifest: dict[str, Any],
+    manifest: ReleaseManifest,
     *,
     chosen: Sequence[str],
     keys: Mapping[str, BackendKeys],
@@ -295,45 +298,40 @@ def _sign(  # noqa: PLR0913
     runner: Runner,
     keyless: sig.KeylessSigner | None,
     report: Report,
-) -> dict[str, Any]:
-    artifacts = [a for a in manifest["artifacts"] if a["kind"] != "provenance"]
-    statement = prov.statement({**manifest, "artifacts": artifacts}, env)
-    staging = dist / STAGING
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+) -> ReleaseManifest:
+    artifacts = [a for a in manifest.artifacts if a.kind != "provenance"]
+    statement = prov.statement(dataclasses.replace(manifest, artifacts=tuple(artifacts)), env)
+    # A new private folder inside dist (same file system): never a name someone else uses.
+    staging = Path(tempfile.mkdtemp(prefix=".castoff-sign-", dir=dist))
     try:
-        provenance_path = staging / provenance_filename(manifest["name"], manifest["version"])
+        provenance_path = staging / provenance_filename(manifest.name, manifest.version)
         provenance_path.write_text(prov.to_text(statement), encoding="utf-8")
         predicate = staging / ".slsa-predicate.json"
         predicate.write_text(prov.to_text(statement["predicate"]), encoding="utf-8")
-        entry = _provenance_entry(config, manifest, provenance_path)
-        before = next((a for a in manifest["artifacts"] if a["kind"] == "provenance"), None)
-        if before is not None and before["sha256"] == entry["sha256"]:
+        entry = _provenance_artifact(manifest, provenance_path)
+        before = next((a for a in manifest.artifacts if a.kind == "provenance"), None)
+        if before is not None and before.sha256 == entry.sha256:
             # Signed again with other backends (one job per backend): the earlier signatures
             # of the same statement still hold.
-            entry["signatures"] = before["signatures"]
+            entry = dataclasses.replace(entry, signatures=before.signatures)
         artifacts.append(entry)
         # Signed as links in a folder of their own: tools that write <file><suffix> beside their
         # input write into staging, and dist changes only once every signature verified.
         for artifact in artifacts[:-1]:
-            if _expected(config, artifact, chosen):
-                _link(dist / artifact["name"], staging / artifact["name"])
+            if expected_signatures(artifact, chosen):
+                _link(dist / artifact.name, staging / artifact.name)
         with private_folder() as scratch:
             for signer in _signers(keys, runner, scratch, keyless, predicate):
                 files = [
-                    staging / a["name"]
+                    staging / a.name
                     for a in artifacts
-                    if any(s.backend == signer.backend for s in _expected(config, a, chosen))
+                    if any(s.backend == signer.backend for s in expected_signatures(a, chosen))
                 ]
                 report(f"{signer.backend}: signing {len(files)} files")
                 signer.sign(files)
             report("verifying every new signature with public material only")
-            problems = _verify_all(
-                staging,
-                config,
-                artifacts,
-                chosen,
-                checkers(config, chosen, keys_dir, runner, scratch),
+            problems = verify_signatures(
+                staging, artifacts, chosen, checkers(config, chosen, keys_dir, runner, scratch)
             )
         if problems:
             raise VerifyError(
@@ -343,28 +341,27 @@ def _sign(  # noqa: PLR0913
                 hint="Check that the public key in the config belongs to the signing key.",
                 details={"problems": [asdict(p) for p in problems]},
             )
+        signed: list[ReleaseArtifact] = []
         for artifact in artifacts:
             made = []
-            for signature in _expected(config, artifact, chosen):
+            for signature in expected_signatures(artifact, chosen):
                 (staging / signature.name).replace(dist / signature.name)
                 made.append(
-                    {
-                        "backend": signature.backend,
-                        "name": signature.name,
-                        "sha256": sha256_file(dist / signature.name),
-                    }
+                    SignatureRecord(
+                        backend=signature.backend,
+                        name=signature.name,
+                        sha256=sha256_file(dist / signature.name),
+                    )
                 )
-            kept = [s for s in artifact.get("signatures", []) if s["backend"] not in chosen]
-            artifact["signatures"] = kept + made
-        provenance_path.replace(dist / entry["name"])
-        manifest["artifacts"] = artifacts
-        manifest["provenance"] = entry["name"]
-        tmp = dist / f"{RELEASE_MANIFEST}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(dist / RELEASE_MANIFEST)
+            kept = [s for s in artifact.signatures if s.backend not in chosen]
+            signed.append(dataclasses.replace(artifact, signatures=(*kept, *made)))
+        provenance_path.replace(dist / entry.name)
+        result = dataclasses.replace(manifest, artifacts=tuple(signed), provenance=entry.name)
+        result.write(dist)
+        mark(dist, "release", [entry.name, *(s.name for a in signed for s in a.signatures)])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return manifest
+    return result
 
 
 def _link(source: Path, link: Path) -> None:
@@ -374,26 +371,26 @@ def _link(source: Path, link: Path) -> None:
         shutil.copyfile(source, link)
 
 
-def _verify_all(
+def verify_signatures(
     folder: Path,
-    config: Config,
-    artifacts: Sequence[Mapping[str, Any]],
+    artifacts: Sequence[ReleaseArtifact],
     backends: Sequence[str],
     found: Mapping[str, Checker],
 ) -> list[Problem]:
+    """Check each signature these backends must have made of each file, in a folder."""
     problems: list[Problem] = []
     for artifact in artifacts:
-        for signature in _expected(config, artifact, backends):
+        for signature in expected_signatures(artifact, backends):
             path = folder / signature.name
             problem = (
-                found[signature.backend].verify(folder / artifact["name"], path)
-                if path.is_file()
+                found[signature.backend].verify(folder / artifact.name, path)
+                if path.is_file() and not path.is_symlink()
                 else "missing"
             )
             if problem is not None:
                 problems.append(
                     Problem(
-                        artifact=artifact["name"],
+                        artifact=artifact.name,
                         backend=signature.backend,
                         file=signature.name,
                         problem=problem,
@@ -402,102 +399,44 @@ def _verify_all(
     return problems
 
 
-def verify_release(
-    dist: Path,
-    config: Config,
-    *,
-    backends: Sequence[str],
-    keys_dir: Path | None,
-    runner: Runner,
-    report: Report,
-    checked: tuple[dict[str, str], list[Problem]] | None = None,
-) -> dict[str, Any]:
-    """Check every artifact's bytes and every signature it must have; list all problems.
-
-    `checked` is what check_files found for this folder already, so it is not hashed twice.
-    """
-    chosen = choose_backends(config, backends)
-    manifest = read_manifest(dist)
-    if checked is None:
-        report(f"hashing {len(manifest['artifacts'])} files")
-        checked = check_files(dist, manifest)
-    digests, problems = checked[0], list(checked[1])
-    name = provenance_filename(manifest["name"], manifest["version"])
-    entry = next((a for a in manifest["artifacts"] if a["kind"] == "provenance"), None)
-    if entry is None:
-        problems.append(
-            Problem(
-                artifact=name,
-                backend=None,
-                file=name,
-                problem="missing from the manifest: the release was not signed (castoff sign)",
-            )
-        )
-    elif name in digests:
-        statement = json.loads((dist / name).read_text(encoding="utf-8"))
-        subjects = {s["name"]: s["digest"]["sha256"] for s in statement.get("subject", [])}
-        for artifact in manifest["artifacts"]:
-            # Against the manifest: a file that changed is reported above, on its own.
-            if (
-                artifact["kind"] != "provenance"
-                and subjects.get(artifact["name"]) != artifact["sha256"]
-            ):
-                problems.append(
-                    Problem(
-                        artifact=name,
-                        backend=None,
-                        file=name,
-                        problem=f"does not name {artifact['name']} with its sha256",
-                    )
-                )
-    report(f"verifying signatures: {', '.join(chosen)}")
-    with private_folder() as scratch:
-        problems += _verify_all(
-            dist,
-            config,
-            manifest["artifacts"],
-            chosen,
-            checkers(config, chosen, keys_dir, runner, scratch),
-        )
-    doc: dict[str, Any] = {
-        "dist": str(dist),
-        "backends": list(chosen),
-        "artifacts": [
-            {"artifact": a["name"], "signatures": [s.name for s in _expected(config, a, chosen)]}
-            for a in manifest["artifacts"]
-        ],
-        "problems": [asdict(p) for p in problems],
-    }
-    if problems:
-        raise VerifyError(
-            f"{dist}: {len(problems)} problems: " + "; ".join(p.line() for p in problems) + ".",
-            hint="Do not publish or install these files; download or build them again.",
-            details=doc,
-        )
-    return doc
-
-
 def keygen(folder: Path, config: Config, runner: Runner) -> dict[str, Any]:
     """Make throwaway keys for every configured key-based backend, for rehearsals and tests."""
+    check_claimable(folder, "keys", UsageError, "the keys folder")
     if folder.exists() and any(folder.iterdir()):
         raise UsageError(
-            f"{folder}: is not empty; castoff keygen writes throwaway keys into a new folder.",
+            f"{folder}: holds keys already; castoff keygen writes throwaway keys into a new "
+            "folder.",
             hint="Choose a new folder (keys are cheap; never reuse throwaway keys for a release).",
         )
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder = folder.resolve()
     entries: dict[str, dict[str, str]] = {}
-    for backend in config.sign.backends:
-        if backend == "gpg":
-            entries[backend] = gpg.throwaway(folder, "castoff-throwaway@castoff.invalid", runner)
-        elif backend == "minisign":
-            entries[backend] = minisign.throwaway(folder, runner)
-        elif backend == "ssh":
-            assert config.sign.ssh is not None  # noqa: S101 - configured backends have a table
-            entries[backend] = ssh.throwaway(
-                folder, config.sign.ssh.identity, config.sign.ssh.namespace, runner
-            )
-    (folder / KEYS_FILE).write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    try:
+        for backend in config.sign.backends:
+            if backend == "gpg":
+                entries[backend] = gpg.throwaway(
+                    folder, "castoff-throwaway@castoff.invalid", runner
+                )
+            elif backend == "minisign":
+                entries[backend] = minisign.throwaway(folder, runner)
+            elif backend == "ssh":
+                assert config.sign.ssh is not None  # noqa: S101 - configured backends have a table
+                entries[backend] = ssh.throwaway(
+                    folder, config.sign.ssh.identity, config.sign.ssh.namespace, runner
+                )
+        (folder / KEYS_FILE).write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    except BaseException:
+        # Everything in the folder is what this command just wrote.
+        for path in folder.iterdir():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        if created:
+            folder.rmdir()
+        raise
+    mark(folder, "keys", [p.name for p in folder.iterdir()])
     return {
         "folder": str(folder),
         "backends": sorted(entries),

@@ -1,0 +1,470 @@
+"""Read wheels and archives as an attacker might have made them: streamed, bounded, checked.
+
+Build folders come from CI jobs. Before castoff copies, retags or audits a wheel or an archive,
+every member is read once, as a stream, into a bounded spool: names that leave their folder,
+links, devices, duplicates, sizes no binary has, RECORD hashes that do not match, a dist-info
+that names another project or version, and binaries that are missing, not executable or of the
+wrong file type are all refused with a ContentsError that names the member.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import hashlib
+import re
+import stat
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+from typing import IO, BinaryIO, Literal, cast
+
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from castoff.assemble.elf import ElfFacts, UnreadableElf, read_elf
+
+# No Rust binary comes near these; a member above them is a bomb or a mistake.
+MAX_MEMBER_BYTES = 1 << 30
+MAX_TOTAL_BYTES = 4 << 30
+MAX_MEMBERS = 20_000
+MAX_METADATA_BYTES = 4 << 20
+# Members up to this size stay in memory while they are checked; bigger ones go to disk.
+SPOOL_BYTES = 16 << 20
+_CHUNK = 1 << 20
+Format = Literal["elf", "pe", "mach-o", "other"]
+_MACH_O = (b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe")
+_FAT = b"\xca\xfe\xba\xbe"
+# What zipfile, tarfile and gzip raise on a damaged or hostile file.
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    tarfile.TarError,
+    zlib.error,
+    gzip.BadGzipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,  # an encrypted zip member
+    UnicodeDecodeError,
+    KeyError,
+)
+
+
+class ContentsError(Exception):
+    """A wheel or archive that castoff will not ship; the message names the member."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class Member:
+    """A file inside a wheel or archive that looks like a program, with what it is."""
+
+    name: str
+    sha256: str
+    size: int
+    executable: bool
+    format: Format
+    elf: ElfFacts | None
+    elf_problem: str | None  # starts like ELF but cannot be read as one
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expected:
+    """What a wheel or archive of a planned target must hold."""
+
+    project: str
+    version: str
+    binaries: tuple[str, ...]  # file names: hello, or hello.exe on Windows
+    format: Format  # the file type of the target's programs
+    executable: bool  # Unix modes must carry an execute bit (not for Windows)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wheel:
+    """What a wheel holds: its name and version, tags, and the programs in it."""
+
+    project: str
+    version: str
+    tags: frozenset[Tag]
+    programs: tuple[Member, ...]
+
+
+def sniff(head: bytes) -> Format:
+    """Return the executable format a file's first bytes announce."""
+    if head.startswith(b"\x7fELF"):
+        return "elf"
+    if head.startswith(b"MZ"):
+        return "pe"
+    if head[:4] in _MACH_O or head[:4] == _FAT:
+        return "mach-o"
+    return "other"
+
+
+def member_name_problem(name: str) -> str | None:
+    """Return why an archive member's name could write outside its folder, or None."""
+    if not name or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return "is an absolute path"
+    if "\\" in name:
+        return "has a backslash, which Windows reads as a folder separator"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "has a control character"
+    parts = name.rstrip("/").split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "has an empty, '.' or '..' part"
+    return None
+
+
+def _show(name: str) -> str:
+    return repr(name) if any(ord(c) < 32 for c in name) else f"'{name}'"
+
+
+@contextmanager
+def _spooled(stream: IO[bytes], limit: int, name: str) -> Iterator[tuple[BinaryIO, str, int]]:
+    """Copy a member's stream into a bounded spool; yield it with its sha256 and size."""
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise ContentsError(f"member {_show(name)} is bigger than it says it is")
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        yield cast("BinaryIO", spool), digest.hexdigest(), size
+
+
+def _member(spool: BinaryIO, name: str, digest: str, size: int, *, executable: bool) -> Member:
+    spool.seek(0)
+    kind = sniff(spool.read(4))
+    facts, problem = None, None
+    if kind == "elf":
+        try:
+            facts = read_elf(spool)
+        except UnreadableElf as exc:
+            problem = f"is not a readable ELF file ({exc})"
+    return Member(
+        name=name,
+        sha256=digest,
+        size=size,
+        executable=executable,
+        format=kind,
+        elf=facts,
+        elf_problem=problem,
+    )
+
+
+def _check_size(name: str, size: int, total: int) -> None:
+    if size > MAX_MEMBER_BYTES:
+        raise ContentsError(
+            f"member {_show(name)} claims {size} bytes, more than the "
+            f"{MAX_MEMBER_BYTES >> 20} MB castoff reads"
+        )
+    if total > MAX_TOTAL_BYTES:
+        raise ContentsError(f"its members add up to more than {MAX_TOTAL_BYTES >> 30} GB")
+
+
+def _record_hash(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _unique(names: Sequence[str]) -> None:
+    seen: dict[str, str] = {}
+    for name in names:
+        # Two names that differ in case are one file on macOS and Windows.
+        folded = name.rstrip("/").casefold()
+        if folded in seen:
+            raise ContentsError(f"holds {_show(name)} twice (or once more in other case)")
+        seen[folded] = name
+
+
+def _zip_mode(info: zipfile.ZipInfo) -> int | None:
+    mode = info.external_attr >> 16
+    return mode if info.create_system == 3 and mode else None
+
+
+def _check_zip_member(info: zipfile.ZipInfo) -> None:
+    problem = member_name_problem(info.filename)
+    if problem:
+        raise ContentsError(f"member {_show(info.filename)} {problem}")
+    if info.flag_bits & 0x1:
+        raise ContentsError(f"member {_show(info.filename)} is encrypted")
+    mode = _zip_mode(info)
+    if mode is not None and stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+        what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        raise ContentsError(f"member {_show(info.filename)} is {what}")
+
+
+def _parse_record(text: str) -> dict[str, tuple[str, str]]:
+    rows: dict[str, tuple[str, str]] = {}
+    for row in csv.reader(text.splitlines()):
+        if not row:
+            continue
+        if len(row) != 3:
+            raise ContentsError("RECORD has a line that is not path,hash,size")
+        path, digest, size = row
+        if path in rows:
+            raise ContentsError(f"RECORD lists {_show(path)} twice")
+        rows[path] = (digest, size)
+    return rows
+
+
+def _check_record(
+    rows: dict[str, tuple[str, str]], hashes: dict[str, tuple[bytes, int]], record: str
+) -> None:
+    for name, (digest, size) in hashes.items():
+        if name == record:
+            continue
+        if name not in rows:
+            raise ContentsError(f"member {_show(name)} is not listed in RECORD")
+        algorithm, _, expected = rows[name][0].partition("=")
+        if algorithm != "sha256":
+            raise ContentsError(f"RECORD gives {_show(name)} no sha256 ({rows[name][0][:40]!r})")
+        if expected != _record_hash(digest) or rows[name][1] != str(size):
+            raise ContentsError(f"member {_show(name)} does not match its RECORD hash and size")
+    extra = sorted(set(rows) - set(hashes))
+    if extra:
+        raise ContentsError(f"RECORD lists {_show(extra[0])}, which the wheel does not hold")
+
+
+def _headers(text: str, what: str) -> dict[str, list[str]]:
+    parsed = HeaderParser().parsestr(text)
+    headers: dict[str, list[str]] = {}
+    for key, value in parsed.items():
+        headers.setdefault(key.lower(), []).append(str(value).strip())
+    if not headers:
+        raise ContentsError(f"{what} has no headers")
+    return headers
+
+
+def _one(headers: dict[str, list[str]], key: str, what: str) -> str:
+    values = headers.get(key.lower(), [])
+    if len(values) != 1:
+        raise ContentsError(f"{what} has {len(values)} '{key}' fields, not one")
+    return values[0]
+
+
+def _check_metadata(
+    metadata: str, wheel_text: str, *, project: str, version: str, tags: frozenset[Tag]
+) -> None:
+    meta = _headers(metadata, "METADATA")
+    name = _one(meta, "Name", "METADATA")
+    if canonicalize_name(name) != canonicalize_name(project):
+        raise ContentsError(f"METADATA names the project '{name}', but the file name '{project}'")
+    try:
+        meta_version = Version(_one(meta, "Version", "METADATA"))
+    except InvalidVersion:
+        raise ContentsError("METADATA's Version is not a PEP 440 version") from None
+    if meta_version != Version(version):
+        raise ContentsError(f"METADATA says version {meta_version}, the file name {version}")
+    wheel = _headers(wheel_text, "WHEEL")
+    if not _one(wheel, "Wheel-Version", "WHEEL").startswith("1."):
+        raise ContentsError("WHEEL's Wheel-Version is not 1.x")
+    declared = set()
+    for line in wheel.get("tag", []):
+        parts = line.split("-")
+        if len(parts) != 3:
+            raise ContentsError(f"WHEEL has a Tag line that is not a tag: {line[:60]!r}")
+        declared.add(Tag(*parts))
+    if declared != set(tags):
+        raise ContentsError("WHEEL's Tag lines do not match the tags in the file name")
+
+
+def read_wheel(path: Path, expected: Expected | None = None) -> Wheel:
+    """Read and check a whole wheel, member by member; raise ContentsError naming the problem."""
+    try:
+        project, version, _, tags = parse_wheel_filename(path.name)
+    except (InvalidWheelFilename, InvalidVersion) as exc:
+        raise ContentsError(f"is not a wheel file name ({exc})") from None
+    try:
+        return _read_wheel(path, str(project), str(version), tags, expected)
+    except _READ_ERRORS as exc:
+        raise ContentsError(f"is not a readable wheel ({type(exc).__name__}: {exc})") from None
+
+
+def _read_wheel(  # noqa: PLR0912 - one pass over the members, every rule in order
+    path: Path, project: str, version: str, tags: frozenset[Tag], expected: Expected | None
+) -> Wheel:
+    stem = path.name.split("-")[0] + "-" + path.name.split("-")[1]
+    dist_info, data = f"{stem}.dist-info/", f"{stem}.data/"
+    scripts = f"{data}scripts/"
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise ContentsError(f"holds {len(infos)} members, more than a wheel of one program")
+        _unique([i.filename for i in infos])
+        total = 0
+        for info in infos:
+            _check_zip_member(info)
+            total += info.file_size
+            _check_size(info.filename, info.file_size, total)
+            if not info.filename.startswith((dist_info, scripts)):
+                # Anything else would be installed into site-packages (a .pth runs at start-up).
+                raise ContentsError(
+                    f"member {_show(info.filename)} is outside {dist_info} and {scripts}: a "
+                    "binary wheel of castoff's holds nothing else"
+                )
+        names = {i.filename for i in infos}
+        record = f"{dist_info}RECORD"
+        for needed in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
+            if needed not in names:
+                raise ContentsError(f"has no {needed} (or its dist-info is not named {stem})")
+        if f"{dist_info}entry_points.txt" in names:
+            raise ContentsError(f"{dist_info}entry_points.txt would install commands of its own")
+        hashes: dict[str, tuple[bytes, int]] = {}
+        small: dict[str, str] = {}
+        programs: list[Member] = []
+        for info in infos:
+            if info.is_dir():
+                continue
+            mode = _zip_mode(info)
+            with (
+                archive.open(info) as stream,
+                _spooled(stream, info.file_size, info.filename) as (spool, digest, size),
+            ):
+                hashes[info.filename] = (bytes.fromhex(digest), size)
+                if info.filename in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
+                    if size > MAX_METADATA_BYTES:
+                        raise ContentsError(f"{info.filename} is over {MAX_METADATA_BYTES} bytes")
+                    small[info.filename] = spool.read().decode("utf-8")
+                elif info.filename.startswith(scripts):
+                    executable = mode is not None and bool(mode & 0o111)
+                    member = _member(spool, info.filename, digest, size, executable=executable)
+                    programs.append(member)
+        _check_record(_parse_record(small[record]), hashes, record)
+        _check_metadata(
+            small[f"{dist_info}METADATA"],
+            small[f"{dist_info}WHEEL"],
+            project=project,
+            version=version,
+            tags=tags,
+        )
+    if expected is not None:
+        if canonicalize_name(project) != canonicalize_name(expected.project) or Version(
+            version
+        ) != Version(expected.version):
+            raise ContentsError(
+                f"is {project} {version}, but the plan is {expected.project} {expected.version}"
+            )
+        _check_programs(programs, [scripts + b for b in expected.binaries], expected)
+    return Wheel(project=project, version=version, tags=tags, programs=tuple(programs))
+
+
+def _check_programs(programs: Sequence[Member], wanted: Sequence[str], expected: Expected) -> None:
+    by_name = {p.name: p for p in programs}
+    extra = sorted(set(by_name) - set(wanted))
+    if extra:
+        raise ContentsError(f"holds {_show(extra[0])}, which is not one of the planned binaries")
+    for name in wanted:
+        member = by_name.get(name)
+        if member is None:
+            raise ContentsError(f"has no {_show(name)}: the binary is missing")
+        if expected.executable and not member.executable:
+            raise ContentsError(f"{_show(name)} is not executable (no execute bit in its mode)")
+        if member.format != expected.format:
+            found = "a script or data" if member.format == "other" else f"{member.format}"
+            raise ContentsError(f"{_show(name)} is {found}, not an {expected.format} program")
+        if member.elf_problem:
+            raise ContentsError(f"{_show(name)} {member.elf_problem}")
+
+
+def read_archive(
+    path: Path, folder: str | None = None, expected: Expected | None = None
+) -> list[Member]:
+    """Read and check a .tar.gz or .zip archive; return its programs (every file, with facts)."""
+    reader = _read_zip_archive if path.name.endswith(".zip") else _read_tar_archive
+    try:
+        members = reader(path)
+    except _READ_ERRORS as exc:
+        raise ContentsError(f"is not a readable archive ({type(exc).__name__}: {exc})") from None
+    if folder is not None:
+        outside = [m.name for m in members if not m.name.startswith(folder + "/")]
+        if outside:
+            raise ContentsError(f"member {_show(outside[0])} is not inside {folder}/")
+    if expected is not None and folder is not None:
+        _check_programs(members, [f"{folder}/{b}" for b in expected.binaries], expected)
+    return members
+
+
+def _read_tar_archive(path: Path) -> list[Member]:
+    members: list[Member] = []
+    names: list[str] = []
+    total = 0
+    with tarfile.open(path, mode="r:*") as archive:
+        while (info := archive.next()) is not None:
+            names.append(info.name)
+            if len(names) > MAX_MEMBERS:
+                raise ContentsError("holds more members than an archive of one program")
+            problem = member_name_problem(info.name)
+            if problem:
+                raise ContentsError(f"member {_show(info.name)} {problem}")
+            if info.isdir():
+                continue
+            if not info.isreg():
+                what = "a link" if info.issym() or info.islnk() else "not a regular file"
+                raise ContentsError(f"member {_show(info.name)} is {what}")
+            total += info.size
+            _check_size(info.name, info.size, total)
+            stream = archive.extractfile(info)
+            if stream is None:  # pragma: no cover - regular members always have data
+                raise ContentsError(f"member {_show(info.name)} has no data")
+            with _spooled(stream, info.size, info.name) as (spool, digest, size):
+                if size != info.size:
+                    raise ContentsError(f"member {_show(info.name)} is truncated")
+                executable = bool(info.mode & 0o111)
+                members.append(_member(spool, info.name, digest, size, executable=executable))
+    _unique(names)
+    return members
+
+
+def _read_zip_archive(path: Path) -> list[Member]:
+    members: list[Member] = []
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise ContentsError("holds more members than an archive of one program")
+        _unique([i.filename for i in infos])
+        total = 0
+        for info in infos:
+            _check_zip_member(info)
+            total += info.file_size
+            _check_size(info.filename, info.file_size, total)
+        for info in infos:
+            if info.is_dir():
+                continue
+            mode = _zip_mode(info)
+            with (
+                archive.open(info) as stream,
+                _spooled(stream, info.file_size, info.filename) as (spool, digest, size),
+            ):
+                executable = mode is None or bool(mode & 0o111)
+                members.append(_member(spool, info.filename, digest, size, executable=executable))
+    return members
+
+
+def read_sidecar(path: Path, archive: str, digest: str) -> None:
+    """Check a `<archive>.sha256` sidecar: exactly `<sha256>  <archive>` for the archive's bytes."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(4097)
+    except OSError as exc:
+        raise ContentsError(f"cannot be read ({exc.strerror or exc})") from None
+    if raw != f"{digest}  {archive}\n".encode():
+        raise ContentsError(f"is not the sha256sum line of {archive}'s bytes")
