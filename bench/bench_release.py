@@ -15,7 +15,8 @@
   files to a second, empty pypiserver.
 
 The binaries are half random bytes, half repetitive text, so they compress about as real
-binaries do; they carry no ELF header, so the audit reads and skips them.
+binaries do, behind their target's executable header (ELF, Mach-O or PE), which assemble
+checks and the audit reads.
 Run: nox -s bench [-- --wheels N --size-mb M --targets N].
 """
 
@@ -36,7 +37,7 @@ from castoff.build.archive import sha256_file, write_archive, write_sidecar
 
 # The tests' wheel writer serves here too; the benchmark runs from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.wheels import make_wheel
+from tests.wheels import make_wheel, program_for
 
 from castoff.manifest import BuiltArtifact, PartialManifest
 from castoff.plan import archive_filename, wheel_filename
@@ -140,22 +141,24 @@ def synthetic_release(root: Path, targets: int, size: int) -> tuple[Path, Path]:
     for job in plan["jobs"]:
         folder = builds / job["target"]
         folder.mkdir(parents=True)
+        kind = "zip" if "windows" in job["target"] else "tar.gz"
+        suffix = ".exe" if kind == "zip" else ""
+        # The target's own executable header in front: assemble checks each program's type.
+        program = program_for(job["target"], payload)
         wheel = make_wheel(
             folder,
             job["built_platform_tags"],
-            payload,
+            program,
             name="bench",
             version="1.0.0",
-            script="bench",
+            script="bench" + suffix,
         )
         assert wheel.name == wheel_filename("bench", "1.0.0", job["built_platform_tags"])
-        kind = "zip" if "windows" in job["target"] else "tar.gz"
         archive = folder / archive_filename("bench", job["target"], kind)  # type: ignore[arg-type]
-        suffix = ".exe" if kind == "zip" else ""
         write_archive(
             archive,
             folder=f"bench-{job['target']}",
-            binaries=[("bench" + suffix, payload)],
+            binaries=[("bench" + suffix, program)],
             mtime=0,
         )
         sidecar = write_sidecar(archive)

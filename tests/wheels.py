@@ -126,3 +126,25 @@ def rewrite_wheel(source: Path, dest: Path, changes: dict[str, bytes | None]) ->
         else:
             members[name] = data
     return write_zip(dest, members, modes=modes, record=record)
+
+
+def program_for(triple: str, payload: bytes = b"") -> bytes:
+    """Return a stand-in program for a target: its executable header, then the payload."""
+    from castoff.targets import TARGETS  # noqa: PLC0415
+
+    target = TARGETS[triple]
+    if target.os == "macos":
+        return b"\xcf\xfa\xed\xfe" + payload
+    if target.os == "windows":
+        return b"MZ" + payload
+    assert target.elf is not None
+    flags = {"hard": 0x400, "double": 0x4 if target.elf.machine == "EM_RISCV" else 0x3}
+    return (
+        elf_stub(
+            machine=target.elf.machine_id,
+            elf_class=target.elf.elf_class,
+            little=target.elf.endianness == "little",
+            flags=flags.get(target.elf.float_abi or "", 0),
+        )
+        + payload
+    )

@@ -27,9 +27,7 @@ DEFAULT_MUSLLINUX = (1, 2)
 MAX_TOML_BYTES = 4 << 20
 DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows": "windows-latest"}
 # warehouse's _project_name_re: what PyPI accepts as a project name.
-_PROJECT_NAME_RE = re.compile(
-    r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE | re.ASCII
-)
+_PROJECT_NAME_RE = re.compile(r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE | re.ASCII)
 _DIGEST_PIN_RE = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
 

@@ -63,7 +63,11 @@ CONFIG_CASES = [
     ("extra-tag-newline", 'extra-tags = ["manylinux_2_17_x86_64\\n"]', "is not a Linux platform"),
     ("extra-tag-arch", 'extra-tags = ["manylinux_2_17_aarch64"]', "names architecture"),
     ("method", 'method = "zigbuild"', "Did you mean 'zig'"),
-    ("image-newline", 'method = "docker"\nimage = "x@sha256:' + "a" * 64 + '\\n"', "holds a control character"),
+    (
+        "image-newline",
+        'method = "docker"\nimage = "x@sha256:' + "a" * 64 + '\\n"',
+        "holds a control character",
+    ),
     ("lsx", "lsx = false", "applies to loongarch64 targets only"),
     ("archive", 'archive = "rar"', "is not one of tar.gz, zip"),
     ("pypi-type", 'pypi = "yes"', "expected true or false"),
