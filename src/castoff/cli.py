@@ -74,6 +74,16 @@ def _url(text: str) -> str:
     return text
 
 
+def _version(text: str) -> str:
+    """Return a PEP 440 version, normalized (argparse type)."""
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415
+
+    try:
+        return str(Version(text))
+    except InvalidVersion:
+        raise argparse.ArgumentTypeError(f"'{text[:60]}' is not a PEP 440 version") from None
+
+
 def _tag(text: str) -> str:
     """Return a git tag name (argparse type): what `git check-ref-format` accepts, simplified."""
     if (
@@ -82,7 +92,10 @@ def _tag(text: str) -> str:
         or text.endswith((".lock", "."))
         or len(text) > 200
     ):
-        raise argparse.ArgumentTypeError(f"'{text[:60]}' is not a git tag name castoff uses")
+        raise argparse.ArgumentTypeError(
+            f"'{text[:60]}' is not a git tag name castoff uses (letters, digits, '.', '_', '+' "
+            "and '-', parts joined by '/', no '..', not ending in '.' or '.lock')"
+        )
     return text
 
 
@@ -167,7 +180,6 @@ def _cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_plan_table(plan: ReleasePlan) -> None:
-    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     console = _console()
@@ -182,7 +194,7 @@ def _print_plan_table(plan: ReleasePlan) -> None:
     for job in plan.jobs:
         wheel = wheels[job.target]
         pypi = next((e.reason for e in wheel.excluded if e.destination == "pypi"), "upload")
-        table.add_row(*map(escape, (job.target, job.method, pypi, ".".join(wheel.platform_tags))))
+        table.add_row(*map(_escape, (job.target, job.method, pypi, ".".join(wheel.platform_tags))))
     console.print(table)
     aliases = [a for a in plan.artifacts if a.kind == "archive" and a.alias_of]
     if aliases:
@@ -190,7 +202,7 @@ def _print_plan_table(plan: ReleasePlan) -> None:
         alias_table.add_column("archive", overflow="fold")
         alias_table.add_column("a copy of", overflow="fold")
         for artifact in aliases:
-            alias_table.add_row(escape(artifact.name), escape(artifact.alias_of or ""))
+            alias_table.add_row(_escape(artifact.name), _escape(artifact.alias_of or ""))
         console.print(alias_table)
     github = [a for a in plan.artifacts if "github" in a.destinations]
     signatures = sum(len(a.signatures) for a in plan.artifacts)
@@ -202,21 +214,27 @@ def _print_plan_table(plan: ReleasePlan) -> None:
 
 
 def _escape(text: str) -> str:
-    """Return text that rich prints as it is (a path may hold '[...]')."""
+    """Return text that rich prints as it is: '[...]' kept, control characters shown escaped.
+
+    File names come from folders an attacker may fill; an escape sequence in one must not
+    reach the terminal.
+    """
     from rich.markup import escape  # noqa: PLC0415
 
-    return escape(text)
+    shown = "".join(
+        f"\\x{ord(c):02x}" if (ord(c) < 32 and c != "\n") or 127 <= ord(c) < 160 else c
+        for c in text
+    )
+    return escape(shown)
 
 
 def _runner(env: Mapping[str, str], *, dry_run: bool = False) -> Runner:
     """Return the runner every command uses: commands echoed to stderr, secrets redacted."""
-    from rich.markup import escape  # noqa: PLC0415
-
     from castoff.runner import Runner  # noqa: PLC0415
 
     return Runner(
         base_env=env,
-        echo=lambda line: _console(stderr=True).print(escape(line)),
+        echo=lambda line: _console(stderr=True).print(_escape(line)),
         dry_run=dry_run,
     )
 
@@ -229,7 +247,6 @@ def _tools(env: Mapping[str, str]) -> tuple[Runner, HostTools]:
 
 
 def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     from castoff.build import toolchains  # noqa: PLC0415
@@ -274,18 +291,17 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     for row in rows:
         missing = "\n".join(f"{m['what']}: {m['install']}" for m in row["missing"])  # type: ignore[attr-defined]
         table.add_row(
-            escape(str(row["target"])),
+            _escape(str(row["target"])),
             "yes" if row["buildable"] else "[red]no[/red]",
-            escape(f"{row['method']} (std {row['std']})"),
-            escape(str(row["smoke"] or "no")),
-            escape(missing),
+            _escape(f"{row['method']} (std {row['std']})"),
+            _escape(str(row["smoke"] or "no")),
+            _escape(missing),
         )
     _console().print(table)
     return 0
 
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.markup import escape  # noqa: PLC0415
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
     from castoff.build.builder import BuildOptions, build_all  # noqa: PLC0415
@@ -315,7 +331,7 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         def report(target: str, what: str) -> None:
             progress.update(tasks[target], description=f"{target}: {what}")
             if what in ("built", "cached", "failed"):
-                progress.console.print(escape(f"{target}: {what}"))
+                progress.console.print(_escape(f"{target}: {what}"))
 
         outcomes = build_all(
             plan, config=config, tools=tools, runner=runner, options=options, report=report
@@ -358,7 +374,6 @@ def _outcome_json(outcome: Outcome) -> dict[str, object]:
 
 
 def _print_outcomes(outcomes: Sequence[Outcome]) -> None:
-    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     table = Table(title="Build", title_justify="left")
@@ -371,11 +386,11 @@ def _print_outcomes(outcomes: Sequence[Outcome]) -> None:
             else (o.error or "")
         )
         table.add_row(
-            escape(o.target),
+            _escape(o.target),
             o.status,
-            escape(o.manifest.method if o.manifest else "-"),
+            _escape(o.manifest.method if o.manifest else "-"),
             f"{o.seconds:.1f}",
-            escape(smoke),
+            _escape(smoke),
         )
     _console().print(table)
 
@@ -420,7 +435,9 @@ def _cmd_retag(args: argparse.Namespace, _: Settings) -> int:
             )
     out_dir = args.out or args.wheel.parent
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir}: is a file, not a folder.")
+        raise UsageError(
+            f"--out {out_dir}: is a file, not a folder.", hint="Name a folder for the new wheel."
+        )
     # Checked and audited with its new tags before anything is written.
     wheel = check_wheel(args.wheel)
     findings = audit_members(
@@ -439,7 +456,6 @@ def _cmd_retag(args: argparse.Namespace, _: Settings) -> int:
 
 
 def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     from castoff.assemble.assembler import assemble, collect  # noqa: PLC0415
@@ -462,7 +478,7 @@ def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
         table.add_column(column, overflow="fold")
     for artifact in manifest.artifacts:
         to = ", ".join(artifact.destinations) or "-"
-        table.add_row(escape(artifact.name), artifact.kind, to, artifact.sha256[:16])
+        table.add_row(_escape(artifact.name), artifact.kind, to, artifact.sha256[:16])
     _console().print(table)
     return 0
 
@@ -474,7 +490,6 @@ def _load_config(settings: Settings) -> Config:
 
 
 def _cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.markup import escape  # noqa: PLC0415
 
     from castoff.sign.signing import sign_release  # noqa: PLC0415
 
@@ -487,7 +502,7 @@ def _cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
         keys_dir=args.keys,
         runner=_runner(settings.env),
         keyless=None,
-        report=lambda line: console.print(escape(line)),
+        report=lambda line: console.print(_escape(line)),
     )
     signatures = [dataclasses.asdict(s) for a in manifest.artifacts for s in a.signatures]
     if args.json:
@@ -501,13 +516,12 @@ def _cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
         console.print(
             f"signed and verified: {len(signatures)} signatures of "
             f"{sum(bool(a.signatures) for a in manifest.artifacts)} files, "
-            f"provenance in {escape(manifest.provenance or '')}"
+            f"provenance in {_escape(manifest.provenance or '')}"
         )
     return 0
 
 
 def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.markup import escape  # noqa: PLC0415
 
     from castoff.sign.verification import verify_release  # noqa: PLC0415
 
@@ -518,7 +532,8 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         backends=args.backend or (),
         keys_dir=args.keys,
         runner=_runner(settings.env),
-        report=lambda line: console.print(escape(line)),
+        report=lambda line: console.print(_escape(line)),
+        version=args.release_version,
     )
     doc = verified.doc
     if args.json:
@@ -527,8 +542,9 @@ def _cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         count = sum(len(a["signatures"]) for a in doc["artifacts"])
         absent = f"; {len(verified.absent)} not here (not for GitHub)" if verified.absent else ""
         console.print(
-            escape(
-                f"verified {len(doc['artifacts'])} files and {count} signatures "
+            _escape(
+                f"verified {doc['name']} {doc['version']}: {len(doc['artifacts'])} files and "
+                f"{count} signatures "
                 f"({', '.join(doc['backends'])}) against the signed checksums and provenance"
                 f"{absent}: all good"
             )
@@ -554,8 +570,6 @@ def _cmd_keygen(args: argparse.Namespace, settings: Settings) -> int:
 def _preflight(args: argparse.Namespace, settings: Settings, config: Config) -> Checked:
     from datetime import UTC, datetime  # noqa: PLC0415
 
-    from rich.markup import escape  # noqa: PLC0415
-
     from castoff.publish.preflight import preflight  # noqa: PLC0415
 
     console = _console(stderr=True)
@@ -567,7 +581,7 @@ def _preflight(args: argparse.Namespace, settings: Settings, config: Config) -> 
         keys_dir=args.keys,
         previous=args.previous,
         now=datetime.now(UTC),
-        report=lambda line: console.print(escape(line)),
+        report=lambda line: console.print(_escape(line)),
     )
 
 
@@ -603,7 +617,6 @@ def _release_host(
 
 
 def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.markup import escape  # noqa: PLC0415
 
     from castoff.release import publish_checked  # noqa: PLC0415
 
@@ -621,7 +634,7 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         backends=(),
         runner=runner,
         env=settings.env,
-        report=lambda line: console.print(escape(line)),
+        report=lambda line: console.print(_escape(line)),
         previous=args.previous,
     )
     _print_published(args, doc, console)
@@ -744,7 +757,6 @@ def _cmd_init(args: argparse.Namespace, _: Settings) -> int:
 
 
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.markup import escape  # noqa: PLC0415
 
     from castoff.release import release  # noqa: PLC0415
 
@@ -766,7 +778,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         tools=tools,
         runner=runner,
         env=settings.env,
-        report=lambda line: console.print(escape(line)),
+        report=lambda line: console.print(_escape(line)),
     )
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
@@ -777,7 +789,6 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     from castoff.errors import RehearseError  # noqa: PLC0415
@@ -794,7 +805,7 @@ def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
         tools=tools,
         runner=runner,
         env=settings.env,
-        report=lambda line: console.print(escape(line)),
+        report=lambda line: console.print(_escape(line)),
     )
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
@@ -806,7 +817,7 @@ def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
             tags = row["wheel"].split("-py3-none-", 1)[-1].removesuffix(".whl")
             table.add_row(
                 *map(
-                    escape,
+                    _escape,
                     (
                         row["target"],
                         tags,
@@ -966,6 +977,12 @@ def _add_signing_commands(commands: argparse._SubParsersAction[argparse.Argument
         "verify",
         parents=[signing],
         help="check every file's sha256 and every signature it must have, with public keys only",
+    )
+    verify.add_argument(
+        "--release-version",
+        type=_version,
+        metavar="VERSION",
+        help="the version the release must be (default: the config's)",
     )
     verify.set_defaults(func=_cmd_verify, target=None)
     keygen_parser = commands.add_parser(
@@ -1139,8 +1156,6 @@ def _add_pipeline_commands(
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run castoff and return its exit code."""
-    from rich.markup import escape  # noqa: PLC0415
-
     args = build_parser().parse_args(argv)
     raised: BaseException
     try:
@@ -1174,7 +1189,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         }
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
     _console(stderr=True).print(
-        f"[bold red]castoff: error:[/bold red] {escape(error.paragraph())}", soft_wrap=True
+        f"[bold red]castoff: error:[/bold red] {_escape(error.paragraph())}", soft_wrap=True
     )
     return error.exit_code
 

@@ -217,7 +217,8 @@ class _Table:
         if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
             # A line break or tab in a name, URL or path is never meant, and would travel
             # into commands, file names and generated workflows.
-            self.fail(key, f"{value[:60]!r} holds a control character (a line break, a tab).")
+            # The value is not repeated: it may be a URL with a token in it.
+            self.fail(key, "holds a control character (a line break, a tab).")
         return value
 
     def boolean(self, key: str) -> bool | None:

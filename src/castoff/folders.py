@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from castoff.errors import CastoffError
+from castoff.manifest import write_replacing
 
 MARKER = ".castoff.json"
 Kind = Literal["release", "build", "rehearsal", "keys"]
@@ -53,12 +53,9 @@ def mark(folder: Path, kind: Kind, files: Iterable[str]) -> None:
     """Write (or extend) the marker: the folder is castoff's, with these entries its own."""
     before = owned_entries(folder, kind) or set()
     names = sorted(before | {f for f in files if f != MARKER})
-    tmp = folder / f".{MARKER}.{os.getpid()}.tmp"
-    tmp.write_text(
-        json.dumps({"castoff": 1, "kind": kind, "files": names}, indent=1) + "\n",
-        encoding="utf-8",
+    write_replacing(
+        folder / MARKER, json.dumps({"castoff": 1, "kind": kind, "files": names}, indent=1) + "\n"
     )
-    tmp.replace(folder / MARKER)
 
 
 def foreign_entries(folder: Path, kind: Kind) -> list[str] | None:
@@ -77,7 +74,12 @@ def foreign_entries(folder: Path, kind: Kind) -> list[str] | None:
 
 def check_claimable(folder: Path, kind: Kind, error: type[CastoffError], option: str) -> None:
     """Refuse a folder castoff may not write into: a file, a link, or someone else's folder."""
-    what = {"release": "release folder", "build": "build folder", "rehearsal": "work folder"}
+    what = {
+        "release": "release folder",
+        "build": "build folder",
+        "rehearsal": "work folder",
+        "keys": "keys folder",
+    }
     name = what.get(kind, "folder")
     if folder.is_symlink():
         raise error(
@@ -96,10 +98,17 @@ def check_claimable(folder: Path, kind: Kind, error: type[CastoffError], option:
     except OSError as exc:
         raise error(f"{folder}: cannot be read ({exc.strerror or exc}).") from None
     if foreign is None:
+        marker = _read_marker(folder)
+        state = (
+            f"its {MARKER} says it is a {marker[0]} folder"
+            if marker is not None
+            else f"it has no readable {MARKER} marker"
+        )
         raise error(
-            f"{folder}: is not empty and is not a {name} castoff made (it has no {MARKER} "
-            f"marker of kind '{kind}'); castoff never replaces files it did not write.",
-            hint=f"Choose a new or empty folder for {option}, or move this one away.",
+            f"{folder}: is not empty and is not a {name} castoff made ({state}); castoff never "
+            "replaces files it did not write.",
+            hint=f"Choose a new or empty folder for {option}, or move this one away (a folder "
+            "from a castoff older than its marker has to be removed by hand once).",
         )
     if foreign:
         shown = ", ".join(foreign[:8]) + (" ..." if len(foreign) > 8 else "")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from castoff.config import read_toml, resolve
 from castoff.errors import ConfigError, UsageError
+from castoff.manifest import write_replacing
 from castoff.workflows import WorkflowOptions, render_all
 
 NOXFILE = '''"""castoff's release sessions (nox -l): plan, build, sign, release, rehearse."""
@@ -154,9 +155,7 @@ def write_all(files: dict[Path, str]) -> list[Path]:
             for folder in missing:
                 folder.mkdir()
                 made_folders.append(folder)
-            tmp = path.with_name(f".{path.name}.castoff-{os.getpid()}.tmp")
-            tmp.write_text(content, encoding="utf-8")
-            tmp.replace(path)
+            write_replacing(path, content)
             written.append(path)
     except OSError as exc:
         for path in written:

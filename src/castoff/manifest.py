@@ -12,10 +12,14 @@ import json
 import math
 import os
 import re
+import stat
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, NoReturn, cast, get_args
+
+from packaging.version import InvalidVersion, Version
 
 from castoff.errors import CastoffError, PlanError
 
@@ -23,6 +27,15 @@ MANIFEST_SCHEMA_VERSION = 1
 PARTIAL_MANIFEST = "manifest.json"
 RELEASE_MANIFEST = "manifest.json"
 CHECKSUMS_FILE = "SHA256SUMS"
+# The detached signature each backend writes beside a file: <file><suffix>.
+SIGNATURE_SUFFIXES = {
+    "gpg": ".asc",
+    "minisign": ".minisig",
+    "ssh": ".sig",
+    "sigstore": ".sigstore.json",
+}
+# What `twine upload --attestations` takes from beside a wheel (PEP 740); sigstore makes it.
+ATTESTATION_SUFFIX = ".publish.attestation"
 # castoff's own files in a release folder beside the release: the upload journal and its lock.
 JOURNAL_FILE = "publish-journal.json"
 PUBLISH_LOCK = ".castoff-publish.lock"
@@ -40,6 +53,8 @@ RELEASE_KINDS: tuple[str, ...] = get_args(ReleaseKind)
 DESTINATIONS: tuple[str, ...] = get_args(Destination)
 SMOKE_STATUSES: tuple[str, ...] = get_args(SmokeStatus)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# warehouse's project name rule (ASCII only).
+_PROJECT = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]{0,198}[A-Z0-9]", re.IGNORECASE | re.ASCII)
 
 
 def name_problem(name: str) -> str | None:  # noqa: PLR0911 - one reason per rule
@@ -168,6 +183,24 @@ class Field:
             self.fail(f"'{value}' is not one of {', '.join(choices)}.")
         return value
 
+    def project(self) -> str:
+        """Return a project name as PyPI accepts it (it becomes URLs and file names)."""
+        value = self.string()
+        if not _PROJECT.fullmatch(value):
+            self.fail(f"{value[:80]!r} is not a project name PyPI accepts.")
+        return value
+
+    def version(self) -> str:
+        """Return a normalized PEP 440 version, as castoff writes it."""
+        value = self.string()
+        try:
+            normalized = str(Version(value))
+        except InvalidVersion:
+            normalized = None
+        if normalized != value:
+            self.fail(f"{value[:80]!r} is not a normalized PEP 440 version.")
+        return value
+
     def sha256(self) -> str:
         """Return a sha256 as 64 lowercase hex digits."""
         value = self.string()
@@ -200,7 +233,11 @@ class Field:
 def read_document(path: Path, what: str, error: type[CastoffError] = PlanError) -> Field:
     """Read a JSON file castoff wrote (bounded, UTF-8), as a Field to validate."""
     try:
-        with path.open("rb") as handle:
+        # Non-blocking, and a regular file only: a FIFO or a device never hangs or feeds castoff.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise error(f"{path}: is not a regular file, so not {what}.")
             raw = handle.read(MAX_DOCUMENT_BYTES + 1)
     except FileNotFoundError:
         raise error(f"{path}: not found.", hint=f"It should hold {what}.") from None
@@ -219,10 +256,25 @@ def read_document(path: Path, what: str, error: type[CastoffError] = PlanError) 
 
 def write_document(path: Path, document: Mapping[str, Any]) -> Path:
     """Write JSON whole to a temporary name, then move it into place: never half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_replacing(path, json.dumps(document, indent=2) + "\n")
     return path
+
+
+def write_replacing(path: Path, text: str) -> None:
+    """Write text to a new private temporary file beside path, then rename it over path.
+
+    The temporary name is made by mkstemp (O_EXCL): a link planted under a guessable name
+    cannot make castoff write through it.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:60]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)  # noqa: PTH101 - the name mkstemp returned
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _schema(doc: Field, kind: str | None) -> None:
@@ -348,8 +400,8 @@ class PartialManifest:
             )
         return cls(
             schema_version=MANIFEST_SCHEMA_VERSION,
-            name=doc.key("name").text(),
-            version=doc.key("version").text(),
+            name=doc.key("name").project(),
+            version=doc.key("version").version(),
             target=doc.key("target").text(),
             method=doc.key("method").text(),
             std=doc.key("std").text(),
@@ -525,8 +577,8 @@ class ReleaseManifest:
         ):
             doc.fail(f"provenance names {provenance}, which is not a provenance artifact.")
         return cls(
-            name=doc.key("name").text(),
-            version=doc.key("version").text(),
+            name=doc.key("name").project(),
+            version=doc.key("version").version(),
             artifacts=tuple(artifacts),
             builds=tuple(_build(b) for b in doc.key("builds").items()),
             provenance=provenance,
@@ -556,19 +608,23 @@ def _release_artifact(item: Field) -> ReleaseArtifact:
         e.destination for e in excluded
     }:
         item.fail("names a destination twice, or both takes and leaves out one.")
+    name = item.key("name").file_name()
     signatures = []
     for s in item.key("signatures").items():
         s.only(("backend", "name", "sha256"))
+        backend = s.key("backend").choice(tuple(SIGNATURE_SUFFIXES))
+        signature = s.key("name").file_name()
+        made = {name + SIGNATURE_SUFFIXES[backend]}
+        if backend == "sigstore" and name.endswith(".whl"):
+            made.add(name + ATTESTATION_SUFFIX)
+        if signature not in made:
+            s.key("name").fail(f"'{signature}' is not a {backend} signature of {name}.")
         signatures.append(
-            SignatureRecord(
-                backend=s.key("backend").text(),
-                name=s.key("name").file_name(),
-                sha256=s.key("sha256").sha256(),
-            )
+            SignatureRecord(backend=backend, name=signature, sha256=s.key("sha256").sha256())
         )
     alias = item.key("alias_of")
     return ReleaseArtifact(
-        name=item.key("name").file_name(),
+        name=name,
         kind=cast("ReleaseKind", item.key("kind").choice(RELEASE_KINDS)),
         target=item.key("target").optional_string(),
         sha256=item.key("sha256").sha256(),

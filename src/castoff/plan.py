@@ -11,22 +11,19 @@ from typing import Any, Literal
 from castoff import targets as tg
 from castoff.config import Config, TagPolicy, TargetConfig, canonical_wheel_name
 from castoff.errors import ConfigError, PlanError, UsageError
-from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES
+from castoff.manifest import (
+    ATTESTATION_SUFFIX,
+    CHECKSUMS_FILE,
+    MAX_NAME_BYTES,
+    SIGNATURE_SUFFIXES,
+)
 from castoff.pypi import tag_set, wheel_refusal
 
 SCHEMA_VERSION = 1
 Destination = Literal["github", "pypi"]
 ArtifactKind = Literal["wheel", "archive", "checksum", "provenance"]
 DESTINATIONS: tuple[Destination, ...] = ("github", "pypi")
-__all__ = ["CHECKSUMS_FILE"]
-SIGNATURE_SUFFIXES = {
-    "gpg": ".asc",
-    "minisign": ".minisig",
-    "ssh": ".sig",
-    "sigstore": ".sigstore.json",
-}
-# What `twine upload --attestations` takes from beside a wheel (PEP 740); sigstore makes it.
-ATTESTATION_SUFFIX = ".publish.attestation"
+__all__ = ["ATTESTATION_SUFFIX", "CHECKSUMS_FILE", "SIGNATURE_SUFFIXES"]
 
 
 def provenance_filename(name: str, version: str) -> str:

@@ -34,6 +34,9 @@ def text_problem(text: str) -> str | None:
             return f"holds the character U+{ord(char):04X}, which YAML could read as a line break"
     if len(text) > 1000:
         return "is over 1000 characters"
+    if text != text.strip():
+        # It would change the indentation of the block scalar it is written into.
+        return "starts or ends with a space"
     return None
 
 

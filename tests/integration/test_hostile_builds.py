@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import tarfile
 from collections.abc import Callable
@@ -443,3 +444,25 @@ def test_init_on_odd_pyprojects_is_a_paragraph(
     assert "Traceback" not in result.stderr
     assert needle in " ".join(result.stderr.split())
     assert [p.name for p in tmp_path.iterdir()] == ["pyproject.toml"]
+
+
+def test_a_manifest_that_is_a_fifo_never_hangs_assemble(build: Path, tmp_path: Path) -> None:
+    """A named pipe where manifest.json should be: refused at once, not read forever."""
+    (build / "manifest.json").unlink()
+    os.mkfifo(build / "manifest.json")
+    for given, code in ((build, 8), (build.parent, 4)):
+        result = castoff(
+            "assemble", "--config", CONFIG, "--target", TARGET, str(given),
+            "--out", str(tmp_path / "d"),
+        )  # fmt: skip
+        assert result.returncode == code, result.stderr
+        assert "manifest.json: is not a regular file" in " ".join(result.stderr.split())
+        assert not (tmp_path / "d").exists()
+
+
+def test_a_build_in_another_image_than_planned_is_refused(build: Path, tmp_path: Path) -> None:
+    """The provenance records the image: it must be the one the plan pins (none, here)."""
+    manifest = _manifest(build)
+    manifest["image"] = "ghcr.io/evil/builder@sha256:" + "0" * 64
+    _save(build, manifest)
+    _refused(build, tmp_path / "dist", 8, "ghcr.io/evil/builder", "the plan pins None")

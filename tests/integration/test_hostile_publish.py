@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -174,3 +175,20 @@ def test_a_tag_that_leaves_the_release_folder_is_refused(
     assert result.returncode == 2
     assert "--tag" in result.stderr
     assert not (server.packages.parent / "release").exists()
+
+
+def test_a_second_publish_without_resume_stages_nothing(
+    release: Path, signed: tuple[Path, Path], server: FaultyIndex
+) -> None:
+    """The journal is checked before the GitHub side is touched: no draft appears again."""
+    server.start("--status", "1:400")
+    first = publish(release, signed[1], server)
+    assert first.returncode == 13, first.stderr
+    draft = server.packages.parent / "release"
+    assert draft.is_dir()
+    shutil.rmtree(draft)
+    second = publish(release, signed[1], server)
+    assert second.returncode == 13
+    assert "castoff publish --resume" in " ".join(second.stderr.split())
+    assert not draft.exists()
+    assert server.answered() == ["400"]

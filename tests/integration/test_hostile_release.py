@@ -241,3 +241,59 @@ def test_a_github_download_without_the_index_only_wheels_verifies(
     absent = json.loads(result.stdout)["absent"]
     assert len(absent) == 10  # the ten wheels bound for the index only
     assert all("goes to pypi only" in a["why"] for a in absent)
+
+
+def test_signatures_no_configured_backend_makes_are_refused(
+    release: Path, public_keys: Path
+) -> None:
+    """A forged `.asc` and PEP 740 attestation, listed in the manifest: verify refuses both."""
+    wheel = _wheels(release)[0]
+    forged = {f"{wheel.name}.asc": b"forged", f"{wheel.name}.publish.attestation": b"{}"}
+    manifest = _manifest(release)
+    for artifact in manifest["artifacts"]:
+        if artifact["name"] == wheel.name:
+            artifact["signatures"] += [
+                {"backend": "gpg", "name": name, "sha256": hashlib.sha256(data).hexdigest()}
+                for name, data in forged.items()
+                if name.endswith(".asc")
+            ]
+    for name, data in forged.items():
+        (release / name).write_bytes(data)
+    (release / "manifest.json").write_text(json.dumps(manifest))
+    code, doc, err = _verify(release, public_keys)
+    assert code == 11
+    problems = _problems(doc)
+    assert (f"{wheel.name}.asc", None) in problems
+    assert (f"{wheel.name}.publish.attestation", None) in problems
+    assert ("manifest.json", None) in problems
+    assert "which no configured backend makes" in err
+
+
+def test_a_release_of_another_version_is_named_and_refused_unless_asked_for(
+    release: Path, public_keys: Path, tmp_path: Path
+) -> None:
+    """An older signed release served as the current one: verify says which version it is."""
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target"))
+    cargo = project / "Cargo.toml"
+    cargo.write_text(cargo.read_text().replace('version = "0.1.0"', 'version = "0.2.0"', 1))
+    config = str(project / "pyproject.toml")
+    args = ("verify", "--config", config, str(release), "--keys", str(public_keys))
+    newer = castoff(*args)
+    assert newer.returncode == 11
+    assert "is of castoff-hello 0.1.0, not castoff-hello 0.2.0" in " ".join(newer.stderr.split())
+    older = castoff(*args, "--release-version", "0.1.0")
+    assert older.returncode == 0, older.stderr
+    assert "verified castoff-hello 0.1.0" in older.stderr
+
+
+def test_control_characters_in_file_names_never_reach_the_terminal(
+    release: Path, public_keys: Path
+) -> None:
+    """A file named with escape codes is reported with them escaped."""
+    (release / "\x1b[2J\x1b[32mall good\x1b[0m").write_text("x")
+    code, _, _ = _verify(release, public_keys)
+    assert code == 11
+    result = castoff("verify", "--config", CONFIG, str(release), "--keys", str(public_keys))
+    assert "\x1b[2J" not in result.stderr
+    assert "\\x1b[2J" in result.stderr

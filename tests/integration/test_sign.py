@@ -398,4 +398,7 @@ def test_invoke_sign_and_verify_tasks_with_throwaway_keys_on_the_example(
         cwd=REPO,
     )
     assert plain.returncode == 11
-    assert "keys/minisign.pub: the minisign public material is missing" in plain.stderr
+    assert "tool.castoff.sign.minisign names" in plain.stderr
+    assert "keys/minisign.pub as the minisign public key, and there is no such file" in " ".join(
+        plain.stderr.split()
+    )

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from castoff.cli import main
 from castoff.errors import UsageError
-from castoff.workflows import WorkflowOptions, render_all
+from castoff.workflows import WorkflowOptions, render_all, text_problem
 from tests.conftest import EXAMPLE
 
 CARGO = '[package]\nname = "hello"\nversion = "1.0.0"\n'
@@ -294,7 +294,9 @@ def test_any_accepted_user_text_stays_inside_its_yaml_scalar(nox: str, setup: st
     from castoff.config import load  # noqa: PLC0415
 
     config = load(EXAMPLE / "pyproject.toml")
-    if not nox.strip():
+    if not nox.strip() or text_problem(nox) or text_problem(setup):
+        with pytest.raises(UsageError):
+            WorkflowOptions(config_path="pyproject.toml", setup=(setup,), nox=nox)
         return
     options = WorkflowOptions(config_path="pyproject.toml", setup=(setup,), nox=nox)
     for name, text in render_all(config, options).items():
@@ -356,3 +358,17 @@ def test_json_errors_are_one_document(tmp_path: Path, capsys: pytest.CaptureFixt
     doc = json.loads(capsys.readouterr().out)
     assert doc["error"]["kind"] == "ConfigError"
     assert doc["error"]["exit_code"] == 3
+
+
+def test_a_config_error_never_repeats_a_url_that_may_hold_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A token in a URL with a stray newline: refused without showing the value."""
+    token = "pypi-AgEIcHlwaS5vcmcSECRETTOKEN"  # noqa: S105 - must never be shown
+    extra = f'[tool.castoff.publish.pypi]\nrepository-url = "https://__token__:{token}@h/\\n"'
+    pyproject = _project(tmp_path, target="\n" + extra)
+    assert main(["plan", "--config", str(pyproject), "--json"], env={}) == 3
+    out, err = capsys.readouterr()
+    assert "repository-url: holds a control character" in " ".join(err.split())
+    assert json.loads(out)["error"]["kind"] == "ConfigError"
+    assert token not in out + err

@@ -381,3 +381,73 @@ def test_a_sidecar_must_be_exactly_the_sha256sum_line(tmp_path: Path) -> None:
         sidecar.write_text(text)
         with pytest.raises(ContentsError, match="is not the sha256sum line"):
             read_sidecar(sidecar, ARCHIVE, digest)
+
+
+def test_a_dynamic_program_without_section_headers_is_refused(tmp_path: Path) -> None:
+    """The loader reads PT_DYNAMIC; stripped of section headers, the needs would hide."""
+    program = bytearray(Path("/bin/ls").read_bytes())
+    assert program[4] == 2  # ELF64, little-endian: e_shoff at 0x28, e_shnum at 0x3c
+    program[0x28:0x30] = bytes(8)
+    program[0x3C:0x40] = bytes(4)
+    members = wheel_members(bytes(program), tags=("manylinux_2_17_x86_64",))
+    path = _wheel(tmp_path, members, name="demo-1.0-py3-none-manylinux_2_17_x86_64.whl")
+    [finding] = audit_wheel(path)
+    assert "a dynamically linked program without section headers" in finding.problem
+    honest = wheel_members(Path("/bin/ls").read_bytes(), tags=("manylinux_2_17_x86_64",))
+    path = _wheel(tmp_path, honest, name="demo-1.0-py3-none-manylinux_2_17_x86_64.whl")
+    assert any("needs GLIBC_2." in f.problem for f in audit_wheel(path))
+
+
+def test_data_hidden_after_the_end_of_a_tar_is_refused(tmp_path: Path) -> None:
+    """Tarfile stops at a bad header; GNU tar skips it and unpacks what follows."""
+    path = _tar(tmp_path / ARCHIVE, [_folder(), (_member(f"{FOLDER}/hello"), elf_stub())])
+    import gzip  # noqa: PLC0415
+
+    raw = gzip.decompress(path.read_bytes())
+    hidden = io.BytesIO()
+    with tarfile.open(fileobj=hidden, mode="w") as extra:
+        info = _member(f"{FOLDER}/helper")
+        info.size = 3
+        extra.addfile(info, io.BytesIO(b"evil"[:3]))
+    end = raw.rstrip(b"\0")
+    end += b"\0" * (-len(end) % 512)
+    tampered = end + b"junk".ljust(512, b"!") + hidden.getvalue()
+    path.write_bytes(gzip.compress(tampered))
+    with pytest.raises(ContentsError, match="holds data after its last member"):
+        read_archive(path, FOLDER, EXPECTED)
+
+
+def test_a_zip_member_hidden_before_the_first_listed_one_is_refused(tmp_path: Path) -> None:
+    """A local entry the central directory does not list: another reader would see it."""
+    path = _wheel(tmp_path)
+    hidden = io.BytesIO()
+    with zipfile.ZipFile(hidden, "w") as extra:
+        extra.writestr("evil.pth", b"import os\n")
+    raw = hidden.getvalue()
+    local = raw[: raw.index(b"PK\x01\x02")]  # the local entry alone, no directory
+    path.write_bytes(local + path.read_bytes())
+    _refused(path, "bytes its member list does not account for")
+
+
+def test_a_record_with_quoted_paths_is_retagged_consistently(tmp_path: Path) -> None:
+    """RECORD is CSV: quoted paths keep their rows, and WHEEL's new hash lands in its own."""
+    from castoff.assemble.retag import retag_wheel  # noqa: PLC0415
+
+    members = wheel_members(elf_stub(), tags=(TAG,))
+    record = (
+        "".join(f'"{n}",sha256={_b64(d)},{len(d)}\n' for n, d in members.items())
+        + '"demo-1.0.dist-info/RECORD",,\n'
+    )
+    members["demo-1.0.dist-info/RECORD"] = record.encode()
+    path = write_zip(tmp_path / WHEEL, members)
+    read_wheel(path, EXPECTED)
+    out = retag_wheel(path, ["manylinux_2_17_x86_64"], tmp_path / "out")
+    wheel = read_wheel(out, EXPECTED)
+    assert {t.platform for t in wheel.tags} == {TAG, "manylinux_2_17_x86_64"}
+
+
+def _b64(data: bytes) -> str:
+    import base64  # noqa: PLC0415
+    import hashlib  # noqa: PLC0415
+
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()

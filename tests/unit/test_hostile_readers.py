@@ -122,7 +122,9 @@ STATEMENT: dict[str, Any] = {
         {"name": "SHA256SUMS", "digest": {"sha256": SHA}},
     ],
     "predicateType": "https://slsa.dev/provenance/v1",
-    "predicate": {},
+    "predicate": {
+        "buildDefinition": {"externalParameters": {"name": "castoff-hello", "version": "0.1.0"}}
+    },
 }
 
 KEYS: dict[str, Any] = {
@@ -188,6 +190,9 @@ PARTIAL_CASES = [
     (("target",), _DELETE, "", "has no 'target'"),
     (("toolchain",), [], "toolchain", "should be an object"),
     (("evil",), 1, "", "keys castoff does not write"),
+    (("name",), "//attacker.example/x", "name", "is not a project name PyPI accepts"),
+    (("version",), "latest", "version", "is not a normalized PEP 440 version"),
+    (("version",), "01.0", "version", "is not a normalized PEP 440 version"),
 ]
 
 
@@ -209,9 +214,13 @@ RELEASE_CASES = [
     (("artifacts", 1, "alias_of"), "/etc/passwd", "alias_of"),
     (("artifacts", 0, "destinations"), ["github", "github"], "artifacts[0]"),
     (("artifacts", 0, "destinations"), ["pypi", "s3"], "destinations[1]"),
-    (("artifacts", 1, "name"), WHEEL, "more than once"),
+    (("artifacts", 1), _artifact(WHEEL, "archive"), "more than once"),
+    (("artifacts", 1, "signatures", 0, "name"), "a.tar.gz.asc", "not a minisign signature"),
+    (("artifacts", 1, "signatures", 0, "backend"), "pgp", "not one of"),
     (("provenance",), "a.tar.gz", "provenance names a.tar.gz"),
     (("kind",), "partial", "kind is 'partial'"),
+    (("name",), "//attacker.example/x", "is not a project name PyPI accepts"),
+    (("version",), "latest", "is not a normalized PEP 440 version"),
     (("builds",), {}, "builds"),
 ]
 

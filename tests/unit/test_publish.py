@@ -205,7 +205,7 @@ def test_a_started_publish_must_be_resumed_and_only_with_the_same_files(tmp_path
         _open(tmp_path, [(WHEEL, SHA)], resume=False)
     assert "1 of 1 files done" in caught.value.message
     assert "--resume" in (caught.value.hint or "")
-    with pytest.raises(PublishError, match="another release"):
+    with pytest.raises(PublishError, match="they differ in: files or their bytes"):
         _open(tmp_path, [(WHEEL, "ef" * 32)], resume=True)
     resumed = open_journal(
         tmp_path,

@@ -71,13 +71,19 @@ def collect(in_dirs: Sequence[Path]) -> list[Input]:
     for directory in in_dirs:
         if not directory.is_dir():
             raise AssembleError(
-                f"{directory}: no such folder.", hint="Name the build output folders."
+                f"{directory}: is not a folder (missing, or a file).",
+                hint="Name the build output folders.",
             )
         if (directory / PARTIAL_MANIFEST).is_symlink():
             raise AssembleError(
                 f"{directory / PARTIAL_MANIFEST}: is a symbolic link; a build folder's manifest "
                 "is read only where it is.",
                 hint="Rebuild the target, or copy the real file in.",
+            )
+        if (directory / PARTIAL_MANIFEST).exists() and not (directory / PARTIAL_MANIFEST).is_file():
+            raise AssembleError(
+                f"{directory / PARTIAL_MANIFEST}: is not a regular file.",
+                hint="Rebuild the target; a build writes its manifest as a plain file.",
             )
         if (directory / PARTIAL_MANIFEST).is_file():
             folders = [directory]
@@ -141,6 +147,19 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
                 f"{where}: target '{m.target[:80]}' is not a target of this release plan.",
                 hint="Pass only the build folders of the planned targets.",
             )
+        if m.image != jobs[m.target].image:
+            # The provenance records the image; it must be the one the plan pinned.
+            raise AssembleError(
+                f"{where}: built in image {m.image!r}, but the plan pins {jobs[m.target].image!r}.",
+                hint="Rebuild the target as planned.",
+            )
+        commits = {i.manifest.source_commit for i in by_target.values()}
+        if commits and m.source_commit not in commits:
+            raise AssembleError(
+                f"{where}: built from commit {m.source_commit}, the other builds from "
+                f"{', '.join(sorted(str(c) for c in commits))}.",
+                hint="Assemble the builds of one commit: a release is made from one source.",
+            )
         expected = _expected_names(plan, jobs[m.target])
         listed = {a.name: (a.kind, tuple(sorted(a.platform_tags))) for a in m.artifacts}
         if listed != expected:
@@ -183,7 +202,8 @@ def _copy_inputs(item: Input, into: Path) -> dict[str, tuple[Path, str]]:
             digest, size = copy_hashed(item.folder / artifact.name, copy, limit=artifact.size)
         except FileNotFoundError:
             raise AssembleError(
-                f"{item.folder}: {artifact.name} is listed in its manifest but missing."
+                f"{item.folder}: {artifact.name} is listed in its manifest but missing.",
+                hint="Download that build's artifact whole, or rebuild the target.",
             ) from None
         except NotARegularFileError as exc:
             raise AssembleError(
@@ -191,9 +211,15 @@ def _copy_inputs(item: Input, into: Path) -> dict[str, tuple[Path, str]]:
                 hint="Rebuild that target; a link could make castoff read (and ship) any file.",
             ) from None
         if size != artifact.size or digest != artifact.sha256:
+            what = (
+                f"sha256 {digest}, not {artifact.sha256}"
+                if size == artifact.size
+                else f"{'more than ' if size > artifact.size else ''}{size} bytes, not "
+                f"{artifact.size}"
+            )
             raise AssembleError(
-                f"{item.folder}: {artifact.name} does not match the sha256 in its manifest (or "
-                "its size).",
+                f"{item.folder}: {artifact.name} does not match the sha256 in its manifest "
+                f"({what}).",
                 hint="The file changed after it was built; rebuild that target.",
             )
         copies[artifact.name] = (copy, digest)
@@ -360,8 +386,9 @@ def assemble(
         raise AssembleError(
             f"{out_dir}: holds {JOURNAL_FILE}, so a publish of this release started; castoff "
             "does not replace a folder that is being published.",
-            hint=f"Finish it with `castoff publish --resume {out_dir}`, or assemble into another "
-            "folder with --out.",
+            hint=f"If that publish is unfinished, finish it with `castoff publish --resume "
+            f"{out_dir}`; if it is done, keep the folder (it records what was published) and "
+            "assemble into another one with --out.",
         )
     check_claimable(out_dir, "release", AssembleError, "--out")
     # Everything is read from private copies in staging, and the release is made there from
@@ -374,8 +401,11 @@ def assemble(
             findings += found
         if findings:
             raise AuditError(
-                "; ".join(f.line() for f in findings) + ".",
-                hint="castoff never ships a tag a binary cannot keep.",
+                f"{len(findings)} broken promises in the build folders: "
+                + "; ".join(f.line() for f in findings)
+                + ".",
+                hint="castoff never ships a tag a binary cannot keep: fix the build, or the "
+                "target's manylinux, musllinux, extra-tags or tag-policy.",
             )
         release = staging / "release"
         release.mkdir()

@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import re
 import stat
+import struct
 import tarfile
 import tempfile
 import zipfile
@@ -44,6 +45,7 @@ MAX_METADATA_BYTES = 4 << 20
 # Members up to this size stay in memory while they are checked; bigger ones go to disk.
 SPOOL_BYTES = 16 << 20
 _CHUNK = 1 << 20
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # the fixed 30 bytes before a zip member's name
 Format = Literal["elf", "pe", "mach-o", "other"]
 _MACH_O = (b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe")
 _FAT = b"\xca\xfe\xba\xbe"
@@ -175,10 +177,10 @@ def _check_size(name: str, size: int, total: int) -> None:
     if size > MAX_MEMBER_BYTES:
         raise ContentsError(
             f"member {_show(name)} claims {size} bytes, more than the "
-            f"{MAX_MEMBER_BYTES >> 20} MB castoff reads"
+            f"{MAX_MEMBER_BYTES >> 20} MiB castoff reads of one member"
         )
     if total > MAX_TOTAL_BYTES:
-        raise ContentsError(f"its members add up to more than {MAX_TOTAL_BYTES >> 30} GB")
+        raise ContentsError(f"its members add up to more than {MAX_TOTAL_BYTES >> 30} GiB")
 
 
 def _record_hash(digest: bytes) -> str:
@@ -267,13 +269,17 @@ def _check_metadata(
     meta = _headers(metadata, "METADATA")
     name = _one(meta, "Name", "METADATA")
     if canonicalize_name(name) != canonicalize_name(project):
-        raise ContentsError(f"METADATA names the project '{name}', but the file name '{project}'")
+        raise ContentsError(
+            f"METADATA names the project '{name}', but the file name says '{project}'"
+        )
     try:
         meta_version = Version(_one(meta, "Version", "METADATA"))
     except InvalidVersion:
         raise ContentsError("METADATA's Version is not a PEP 440 version") from None
     if meta_version != Version(version):
-        raise ContentsError(f"METADATA says version {meta_version}, the file name {version}")
+        raise ContentsError(
+            f"METADATA says version {meta_version}, but the file name says {version}"
+        )
     wheel = _headers(wheel_text, "WHEEL")
     if not _one(wheel, "Wheel-Version", "WHEEL").startswith("1."):
         raise ContentsError("WHEEL's Wheel-Version is not 1.x")
@@ -310,6 +316,7 @@ def _read_wheel(  # noqa: PLR0912 - one pass over the members, every rule in ord
         if len(infos) > MAX_MEMBERS:
             raise ContentsError(f"holds {len(infos)} members, more than a wheel of one program")
         _unique([i.filename for i in infos])
+        _check_zip_layout(archive, infos)
         total = 0
         for info in infos:
             _check_zip_member(info)
@@ -371,7 +378,11 @@ def _check_programs(programs: Sequence[Member], wanted: Sequence[str], expected:
     by_name = {p.name: p for p in programs}
     extra = sorted(set(by_name) - set(wanted))
     if extra:
-        raise ContentsError(f"holds {_show(extra[0])}, which is not one of the planned binaries")
+        planned = ", ".join(n.rsplit("/", 1)[-1] for n in wanted)
+        raise ContentsError(
+            f"holds {_show(extra[0])}, which is not one of the planned binaries ({planned}; "
+            "tool.castoff.binaries)"
+        )
     for name in wanted:
         member = by_name.get(name)
         if member is None:
@@ -430,8 +441,58 @@ def _read_tar_archive(path: Path) -> list[Member]:
                     raise ContentsError(f"member {_show(info.name)} is truncated")
                 executable = bool(info.mode & 0o111)
                 members.append(_member(spool, info.name, digest, size, executable=executable))
+        _check_tar_end(archive)
     _unique(names)
     return members
+
+
+def _check_tar_end(archive: tarfile.TarFile) -> None:
+    """Refuse data after the last member: tarfile stops at a bad header, GNU tar reads on."""
+    stream = archive.fileobj
+    assert stream is not None  # noqa: S101 - an open archive has its stream
+    stream.seek(archive.offset)
+    left = MAX_TOTAL_BYTES
+    while chunk := stream.read(_CHUNK):
+        left -= len(chunk)
+        if chunk.count(0) != len(chunk) or left < 0:
+            raise ContentsError(
+                "holds data after its last member that castoff cannot read and some tar "
+                "programs would still unpack"
+            )
+
+
+def _check_zip_layout(archive: zipfile.ZipFile, infos: Sequence[zipfile.ZipInfo]) -> None:
+    """Refuse bytes the central directory does not account for.
+
+    Data before the first member, or between members, is what a reader walking local headers
+    would find and castoff would not.
+    """
+    handle = archive.fp
+    assert handle is not None  # noqa: S101 - an open archive has its file
+    offset = 0
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        if info.header_offset != offset:
+            raise ContentsError(
+                f"has {abs(info.header_offset - offset)} bytes its member list does not account "
+                f"for, before member {_show(info.filename)}"
+            )
+        handle.seek(info.header_offset)
+        header = handle.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+            raise ContentsError(f"member {_show(info.filename)} has no local header")
+        name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:]
+        offset = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        offset += info.compress_size
+        if info.flag_bits & 0x08:
+            handle.seek(offset)
+            signature = handle.read(4)
+            zip64 = info.compress_size > 0xFFFFFFFF or info.file_size > 0xFFFFFFFF
+            offset += (4 if signature == b"PK\x07\x08" else 0) + (20 if zip64 else 12)
+    if offset != archive.start_dir:
+        raise ContentsError(
+            f"has {abs(archive.start_dir - offset)} bytes its member list does not account for, "
+            "before its central directory"
+        )
 
 
 def _read_zip_archive(path: Path) -> list[Member]:
@@ -441,6 +502,7 @@ def _read_zip_archive(path: Path) -> list[Member]:
         if len(infos) > MAX_MEMBERS:
             raise ContentsError("holds more members than an archive of one program")
         _unique([i.filename for i in infos])
+        _check_zip_layout(archive, infos)
         total = 0
         for info in infos:
             _check_zip_member(info)
@@ -467,4 +529,6 @@ def read_sidecar(path: Path, archive: str, digest: str) -> None:
     except OSError as exc:
         raise ContentsError(f"cannot be read ({exc.strerror or exc})") from None
     if raw != f"{digest}  {archive}\n".encode():
-        raise ContentsError(f"is not the sha256sum line of {archive}'s bytes")
+        raise ContentsError(
+            f"is not the sha256sum line of {archive}'s bytes ('<sha256>  {archive}' and a newline)"
+        )

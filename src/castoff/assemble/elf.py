@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from elftools.elf.dynamic import DynamicSection
+from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 from elftools.elf.sections import SymbolTableSection
@@ -49,13 +49,17 @@ def read_elf(source: bytes | BinaryIO) -> ElfFacts | None:
     try:
         elf = ELFFile(stream)
         interpreter = None
+        dynamic: DynamicSegment | None = None
         for segment in elf.iter_segments():
             if isinstance(segment, InterpSegment):
                 interpreter = segment.get_interp_name()
+            elif isinstance(segment, DynamicSegment):
+                dynamic = segment
         needed: list[str] = []
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
                 needed += [str(t.needed) for t in section.iter_tags("DT_NEEDED")]  # type: ignore[attr-defined]
+        _check_loader_view(elf, dynamic, interpreter, needed)
         return ElfFacts(
             machine=str(elf["e_machine"]),
             elf_class=elf.elfclass,
@@ -65,10 +69,39 @@ def read_elf(source: bytes | BinaryIO) -> ElfFacts | None:
             needed=tuple(needed),
             max_glibc=_max_glibc(elf),
         )
+    except UnreadableElf:
+        raise
     # pyelftools raises whatever its parser meets on a damaged file (ELFError, struct and
     # construct errors, KeyError, IndexError, UnicodeDecodeError, ...): all mean "not readable".
     except Exception as exc:  # noqa: BLE001
         raise UnreadableElf(type(exc).__name__) from None
+
+
+def _check_loader_view(
+    elf: ELFFile, dynamic: DynamicSegment | None, interpreter: str | None, needed: list[str]
+) -> None:
+    """Refuse a binary whose section headers could tell the audit something the loader ignores.
+
+    The loader reads the PT_DYNAMIC segment; the audit reads sections. A dynamic program with no
+    section headers, or with a .dynamic or .gnu.version_r that is not what PT_DYNAMIC points at,
+    would hide what it needs: such a file is not audited, it is refused.
+    """
+    if dynamic is None and interpreter is None:
+        return
+    if elf.num_sections() == 0:
+        raise UnreadableElf("a dynamically linked program without section headers")
+    if dynamic is None:
+        raise UnreadableElf("it names a loader but has no PT_DYNAMIC segment")
+    sections = [s for s in elf.iter_sections() if isinstance(s, DynamicSection)]
+    if len(sections) != 1 or sections[0]["sh_offset"] != dynamic["p_offset"]:
+        raise UnreadableElf("its .dynamic section is not the PT_DYNAMIC segment the loader reads")
+    if sorted(str(t.needed) for t in dynamic.iter_tags("DT_NEEDED")) != sorted(needed):  # type: ignore[attr-defined]
+        raise UnreadableElf("its dynamic segment and section name different libraries")
+    verneed = [t.entry.d_val for t in dynamic.iter_tags("DT_VERNEED")]
+    if verneed and not any(
+        isinstance(s, GNUVerNeedSection) and s["sh_addr"] == verneed[0] for s in elf.iter_sections()
+    ):
+        raise UnreadableElf("its version needs are not in a section the audit can read")
 
 
 def _max_glibc(elf: ELFFile) -> tuple[tuple[int, ...], str] | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import csv
 import hashlib
+import io
 import os
 import shutil
 import struct
@@ -138,13 +140,15 @@ def _write_retagged(
             f"Tag: {py}-{abi}-{plat}" for py, abi in interpreters for plat in sorted(platforms)
         ]
         new_wheel = ("\n".join([*kept, *tag_lines]) + "\n").encode()
-        record_lines = []
-        for line in source.read(record_member).decode().splitlines():
-            path = line.rsplit(",", 2)[0]
-            if path == wheel_member:
-                line = f"{path},{_record_hash(new_wheel)},{len(new_wheel)}"  # noqa: PLW2901
-            record_lines.append(line)
-        new_record = ("\n".join(record_lines) + "\n").encode()
+        # RECORD is CSV (paths may be quoted): read and written as such, WHEEL's row replaced.
+        rows = list(csv.reader(source.read(record_member).decode().splitlines()))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for row in rows:
+            if row and row[0] == wheel_member:
+                row = [wheel_member, _record_hash(new_wheel), str(len(new_wheel))]  # noqa: PLW2901
+            writer.writerow(row)
+        new_record = buffer.getvalue().encode()
         with partial.open("wb") as raw_out, zipfile.ZipFile(raw_out, "w") as out:
             for info in source.infolist():
                 if info.filename in (wheel_member, record_member):

@@ -168,11 +168,25 @@ def open_journal(
         and {n: e.sha256 for n, e in saved.entries.items()} == dict(files)
     )
     if not same:
+        differs = [
+            what
+            for what, equal in (
+                ("name", saved.name == name),
+                ("version", saved.version == version),
+                ("index", saved.repository_url == repository_url),
+                (
+                    "files or their bytes",
+                    {n: e.sha256 for n, e in saved.entries.items()} == dict(files),
+                ),
+            )
+            if not equal
+        ]
         raise PublishError(
-            f"{path}: the journal is of another release or index than {dist} and "
-            f"{repository_url} (different files, bytes, version or index).",
-            hint="Resume with the same release folder and index, or move the journal away to "
-            "start a new publish.",
+            f"{path}: records a publish of {saved.name} {saved.version} to "
+            f"{saved.repository_url}; this one is {name} {version} to {repository_url} (they "
+            f"differ in: {', '.join(differs)}).",
+            hint=f"Resume with --repository-url {saved.repository_url} and this folder as it "
+            "was verified, or move the journal away to start a new publish.",
         )
     fresh.entries = saved.entries
     fresh.github = saved.github
@@ -205,8 +219,9 @@ def publish_lock(dist: Path) -> Iterator[None]:
     try:
         fd = os.open(path, flags, 0o644)
     except OSError as exc:
+        link = " (it is a symbolic link: remove it)" if path.is_symlink() else ""
         raise PublishError(
-            f"{path}: cannot open the publish lock ({exc.strerror or exc}).",
+            f"{path}: cannot open the publish lock ({exc.strerror or exc}){link}.",
             hint="castoff keeps this file beside the release; check the folder's permissions.",
         ) from None
     try:
@@ -222,8 +237,10 @@ def publish_lock(dist: Path) -> Iterator[None]:
             except (json.JSONDecodeError, KeyError, TypeError):
                 said = holder[:200] or "another process"
             raise PublishError(
-                f"{dist}: another publish of this release folder is running ({said}).",
-                hint="Wait for it to finish (or stop it), then run `castoff publish --resume`.",
+                f"{dist}: another publish of this release folder is running ({said}; it holds "
+                f"{path}).",
+                hint="Wait for it to finish (or stop it: the lock goes with its process), then "
+                "run `castoff publish --resume`.",
             )
         me = {
             "pid": os.getpid(),

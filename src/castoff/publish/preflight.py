@@ -11,6 +11,7 @@ from typing import Any
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
+    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -188,6 +189,18 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
     else:
         _, problems = check_files(dist, manifest)
         findings = [Finding(file=p.file, check="sha256", problem=p.problem) for p in problems]
+    if (canonicalize_name(manifest.name), manifest.version) != (
+        canonicalize_name(config.name),
+        config.version,
+    ):
+        findings.append(
+            Finding(
+                file=str(dist / "manifest.json"),
+                check="release",
+                problem=f"the folder holds {manifest.name} {manifest.version}, but "
+                f"{config.pyproject} releases {config.name} {config.version}",
+            )
+        )
     findings += _names_and_tags(manifest, config, files)
     wheels = [dist / a.name for a in manifest.artifacts if a.kind == "wheel"]
     if wheels:
@@ -257,6 +270,7 @@ def _verified(
             keys_dir=keys_dir,
             runner=runner,
             report=lambda _: None,
+            version=manifest.version,
         )
     except VerifyError as exc:
         raw = exc.details.get("problems")

@@ -68,9 +68,52 @@ def _attestation(artifact: ReleaseArtifact) -> tuple[str, str] | None:
     return None
 
 
+def _twine(runner: Runner, env: Mapping[str, str]) -> tuple[Runner, dict[str, str]]:
+    """Return a runner that hides twine's secrets, and the credentials twine gets."""
+    secret = runner.with_secrets([env[k] for k in TWINE_SECRETS if env.get(k)])
+    return secret, {k: env[k] for k in TWINE_VARIABLES if k in env}
+
+
+def show_index_uploads(
+    dist: Path,
+    manifest: ReleaseManifest,
+    *,
+    options: PublishOptions,
+    runner: Runner,
+    env: Mapping[str, str],
+) -> dict[str, Any]:
+    """Print the twine command of every upload a publish would make (a dry run)."""
+    files = pypi_files(manifest)
+    runner, credentials = _twine(runner, env)
+    for artifact in files:
+        attestation = _attestation(artifact)
+        runner.dry().run(
+            _command(
+                dist / artifact.name,
+                dist / attestation[0] if attestation else None,
+                options,
+                credentials,
+            )
+        )
+    return {"dry_run": True, "files": [{"name": a.name, "state": "dry-run"} for a in files]}
+
+
+def start_journal(dist: Path, manifest: ReleaseManifest, options: PublishOptions) -> Journal:
+    """Open the journal of this publish (or refuse, naming the earlier one) before any upload."""
+    return open_journal(
+        dist,
+        name=manifest.name,
+        version=manifest.version,
+        repository_url=options.repository_url,
+        files=[(a.name, a.sha256) for a in pypi_files(manifest)],
+        resume=options.resume,
+    )
+
+
 def publish_to_index(
     dist: Path,
     manifest: ReleaseManifest,
+    journal: Journal,
     *,
     options: PublishOptions,
     runner: Runner,
@@ -79,28 +122,7 @@ def publish_to_index(
 ) -> dict[str, Any]:
     """Upload what the index lacks, in a fixed order, and check that it serves every file."""
     files = pypi_files(manifest)
-    runner = runner.with_secrets([env[k] for k in TWINE_SECRETS if env.get(k)])
-    credentials = {k: env[k] for k in TWINE_VARIABLES if k in env}
-    if options.dry_run:
-        for artifact in files:
-            attestation = _attestation(artifact)
-            runner.dry().run(
-                _command(
-                    dist / artifact.name,
-                    dist / attestation[0] if attestation else None,
-                    options,
-                    credentials,
-                )
-            )
-        return {"dry_run": True, "files": [{"name": a.name, "state": "dry-run"} for a in files]}
-    journal = open_journal(
-        dist,
-        name=manifest.name,
-        version=manifest.version,
-        repository_url=options.repository_url,
-        files=[(a.name, a.sha256) for a in files],
-        resume=options.resume,
-    )
+    runner, credentials = _twine(runner, env)
     for number, artifact in enumerate(files, 1):
         # Even a file the journal calls done is looked up: the index is the truth.
         state = _upload(
@@ -222,9 +244,10 @@ def _read_back(project: str, journal: Journal, index_url: str, sizes: Mapping[st
             journal.set(entry.name, state="verified")
     if wrong:
         raise PublishError(
-            f"after uploading, the index does not serve {', '.join(wrong)} with the uploaded "
+            f"after uploading, {index_url} does not serve {', '.join(wrong)} with the uploaded "
             "sha256.",
-            hint="Look at the index; `castoff publish --resume` uploads what is missing.",
+            hint="An index can lag a few seconds behind its uploads: wait, then run "
+            "`castoff publish --resume`, which uploads only what is missing.",
         )
 
 
@@ -243,15 +266,18 @@ def publish_release(
     if options.dry_run:
         return _show(dist, manifest, options, host, index_enabled, runner, env, report)
     with publish_lock(dist):
+        # The journal is checked (an earlier publish without --resume, another release's)
+        # before anything is staged anywhere.
+        journal = start_journal(dist, manifest, options) if index_enabled else None
         doc: dict[str, Any] = {"index": None, "release": None}
         title = f"{manifest.name} {manifest.version}"
         if host is not None:
             doc["release"] = github.stage_release(
                 host, dist, manifest, title=title, notes=_notes(title), report=report
             )
-        if index_enabled:
+        if journal is not None:
             doc["index"] = publish_to_index(
-                dist, manifest, options=options, runner=runner, env=env, report=report
+                dist, manifest, journal, options=options, runner=runner, env=env, report=report
             )
         if host is not None:
             # Only now, with every file on the index, does the release become public.
@@ -284,9 +310,7 @@ def _show(
         host.show(files, title, _notes(title), report, finish=False)
         doc["release"] = {"where": host.where, "files": [f.name for f in files]}
     if index_enabled:
-        doc["index"] = publish_to_index(
-            dist, manifest, options=options, runner=runner, env=env, report=report
-        )
+        doc["index"] = show_index_uploads(dist, manifest, options=options, runner=runner, env=env)
     if host is not None:
         host.show([], "", "", report, finish=True)
     return doc

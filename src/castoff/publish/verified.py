@@ -27,13 +27,16 @@ def verified_copy(
             f"{dist / name}: gone or replaced since it was verified ({exc}); nothing of it was "
             "sent.",
             hint="Put back the verified release folder (castoff verify says which bytes are "
-            "right), then publish again; never upload other bytes under this name.",
+            "right) before publishing it; other bytes under this name would need a new version.",
         ) from None
     if digest != sha256 or copied > limit or (size is not None and copied != size):
-        now = digest if copied <= limit else "that of a longer file"
+        now = (
+            f"its sha256 is now {digest}, verified {sha256}"
+            if copied <= limit
+            else f"it is now longer than the verified {limit} bytes"
+        )
         raise VerifyError(
-            f"{dist / name}: changed after it was verified (sha256 now {now}, verified "
-            f"{sha256}); nothing of it was sent.",
+            f"{dist / name}: changed after it was verified ({now}); nothing of it was sent.",
             hint="Find out what changed it and put back the verified file before publishing "
             "again: an index never takes a file name twice, so other bytes under this name "
             "would need a new version.",

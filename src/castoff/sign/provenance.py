@@ -113,10 +113,30 @@ class Subject:
     destinations: tuple[str, ...] | None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Statement:
+    """What a signed provenance statement says: the release and each file of it."""
+
+    name: str
+    version: str
+    subjects: dict[str, Subject]
+
+
+def read_statement(path: Path, error: type[CastoffError] = VerifyError) -> Statement:
+    """Read a provenance statement, refusing anything but castoff's statement shape."""
+    doc = read_document(path, "an in-toto provenance statement", error)
+    subjects = parse_subjects(doc)
+    parameters = doc.key("predicate").key("buildDefinition").key("externalParameters")
+    return Statement(
+        name=parameters.key("name").project(),
+        version=parameters.key("version").version(),
+        subjects=subjects,
+    )
+
+
 def read_subjects(path: Path, error: type[CastoffError] = VerifyError) -> dict[str, Subject]:
     """Read a provenance statement's subjects, refusing anything but castoff's statement shape."""
-    doc = read_document(path, "an in-toto provenance statement", error)
-    return parse_subjects(doc)
+    return read_statement(path, error).subjects
 
 
 def parse_subjects(doc: Field) -> dict[str, Subject]:

@@ -64,7 +64,8 @@ def choose_backends(config: Config, wanted: Sequence[str]) -> tuple[str, ...]:
     configured = config.sign.backends
     if not configured:
         raise SignError(
-            f"{config.pyproject}: tool.castoff.sign.backends is empty, so nothing can be signed.",
+            f"{config.pyproject}: tool.castoff.sign.backends is empty, so there is nothing to "
+            "sign or verify with.",
             hint="Configure at least one backend; see docs/config.md.",
         )
     for backend in wanted:
@@ -161,8 +162,14 @@ def checkers(
         keys = _keys(config, backend, {}, keys_dir, secret=False)
         for public in _public_files(keys):
             if not public.is_file():
+                where = (
+                    f"{keys_dir / 'keys.json'}"
+                    if keys_dir is not None
+                    else f"{config.pyproject}: tool.castoff.sign.{backend}"
+                )
                 raise VerifyError(
-                    f"{public}: the {backend} public material is missing.",
+                    f"{where} names {public} as the {backend} public key, and there is no such "
+                    "file; verifying needs it.",
                     hint="Commit the public key beside the config (or pass --keys DIR from "
                     "`castoff keygen`).",
                 )
@@ -401,7 +408,7 @@ def verify_signatures(
 
 def keygen(folder: Path, config: Config, runner: Runner) -> dict[str, Any]:
     """Make throwaway keys for every configured key-based backend, for rehearsals and tests."""
-    check_claimable(folder, "keys", UsageError, "the keys folder")
+    check_claimable(folder, "keys", UsageError, "DIR")
     if folder.exists() and any(folder.iterdir()):
         raise UsageError(
             f"{folder}: holds keys already; castoff keygen writes throwaway keys into a new "

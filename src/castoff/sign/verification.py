@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from castoff.build.archive import sha256_file
 from castoff.config import Config
 from castoff.errors import CastoffError, VerifyError
@@ -29,11 +31,11 @@ from castoff.manifest import (
     ReleaseManifest,
     parse_checksums,
 )
-from castoff.plan import ATTESTATION_SUFFIX, SIGNATURE_SUFFIXES, signatures_of
+from castoff.plan import signatures_of
 from castoff.runner import Runner
 from castoff.sign import Checker
 from castoff.sign.keys import private_folder
-from castoff.sign.provenance import Subject, read_subjects
+from castoff.sign.provenance import Statement, Subject, read_statement
 from castoff.sign.signing import Problem, checkers, choose_backends
 
 Report = Callable[[str], None]
@@ -118,18 +120,18 @@ def _read_sums(dist: Path, present: Mapping[str, str], problems: list[Problem]) 
 
 def _read_provenance(
     dist: Path, present: Mapping[str, str], problems: list[Problem]
-) -> tuple[str | None, dict[str, Subject]]:
+) -> tuple[str | None, Statement | None]:
     candidates = sorted(n for n in present if n.endswith(PROVENANCE_SUFFIX))
     if not candidates:
         problems.append(
             Problem(
                 artifact="provenance",
                 backend=None,
-                file=f"*{PROVENANCE_SUFFIX}",
+                file=f"<name>-<version>{PROVENANCE_SUFFIX}",
                 problem="missing: the release was not signed (castoff sign writes it)",
             )
         )
-        return None, {}
+        return None, None
     for extra in candidates[1:]:
         problems.append(
             Problem(
@@ -141,17 +143,10 @@ def _read_provenance(
         )
     name = candidates[0]
     try:
-        return name, read_subjects(dist / name)
+        return name, read_statement(dist / name)
     except CastoffError as exc:
         problems.append(Problem(artifact=name, backend=None, file=name, problem=exc.message))
-        return name, {}
-
-
-def _signature_names(name: str) -> set[str]:
-    names = {name + suffix for suffix in SIGNATURE_SUFFIXES.values()}
-    if name.endswith(".whl"):
-        names.add(name + ATTESTATION_SUFFIX)
-    return names
+        return name, None
 
 
 def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rule in order
@@ -159,12 +154,35 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
     backends: Sequence[str],
     found: Mapping[str, Checker],
     report: Report,
+    configured: Sequence[str] = (),
+    release: tuple[str, str] | None = None,
 ) -> Verified:
-    """Check a folder against its signed checksums and provenance; list every problem."""
+    """Check a folder against its signed checksums and provenance; list every problem.
+
+    `backends` are checked; signatures of the other `configured` backends are accounted for
+    without being checked; any other signature-like file is not part of the release. With
+    `release` (name, version), the signed statement must be of that release.
+    """
     report(f"hashing every file in {dist}")
     present, problems = _scan(dist)
     sums = _read_sums(dist, present, problems)
-    provenance, subjects = _read_provenance(dist, present, problems)
+    provenance, statement = _read_provenance(dist, present, problems)
+    subjects = statement.subjects if statement is not None else {}
+    if statement is not None and provenance and release is not None:
+        name, version = release
+        if (canonicalize_name(statement.name), statement.version) != (
+            canonicalize_name(name),
+            version,
+        ):
+            problems.append(
+                Problem(
+                    artifact=provenance,
+                    backend=None,
+                    file=provenance,
+                    problem=f"is of {statement.name} {statement.version}, not {name} {version} "
+                    "(pass --release-version to verify another version)",
+                )
+            )
     vouched: dict[str, str] = {}
     absent: dict[str, str] = {}
     claims: dict[str, list[tuple[str, str]]] = {}
@@ -214,10 +232,19 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
             and ("github" not in listed.destinations)
         ):
             absent[name] = (
-                f"not here: it goes to {', '.join(listed.destinations) or 'nowhere'} only"
+                f"not here: it goes to {', '.join(listed.destinations)} only"
+                if listed.destinations
+                else "not here: it is not published anywhere"
             )
         else:
-            problems.append(Problem(artifact=name, backend=None, file=name, problem="missing"))
+            problems.append(
+                Problem(
+                    artifact=name,
+                    backend=None,
+                    file=name,
+                    problem=f"missing ({' and '.join(s for s, _ in said)} vouch for it)",
+                )
+            )
     if CHECKSUMS_FILE in present:
         # Its own signatures vouch for it, with or without a provenance that names it.
         vouched.setdefault(CHECKSUMS_FILE, present[CHECKSUMS_FILE])
@@ -252,7 +279,8 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
                         problem=problem,
                     )
                 )
-    known_signatures = {s for n in set(signed) for s in _signature_names(n)}
+    accounted = tuple(dict.fromkeys([*backends, *configured]))
+    known_signatures = {s.name for n in set(signed) for s in signatures_of(n, _kind(n), accounted)}
     unsigned = []
     for name in present:
         if name in vouched or name in known_signatures:
@@ -270,9 +298,11 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
             )
         )
     if RELEASE_MANIFEST in present:
-        problems += _manifest_problems(dist, vouched, subjects, present)
+        problems += _manifest_problems(dist, vouched, subjects, present, accounted)
     doc = {
         "dist": str(dist),
+        "name": statement.name if statement else None,
+        "version": statement.version if statement else None,
         "backends": list(backends),
         "artifacts": [
             {"artifact": n, "signatures": checked_signatures.get(n, [])} for n in sorted(vouched)
@@ -289,6 +319,7 @@ def _manifest_problems(
     vouched: Mapping[str, str],
     subjects: Mapping[str, Subject],
     present: Mapping[str, str],
+    backends: Sequence[str],
 ) -> list[Problem]:
     """Return where manifest.json disagrees with what is signed (it is read, never believed)."""
     try:
@@ -326,8 +357,12 @@ def _manifest_problems(
                 f"sends {artifact.name} to {', '.join(artifact.destinations) or 'nowhere'}, but "
                 f"the signed provenance says {', '.join(subject.destinations) or 'nowhere'}"
             )
+        made = {s.name for s in signatures_of(artifact.name, artifact.kind, backends)}
         for signature in artifact.signatures:
-            if signature.name in present and present[signature.name] != signature.sha256:
+            if signature.name not in made:
+                # Only what the configured backends make is published beside a file.
+                wrong(f"lists {signature.name}, which no configured backend makes")
+            elif signature.name in present and present[signature.name] != signature.sha256:
                 wrong(f"gives {signature.name} another sha256 than the file has")
     listed = {a.name for a in manifest.artifacts}
     for name in sorted(set(vouched) - listed):
@@ -343,6 +378,7 @@ def verify_release(
     keys_dir: Path | None,
     runner: Runner,
     report: Report,
+    version: str | None = None,
 ) -> Verified:
     """Verify a release folder with public material only; raise VerifyError listing everything."""
     chosen = choose_backends(config, backends)
@@ -352,12 +388,21 @@ def verify_release(
         )
     with private_folder() as scratch:
         found = checkers(config, chosen, keys_dir, runner, scratch)
-        verified = check_trust(dist, chosen, found, report)
+        verified = check_trust(
+            dist,
+            chosen,
+            found,
+            report,
+            configured=config.sign.backends,
+            release=(config.name, version or config.version),
+        )
     if verified.problems:
         problems = verified.problems
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         raise VerifyError(
-            f"{dist}: {len(problems)} problems: " + "; ".join(p.line() for p in problems) + ".",
-            hint="Do not publish or install these files; download or build them again.",
+            f"{dist}: {count}: " + "; ".join(p.line() for p in problems) + ".",
+            hint="Do not publish or install these files; download or build them again (and "
+            "move out of the folder any file the release does not name).",
             details=verified.doc,
         )
     return verified
