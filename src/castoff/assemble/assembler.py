@@ -65,6 +65,20 @@ class Input:
     manifest: PartialManifest
 
 
+def _holds_manifest(folder: Path) -> bool:
+    """Return whether a folder holds a partial manifest; refuse one that is not a plain file."""
+    path = folder / PARTIAL_MANIFEST
+    if not path.exists() and not path.is_symlink():
+        return False
+    if path.is_symlink() or not path.is_file():
+        raise AssembleError(
+            f"{path}: is not a regular file (a link, a pipe or a folder); a build folder's "
+            "manifest is read only as the plain file a build writes.",
+            hint="Rebuild the target, or copy the real file in.",
+        )
+    return True
+
+
 def collect(in_dirs: Sequence[Path]) -> list[Input]:
     """Find partial manifests in the given folders or one level below (as CI downloads them)."""
     inputs = []
@@ -74,18 +88,7 @@ def collect(in_dirs: Sequence[Path]) -> list[Input]:
                 f"{directory}: is not a folder (missing, or a file).",
                 hint="Name the build output folders.",
             )
-        if (directory / PARTIAL_MANIFEST).is_symlink():
-            raise AssembleError(
-                f"{directory / PARTIAL_MANIFEST}: is a symbolic link; a build folder's manifest "
-                "is read only where it is.",
-                hint="Rebuild the target, or copy the real file in.",
-            )
-        if (directory / PARTIAL_MANIFEST).exists() and not (directory / PARTIAL_MANIFEST).is_file():
-            raise AssembleError(
-                f"{directory / PARTIAL_MANIFEST}: is not a regular file.",
-                hint="Rebuild the target; a build writes its manifest as a plain file.",
-            )
-        if (directory / PARTIAL_MANIFEST).is_file():
+        if _holds_manifest(directory):
             folders = [directory]
         else:
             folders = []
@@ -95,13 +98,7 @@ def collect(in_dirs: Sequence[Path]) -> list[Input]:
                         f"{sub}: is a symbolic link; build folders are read only where they are.",
                         hint="Pass the folder it points to itself.",
                     )
-                if (sub / PARTIAL_MANIFEST).is_symlink():
-                    raise AssembleError(
-                        f"{sub / PARTIAL_MANIFEST}: is a symbolic link; a build folder's "
-                        "manifest is read only where it is.",
-                        hint="Rebuild the target, or copy the real file in.",
-                    )
-                if sub.is_dir() and (sub / PARTIAL_MANIFEST).exists():
+                if sub.is_dir() and _holds_manifest(sub):
                     folders.append(sub)
         if not folders:
             raise AssembleError(

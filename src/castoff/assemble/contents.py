@@ -305,23 +305,15 @@ def read_wheel(path: Path, expected: Expected | None = None) -> Wheel:
         raise ContentsError(f"is not a readable wheel ({type(exc).__name__}: {exc})") from None
 
 
-def _read_wheel(  # noqa: PLR0912 - one pass over the members, every rule in order
+def _read_wheel(
     path: Path, project: str, version: str, tags: frozenset[Tag], expected: Expected | None
 ) -> Wheel:
     stem = path.name.split("-")[0] + "-" + path.name.split("-")[1]
     dist_info, data = f"{stem}.dist-info/", f"{stem}.data/"
     scripts = f"{data}scripts/"
     with zipfile.ZipFile(path) as archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise ContentsError(f"holds {len(infos)} members, more than a wheel of one program")
-        _unique([i.filename for i in infos])
-        _check_zip_layout(archive, infos)
-        total = 0
+        infos = _zip_members(archive)
         for info in infos:
-            _check_zip_member(info)
-            total += info.file_size
-            _check_size(info.filename, info.file_size, total)
             if not info.filename.startswith((dist_info, scripts)):
                 # Anything else would be installed into site-packages (a .pth runs at start-up).
                 raise ContentsError(
@@ -338,23 +330,16 @@ def _read_wheel(  # noqa: PLR0912 - one pass over the members, every rule in ord
         hashes: dict[str, tuple[bytes, int]] = {}
         small: dict[str, str] = {}
         programs: list[Member] = []
-        for info in infos:
-            if info.is_dir():
-                continue
-            mode = _zip_mode(info)
-            with (
-                archive.open(info) as stream,
-                _spooled(stream, info.file_size, info.filename) as (spool, digest, size),
-            ):
-                hashes[info.filename] = (bytes.fromhex(digest), size)
-                if info.filename in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
-                    if size > MAX_METADATA_BYTES:
-                        raise ContentsError(f"{info.filename} is over {MAX_METADATA_BYTES} bytes")
-                    small[info.filename] = spool.read().decode("utf-8")
-                elif info.filename.startswith(scripts):
-                    executable = mode is not None and bool(mode & 0o111)
-                    member = _member(spool, info.filename, digest, size, executable=executable)
-                    programs.append(member)
+        for info, mode, (spool, digest, size) in _zip_files(archive, infos):
+            hashes[info.filename] = (bytes.fromhex(digest), size)
+            if info.filename in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
+                if size > MAX_METADATA_BYTES:
+                    raise ContentsError(f"{info.filename} is over {MAX_METADATA_BYTES} bytes")
+                small[info.filename] = spool.read().decode("utf-8")
+            elif info.filename.startswith(scripts):
+                executable = mode is not None and bool(mode & 0o111)
+                member = _member(spool, info.filename, digest, size, executable=executable)
+                programs.append(member)
         _check_record(_parse_record(small[record]), hashes, record)
         _check_metadata(
             small[f"{dist_info}METADATA"],
@@ -495,29 +480,40 @@ def _check_zip_layout(archive: zipfile.ZipFile, infos: Sequence[zipfile.ZipInfo]
         )
 
 
+def _zip_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """Return a zip's members once the whole file and every member name, type and size pass."""
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise ContentsError(
+            f"holds {len(infos)} members, more than the {MAX_MEMBERS} castoff reads"
+        )
+    _unique([i.filename for i in infos])
+    _check_zip_layout(archive, infos)
+    total = 0
+    for info in infos:
+        _check_zip_member(info)
+        total += info.file_size
+        _check_size(info.filename, info.file_size, total)
+    return infos
+
+
+def _zip_files(
+    archive: zipfile.ZipFile, infos: Sequence[zipfile.ZipInfo]
+) -> Iterator[tuple[zipfile.ZipInfo, int | None, tuple[BinaryIO, str, int]]]:
+    """Yield each file member with its Unix mode and its bounded spool (valid until the next)."""
+    for info in infos:
+        if info.is_dir():
+            continue
+        with archive.open(info) as stream, _spooled(stream, info.file_size, info.filename) as spool:
+            yield info, _zip_mode(info), spool
+
+
 def _read_zip_archive(path: Path) -> list[Member]:
     members: list[Member] = []
     with zipfile.ZipFile(path) as archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise ContentsError("holds more members than an archive of one program")
-        _unique([i.filename for i in infos])
-        _check_zip_layout(archive, infos)
-        total = 0
-        for info in infos:
-            _check_zip_member(info)
-            total += info.file_size
-            _check_size(info.filename, info.file_size, total)
-        for info in infos:
-            if info.is_dir():
-                continue
-            mode = _zip_mode(info)
-            with (
-                archive.open(info) as stream,
-                _spooled(stream, info.file_size, info.filename) as (spool, digest, size),
-            ):
-                executable = mode is None or bool(mode & 0o111)
-                members.append(_member(spool, info.filename, digest, size, executable=executable))
+        for info, mode, (spool, digest, size) in _zip_files(archive, _zip_members(archive)):
+            executable = mode is None or bool(mode & 0o111)
+            members.append(_member(spool, info.filename, digest, size, executable=executable))
     return members
 
 
