@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NoReturn, cast, get_args
+from typing import Literal, cast, get_args
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -17,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 from castoff import targets as tg
 from castoff.errors import ConfigError
 from castoff.pypi import DEFAULT_MAX_FILE_SIZE
+from castoff.tables import Table, did_you_mean, read_toml, show
 
 BuildMethod = Literal["auto", "native", "zig", "build-std", "cross-gcc", "docker"]
 SignBackend = Literal["gpg", "minisign", "ssh", "sigstore"]
@@ -24,7 +23,6 @@ BUILD_METHODS: tuple[str, ...] = get_args(BuildMethod)
 SIGN_BACKENDS: tuple[str, ...] = get_args(SignBackend)
 
 DEFAULT_MUSLLINUX = (1, 2)
-MAX_TOML_BYTES = 4 << 20
 DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows": "windows-latest"}
 # warehouse's _project_name_re: what PyPI accepts as a project name.
 _PROJECT_NAME_RE = re.compile(r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE | re.ASCII)
@@ -175,149 +173,14 @@ class Config:
         return next((t for t in self.targets if t.triple == triple), None)
 
 
-class _Table:
-    """A TOML table with its key path, so every error can say exactly where it is."""
-
-    def __init__(self, data: Mapping[str, object], path: str, file: Path) -> None:
-        self.data = data
-        self.path = path
-        self.file = file
-
-    def key(self, key: str) -> str:
-        return f"{self.path}.{key}"
-
-    def fail(self, key: str | None, problem: str, fix: str | None = None) -> NoReturn:
-        where = self.key(key) if key else self.path
-        raise ConfigError(f"{self.file}: {where}: {problem}", hint=fix)
-
-    def check_keys(self, known: Sequence[str]) -> None:
-        for key in self.data:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-                fix = (
-                    f"Did you mean '{close[0]}'?"
-                    if close
-                    else f"Known keys: {', '.join(sorted(known))}."
-                )
-                self.fail(key, f"unknown key '{key}'.", fix + " See docs/config.md.")
-
-    def _typed(self, key: str, kind: type, kind_name: str) -> object | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        # bool is an int subclass in Python, but not in TOML.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.fail(key, f"expected {kind_name}, got {_show(value)}.")
-        return value
-
-    def string(self, key: str) -> str | None:
-        value = cast("str | None", self._typed(key, str, "a string"))
-        if value is not None and not value.strip():
-            self.fail(key, "must not be empty.")
-        if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
-            # A line break or tab in a name, URL or path is never meant, and would travel
-            # into commands, file names and generated workflows.
-            # The value is not repeated: it may be a URL with a token in it.
-            self.fail(key, "holds a control character (a line break, a tab).")
-        return value
-
-    def boolean(self, key: str) -> bool | None:
-        return cast("bool | None", self._typed(key, bool, "true or false"))
-
-    def integer(self, key: str) -> int | None:
-        return cast("int | None", self._typed(key, int, "an integer"))
-
-    def strings(self, key: str) -> tuple[str, ...] | None:
-        value = self._typed(key, list, "a list of strings")
-        if value is None:
-            return None
-        items = cast("list[object]", value)
-        for i, item in enumerate(items):
-            if not isinstance(item, str) or not item:
-                self.fail(f"{key}[{i}]", f"expected a non-empty string, got {_show(item)}.")
-        return tuple(cast("list[str]", items))
-
-    def table(self, key: str) -> _Table:
-        value = self._typed(key, dict, "a table")
-        return _Table(cast("dict[str, object]", value or {}), self.key(key), self.file)
-
-    def tables(self, key: str) -> list[_Table]:
-        value = self._typed(key, list, "an array of tables ([[...]])")
-        result = []
-        for i, item in enumerate(cast("list[object]", value or [])):
-            if not isinstance(item, dict):
-                self.fail(f"{key}[{i}]", f"expected a table, got {_show(item)}.")
-            result.append(
-                _Table(cast("dict[str, object]", item), f"{self.key(key)}[{i}]", self.file)
-            )
-        return result
-
-    def choice(self, key: str, choices: Sequence[str], default: str) -> str:
-        value = self.string(key)
-        if value is None:
-            return default
-        if value not in choices:
-            self.fail(
-                key, f"'{value}' is not one of {', '.join(choices)}.", _did_you_mean(value, choices)
-            )
-        return value
-
-
-def _show(value: object) -> str:
-    kind = {
-        bool: "boolean",
-        int: "integer",
-        float: "float",
-        str: "string",
-        list: "array",
-        dict: "table",
-    }
-    return f"{kind.get(type(value), type(value).__name__)} {value!r}"
-
-
-def _did_you_mean(value: str, choices: Sequence[str]) -> str | None:
-    # A shared prefix ('zigbuild' for 'zig') says more about intent than edit distance does.
-    prefixed = [c for c in choices if value.startswith(c) or c.startswith(value)]
-    close = sorted(prefixed, key=len, reverse=True) or difflib.get_close_matches(
-        value, choices, n=1, cutoff=0.5
-    )
-    return f"Did you mean '{close[0]}'?" if close else None
-
-
 def load(pyproject: Path) -> Config:
     """Read a pyproject.toml and resolve its `[tool.castoff]` table."""
     return resolve(read_toml(pyproject), pyproject=pyproject)
 
 
-def read_toml(path: Path, *, what: str = "the project's pyproject.toml") -> dict[str, object]:
-    """Read a TOML file (UTF-8, as TOML requires); any failure is a ConfigError naming it."""
-    hint = "Pass --config PATH to the project's pyproject.toml, or run castoff where it is."
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_TOML_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file.", hint=hint) from None
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"{path}: cannot be read as {what} ({reason}).", hint=hint) from None
-    if len(raw) > MAX_TOML_BYTES:
-        raise ConfigError(f"{path}: over {MAX_TOML_BYTES >> 20} MB; not {what}.")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte {exc.start}), and TOML files must be UTF-8.",
-            hint="Save the file as UTF-8.",
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}).", hint="Fix the syntax.") from None
-
-
 def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
     """Resolve a parsed pyproject.toml into a Config; pure apart from reading Cargo.toml."""
-    root = _Table(document, "", pyproject)
+    root = Table(document, "", pyproject)
     tool = root.data.get("tool")
     castoff = tool.get("castoff") if isinstance(tool, dict) else None
     if not isinstance(castoff, dict):
@@ -326,7 +189,7 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
             hint="Add one (see docs/config.md and examples/hello/pyproject.toml), or point "
             "--config at the pyproject.toml of the project to release.",
         )
-    table = _Table(cast("dict[str, object]", castoff), "tool.castoff", pyproject)
+    table = Table(cast("dict[str, object]", castoff), "tool.castoff", pyproject)
     table.check_keys(
         [
             "name",
@@ -344,10 +207,10 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
     project_data = document.get("project") or {}
     if not isinstance(project_data, dict):
         raise ConfigError(
-            f"{pyproject}: project: expected a table, got {_show(project_data)}.",
+            f"{pyproject}: project: expected a table, got {show(project_data)}.",
             hint="Write it as a [project] table (PEP 621).",
         )
-    project = _Table(cast("dict[str, object]", project_data), "project", pyproject)
+    project = Table(cast("dict[str, object]", project_data), "project", pyproject)
     project_root = pyproject.parent
     manifest_path = _manifest_path(document, project_root)
 
@@ -400,7 +263,7 @@ class _CargoToml:
         self.path = path
         self._data: dict[str, object] | None = None
 
-    def _package(self, table: _Table, key: str) -> dict[str, object]:
+    def _package(self, table: Table, key: str) -> dict[str, object]:
         if self._data is None:
             if not self.path.is_file():
                 table.fail(
@@ -414,24 +277,24 @@ class _CargoToml:
             table.fail(key, f"is not set, and {self.path} has no [package] table.")
         return cast("dict[str, object]", package)
 
-    def package_name(self, table: _Table, key: str = "archive-name") -> str:
+    def package_name(self, table: Table, key: str = "archive-name") -> str:
         name = self._package(table, key).get("name")
         if not isinstance(name, str):
             table.fail(key, f"is not set, and {self.path} has no [package] name.")
         return name
 
-    def version(self, table: _Table) -> str:
+    def version(self, table: Table) -> str:
         version = self._package(table, "version").get("version")
         if not isinstance(version, str):
             table.fail(
                 "version",
-                f"is not set, and {self.path}'s [package] version is {_show(version)}, which "
+                f"is not set, and {self.path}'s [package] version is {show(version)}, which "
                 "castoff does not resolve (workspace inheritance).",
                 "Set [project] version or tool.castoff.version.",
             )
         return version
 
-    def binaries(self, table: _Table) -> tuple[str, ...]:
+    def binaries(self, table: Table) -> tuple[str, ...]:
         name = self.package_name(table, "binaries")
         assert self._data is not None  # noqa: S101 - package_name loaded it
         bins = self._data.get("bin")
@@ -444,7 +307,7 @@ class _CargoToml:
         return (name,)
 
 
-def _name(table: _Table, project: _Table) -> str:
+def _name(table: Table, project: Table) -> str:
     name = table.string("name") or project.string("name")
     if name is None:
         table.fail("name", "is not set, and [project] has no name.", "Set [project] name.")
@@ -457,7 +320,7 @@ def _name(table: _Table, project: _Table) -> str:
     return name
 
 
-def _version(table: _Table, project: _Table, cargo: _CargoToml) -> str:
+def _version(table: Table, project: Table, cargo: _CargoToml) -> str:
     text = table.string("version")
     key = "tool.castoff.version"
     if text is None and (text := project.string("version")) is not None:
@@ -481,7 +344,7 @@ def _version(table: _Table, project: _Table, cargo: _CargoToml) -> str:
     return str(version)
 
 
-def _compat(table: _Table, key: str) -> tuple[int, int] | None:
+def _compat(table: Table, key: str) -> tuple[int, int] | None:
     text = table.string(key)
     if text is None:
         return None
@@ -499,7 +362,7 @@ def _compat(table: _Table, key: str) -> tuple[int, int] | None:
     return version
 
 
-def _targets(table: _Table) -> tuple[TargetConfig, ...]:
+def _targets(table: Table) -> tuple[TargetConfig, ...]:
     entries = table.tables("targets")
     if not entries:
         table.fail(
@@ -523,7 +386,7 @@ def _targets(table: _Table) -> tuple[TargetConfig, ...]:
     return tuple(result)
 
 
-def _target(entry: _Table) -> TargetConfig:
+def _target(entry: Table) -> TargetConfig:
     entry.check_keys(
         [
             "triple",
@@ -609,7 +472,7 @@ def _target(entry: _Table) -> TargetConfig:
 
 
 def _check_compat_fits(
-    entry: _Table,
+    entry: Table,
     target: tg.Target,
     *,
     manylinux: tuple[int, int] | None,
@@ -653,7 +516,7 @@ def _check_compat_fits(
         )
 
 
-def _check_extra_tag(entry: _Table, key: str, tag: str, target: tg.Target) -> None:
+def _check_extra_tag(entry: Table, key: str, tag: str, target: tg.Target) -> None:
     parsed = tg.parse_linux_tag(tag)
     if parsed is None or target.os != "linux":
         entry.fail(
@@ -685,12 +548,12 @@ def _check_extra_tag(entry: _Table, key: str, tag: str, target: tg.Target) -> No
         )
 
 
-def _tag_policy(table: _Table) -> TagPolicy:
+def _tag_policy(table: Table) -> TagPolicy:
     table.check_keys(["static-musl-manylinux"])
     return TagPolicy(static_musl_manylinux=bool(table.boolean("static-musl-manylinux")))
 
 
-def _publish(table: _Table) -> PublishConfig:
+def _publish(table: Table) -> PublishConfig:
     table.check_keys(["pypi", "github"])
     pypi = table.table("pypi")
     pypi.check_keys(["enabled", "repository-url", "index-url", "max-file-size"])
@@ -726,12 +589,12 @@ def _publish(table: _Table) -> PublishConfig:
     )
 
 
-def _aliases(table: _Table, target_configs: Sequence[TargetConfig]) -> tuple[Alias, ...]:
+def _aliases(table: Table, target_configs: Sequence[TargetConfig]) -> tuple[Alias, ...]:
     built = {t.triple for t in target_configs}
     result = []
     for to, source in sorted(table.data.items()):
         if not isinstance(source, str):
-            table.fail(to, f"expected the triple of a built target, got {_show(source)}.")
+            table.fail(to, f"expected the triple of a built target, got {show(source)}.")
         to_target = tg.lookup(to)
         if to_target is None:
             close = tg.suggest(to)
@@ -750,7 +613,7 @@ def _aliases(table: _Table, target_configs: Sequence[TargetConfig]) -> tuple[Ali
             table.fail(
                 to,
                 f"'{source}' is not among tool.castoff.targets, so there is nothing to alias.",
-                _did_you_mean(source, sorted(built)) or "Alias to a triple that is built.",
+                did_you_mean(source, sorted(built)) or "Alias to a triple that is built.",
             )
         source_target = tg.TARGETS[source]
         if not source_target.is_static_by_default:
@@ -769,26 +632,26 @@ def _aliases(table: _Table, target_configs: Sequence[TargetConfig]) -> tuple[Ali
     return tuple(result)
 
 
-def _env_name(table: _Table, key: str) -> str | None:
+def _env_name(table: Table, key: str) -> str | None:
     name = table.string(key)
     if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         table.fail(key, f"'{name}' is not an environment variable name.")
     return name
 
 
-def _path(table: _Table, key: str, root: Path) -> Path | None:
+def _path(table: Table, key: str, root: Path) -> Path | None:
     text = table.string(key)
     return None if text is None else root / text
 
 
-def _required_path(table: _Table, key: str, root: Path) -> Path:
+def _required_path(table: Table, key: str, root: Path) -> Path:
     path = _path(table, key, root)
     if path is None:
         table.fail(key, "is missing.", "Give the path of the file, relative to pyproject.toml.")
     return path
 
 
-def _required_string(table: _Table, key: str, fix: str) -> str:
+def _required_string(table: Table, key: str, fix: str) -> str:
     value = table.string(key)
     if value is None:
         table.fail(key, "is missing.", fix)
@@ -796,7 +659,7 @@ def _required_string(table: _Table, key: str, fix: str) -> str:
 
 
 def _secret_source(
-    table: _Table, file_key: str, env_key: str, root: Path
+    table: Table, file_key: str, env_key: str, root: Path
 ) -> tuple[Path | None, str | None]:
     """Return where a secret key comes from: exactly one of a file and an environment variable."""
     path, env = _path(table, file_key, root), _env_name(table, env_key)
@@ -808,7 +671,7 @@ def _secret_source(
 _SECRET_KEYS = ("passphrase", "password", "secret", "private-key", "token")
 
 
-def _backend_table(table: _Table, name: str, known: Sequence[str]) -> _Table:
+def _backend_table(table: Table, name: str, known: Sequence[str]) -> Table:
     backend = table.table(name)
     for key in backend.data:
         if key in _SECRET_KEYS:
@@ -823,7 +686,7 @@ def _backend_table(table: _Table, name: str, known: Sequence[str]) -> _Table:
     return backend
 
 
-def _gpg(table: _Table, root: Path) -> GpgConfig:
+def _gpg(table: Table, root: Path) -> GpgConfig:
     t = _backend_table(table, "gpg", ["key-id", "passphrase-env", "public-key"])
     return GpgConfig(
         key_id=_required_string(t, "key-id", "Name the signing key's id or fingerprint."),
@@ -832,7 +695,7 @@ def _gpg(table: _Table, root: Path) -> GpgConfig:
     )
 
 
-def _minisign(table: _Table, root: Path) -> MinisignConfig:
+def _minisign(table: Table, root: Path) -> MinisignConfig:
     t = _backend_table(
         table, "minisign", ["secret-key", "secret-key-env", "password-env", "public-key"]
     )
@@ -845,7 +708,7 @@ def _minisign(table: _Table, root: Path) -> MinisignConfig:
     )
 
 
-def _ssh(table: _Table, root: Path) -> SshConfig:
+def _ssh(table: Table, root: Path) -> SshConfig:
     t = _backend_table(table, "ssh", ["key", "key-env", "allowed-signers", "identity", "namespace"])
     key, key_env = _secret_source(t, "key", "key-env", root)
     return SshConfig(
@@ -857,7 +720,7 @@ def _ssh(table: _Table, root: Path) -> SshConfig:
     )
 
 
-def _sigstore(table: _Table) -> SigstoreConfig:
+def _sigstore(table: Table) -> SigstoreConfig:
     t = _backend_table(table, "sigstore", ["repository", "identity", "issuer"])
     repository, identity = t.string("repository"), t.string("identity")
     if (repository is None) == (identity is None):
@@ -875,7 +738,7 @@ def _sigstore(table: _Table) -> SigstoreConfig:
     )
 
 
-def _sign(table: _Table, root: Path) -> SignConfig:
+def _sign(table: Table, root: Path) -> SignConfig:
     table.check_keys(["backends", *SIGN_BACKENDS])
     backends = table.strings("backends") or ()
     for i, backend in enumerate(backends):
@@ -883,7 +746,7 @@ def _sign(table: _Table, root: Path) -> SignConfig:
             table.fail(
                 f"backends[{i}]",
                 f"'{backend}' is not one of {', '.join(SIGN_BACKENDS)}.",
-                _did_you_mean(backend, SIGN_BACKENDS),
+                did_you_mean(backend, SIGN_BACKENDS),
             )
     if len(set(backends)) != len(backends):
         table.fail("backends", "names a backend twice.")
@@ -903,14 +766,14 @@ def _sign(table: _Table, root: Path) -> SignConfig:
     )
 
 
-def _contract(table: _Table, root: Path) -> ContractConfig:
+def _contract(table: Table, root: Path) -> ContractConfig:
     table.check_keys(["previous-manifest", "retired"])
     retired = table.table("retired")
     for name, reason in retired.data.items():
         if not isinstance(reason, str) or not reason.strip():
             retired.fail(
                 name,
-                f"expected the reason this artifact is retired, got {_show(reason)}.",
+                f"expected the reason this artifact is retired, got {show(reason)}.",
                 "Downstream tools download archives by name; say what replaces it.",
             )
     return ContractConfig(

@@ -6,9 +6,10 @@ import os
 import tomllib
 from pathlib import Path
 
-from castoff.config import read_toml, resolve
+from castoff.config import resolve
 from castoff.errors import ConfigError, UsageError
 from castoff.manifest import write_replacing
+from castoff.tables import read_toml
 from castoff.workflows import WorkflowOptions, render_all
 
 NOXFILE = '''"""castoff's release sessions (nox -l): plan, build, sign, release, rehearse."""
