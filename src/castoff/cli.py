@@ -501,7 +501,6 @@ def _cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
         env=settings.env,
         keys_dir=args.keys,
         runner=_runner(settings.env),
-        keyless=None,
         report=lambda line: console.print(_escape(line)),
     )
     signatures = [dataclasses.asdict(s) for a in manifest.artifacts for s in a.signatures]

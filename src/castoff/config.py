@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -15,12 +15,11 @@ from packaging.version import InvalidVersion, Version
 from castoff import targets as tg
 from castoff.errors import ConfigError
 from castoff.pypi import DEFAULT_MAX_FILE_SIZE
-from castoff.tables import Table, did_you_mean, read_toml, show
+from castoff.sign import registry
+from castoff.tables import SettingsTable, Table, did_you_mean, read_toml, show
 
 BuildMethod = Literal["auto", "native", "zig", "build-std", "cross-gcc", "docker"]
-SignBackend = Literal["gpg", "minisign", "ssh", "sigstore"]
 BUILD_METHODS: tuple[str, ...] = get_args(BuildMethod)
-SIGN_BACKENDS: tuple[str, ...] = get_args(SignBackend)
 
 DEFAULT_MUSLLINUX = (1, 2)
 DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows": "windows-latest"}
@@ -93,53 +92,12 @@ class PublishConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GpgConfig:
-    """A gpg signing key; the passphrase only ever comes from an environment variable."""
-
-    key_id: str
-    passphrase_env: str | None
-    public_key: Path
-
-
-@dataclass(frozen=True, kw_only=True)
-class MinisignConfig:
-    """A minisign key pair; the secret key from a file or an environment variable."""
-
-    secret_key: Path | None
-    secret_key_env: str | None
-    password_env: str | None
-    public_key: Path
-
-
-@dataclass(frozen=True, kw_only=True)
-class SshConfig:
-    """An ssh signing key checked against an allowed_signers file."""
-
-    key: Path | None
-    key_env: str | None
-    allowed_signers: Path
-    identity: str
-    namespace: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class SigstoreConfig:
-    """Who keyless bundles must come from: a GitHub repository's workflows, or one identity."""
-
-    repository: str | None  # owner/name: any workflow of it, on GitHub's OIDC issuer
-    identity: str | None  # the certificate's exact subject (SAN)
-    issuer: str
-
-
-@dataclass(frozen=True, kw_only=True)
 class SignConfig:
-    """The signing backends every artifact is signed with, in order."""
+    """The signing backends every artifact is signed with, in order, and each one's settings."""
 
-    backends: tuple[SignBackend, ...]
-    gpg: GpgConfig | None
-    minisign: MinisignConfig | None
-    ssh: SshConfig | None
-    sigstore: SigstoreConfig | None
+    backends: tuple[str, ...]
+    # Each backend's parsed [tool.castoff.sign.<name>] table, as its own module defines it.
+    settings: Mapping[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -632,46 +590,11 @@ def _aliases(table: Table, target_configs: Sequence[TargetConfig]) -> tuple[Alia
     return tuple(result)
 
 
-def _env_name(table: Table, key: str) -> str | None:
-    name = table.string(key)
-    if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        table.fail(key, f"'{name}' is not an environment variable name.")
-    return name
-
-
-def _path(table: Table, key: str, root: Path) -> Path | None:
-    text = table.string(key)
-    return None if text is None else root / text
-
-
-def _required_path(table: Table, key: str, root: Path) -> Path:
-    path = _path(table, key, root)
-    if path is None:
-        table.fail(key, "is missing.", "Give the path of the file, relative to pyproject.toml.")
-    return path
-
-
-def _required_string(table: Table, key: str, fix: str) -> str:
-    value = table.string(key)
-    if value is None:
-        table.fail(key, "is missing.", fix)
-    return value
-
-
-def _secret_source(
-    table: Table, file_key: str, env_key: str, root: Path
-) -> tuple[Path | None, str | None]:
-    """Return where a secret key comes from: exactly one of a file and an environment variable."""
-    path, env = _path(table, file_key, root), _env_name(table, env_key)
-    if (path is None) == (env is None):
-        table.fail(None, f"needs exactly one of {file_key} (a file) and {env_key}.")
-    return path, env
-
-
 _SECRET_KEYS = ("passphrase", "password", "secret", "private-key", "token")
 
 
-def _backend_table(table: Table, name: str, known: Sequence[str]) -> Table:
+def _backend_table(table: Table, name: str) -> Table:
+    """Return a backend's table, refusing secrets written into pyproject.toml."""
     backend = table.table(name)
     for key in backend.data:
         if key in _SECRET_KEYS:
@@ -682,88 +605,35 @@ def _backend_table(table: Table, name: str, known: Sequence[str]) -> Table:
                 "Remove it (and rotate the secret); name an environment variable with "
                 f"'{key}-env' or a file instead.",
             )
-    backend.check_keys(known)
     return backend
 
 
-def _gpg(table: Table, root: Path) -> GpgConfig:
-    t = _backend_table(table, "gpg", ["key-id", "passphrase-env", "public-key"])
-    return GpgConfig(
-        key_id=_required_string(t, "key-id", "Name the signing key's id or fingerprint."),
-        passphrase_env=_env_name(t, "passphrase-env"),
-        public_key=_required_path(t, "public-key", root),
-    )
-
-
-def _minisign(table: Table, root: Path) -> MinisignConfig:
-    t = _backend_table(
-        table, "minisign", ["secret-key", "secret-key-env", "password-env", "public-key"]
-    )
-    secret_key, secret_key_env = _secret_source(t, "secret-key", "secret-key-env", root)
-    return MinisignConfig(
-        secret_key=secret_key,
-        secret_key_env=secret_key_env,
-        password_env=_env_name(t, "password-env"),
-        public_key=_required_path(t, "public-key", root),
-    )
-
-
-def _ssh(table: Table, root: Path) -> SshConfig:
-    t = _backend_table(table, "ssh", ["key", "key-env", "allowed-signers", "identity", "namespace"])
-    key, key_env = _secret_source(t, "key", "key-env", root)
-    return SshConfig(
-        key=key,
-        key_env=key_env,
-        allowed_signers=_required_path(t, "allowed-signers", root),
-        identity=_required_string(t, "identity", "Give the principal named in allowed-signers."),
-        namespace=t.string("namespace") or "file",
-    )
-
-
-def _sigstore(table: Table) -> SigstoreConfig:
-    t = _backend_table(table, "sigstore", ["repository", "identity", "issuer"])
-    repository, identity = t.string("repository"), t.string("identity")
-    if (repository is None) == (identity is None):
-        t.fail(
-            None,
-            'needs exactly one of repository ("owner/name": bundles signed by its GitHub '
-            "Actions workflows) and identity (a certificate's exact subject).",
-        )
-    if repository is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
-        t.fail("repository", f"'{repository}' is not a GitHub repository (owner/name).")
-    return SigstoreConfig(
-        repository=repository,
-        identity=identity,
-        issuer=t.string("issuer") or "https://token.actions.githubusercontent.com",
-    )
-
-
 def _sign(table: Table, root: Path) -> SignConfig:
-    table.check_keys(["backends", *SIGN_BACKENDS])
+    known = registry.names()
+    table.check_keys(["backends", *known])
     backends = table.strings("backends") or ()
     for i, backend in enumerate(backends):
-        if backend not in SIGN_BACKENDS:
+        if backend not in known:
             table.fail(
                 f"backends[{i}]",
-                f"'{backend}' is not one of {', '.join(SIGN_BACKENDS)}.",
-                did_you_mean(backend, SIGN_BACKENDS),
+                f"'{backend}' is not one of {', '.join(known)}.",
+                did_you_mean(backend, known),
             )
     if len(set(backends)) != len(backends):
         table.fail("backends", "names a backend twice.")
-    for backend in SIGN_BACKENDS:
+    for backend in known:
         if backend in table.data and backend not in backends:
             table.fail(
                 backend,
                 f"is configured, but '{backend}' is not in backends.",
                 f"Add it to {table.key('backends')} or remove the table.",
             )
-    return SignConfig(
-        backends=cast("tuple[SignBackend, ...]", backends),
-        gpg=_gpg(table, root) if "gpg" in backends else None,
-        minisign=_minisign(table, root) if "minisign" in backends else None,
-        ssh=_ssh(table, root) if "ssh" in backends else None,
-        sigstore=_sigstore(table) if "sigstore" in backends else None,
-    )
+    # Each backend reads its own table (its schema lives with it).
+    settings = {
+        name: registry.get(name).parse(SettingsTable(_backend_table(table, name), root))
+        for name in backends
+    }
+    return SignConfig(backends=backends, settings=settings)
 
 
 def _contract(table: Table, root: Path) -> ContractConfig:
@@ -777,7 +647,7 @@ def _contract(table: Table, root: Path) -> ContractConfig:
                 "Downstream tools download archives by name; say what replaces it.",
             )
     return ContractConfig(
-        previous_manifest=_path(table, "previous-manifest", root),
+        previous_manifest=SettingsTable(table, root).file_path("previous-manifest"),
         retired=tuple(sorted(cast("dict[str, str]", retired.data).items())),
     )
 

@@ -27,15 +27,6 @@ MANIFEST_SCHEMA_VERSION = 1
 PARTIAL_MANIFEST = "manifest.json"
 RELEASE_MANIFEST = "manifest.json"
 CHECKSUMS_FILE = "SHA256SUMS"
-# The detached signature each backend writes beside a file: <file><suffix>.
-SIGNATURE_SUFFIXES = {
-    "gpg": ".asc",
-    "minisign": ".minisig",
-    "ssh": ".sig",
-    "sigstore": ".sigstore.json",
-}
-# What `twine upload --attestations` takes from beside a wheel (PEP 740); sigstore makes it.
-ATTESTATION_SUFFIX = ".publish.attestation"
 # castoff's own files in a release folder beside the release: the upload journal and its lock.
 JOURNAL_FILE = "publish-journal.json"
 PUBLISH_LOCK = ".castoff-publish.lock"
@@ -612,12 +603,13 @@ def _release_artifact(item: Field) -> ReleaseArtifact:
     signatures = []
     for s in item.key("signatures").items():
         s.only(("backend", "name", "sha256"))
-        backend = s.key("backend").choice(tuple(SIGNATURE_SUFFIXES))
+        backend = s.key("backend").text()
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", backend):
+            s.key("backend").fail(f"'{backend[:40]}' is not a signing backend's name.")
         signature = s.key("name").file_name()
-        made = {name + SIGNATURE_SUFFIXES[backend]}
-        if backend == "sigstore" and name.endswith(".whl"):
-            made.add(name + ATTESTATION_SUFFIX)
-        if signature not in made:
+        # Which names each backend makes is the registry's to say (verify checks it); here
+        # a signature must at least be named for its file.
+        if not signature.startswith(name + ".") or signature == name:
             s.key("name").fail(f"'{signature}' is not a {backend} signature of {name}.")
         signatures.append(
             SignatureRecord(backend=backend, name=signature, sha256=s.key("sha256").sha256())

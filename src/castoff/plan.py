@@ -11,19 +11,15 @@ from typing import Any, Literal
 from castoff import targets as tg
 from castoff.config import Config, TagPolicy, TargetConfig, canonical_wheel_name
 from castoff.errors import ConfigError, PlanError, UsageError
-from castoff.manifest import (
-    ATTESTATION_SUFFIX,
-    CHECKSUMS_FILE,
-    MAX_NAME_BYTES,
-    SIGNATURE_SUFFIXES,
-)
+from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES
 from castoff.pypi import tag_set, wheel_refusal
+from castoff.sign import registry
 
 SCHEMA_VERSION = 1
 Destination = Literal["github", "pypi"]
 ArtifactKind = Literal["wheel", "archive", "checksum", "provenance"]
 DESTINATIONS: tuple[Destination, ...] = ("github", "pypi")
-__all__ = ["ATTESTATION_SUFFIX", "CHECKSUMS_FILE", "SIGNATURE_SUFFIXES"]
+__all__ = ["CHECKSUMS_FILE"]
 
 
 def provenance_filename(name: str, version: str) -> str:
@@ -254,11 +250,11 @@ def signatures_of(name: str, kind: str, backends: Iterable[str]) -> tuple[Signat
     if kind == "checksum" and name != CHECKSUMS_FILE:
         # A per-archive sidecar repeats one line of the signed SHA256SUMS.
         return ()
-    chosen = list(backends)
-    signatures = [Signature(backend=b, name=name + SIGNATURE_SUFFIXES[b]) for b in chosen]
-    if kind == "wheel" and "sigstore" in chosen:
-        signatures.append(Signature(backend="sigstore", name=name + ATTESTATION_SUFFIX))
-    return tuple(signatures)
+    return tuple(
+        Signature(backend=b, name=file)
+        for b in backends
+        for file in registry.get(b).signatures(name, kind)
+    )
 
 
 def signatures_for(config: Config, name: str, kind: str) -> tuple[Signature, ...]:
@@ -266,14 +262,16 @@ def signatures_for(config: Config, name: str, kind: str) -> tuple[Signature, ...
     return signatures_of(name, kind, config.sign.backends)
 
 
-# The longest name castoff adds to a release file's: a PEP 740 attestation; and the temporary
-# name a file has while it is written.
-_LONGEST_SUFFIX = max(len(ATTESTATION_SUFFIX), *map(len, SIGNATURE_SUFFIXES.values()), 24)
+# What castoff adds to a file's name while it writes it (a temporary name beside it).
+_TEMPORARY_SUFFIX = 24
 
 
 def _check_name_lengths(config: Config, artifacts: Sequence[Artifact]) -> None:
     for artifact in artifacts:
-        size = len(artifact.name.encode()) + _LONGEST_SUFFIX
+        longest = max(
+            [_TEMPORARY_SUFFIX, *(len(s.name) - len(artifact.name) for s in artifact.signatures)]
+        )
+        size = len(artifact.name.encode()) + longest
         if size > MAX_NAME_BYTES:
             key = "name (or [project] name)" if artifact.kind == "wheel" else "archive-name"
             raise ConfigError(

@@ -409,7 +409,6 @@ def rehearse(
             env=env,
             keys_dir=keys,
             runner=runner,
-            keyless=None,
             report=report,
         )
     tag = f"v{config.version}"

@@ -137,7 +137,6 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
             env=env,
             keys_dir=keys_dir,
             runner=runner,
-            keyless=None,
             report=report,
         )
     return publish_checked(

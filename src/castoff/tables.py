@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -158,3 +159,44 @@ def read_toml(path: Path, *, what: str = "the project's pyproject.toml") -> dict
         return tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}).", hint="Fix the syntax.") from None
+
+
+class SettingsTable(Table):
+    """A table of settings that name files and environment variables (signing backends)."""
+
+    def __init__(self, table: Table, root: Path) -> None:
+        super().__init__(table.data, table.path, table.file)
+        self.root = root
+
+    def env_name(self, key: str) -> str | None:
+        """Return the name of an environment variable, or None when absent."""
+        name = self.string(key)
+        if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            self.fail(key, f"'{name}' is not an environment variable name.")
+        return name
+
+    def file_path(self, key: str) -> Path | None:
+        """Return a path relative to pyproject.toml, or None when absent."""
+        text = self.string(key)
+        return None if text is None else self.root / text
+
+    def required_path(self, key: str) -> Path:
+        """Return a path relative to pyproject.toml that must be given."""
+        path = self.file_path(key)
+        if path is None:
+            self.fail(key, "is missing.", "Give the path of the file, relative to pyproject.toml.")
+        return path
+
+    def required_string(self, key: str, fix: str) -> str:
+        """Return a string that must be given."""
+        value = self.string(key)
+        if value is None:
+            self.fail(key, "is missing.", fix)
+        return value
+
+    def secret_source(self, file_key: str, env_key: str) -> tuple[Path | None, str | None]:
+        """Return where a secret comes from: exactly one of a file and an environment variable."""
+        path, env = self.file_path(file_key), self.env_name(env_key)
+        if (path is None) == (env is None):
+            self.fail(None, f"needs exactly one of {file_key} (a file) and {env_key}.")
+        return path, env

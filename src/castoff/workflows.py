@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from castoff import __version__
 from castoff.config import Config
 from castoff.errors import UsageError
+from castoff.sign import registry
 
 # Third-party actions, pinned by commit (the tag in the comment is for people).
 CHECKOUT = "actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd  # v6.0.2"
@@ -93,24 +94,16 @@ class WorkflowOptions:
 
 
 def _secrets(config: Config) -> list[str]:
+    """Return the environment variables the release job gets from GitHub secrets."""
     sign = config.sign
-    names = [
-        sign.gpg.passphrase_env if sign.gpg else None,
-        sign.minisign.secret_key_env if sign.minisign else None,
-        sign.minisign.password_env if sign.minisign else None,
-        sign.ssh.key_env if sign.ssh else None,
-    ]
-    return sorted({n for n in names if n})
+    return sorted({n for b in sign.backends for n in registry.get(b).ci_secrets(sign.settings[b])})
 
 
 def _signing_tools(config: Config, indent: str = "      ") -> str:
-    """Return a step installing the signing tools GitHub's Ubuntu runners lack (minisign)."""
-    if "minisign" not in config.sign.backends:
-        return ""
-    return (
-        f"{indent}- run: command -v minisign >/dev/null || "
-        "(sudo apt-get update && sudo apt-get install -y --no-install-recommends minisign)\n"
-    )
+    """Return steps installing the signing tools GitHub's Ubuntu runners lack."""
+    sign = config.sign
+    lines = [line for b in sign.backends for line in registry.get(b).ci_setup(sign.settings[b])]
+    return "".join(f"{indent}- run: {scalar(line)}\n" for line in lines)
 
 
 def _prelude(options: WorkflowOptions, indent: str = "      ") -> str:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from castoff.config import SigstoreConfig, load
+from castoff.config import load
 from castoff.errors import VerifyError
 from castoff.runner import Runner
 from castoff.sign.signing import sign_release
-from castoff.sign.sigstore import SigstoreChecker
+from castoff.sign.sigstore import SigstoreChecker, SigstoreConfig
 from tests.conftest import REPO
 from tests.integration.conftest import castoff, project_with_sign_table
 
@@ -164,7 +164,7 @@ def test_sigstore_signing_faked_by_replay_is_verified_for_real_and_stops_on_bad_
             env=dict(os.environ),
             keys_dir=None,
             runner=Runner(base_env=os.environ, echo=lambda _: None),
-            keyless=fake,
+            services={"sigstore": fake},
             report=lambda _: None,
         )
     # One attest call for everything: the sdist, SHA256SUMS and the provenance statement.

@@ -84,8 +84,8 @@ def test_the_base_config_resolves_with_defaults_from_cargo(project: Path) -> Non
     assert (musl.manylinux, musl.musllinux) == (None, (1, 2))
     assert config.aliases[0].to == "s390x-unknown-linux-gnu"
     assert config.publish.pypi.max_file_size == 100 * 1024 * 1024
-    assert config.sign.minisign is not None
-    assert config.sign.minisign.public_key == project.parent / "keys/minisign.pub"
+    assert config.sign.settings["minisign"] is not None
+    assert config.sign.settings["minisign"].public_key == project.parent / "keys/minisign.pub"
 
 
 def test_config_is_frozen(project: Path) -> None:

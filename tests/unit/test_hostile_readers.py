@@ -30,8 +30,8 @@ from castoff.manifest import (
 )
 from castoff.publish import index
 from castoff.publish.journal import open_journal, read_journal
-from castoff.sign.keys import folder_keys
 from castoff.sign.provenance import read_subjects
+from castoff.sign.signing import folder_keys
 
 SHA = "ab" * 32
 WHEEL = "castoff_hello-0.1.0-py3-none-musllinux_1_2_x86_64.whl"
@@ -215,8 +215,8 @@ RELEASE_CASES = [
     (("artifacts", 0, "destinations"), ["github", "github"], "artifacts[0]"),
     (("artifacts", 0, "destinations"), ["pypi", "s3"], "destinations[1]"),
     (("artifacts", 1), _artifact(WHEEL, "archive"), "more than once"),
-    (("artifacts", 1, "signatures", 0, "name"), "a.tar.gz.asc", "not a minisign signature"),
-    (("artifacts", 1, "signatures", 0, "backend"), "pgp", "not one of"),
+    (("artifacts", 1, "signatures", 0, "name"), "b.tar.gz.minisig", "not a minisign signature"),
+    (("artifacts", 1, "signatures", 0, "backend"), "PGP!", "not a signing backend"),
     (("provenance",), "a.tar.gz", "provenance names a.tar.gz"),
     (("kind",), "partial", "kind is 'partial'"),
     (("name",), "//attacker.example/x", "is not a project name PyPI accepts"),

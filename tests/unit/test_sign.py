@@ -12,11 +12,12 @@ from castoff.errors import SignError, UsageError
 from castoff.manifest import Field, ReleaseManifest
 from castoff.plan import build_plan, signatures_for
 from castoff.runner import Command, Runner
-from castoff.sign import gpg
+from castoff.sign import gpg, registry
 from castoff.sign import provenance as prov
-from castoff.sign.keys import Secret, SshKeys, configured_keys, folder_keys, secrets_of
-from castoff.sign.signing import choose_backends
+from castoff.sign.keys import Secret
+from castoff.sign.signing import choose_backends, configured_keys, folder_keys
 from castoff.sign.sigstore import AmbientSigstore, SigstoreSigner
+from castoff.sign.ssh import SshKeys
 
 
 @pytest.fixture
@@ -189,7 +190,7 @@ def test_secrets_to_redact_include_each_line_of_a_key() -> None:
         identity="i",
         namespace="file",
     )
-    found = secrets_of([keys])
+    found = registry.get("ssh").secrets(keys)
     assert key in found
     assert "AAAABBBBCCCCDDDDEEEE" in found
     assert "short" not in found

@@ -18,11 +18,11 @@ from typing import Any
 
 from castoff.errors import PublishError
 from castoff.manifest import ReleaseArtifact, ReleaseManifest
-from castoff.plan import ATTESTATION_SUFFIX
 from castoff.publish import github, index, twine
 from castoff.publish.journal import Journal, open_journal, publish_lock
 from castoff.publish.verified import private_copies, verified_copy
 from castoff.runner import Command, Runner
+from castoff.sign.sigstore import ATTESTATION_SUFFIX
 
 Report = Callable[[str], None]
 # twine's own secrets: whatever twine prints is shown without them.

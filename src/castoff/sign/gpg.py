@@ -5,16 +5,39 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from castoff.errors import SignError
+from castoff.manifest import Field
 from castoff.runner import Command, CommandFailedError, Runner
-from castoff.sign import last_line
-from castoff.sign.keys import GpgKeys, write_private
+from castoff.sign import Checker, Signer, last_line
+from castoff.sign.backend import SignContext, Tool
+from castoff.sign.keys import KeyFolder, Secret, from_env, secret_strings, write_private
+from castoff.tables import SettingsTable
 
 SUFFIX = ".asc"
 _INSTALL = "apt-get install gnupg gpgv"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpgConfig:
+    """A gpg signing key; the passphrase only ever comes from an environment variable."""
+
+    key_id: str
+    passphrase_env: str | None
+    public_key: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpgKeys:
+    """A gpg key in a keyring folder (None: GNUPGHOME), and its exported public key."""
+
+    home: Path | None
+    key_id: str
+    passphrase: Secret | None
+    public_key: Path
 
 
 class GpgSigner:
@@ -123,7 +146,7 @@ def dearmor(public_key: Path) -> bytes:
         ) from None
 
 
-def throwaway(folder: Path, identity: str, runner: Runner) -> dict[str, str]:
+def throwaway_key(folder: Path, identity: str, runner: Runner) -> dict[str, str]:
     """Make a throwaway gpg key with a random passphrase; return its keys.json entry."""
     home = folder / "gnupg"
     home.mkdir(mode=0o700)
@@ -166,3 +189,83 @@ def throwaway(folder: Path, identity: str, runner: Runner) -> dict[str, str]:
         "passphrase_file": "gpg.passphrase",
         "public_key": "gpg.asc",
     }
+
+
+class GpgBackend:
+    """gpg: a key in a keyring, its passphrase from the environment; gpgv verifies."""
+
+    name = "gpg"
+    suffix = SUFFIX
+    keyless = False
+    tools: tuple[Tool, ...] = (
+        Tool(command="gpg", install=_INSTALL),
+        Tool(command="gpgv", install=_INSTALL),
+    )
+
+    def parse(self, table: SettingsTable) -> GpgConfig:
+        """Read [tool.castoff.sign.gpg]."""
+        table.check_keys(["key-id", "passphrase-env", "public-key"])
+        return GpgConfig(
+            key_id=table.required_string("key-id", "Name the signing key's id or fingerprint."),
+            passphrase_env=table.env_name("passphrase-env"),
+            public_key=table.required_path("public-key"),
+        )
+
+    def signatures(self, name: str, kind: str) -> tuple[str, ...]:
+        """Return `<file>.asc`."""
+        return (name + SUFFIX,)
+
+    def keys(self, settings: GpgConfig, env: Mapping[str, str], *, secret: bool) -> GpgKeys:
+        """Return the configured key (GNUPGHOME's keyring), its passphrase when signing."""
+        passphrase = (
+            from_env(
+                env, settings.passphrase_env, "tool.castoff.sign.gpg", "the gpg key's passphrase"
+            )
+            if secret and settings.passphrase_env
+            else None
+        )
+        return GpgKeys(
+            home=None, key_id=settings.key_id, passphrase=passphrase, public_key=settings.public_key
+        )
+
+    def folder_keys(self, folder: Path, entry: Field, *, secret: bool) -> GpgKeys:
+        """Return the throwaway key of a keygen folder."""
+        keys = KeyFolder(folder=folder, entry=entry)
+        keys.path("passphrase_file")  # checked whether it is read now or not
+        return GpgKeys(
+            home=keys.path("home"),
+            key_id=keys.text("key_id"),
+            passphrase=keys.secret("passphrase_file", "the gpg passphrase") if secret else None,
+            public_key=keys.path("public_key"),
+        )
+
+    def public_files(self, keys: GpgKeys) -> tuple[Path, ...]:
+        """Return the public key files verification reads."""
+        return (keys.public_key,)
+
+    def secrets(self, keys: GpgKeys) -> list[str]:
+        """Return the passphrase."""
+        return secret_strings([keys.passphrase])
+
+    def signer(self, keys: GpgKeys, settings: GpgConfig, context: SignContext) -> Signer:
+        """Return a gpg signer."""
+        return GpgSigner(keys, context.runner)
+
+    def checker(self, keys: GpgKeys, settings: GpgConfig, runner: Runner, scratch: Path) -> Checker:
+        """Return a gpgv checker with a keyring of the public key alone."""
+        return GpgChecker(keys.public_key, runner, scratch)
+
+    def throwaway(self, folder: Path, settings: GpgConfig, runner: Runner) -> dict[str, str]:
+        """Make a throwaway key with a random passphrase."""
+        return throwaway_key(folder, "castoff-throwaway@castoff.invalid", runner)
+
+    def ci_secrets(self, settings: GpgConfig) -> tuple[str, ...]:
+        """Return the passphrase variable."""
+        return (settings.passphrase_env,) if settings.passphrase_env else ()
+
+    def ci_setup(self, settings: GpgConfig) -> tuple[str, ...]:
+        """Return nothing: GitHub's Ubuntu runners have gpg."""
+        return ()
+
+
+BACKEND = GpgBackend()

@@ -1,4 +1,8 @@
-"""Key material: secrets from environment variables or files, public keys, throwaway key folders."""
+"""Key material in general: secrets from environment variables or files, keys.json folders.
+
+Each backend's own keys (what they are, where its config says they come from) live in the
+backend's module; this module is what they share.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from castoff.config import SignConfig
 from castoff.errors import SignError
-from castoff.manifest import read_document
+from castoff.manifest import Field, read_document
 
 KEYS_FILE = "keys.json"
 
@@ -25,56 +28,19 @@ class Secret:
     source: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class GpgKeys:
-    """A gpg key in a keyring folder (None: GNUPGHOME), and its exported public key."""
-
-    home: Path | None
-    key_id: str
-    passphrase: Secret | None
-    public_key: Path
-
-
-@dataclass(frozen=True, kw_only=True)
-class MinisignKeys:
-    """A minisign secret key (absent when only verifying) and its public key."""
-
-    secret_key: Secret | None
-    password: Secret | None
-    public_key: Path
-
-
-@dataclass(frozen=True, kw_only=True)
-class SshKeys:
-    """An ssh private key (absent when only verifying) and the allowed_signers that trusts it."""
-
-    key: Secret | None
-    allowed_signers: Path
-    identity: str
-    namespace: str
-
-
-BackendKeys = GpgKeys | MinisignKeys | SshKeys
-
-
-def secrets_of(keys: Iterable[BackendKeys]) -> list[str]:
-    """Return every secret string to redact: whole values and each long line of a key file."""
+def secret_strings(secrets: Iterable[Secret | None]) -> list[str]:
+    """Return every string to redact: whole values and each long line of a key file."""
     found: list[str] = []
-    for item in keys:
-        for secret in (
-            getattr(item, "passphrase", None),
-            getattr(item, "password", None),
-            getattr(item, "secret_key", None),
-            getattr(item, "key", None),
-        ):
-            if isinstance(secret, Secret) and secret.value:
-                found.append(secret.value)
-                # A tool may echo one line of a key it cannot parse; no line of it may show.
-                found += [line.strip() for line in secret.value.splitlines() if len(line) > 16]
+    for secret in secrets:
+        if secret is not None and secret.value:
+            found.append(secret.value)
+            # A tool may echo one line of a key it cannot parse; no line of it may show.
+            found += [line.strip() for line in secret.value.splitlines() if len(line) > 16]
     return found
 
 
-def _from_env(env: Mapping[str, str], name: str, key_path: str, what: str) -> Secret:
+def from_env(env: Mapping[str, str], name: str, key_path: str, what: str) -> Secret:
+    """Return a secret from an environment variable, or say which variable is missing."""
     value = env.get(name)
     if not value:
         raise SignError(
@@ -85,7 +51,8 @@ def _from_env(env: Mapping[str, str], name: str, key_path: str, what: str) -> Se
     return Secret(value=value, source=f"environment variable {name}")
 
 
-def _from_file(path: Path, key_path: str, what: str) -> Secret:
+def from_file(path: Path, key_path: str, what: str) -> Secret:
+    """Return a secret from a file, or say why it cannot be read (never its content)."""
     try:
         return Secret(value=path.read_text(encoding="utf-8"), source=f"file {path}")
     except (OSError, UnicodeDecodeError) as exc:
@@ -95,58 +62,38 @@ def _from_file(path: Path, key_path: str, what: str) -> Secret:
         ) from None
 
 
-def _secret(
+def from_either(
     env: Mapping[str, str], path: Path | None, env_name: str | None, key_path: str, what: str
 ) -> Secret:
+    """Return a secret from the environment variable or the file the config names."""
     if env_name is not None:
-        return _from_env(env, env_name, key_path, what)
+        return from_env(env, env_name, key_path, what)
     assert path is not None  # noqa: S101 - config requires exactly one of the two
-    return _from_file(path, key_path, what)
+    return from_file(path, key_path, what)
 
 
-def configured_keys(
-    config: SignConfig, backend: str, env: Mapping[str, str], *, secret: bool
-) -> BackendKeys:
-    """Return a backend's keys as the config names them; secrets only when signing."""
-    where = f"tool.castoff.sign.{backend}"
-    if backend == "gpg" and config.gpg is not None:
-        gpg = config.gpg
-        passphrase = (
-            _from_env(env, gpg.passphrase_env, where, "the gpg key's passphrase")
-            if secret and gpg.passphrase_env
-            else None
-        )
-        return GpgKeys(
-            home=None, key_id=gpg.key_id, passphrase=passphrase, public_key=gpg.public_key
-        )
-    if backend == "minisign" and config.minisign is not None:
-        ms = config.minisign
-        return MinisignKeys(
-            secret_key=_secret(
-                env, ms.secret_key, ms.secret_key_env, where, "the minisign secret key"
-            )
-            if secret
-            else None,
-            password=_from_env(env, ms.password_env, where, "the minisign key's password")
-            if secret and ms.password_env
-            else None,
-            public_key=ms.public_key,
-        )
-    if backend == "ssh" and config.ssh is not None:
-        ssh = config.ssh
-        return SshKeys(
-            key=_secret(env, ssh.key, ssh.key_env, where, "the ssh signing key")
-            if secret
-            else None,
-            allowed_signers=ssh.allowed_signers,
-            identity=ssh.identity,
-            namespace=ssh.namespace,
-        )
-    raise SignError(f"{where}: no keys are configured for '{backend}'.")
+@dataclass(frozen=True, kw_only=True)
+class KeyFolder:
+    """A backend's entry in a `castoff keygen` folder: files by plain name, read on request."""
+
+    folder: Path
+    entry: Field
+
+    def path(self, key: str) -> Path:
+        """Return a file of the folder that the entry names (never a path elsewhere)."""
+        return self.folder / self.entry.key(key).file_name()
+
+    def secret(self, key: str, what: str) -> Secret:
+        """Return the secret in a file the entry names."""
+        return from_file(self.path(key), str(self.folder / KEYS_FILE), what)
+
+    def text(self, key: str) -> str:
+        """Return a string of the entry."""
+        return self.entry.key(key).text()
 
 
-def folder_keys(folder: Path, backend: str, *, secret: bool) -> BackendKeys:
-    """Return a backend's keys from a folder `castoff keygen` wrote."""
+def key_folder_entry(folder: Path, backend: str) -> Field:
+    """Return a backend's entry of a folder `castoff keygen` wrote."""
     path = folder / KEYS_FILE
     if not path.is_file():
         raise SignError(
@@ -159,41 +106,7 @@ def folder_keys(folder: Path, backend: str, *, secret: bool) -> BackendKeys:
             f"{path}: has no '{backend}' keys.",
             hint="Make the folder again with `castoff keygen DIR` for the current config.",
         )
-    entry = doc.key(backend)
-    files = {
-        "gpg": ("home", "passphrase_file", "public_key"),
-        "minisign": ("secret_key", "password_file", "public_key"),
-        "ssh": ("key", "allowed_signers"),
-    }.get(backend, ())
-    # Files of the key folder itself, by plain name: keys.json cannot point elsewhere. All are
-    # checked, whether this step reads the secret ones or not.
-    paths = {key: folder / entry.key(key).file_name() for key in files}
-
-    def name(key: str) -> Path:
-        return paths[key]
-
-    def read(key: str, what: str) -> Secret | None:
-        return _from_file(name(key), str(path), what) if secret else None
-
-    if backend == "gpg":
-        return GpgKeys(
-            home=name("home"),
-            key_id=entry.key("key_id").text(),
-            passphrase=read("passphrase_file", "the gpg passphrase"),
-            public_key=name("public_key"),
-        )
-    if backend == "minisign":
-        return MinisignKeys(
-            secret_key=read("secret_key", "the minisign secret key"),
-            password=read("password_file", "the minisign password"),
-            public_key=name("public_key"),
-        )
-    return SshKeys(
-        key=read("key", "the ssh signing key"),
-        allowed_signers=name("allowed_signers"),
-        identity=entry.key("identity").text(),
-        namespace=entry.key("namespace").text(),
-    )
+    return doc.key(backend)
 
 
 def write_private(path: Path, text: str) -> Path:

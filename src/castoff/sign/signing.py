@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from castoff.build.archive import sha256_file
-from castoff.config import SIGN_BACKENDS, Config
+from castoff.config import Config, SignConfig
 from castoff.errors import CastoffError, SignError, UsageError, VerifyError
 from castoff.folders import check_claimable, mark
 from castoff.manifest import (
@@ -24,23 +24,11 @@ from castoff.manifest import (
 )
 from castoff.plan import Signature, provenance_filename, signatures_of
 from castoff.runner import Runner, redact
-from castoff.sign import Checker, Signer, gpg, minisign, ssh
+from castoff.sign import Checker, registry
 from castoff.sign import provenance as prov
-from castoff.sign import sigstore as sig
-from castoff.sign.keys import (
-    KEYS_FILE,
-    BackendKeys,
-    GpgKeys,
-    MinisignKeys,
-    SshKeys,
-    configured_keys,
-    folder_keys,
-    private_folder,
-    secrets_of,
-)
+from castoff.sign.backend import SignContext
+from castoff.sign.keys import KEYS_FILE, key_folder_entry, private_folder
 
-# The name of GitHub Actions' bearer token for requesting an OIDC token (not a secret itself).
-OIDC_REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105
 Report = Callable[[str], None]
 
 
@@ -70,7 +58,7 @@ def choose_backends(config: Config, wanted: Sequence[str]) -> tuple[str, ...]:
         )
     for backend in wanted:
         if backend not in configured:
-            known = "is not a backend" if backend not in SIGN_BACKENDS else "is not configured"
+            known = "is not a backend" if backend not in registry.names() else "is not configured"
             raise UsageError(
                 f"--backend {backend}: {known} in {config.pyproject} "
                 f"(tool.castoff.sign.backends = {list(configured)}).",
@@ -132,17 +120,28 @@ def check_files(dist: Path, manifest: ReleaseManifest) -> tuple[dict[str, str], 
     return digests, problems
 
 
-def _keys(
+def configured_keys(sign: SignConfig, name: str, env: Mapping[str, str], *, secret: bool) -> object:
+    """Return a backend's keys as the config names them; secrets only when signing."""
+    return registry.get(name).keys(sign.settings[name], env, secret=secret)
+
+
+def folder_keys(folder: Path, name: str, *, secret: bool) -> object:
+    """Return a backend's keys from a folder `castoff keygen` wrote."""
+    return registry.get(name).folder_keys(folder, key_folder_entry(folder, name), secret=secret)
+
+
+def backend_keys(
     config: Config,
-    backend: str,
+    name: str,
     env: Mapping[str, str],
     keys_dir: Path | None,
     *,
     secret: bool,
-) -> BackendKeys:
-    if keys_dir is not None:
-        return folder_keys(keys_dir, backend, secret=secret)
-    return configured_keys(config.sign, backend, env, secret=secret)
+) -> object:
+    """Return a backend's keys: from `castoff keygen`'s folder, else as the config names them."""
+    if keys_dir is not None and not registry.get(name).keyless:
+        return folder_keys(keys_dir, name, secret=secret)
+    return configured_keys(config.sign, name, env, secret=secret)
 
 
 def checkers(
@@ -154,57 +153,23 @@ def checkers(
 ) -> dict[str, Checker]:
     """Return one checker per backend, each holding public material only."""
     found: dict[str, Checker] = {}
-    for backend in backends:
-        if backend == "sigstore":
-            assert config.sign.sigstore is not None  # noqa: S101 - configured backends have a table
-            found[backend] = sig.SigstoreChecker(config.sign.sigstore)
-            continue
-        keys = _keys(config, backend, {}, keys_dir, secret=False)
-        for public in _public_files(keys):
+    for name in backends:
+        backend = registry.get(name)
+        keys = backend_keys(config, name, {}, keys_dir, secret=False)
+        for public in backend.public_files(keys):
             if not public.is_file():
                 where = (
-                    f"{keys_dir / 'keys.json'}"
+                    f"{keys_dir / KEYS_FILE}"
                     if keys_dir is not None
-                    else f"{config.pyproject}: tool.castoff.sign.{backend}"
+                    else f"{config.pyproject}: tool.castoff.sign.{name}"
                 )
                 raise VerifyError(
-                    f"{where} names {public} as the {backend} public key, and there is no such "
+                    f"{where} names {public} as the {name} public key, and there is no such "
                     "file; verifying needs it.",
                     hint="Commit the public key beside the config (or pass --keys DIR from "
                     "`castoff keygen`).",
                 )
-        if isinstance(keys, GpgKeys):
-            found[backend] = gpg.GpgChecker(keys.public_key, runner, scratch)
-        elif isinstance(keys, MinisignKeys):
-            found[backend] = minisign.MinisignChecker(keys.public_key, runner)
-        else:
-            found[backend] = ssh.SshChecker(keys, runner)
-    return found
-
-
-def _public_files(keys: BackendKeys) -> tuple[Path, ...]:
-    return (keys.allowed_signers,) if isinstance(keys, SshKeys) else (keys.public_key,)
-
-
-def _signers(
-    keys: Mapping[str, BackendKeys],
-    runner: Runner,
-    scratch: Path,
-    keyless: sig.KeylessSigner | None,
-    predicate: Path,
-) -> list[Signer]:
-    found: list[Signer] = []
-    for backend, material in keys.items():
-        if isinstance(material, GpgKeys):
-            found.append(gpg.GpgSigner(material, runner))
-        elif isinstance(material, MinisignKeys):
-            found.append(minisign.MinisignSigner(material, runner, scratch))
-        elif isinstance(material, SshKeys):
-            found.append(ssh.SshSigner(material, runner, scratch))
-        else:  # pragma: no cover - keys come from the four backends above
-            raise SignError(f"no signer for {backend}")
-    if keyless is not None:
-        found.append(sig.SigstoreSigner(keyless, predicate))
+        found[name] = backend.checker(keys, config.sign.settings[name], runner, scratch)
     return found
 
 
@@ -223,10 +188,13 @@ def sign_release(
     env: Mapping[str, str],
     keys_dir: Path | None,
     runner: Runner,
-    keyless: sig.KeylessSigner | None,
     report: Report,
+    services: Mapping[str, object] | None = None,
 ) -> ReleaseManifest:
-    """Sign every artifact and the provenance, verify every new signature, then update dist."""
+    """Sign every artifact and the provenance, verify every new signature, then update dist.
+
+    `services` stands in for a backend's online signing service, by backend name (tests).
+    """
     chosen = choose_backends(config, backends)
     manifest = ReleaseManifest.read(dist)
     unsigned = dataclasses.replace(
@@ -239,17 +207,10 @@ def sign_release(
             hint="Assemble the release again; castoff signs only the bytes it assembled.",
             details={"problems": [asdict(p) for p in problems]},
         )
-    if "sigstore" in chosen:
-        sig.require_libraries()
     # Every key is read before anything is signed: a missing secret stops the step up front.
-    keys = {b: _keys(config, b, env, keys_dir, secret=True) for b in chosen if b != "sigstore"}
-    secrets = secrets_of(keys.values())
-    if "sigstore" in chosen and env.get(OIDC_REQUEST_TOKEN):
-        # sigstore's tools read it themselves; whatever they print is shown without it.
-        secrets.append(env[OIDC_REQUEST_TOKEN])
+    keys = {b: backend_keys(config, b, env, keys_dir, secret=True) for b in chosen}
+    secrets = [s for b in chosen for s in registry.get(b).secrets(keys[b])]
     runner = runner.with_secrets(secrets)
-    if "sigstore" in chosen:
-        keyless = keyless or sig.AmbientSigstore(runner, env)
     try:
         return _sign(
             dist,
@@ -260,7 +221,7 @@ def sign_release(
             env=env,
             keys_dir=keys_dir,
             runner=runner,
-            keyless=keyless if "sigstore" in chosen else None,
+            services=services or {},
             report=report,
         )
     except CastoffError as exc:
@@ -299,11 +260,11 @@ def _sign(  # noqa: PLR0913
     manifest: ReleaseManifest,
     *,
     chosen: Sequence[str],
-    keys: Mapping[str, BackendKeys],
+    keys: Mapping[str, object],
     env: Mapping[str, str],
     keys_dir: Path | None,
     runner: Runner,
-    keyless: sig.KeylessSigner | None,
+    services: Mapping[str, object],
     report: Report,
 ) -> ReleaseManifest:
     artifacts = [a for a in manifest.artifacts if a.kind != "provenance"]
@@ -328,13 +289,17 @@ def _sign(  # noqa: PLR0913
             if expected_signatures(artifact, chosen):
                 _link(dist / artifact.name, staging / artifact.name)
         with private_folder() as scratch:
-            for signer in _signers(keys, runner, scratch, keyless, predicate):
+            context = SignContext(
+                runner=runner, scratch=scratch, env=env, predicate=predicate, services=services
+            )
+            for name in chosen:
+                signer = registry.get(name).signer(keys[name], config.sign.settings[name], context)
                 files = [
                     staging / a.name
                     for a in artifacts
-                    if any(s.backend == signer.backend for s in expected_signatures(a, chosen))
+                    if any(s.backend == name for s in expected_signatures(a, chosen))
                 ]
-                report(f"{signer.backend}: signing {len(files)} files")
+                report(f"{name}: signing {len(files)} files")
                 signer.sign(files)
             report("verifying every new signature with public material only")
             problems = verify_signatures(
@@ -420,18 +385,10 @@ def keygen(folder: Path, config: Config, runner: Runner) -> dict[str, Any]:
     folder = folder.resolve()
     entries: dict[str, dict[str, str]] = {}
     try:
-        for backend in config.sign.backends:
-            if backend == "gpg":
-                entries[backend] = gpg.throwaway(
-                    folder, "castoff-throwaway@castoff.invalid", runner
-                )
-            elif backend == "minisign":
-                entries[backend] = minisign.throwaway(folder, runner)
-            elif backend == "ssh":
-                assert config.sign.ssh is not None  # noqa: S101 - configured backends have a table
-                entries[backend] = ssh.throwaway(
-                    folder, config.sign.ssh.identity, config.sign.ssh.namespace, runner
-                )
+        for name in config.sign.backends:
+            entry = registry.get(name).throwaway(folder, config.sign.settings[name], runner)
+            if entry is not None:
+                entries[name] = entry
         (folder / KEYS_FILE).write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
     except BaseException:
         # Everything in the folder is what this command just wrote.
@@ -447,5 +404,5 @@ def keygen(folder: Path, config: Config, runner: Runner) -> dict[str, Any]:
     return {
         "folder": str(folder),
         "backends": sorted(entries),
-        "keyless": [b for b in config.sign.backends if b == "sigstore"],
+        "keyless": [b for b in config.sign.backends if registry.get(b).keyless],
     }

@@ -4,26 +4,51 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from castoff.build.archive import sha256_file
-from castoff.config import SigstoreConfig
 from castoff.errors import SignError, ToolMissingError
-from castoff.plan import ATTESTATION_SUFFIX
+from castoff.manifest import Field
 from castoff.runner import Command, CommandFailedError, Runner
-from castoff.sign import last_line
+from castoff.sign import Checker, Signer, last_line
+from castoff.sign.backend import SignContext, Tool
+from castoff.sign.keys import Secret, secret_strings
+from castoff.tables import SettingsTable
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
     from sigstore.verify.policy import VerificationPolicy
 
 SUFFIX = ".sigstore.json"
+# What `twine upload --attestations` takes from beside a wheel (PEP 740); sigstore makes it.
+ATTESTATION_SUFFIX = ".publish.attestation"
+# The name of GitHub Actions' bearer token for requesting an OIDC token (not a secret itself).
+OIDC_REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105
 SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 IN_TOTO_PAYLOAD = "application/vnd.in-toto+json"
 _INSTALL = "pip install 'castoff[sigstore]'"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SigstoreConfig:
+    """Who keyless bundles must come from: a GitHub repository's workflows, or one identity."""
+
+    repository: str | None  # owner/name: any workflow of it, on GitHub's OIDC issuer
+    identity: str | None  # the certificate's exact subject (SAN)
+    issuer: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SigstoreKeys:
+    """Keyless: the signer policy, and (when signing in GitHub Actions) the OIDC request token."""
+
+    policy: SigstoreConfig
+    request_token: Secret | None
 
 
 def require_libraries() -> None:
@@ -182,3 +207,89 @@ class SigstoreChecker:
         ):
             return f"the signed statement has no subject {file.name} with sha256 {digest}"
         return None
+
+
+class SigstoreBackend:
+    """sigstore: keyless, with a GitHub Actions job's identity; verified offline."""
+
+    name = "sigstore"
+    suffix = SUFFIX
+    keyless = True
+    tools: tuple[Tool, ...] = (Tool(command="sigstore (Python package)", install=_INSTALL),)
+
+    def parse(self, table: SettingsTable) -> SigstoreConfig:
+        """Read [tool.castoff.sign.sigstore]."""
+        table.check_keys(["repository", "identity", "issuer"])
+        repository, identity = table.string("repository"), table.string("identity")
+        if (repository is None) == (identity is None):
+            table.fail(
+                None,
+                'needs exactly one of repository ("owner/name": bundles signed by its GitHub '
+                "Actions workflows) and identity (a certificate's exact subject).",
+            )
+        if repository is not None and not re.fullmatch(
+            r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository
+        ):
+            table.fail("repository", f"'{repository}' is not a GitHub repository (owner/name).")
+        return SigstoreConfig(
+            repository=repository,
+            identity=identity,
+            issuer=table.string("issuer") or "https://token.actions.githubusercontent.com",
+        )
+
+    def signatures(self, name: str, kind: str) -> tuple[str, ...]:
+        """Return `<file>.sigstore.json`, and for a wheel its PEP 740 attestation too."""
+        if kind == "wheel":
+            return (name + SUFFIX, name + ATTESTATION_SUFFIX)
+        return (name + SUFFIX,)
+
+    def keys(
+        self, settings: SigstoreConfig, env: Mapping[str, str], *, secret: bool
+    ) -> SigstoreKeys:
+        """Return the policy; when signing, the OIDC request token (to redact it)."""
+        require_libraries()
+        token = env.get(OIDC_REQUEST_TOKEN) if secret else None
+        return SigstoreKeys(
+            policy=settings,
+            request_token=Secret(value=token, source=OIDC_REQUEST_TOKEN) if token else None,
+        )
+
+    def folder_keys(self, folder: Path, entry: Field, *, secret: bool) -> SigstoreKeys:
+        """Keyless: a key folder has nothing for sigstore."""
+        raise SignError(f"{folder}: sigstore signs keylessly; a key folder has no sigstore keys.")
+
+    def public_files(self, keys: SigstoreKeys) -> tuple[Path, ...]:
+        """Return the public key files verification reads."""
+        return ()
+
+    def secrets(self, keys: SigstoreKeys) -> list[str]:
+        """Return the OIDC request token: sigstore's tools read it; their output hides it."""
+        return secret_strings([keys.request_token])
+
+    def signer(self, keys: SigstoreKeys, settings: SigstoreConfig, context: SignContext) -> Signer:
+        """Return a keyless signer (GitHub Actions' identity, or a test's stand-in)."""
+        keyless = context.services.get(self.name)
+        if keyless is None:
+            keyless = AmbientSigstore(context.runner, context.env)
+        return SigstoreSigner(keyless, context.predicate)  # type: ignore[arg-type]
+
+    def checker(
+        self, keys: SigstoreKeys, settings: SigstoreConfig, runner: Runner, scratch: Path
+    ) -> Checker:
+        """Return an offline checker of bundles and attestations against the policy."""
+        return SigstoreChecker(keys.policy)
+
+    def throwaway(self, folder: Path, settings: SigstoreConfig, runner: Runner) -> None:
+        """Keyless: nothing to make."""
+        return
+
+    def ci_secrets(self, settings: SigstoreConfig) -> tuple[str, ...]:
+        """Return nothing: the job's id-token permission is the identity."""
+        return ()
+
+    def ci_setup(self, settings: SigstoreConfig) -> tuple[str, ...]:
+        """Return nothing: castoff's sigstore extra is installed with it."""
+        return ()
+
+
+BACKEND = SigstoreBackend()

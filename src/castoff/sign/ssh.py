@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from castoff.errors import SignError
+from castoff.manifest import Field
 from castoff.runner import Command, CommandFailedError, Runner
-from castoff.sign import last_line
-from castoff.sign.keys import SshKeys, write_private
+from castoff.sign import Checker, Signer, last_line
+from castoff.sign.backend import SignContext, Tool
+from castoff.sign.keys import KeyFolder, Secret, from_either, secret_strings, write_private
+from castoff.tables import SettingsTable
 
 SUFFIX = ".sig"
 _INSTALL = "apt-get install openssh-client"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SshConfig:
+    """An ssh signing key checked against an allowed_signers file."""
+
+    key: Path | None
+    key_env: str | None
+    allowed_signers: Path
+    identity: str
+    namespace: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SshKeys:
+    """An ssh private key (absent when only verifying) and the allowed_signers that trusts it."""
+
+    key: Secret | None
+    allowed_signers: Path
+    identity: str
+    namespace: str
 
 
 class SshSigner:
@@ -91,7 +116,7 @@ class SshChecker:
         return None if result.returncode == 0 else last_line(result.stderr + result.stdout)
 
 
-def throwaway(folder: Path, identity: str, namespace: str, runner: Runner) -> dict[str, str]:
+def throwaway_key(folder: Path, identity: str, namespace: str, runner: Runner) -> dict[str, str]:
     """Make a throwaway ed25519 key and an allowed_signers file; return its keys.json entry."""
     key = folder / "ssh_key"
     runner.run(
@@ -111,3 +136,85 @@ def throwaway(folder: Path, identity: str, namespace: str, runner: Runner) -> di
         "identity": identity,
         "namespace": namespace,
     }
+
+
+class SshBackend:
+    """ssh: an unencrypted OpenSSH key from the environment; allowed_signers verifies."""
+
+    name = "ssh"
+    suffix = SUFFIX
+    keyless = False
+    tools: tuple[Tool, ...] = (Tool(command="ssh-keygen", install=_INSTALL),)
+
+    def parse(self, table: SettingsTable) -> SshConfig:
+        """Read [tool.castoff.sign.ssh]."""
+        table.check_keys(["key", "key-env", "allowed-signers", "identity", "namespace"])
+        key, key_env = table.secret_source("key", "key-env")
+        return SshConfig(
+            key=key,
+            key_env=key_env,
+            allowed_signers=table.required_path("allowed-signers"),
+            identity=table.required_string(
+                "identity", "Give the principal named in allowed-signers."
+            ),
+            namespace=table.string("namespace") or "file",
+        )
+
+    def signatures(self, name: str, kind: str) -> tuple[str, ...]:
+        """Return `<file>.sig`."""
+        return (name + SUFFIX,)
+
+    def keys(self, settings: SshConfig, env: Mapping[str, str], *, secret: bool) -> SshKeys:
+        """Return the configured key (only when signing) and allowed_signers."""
+        return SshKeys(
+            key=from_either(
+                env, settings.key, settings.key_env, "tool.castoff.sign.ssh", "the ssh signing key"
+            )
+            if secret
+            else None,
+            allowed_signers=settings.allowed_signers,
+            identity=settings.identity,
+            namespace=settings.namespace,
+        )
+
+    def folder_keys(self, folder: Path, entry: Field, *, secret: bool) -> SshKeys:
+        """Return the throwaway key of a keygen folder."""
+        keys = KeyFolder(folder=folder, entry=entry)
+        keys.path("key")  # checked whether it is read now or not
+        return SshKeys(
+            key=keys.secret("key", "the ssh signing key") if secret else None,
+            allowed_signers=keys.path("allowed_signers"),
+            identity=keys.text("identity"),
+            namespace=keys.text("namespace"),
+        )
+
+    def public_files(self, keys: SshKeys) -> tuple[Path, ...]:
+        """Return the public key files verification reads."""
+        return (keys.allowed_signers,)
+
+    def secrets(self, keys: SshKeys) -> list[str]:
+        """Return the private key."""
+        return secret_strings([keys.key])
+
+    def signer(self, keys: SshKeys, settings: SshConfig, context: SignContext) -> Signer:
+        """Return an ssh-keygen signer."""
+        return SshSigner(keys, context.runner, context.scratch)
+
+    def checker(self, keys: SshKeys, settings: SshConfig, runner: Runner, scratch: Path) -> Checker:
+        """Return an ssh-keygen checker with allowed_signers alone."""
+        return SshChecker(keys, runner)
+
+    def throwaway(self, folder: Path, settings: SshConfig, runner: Runner) -> dict[str, str]:
+        """Make a throwaway ed25519 key for the configured identity and namespace."""
+        return throwaway_key(folder, settings.identity, settings.namespace, runner)
+
+    def ci_secrets(self, settings: SshConfig) -> tuple[str, ...]:
+        """Return the key's variable."""
+        return (settings.key_env,) if settings.key_env else ()
+
+    def ci_setup(self, settings: SshConfig) -> tuple[str, ...]:
+        """Return nothing: GitHub's Ubuntu runners have ssh-keygen."""
+        return ()
+
+
+BACKEND = SshBackend()
