@@ -192,9 +192,9 @@ def _print_plan_table(plan: ReleasePlan) -> None:
     table.add_column("PyPI", overflow="fold")
     table.add_column("wheel platform tags", overflow="fold")
     for job in plan.jobs:
-        wheel = wheels[job.target]
+        wheel = wheels[job.triple]
         pypi = next((e.reason for e in wheel.excluded if e.destination == "pypi"), "upload")
-        table.add_row(*map(_escape, (job.target, job.method, pypi, ".".join(wheel.platform_tags))))
+        table.add_row(*map(_escape, (job.triple, job.method, pypi, ".".join(wheel.platform_tags))))
     console.print(table)
     aliases = [a for a in plan.artifacts if a.kind == "archive" and a.alias_of]
     if aliases:
@@ -251,17 +251,15 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
     from castoff.build import toolchains  # noqa: PLC0415
 
-    config, plan = _load_plan(settings)
+    _, plan = _load_plan(settings)
     _, tools = _tools(settings.env)
     rows = []
     for job in plan.jobs:
-        target_config = config.target(job.target)
-        assert target_config is not None  # noqa: S101 - the plan comes from this config
-        choice = toolchains.choose(target_config, tools)
-        smoke = toolchains.smoke_plan(target_config.target, tools)
+        choice = toolchains.choose(job, tools)
+        smoke = toolchains.smoke_plan(job.target, tools)
         rows.append(
             {
-                "target": job.target,
+                "target": job.triple,
                 "buildable": choice.buildable,
                 "method": choice.method,
                 "std": choice.std,
@@ -312,6 +310,7 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         # Absolute: maturin runs in the project folder, not where castoff was started.
         out_dir=args.out.resolve(),
         cache_dir=settings.cache_dir,
+        project_dir=config.project_root,
         jobs=args.jobs,
         keep_going=args.keep_going,
         source_date_epoch=settings.source_date_epoch,
@@ -325,7 +324,7 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         transient=True,
     ) as progress:
         tasks = {
-            job.target: progress.add_task(f"{job.target}: waiting", total=None) for job in plan.jobs
+            job.triple: progress.add_task(f"{job.triple}: waiting", total=None) for job in plan.jobs
         }
 
         def report(target: str, what: str) -> None:
@@ -333,9 +332,7 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
             if what in ("built", "cached", "failed"):
                 progress.console.print(_escape(f"{target}: {what}"))
 
-        outcomes = build_all(
-            plan, config=config, tools=tools, runner=runner, options=options, report=report
-        )
+        outcomes = build_all(plan, tools=tools, runner=runner, options=options, report=report)
     doc: dict[str, object] = {
         "out": str(options.out_dir),
         "targets": [_outcome_json(o) for o in outcomes],
@@ -673,6 +670,7 @@ def _build_options(args: argparse.Namespace, settings: Settings) -> BuildOptions
     return BuildOptions(
         out_dir=args.build_dir.resolve(),
         cache_dir=settings.cache_dir,
+        project_dir=settings.config_path.parent,
         jobs=args.jobs,
         keep_going=False,
         source_date_epoch=settings.source_date_epoch,

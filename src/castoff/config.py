@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -17,9 +17,6 @@ from castoff.errors import ConfigError
 from castoff.pypi import DEFAULT_MAX_FILE_SIZE
 from castoff.sign import registry
 from castoff.tables import SettingsTable, Table, did_you_mean, read_toml, show
-
-BuildMethod = Literal["auto", "native", "zig", "build-std", "cross-gcc", "docker"]
-BUILD_METHODS: tuple[str, ...] = get_args(BuildMethod)
 
 DEFAULT_MUSLLINUX = (1, 2)
 DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows": "windows-latest"}
@@ -34,7 +31,7 @@ class TargetConfig:
 
     triple: str
     target: tg.Target
-    method: BuildMethod
+    method: str  # auto, or a build method's name (castoff.build.methods)
     manylinux: tuple[int, int] | None
     musllinux: tuple[int, int] | None
     macosx: tuple[int, int] | None
@@ -373,7 +370,9 @@ def _target(entry: Table) -> TargetConfig:
             if close
             else f"known triples: {', '.join(sorted(tg.TARGETS))}.",
         )
-    method = cast("BuildMethod", entry.choice("method", BUILD_METHODS, "auto"))
+    from castoff.build import methods  # noqa: PLC0415 - the methods import the plan, and it this
+
+    method = entry.choice("method", methods.names(), methods.AUTO)
     image = entry.string("image")
     if method == "docker":
         if image is None:

@@ -6,16 +6,16 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from castoff import targets as tg
 from castoff.config import Config, TagPolicy, TargetConfig, canonical_wheel_name
 from castoff.errors import ConfigError, PlanError, UsageError
-from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES
+from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES, Field
 from castoff.pypi import tag_set, wheel_refusal
 from castoff.sign import registry
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Destination = Literal["github", "pypi"]
 ArtifactKind = Literal["wheel", "archive", "checksum", "provenance"]
 DESTINATIONS: tuple[Destination, ...] = ("github", "pypi")
@@ -55,14 +55,15 @@ class Artifact:
     alias_of: str | None
     platform_tags: tuple[str, ...]
     signatures: tuple[Signature, ...]
+    folder: str | None = None  # an archive's top folder (its name without extension)
 
 
 @dataclass(frozen=True, kw_only=True)
 class BuildJob:
-    """One target to build: what the build step and a GitHub Actions matrix entry need."""
+    """One target to build, with everything the build step needs: it reads nothing else."""
 
-    target: str
-    method: str
+    target: tg.Target  # the triple and what castoff knows of it (CPU, libc, ELF, qemu, ...)
+    method: str  # auto, or a build method's name (castoff.build.methods)
     runner: str
     image: str | None
     manylinux: str | None
@@ -72,7 +73,20 @@ class BuildJob:
     built_platform_tags: tuple[str, ...]
     target_features: tuple[str, ...]  # rustc -C target-feature, e.g. -lsx
     zig_cpu: str | None  # zig -mcpu for the C runtime, e.g. la464-lasx-lsx
-    artifacts: tuple[str, ...]
+    binaries: tuple[str, ...]  # the programs as files: hello, or hello.exe on Windows
+    built_wheel: str  # the wheel's name in the build folder (maturin's tags, sorted)
+    archive_folder: str  # the folder inside the archive
+    artifacts: tuple[str, ...]  # final names: the wheel, the archive, its .sha256
+
+    @property
+    def triple(self) -> str:
+        """Return the target triple."""
+        return self.target.triple
+
+    @property
+    def archive(self) -> str:
+        """Return the archive's file name."""
+        return self.artifacts[1]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +99,10 @@ class ReleasePlan:
     binaries: tuple[str, ...]
     jobs: tuple[BuildJob, ...]
     artifacts: tuple[Artifact, ...]
+
+    def job(self, triple: str) -> BuildJob:
+        """Return the job of a planned triple."""
+        return next(j for j in self.jobs if j.triple == triple)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the plan as plain JSON data."""
@@ -107,7 +125,7 @@ class ReleasePlan:
         """Return the object a GitHub Actions `strategy.matrix` takes through fromJson."""
         include = []
         for job in self.jobs:
-            entry = {"target": job.target, "method": job.method, "runs-on": job.runner}
+            entry = {"target": job.triple, "method": job.method, "runs-on": job.runner}
             if job.image:
                 entry["image"] = job.image
             include.append(entry)
@@ -115,10 +133,10 @@ class ReleasePlan:
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "plan") -> ReleasePlan:
-        """Read a plan written by to_json, refusing other schema versions."""
+        """Read a plan written by to_json, refusing other schema versions and any other shape."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise PlanError(
                 f"{source}: not JSON ({exc}).", hint="Write it with `castoff plan --format json`."
             ) from None
@@ -131,14 +149,44 @@ class ReleasePlan:
                 hint="Make the plan with the same castoff version that consumes it.",
             )
         try:
-            return _plan_from_dict(data)
-        except (KeyError, TypeError) as exc:
-            raise PlanError(f"{source}: malformed castoff plan ({exc!r}).") from None
+            return _plan_from(Field(data, "", source, PlanError))
+        except PlanError as exc:
+            raise PlanError(
+                f"{source}: malformed castoff plan ({exc.message.removeprefix(source + ': ')})",
+                hint="Make the plan with `castoff plan --format json` of the same castoff.",
+            ) from None
+
+
+def target_facts(target: tg.Target) -> dict[str, Any]:
+    """Return what castoff knows of a triple as JSON data (a job's `facts`)."""
+    elf = target.elf
+    return {
+        "os": target.os,
+        "libc": target.libc,
+        "wheel_arch": target.wheel_arch,
+        "tag_family": target.tag_family,
+        "archive_kind": target.archive_kind,
+        "elf": None
+        if elf is None
+        else {
+            "machine": elf.machine,
+            "machine_id": elf.machine_id,
+            "elf_class": elf.elf_class,
+            "endianness": elf.endianness,
+            "float_abi": elf.float_abi,
+        },
+        "glibc_floor": _spelled(target.glibc_floor),
+        "musl_floor": _spelled(target.musl_floor),
+        "macos_floor": _spelled(target.macos_floor),
+        "qemu": target.qemu,
+        "gnu_triple": target.gnu_triple,
+    }
 
 
 def _job_dict(job: BuildJob) -> dict[str, Any]:
     return {
-        "target": job.target,
+        "target": job.triple,
+        "facts": target_facts(job.target),
         "method": job.method,
         "runner": job.runner,
         "image": job.image,
@@ -148,6 +196,9 @@ def _job_dict(job: BuildJob) -> dict[str, Any]:
         "built_platform_tags": list(job.built_platform_tags),
         "target_features": list(job.target_features),
         "zig_cpu": job.zig_cpu,
+        "binaries": list(job.binaries),
+        "built_wheel": job.built_wheel,
+        "archive_folder": job.archive_folder,
         "artifacts": list(job.artifacts),
     }
 
@@ -162,50 +213,91 @@ def _artifact_dict(artifact: Artifact) -> dict[str, Any]:
         "alias_of": artifact.alias_of,
         "platform_tags": list(artifact.platform_tags),
         "signatures": [{"backend": s.backend, "name": s.name} for s in artifact.signatures],
+        "folder": artifact.folder,
     }
 
 
-def _plan_from_dict(data: Mapping[str, Any]) -> ReleasePlan:
-    project = data["project"]
+def _target_from(job: Field) -> tg.Target:
+    triple = job.key("target").string()
+    known = tg.lookup(triple)
+    if known is None:
+        job.key("target").fail(f"'{triple[:80]}' is not a triple this castoff knows.")
+    if job.key("facts").value != target_facts(known):
+        # The facts travel with the plan; a plan made by another castoff may know them otherwise.
+        job.key("facts").fail(
+            f"do not say of {triple} what this castoff knows of it.",
+            "Make the plan with the same castoff version that consumes it.",
+        )
+    return known
+
+
+def _job_from(f: Field) -> BuildJob:
+    f.only(JOB_KEYS)
+    return BuildJob(
+        target=_target_from(f),
+        method=f.key("method").text(),
+        runner=f.key("runner").text(),
+        image=f.key("image").optional_string(),
+        manylinux=f.key("manylinux").optional_string(),
+        musllinux=f.key("musllinux").optional_string(),
+        macosx=f.key("macosx").optional_string(),
+        built_platform_tags=f.key("built_platform_tags").strings(),
+        target_features=f.key("target_features").strings(),
+        zig_cpu=f.key("zig_cpu").optional_string(),
+        binaries=tuple(b.file_name() for b in f.key("binaries").items()),
+        built_wheel=f.key("built_wheel").file_name(),
+        archive_folder=f.key("archive_folder").file_name(),
+        artifacts=tuple(a.file_name() for a in f.key("artifacts").items()),
+    )
+
+
+JOB_KEYS = (
+    "target", "facts", "method", "runner", "image", "manylinux", "musllinux", "macosx",
+    "built_platform_tags", "target_features", "zig_cpu", "binaries", "built_wheel",
+    "archive_folder", "artifacts",
+)  # fmt: skip
+
+
+def _artifact_from(f: Field) -> Artifact:
+    f.only(("name", "kind", "target", "destinations", "excluded", "alias_of", "platform_tags",
+            "signatures", "folder"))  # fmt: skip
+    folder = f.key("folder")
+    alias = f.key("alias_of")
+    return Artifact(
+        name=f.key("name").file_name(),
+        kind=cast("ArtifactKind", f.key("kind").choice(get_args(ArtifactKind))),
+        target=f.key("target").optional_string(),
+        destinations=tuple(
+            cast("Destination", d.choice(DESTINATIONS)) for d in f.key("destinations").items()
+        ),
+        excluded=tuple(
+            Exclusion(
+                destination=cast("Destination", e.key("destination").choice(DESTINATIONS)),
+                reason=e.key("reason").text(),
+            )
+            for e in f.key("excluded").items()
+        ),
+        alias_of=None if alias.value is None else alias.file_name(),
+        platform_tags=f.key("platform_tags").strings(),
+        signatures=tuple(
+            Signature(backend=s.key("backend").text(), name=s.key("name").file_name())
+            for s in f.key("signatures").items()
+        ),
+        folder=None if folder.value is None else folder.file_name(),
+    )
+
+
+def _plan_from(f: Field) -> ReleasePlan:
+    f.only(("schema_version", "project", "jobs", "artifacts"))
+    project = f.key("project")
+    project.only(("name", "version", "binaries"))
     return ReleasePlan(
-        schema_version=data["schema_version"],
-        name=project["name"],
-        version=project["version"],
-        binaries=tuple(project["binaries"]),
-        jobs=tuple(
-            BuildJob(
-                target=j["target"],
-                method=j["method"],
-                runner=j["runner"],
-                image=j["image"],
-                manylinux=j["manylinux"],
-                musllinux=j["musllinux"],
-                macosx=j["macosx"],
-                built_platform_tags=tuple(j["built_platform_tags"]),
-                target_features=tuple(j["target_features"]),
-                zig_cpu=j["zig_cpu"],
-                artifacts=tuple(j["artifacts"]),
-            )
-            for j in data["jobs"]
-        ),
-        artifacts=tuple(
-            Artifact(
-                name=a["name"],
-                kind=a["kind"],
-                target=a["target"],
-                destinations=tuple(a["destinations"]),
-                excluded=tuple(
-                    Exclusion(destination=e["destination"], reason=e["reason"])
-                    for e in a["excluded"]
-                ),
-                alias_of=a["alias_of"],
-                platform_tags=tuple(a["platform_tags"]),
-                signatures=tuple(
-                    Signature(backend=s["backend"], name=s["name"]) for s in a["signatures"]
-                ),
-            )
-            for a in data["artifacts"]
-        ),
+        schema_version=SCHEMA_VERSION,
+        name=project.key("name").project(),
+        version=project.key("version").version(),
+        binaries=tuple(b.file_name() for b in project.key("binaries").items()),
+        jobs=tuple(_job_from(j) for j in f.key("jobs").items()),
+        artifacts=tuple(_artifact_from(a) for a in f.key("artifacts").items()),
     )
 
 
@@ -363,6 +455,7 @@ def _archive_artifacts(
         alias_of=alias_of,
         platform_tags=(),
         signatures=signatures_for(config, name, "archive"),
+        folder=archive_folder(config.archive_name, triple),
     )
     sidecar = Artifact(
         name=name + ".sha256",
@@ -429,9 +522,10 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
         )
         artifacts += [wheel, archive, sidecar]
         simd = target_config.simd_off
+        suffix = ".exe" if target_config.target.os == "windows" else ""
         jobs.append(
             BuildJob(
-                target=target_config.triple,
+                target=target_config.target,
                 method=target_config.method,
                 runner=target_config.runner,
                 image=target_config.image,
@@ -443,6 +537,11 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
                 built_platform_tags=built_platform_tags(target_config),
                 target_features=simd.target_features if simd else (),
                 zig_cpu=simd.zig_cpu if simd else None,
+                binaries=tuple(b + suffix for b in config.binaries),
+                built_wheel=wheel_filename(
+                    config.name, config.version, built_platform_tags(target_config)
+                ),
+                archive_folder=archive_folder(config.archive_name, target_config.triple),
                 artifacts=(wheel.name, archive.name, sidecar.name),
             )
         )

@@ -39,7 +39,6 @@ def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
     if build_options is not None:
         outcomes = build_all(
             plan,
-            config=config,
             tools=tools,
             runner=runner,
             options=build_options,
@@ -52,7 +51,7 @@ def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
             raise BuildError(" ".join(f"[{o.target}] {o.error}" for o in failed))
     report(f"assembling {dist}")
     # Built here: this plan's target folders. Not built (downloaded by CI): whatever is there.
-    folders = [build_dir / job.target for job in plan.jobs] if build_options else [build_dir]
+    folders = [build_dir / job.triple for job in plan.jobs] if build_options else [build_dir]
     return assemble(
         plan,
         config,

@@ -39,12 +39,12 @@ def test_every_planned_target_is_built(first_build: dict[str, Any], out_dir: Pat
     config = load(EXAMPLE / "pyproject.toml")
     plan = build_plan(config)
     statuses = {t["target"]: t["status"] for t in first_build["targets"]}
-    assert statuses == {job.target: statuses[job.target] for job in plan.jobs}
+    assert statuses == {job.triple: statuses[job.triple] for job in plan.jobs}
     assert set(statuses.values()) <= {"built", "cached"}
     for job in plan.jobs:
-        folder = out_dir / job.target
+        folder = out_dir / job.triple
         names = {p.name for p in folder.iterdir()}
-        archive = f"hello-{job.target}.tar.gz"
+        archive = f"hello-{job.triple}.tar.gz"
         expected_wheel = wheel_filename(config.name, config.version, job.built_platform_tags)
         assert names == {
             expected_wheel,
@@ -55,7 +55,7 @@ def test_every_planned_target_is_built(first_build: dict[str, Any], out_dir: Pat
             ".castoff.json",
         }
         manifest = json.loads((folder / "manifest.json").read_text())
-        assert manifest["target"] == job.target
+        assert manifest["target"] == job.triple
         assert [a["name"] for a in manifest["artifacts"]] == [
             expected_wheel,
             archive,

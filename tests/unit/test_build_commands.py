@@ -11,6 +11,7 @@ from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command
 from castoff.build.toolchains import Choice, HostTools, Toolchain
 from castoff.errors import ConfigError
 from castoff.plan import BuildJob
+from castoff.targets import TARGETS
 
 PATHS = BuildPaths(
     project_dir=Path("/src/hello"),
@@ -44,7 +45,7 @@ DIGEST = "ghcr.io/rust-cross/manylinux2014-cross@sha256:" + "0" * 64
 def job(target: str, **changes: object) -> BuildJob:
     """Return a build job for a target with maturin's default compatibility."""
     base = BuildJob(
-        target=target,
+        target=TARGETS[target],
         method="auto",
         runner="ubuntu-latest",
         image=None,
@@ -54,7 +55,10 @@ def job(target: str, **changes: object) -> BuildJob:
         built_platform_tags=("x",),
         target_features=(),
         zig_cpu=None,
-        artifacts=("x",),
+        binaries=("hello",),
+        built_wheel="x.whl",
+        archive_folder=f"hello-{target}",
+        artifacts=("x.whl", f"hello-{target}.tar.gz", f"hello-{target}.tar.gz.sha256"),
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 

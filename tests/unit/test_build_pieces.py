@@ -160,7 +160,7 @@ def test_cache_key_depends_on_every_input(example_pyproject: Path) -> None:
     chosen = Choice(method="zig", std="prebuilt", linker=None, missing=(), reason="")
     base = {
         "job": job,
-        "config": config,
+        "plan": build_plan(config),
         "choice": chosen,
         "toolchain": {"rustc": "1.95"},
         "tree": "a",
@@ -299,13 +299,13 @@ def test_smoke_retries_only_under_qemu_and_says_so(
 ) -> None:
     """An emulated run gets three tries and the record says which passed; a native run gets one."""
     config = load(example_pyproject)
-    job = next(j for j in build_plan(config).jobs if j.target == triple)
+    job = build_plan(config).job(triple)
     tools = dataclasses.replace(
         EVERYTHING, qemu={"qemu-loongarch64-static": "/usr/bin/qemu-loongarch64-static"}
     )
     runner = CannedRunner(codes)
     log = _JobLog(tmp_path / "build.log")
-    (record,) = _smoke([("hello", b"\x7fELF")], job, config, tools, runner, log)
+    (record,) = _smoke([("hello", b"\x7fELF")], job, config.version, tools, runner, log)
     log.close()
     assert (record.status, runner.calls) == (status, calls)
     assert reason in record.reason

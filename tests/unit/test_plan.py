@@ -95,7 +95,7 @@ def test_tag_policy_tags_static_musl_manylinux_at_the_floor_without_a_glibc_sibl
         "musllinux_1_2_riscv64",
     ]
     assert _wheel_of(plan, "x86_64-unknown-linux-musl")["platform_tags"] == ["musllinux_1_2_x86_64"]
-    s390x = plan.jobs[[j.target for j in plan.jobs].index("s390x-unknown-linux-musl")]
+    s390x = plan.jobs[[j.triple for j in plan.jobs].index("s390x-unknown-linux-musl")]
     assert s390x.built_platform_tags == ("musllinux_1_2_s390x",)
 
 
@@ -177,7 +177,7 @@ def test_a_partial_plan_names_files_as_the_full_plan_does(config: Config) -> Non
     only = select_targets(config, ["s390x-unknown-linux-gnu"], source="--target")
     assert only == ("s390x-unknown-linux-musl",)
     partial = build_plan(config, only=only)
-    assert [j.target for j in partial.jobs] == ["s390x-unknown-linux-musl"]
+    assert [j.triple for j in partial.jobs] == ["s390x-unknown-linux-musl"]
     for artifact in partial.artifacts:
         if artifact.name != "SHA256SUMS":
             assert full[artifact.name] == artifact
@@ -214,8 +214,8 @@ def test_plan_json_round_trips(config: Config) -> None:
     [
         ("{", "not JSON"),
         ("[]", "not a castoff plan"),
-        ('{"schema_version": 99}', "schema_version 99, but this castoff reads version 1"),
-        ('{"schema_version": 1, "project": {}}', "malformed castoff plan"),
+        ('{"schema_version": 99}', "schema_version 99, but this castoff reads version 2"),
+        ('{"schema_version": 2, "project": {}}', "malformed castoff plan"),
     ],
 )
 def test_unreadable_plans_are_plan_errors(text: str, fragment: str) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from castoff.build.toolchains import HostTools, choose, smoke_plan
-from castoff.config import Config, TargetConfig, load
+from castoff.config import Config, load
+from castoff.plan import BuildJob, build_plan
 from castoff.targets import TARGETS
 from tests.unit.test_build_commands import TOOLS
 
@@ -26,11 +27,9 @@ def config(example_pyproject: Path) -> Config:
     return load(example_pyproject)
 
 
-def target(config: Config, triple: str, **changes: object) -> TargetConfig:
-    """Return one configured target, optionally changed."""
-    found = config.target(triple)
-    assert found is not None
-    return dataclasses.replace(found, **changes)  # type: ignore[arg-type]
+def target(config: Config, triple: str, **changes: object) -> BuildJob:
+    """Return one planned target's job, optionally changed."""
+    return dataclasses.replace(build_plan(config).job(triple), **changes)  # type: ignore[arg-type]
 
 
 def test_auto_uses_zig_with_prebuilt_std_for_the_host(config: Config) -> None:
@@ -71,7 +70,6 @@ def test_docker_needs_an_engine_and_macos_needs_a_mac(config: Config) -> None:
     assert [m.what for m in docker.missing] == ["a Docker engine"]
     mac = dataclasses.replace(
         target(config, "x86_64-unknown-linux-gnu"),
-        triple="aarch64-apple-darwin",
         target=TARGETS["aarch64-apple-darwin"],
         runner="macos-14",
     )

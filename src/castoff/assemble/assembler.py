@@ -53,7 +53,6 @@ from castoff.manifest import (
     previous_artifacts,
 )
 from castoff.plan import Artifact, BuildJob, ReleasePlan, archive_folder, wheel_filename
-from castoff.targets import TARGETS
 
 CONTRACT_KINDS = ("archive", "checksum")
 __all__ = ["RELEASE_MANIFEST", "Input", "assemble", "check_contract", "collect", "make_alias"]
@@ -125,7 +124,7 @@ def _expected_names(plan: ReleasePlan, job: BuildJob) -> dict[str, tuple[str, tu
 def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]:
     """Refuse duplicates, mixed names or versions, missing or unplanned targets, other files."""
     by_target: dict[str, Input] = {}
-    jobs = {job.target: job for job in plan.jobs}
+    jobs = {job.triple: job for job in plan.jobs}
     for item in inputs:
         m = item.manifest
         where = item.folder / PARTIAL_MANIFEST
@@ -225,12 +224,10 @@ def _copy_inputs(item: Input, into: Path) -> dict[str, tuple[Path, str]]:
     return copies
 
 
-def _check_target(
-    item: Input, plan: ReleasePlan, config: Config, staging: Path
-) -> tuple[_Checked, list[Finding]]:
-    job = next(j for j in plan.jobs if j.target == item.manifest.target)
-    target = TARGETS[job.target]
-    copies = _copy_inputs(item, staging / job.target)
+def _check_target(item: Input, plan: ReleasePlan, staging: Path) -> tuple[_Checked, list[Finding]]:
+    job = plan.job(item.manifest.target)
+    target = job.target
+    copies = _copy_inputs(item, staging / job.triple)
     wheel_name = wheel_filename(plan.name, plan.version, job.built_platform_tags)
     archive_name, sidecar_name = job.artifacts[1], job.artifacts[2]
     suffix = ".exe" if target.os == "windows" else ""
@@ -241,7 +238,7 @@ def _check_target(
         format={"linux": "elf", "windows": "pe", "macos": "mach-o"}[target.os],  # type: ignore[arg-type]
         executable=target.os != "windows",
     )
-    folder = archive_folder(config.archive_name, job.target)
+    folder = job.archive_folder
     where = item.folder
     try:
         current = wheel_name
@@ -262,9 +259,9 @@ def _check_target(
             f"{where}: {archive_name} and {wheel_name} hold different binaries.",
             hint="Both are made from one build; rebuild this target.",
         )
-    final = next(a for a in plan.artifacts if a.kind == "wheel" and a.target == job.target)
+    final = next(a for a in plan.artifacts if a.kind == "wheel" and a.target == job.triple)
     findings = audit_members(wheel.programs, artifact=final.name, tags=final.platform_tags)
-    findings += archive_findings(archived, artifact=archive_name, triple=job.target)
+    findings += archive_findings(archived, artifact=archive_name, triple=job.triple)
     for alias in plan.artifacts:
         if alias.kind == "archive" and alias.alias_of == archive_name and alias.target:
             findings += _alias_findings(archived, alias)
@@ -312,7 +309,12 @@ def _archive_binaries(path: Path) -> list[tuple[str, bytes]]:
 
 
 def make_alias(
-    source: Path, alias: Artifact, *, archive_name: str, out_dir: Path, mtime: int
+    source: Path,
+    alias: Artifact,
+    *,
+    out_dir: Path,
+    mtime: int,
+    archive_name: str | None = None,
 ) -> Path:
     """Write an alias archive: the source's static binaries, in a folder named for the alias."""
     assert alias.target is not None  # noqa: S101 - aliases are per target
@@ -328,7 +330,10 @@ def make_alias(
             )
     path = out_dir / alias.name
     write_archive(
-        path, folder=archive_folder(archive_name, alias.target), binaries=binaries, mtime=mtime
+        path,
+        folder=alias.folder or archive_folder(archive_name or "", alias.target),
+        binaries=binaries,
+        mtime=mtime,
     )
     return path
 
@@ -399,11 +404,11 @@ def assemble(
         # only its own staging subfolder. The first error in plan order is the one raised.
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
             futures = [
-                pool.submit(_check_target, by_target[job.target], plan, config, staging)
+                pool.submit(_check_target, by_target[job.triple], plan, staging)
                 for job in plan.jobs
             ]
             for job, future in zip(plan.jobs, futures, strict=True):
-                checked[job.target], found = future.result()
+                checked[job.triple], found = future.result()
                 findings += found
         if findings:
             raise AuditError(
@@ -415,7 +420,7 @@ def assemble(
             )
         release = staging / "release"
         release.mkdir()
-        manifest = _assemble_into(release, plan, config, by_target, checked, mtime=mtime)
+        manifest = _assemble_into(release, plan, by_target, checked, mtime=mtime)
         replace_folder(release, out_dir, "release")
     return manifest
 
@@ -423,7 +428,6 @@ def assemble(
 def _assemble_into(
     out_dir: Path,
     plan: ReleasePlan,
-    config: Config,
     by_target: dict[str, Input],
     checked: dict[str, _Checked],
     *,
@@ -448,9 +452,7 @@ def _assemble_into(
             digests[artifact.name] = item.archive_sha256
         elif artifact.kind == "archive":
             source = produced[artifact.alias_of or ""]
-            produced[artifact.name] = make_alias(
-                source, artifact, archive_name=config.archive_name, out_dir=out_dir, mtime=mtime
-            )
+            produced[artifact.name] = make_alias(source, artifact, out_dir=out_dir, mtime=mtime)
             digests[artifact.name] = sha256_file(produced[artifact.name])
         if artifact.kind == "archive":
             sidecar = write_sidecar(produced[artifact.name], digests[artifact.name])
@@ -483,7 +485,7 @@ def _assemble_into(
             for a in plan.artifacts
             if a.kind != "provenance"
         ),
-        builds=tuple(BuildRecord.of(by_target[job.target].manifest) for job in plan.jobs),
+        builds=tuple(BuildRecord.of(by_target[job.triple].manifest) for job in plan.jobs),
     )
     manifest.write(out_dir)
     mark(out_dir, "release", [*produced, RELEASE_MANIFEST])

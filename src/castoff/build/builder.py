@@ -18,11 +18,12 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from castoff import __version__
+from castoff.build import methods
 from castoff.build.archive import sha256_file, write_archive, write_sidecar
-from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command, zig_cpu_shim
+from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import DEBIAN_VENDOR, Choice, HostTools, choose, smoke_plan
-from castoff.config import Config, canonical_wheel_name
+from castoff.config import canonical_wheel_name
 from castoff.errors import BuildError, CastoffError, ToolMissingError, UsageError
 from castoff.folders import check_claimable, mark
 from castoff.manifest import (
@@ -36,12 +37,8 @@ from castoff.manifest import (
 from castoff.plan import (
     BuildJob,
     ReleasePlan,
-    archive_filename,
-    archive_folder,
-    wheel_filename,
 )
 from castoff.runner import Command, CommandFailedError, Runner
-from castoff.targets import TARGETS
 
 # Folders that never hold the sources of a build (outputs, caches, VCS metadata).
 _NOT_SOURCE = {"target", "build", "dist", "__pycache__", "node_modules"}
@@ -55,6 +52,7 @@ class BuildOptions:
 
     out_dir: Path
     cache_dir: Path
+    project_dir: Path  # the folder of the project's pyproject.toml, where maturin runs
     jobs: int
     keep_going: bool
     source_date_epoch: int
@@ -98,7 +96,7 @@ def _toolchain_record(choice: Choice, tools: HostTools) -> dict[str, str | None]
         "rustc": toolchain.version if toolchain else None,
         "cargo": toolchain.cargo_version if toolchain else None,
         "maturin": tools.maturin_version,
-        "zig": tools.zig_version if choice.method in ("zig", "build-std") else None,
+        "zig": tools.zig_version if methods.get(choice.method).uses_zig else None,
         "linker": choice.linker,
     }
 
@@ -106,7 +104,7 @@ def _toolchain_record(choice: Choice, tools: HostTools) -> dict[str, str | None]
 def cache_key(
     *,
     job: BuildJob,
-    config: Config,
+    plan: ReleasePlan,
     choice: Choice,
     toolchain: dict[str, str | None],
     tree: str,
@@ -117,7 +115,7 @@ def cache_key(
     inputs = {
         "castoff": __version__,
         "job": asdict(job),
-        "project": [config.name, config.version, list(config.binaries), config.archive_name],
+        "project": [plan.name, plan.version, list(plan.binaries)],
         "choice": [choice.method, choice.std, choice.linker],
         "toolchain": toolchain,
         "tree": tree,
@@ -183,7 +181,7 @@ def _check_built_tags(wheel: Path, job: BuildJob) -> None:
     found = sorted({t.platform for t in tags})
     if found != sorted(job.built_platform_tags):
         raise BuildError(
-            f"{job.target}: maturin tagged {wheel.name} {'.'.join(found)}, but the plan promises "
+            f"{job.triple}: maturin tagged {wheel.name} {'.'.join(found)}, but the plan promises "
             f"{'.'.join(job.built_platform_tags)}.",
             hint="The binary needs more than the configured compatibility allows (for glibc: "
             "a newer glibc); raise manylinux/musllinux for this target, or build it in an "
@@ -191,33 +189,31 @@ def _check_built_tags(wheel: Path, job: BuildJob) -> None:
         )
 
 
-def _binaries_from_wheel(wheel: Path, config: Config, job: BuildJob) -> list[tuple[str, bytes]]:
-    suffix = ".exe" if TARGETS[job.target].os == "windows" else ""
-    scripts = f"{canonical_wheel_name(config.name)}-{config.version}.data/scripts/"
+def _binaries_from_wheel(wheel: Path, plan: ReleasePlan, job: BuildJob) -> list[tuple[str, bytes]]:
+    scripts = f"{canonical_wheel_name(plan.name)}-{plan.version}.data/scripts/"
     result = []
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        for binary in config.binaries:
-            member = scripts + binary + suffix
+        for binary in job.binaries:
+            member = scripts + binary
             if member not in names:
                 raise BuildError(
-                    f"{job.target}: {wheel.name} has no {member}.",
+                    f"{job.triple}: {wheel.name} has no {member}.",
                     hint="Check tool.castoff.binaries against Cargo.toml's [[bin]] names.",
                 )
-            result.append((binary + suffix, archive.read(member)))
+            result.append((binary, archive.read(member)))
     return result
 
 
 def _smoke(
     binaries: Sequence[tuple[str, bytes]],
     job: BuildJob,
-    config: Config,
+    version: str,
     tools: HostTools,
     runner: Runner,
     log: _JobLog,
 ) -> tuple[SmokeRecord, ...]:
-    target = TARGETS[job.target]
-    plan = smoke_plan(target, tools)
+    how = smoke_plan(job.target, tools)
     records = []
     with tempfile.TemporaryDirectory(prefix="castoff-smoke-") as tmp:
         for name, data in binaries:
@@ -228,10 +224,10 @@ def _smoke(
                 run_smoke(
                     path,
                     name=name,
-                    target=target,
-                    plan=plan,
+                    target=job.target,
+                    plan=how,
                     runner=runner,
-                    version=config.version,
+                    version=version,
                     log=log.write,
                 )
             )
@@ -241,31 +237,27 @@ def _smoke(
 def _compile(
     job: BuildJob,
     *,
-    config: Config,
+    plan: ReleasePlan,
     choice: Choice,
     tools: HostTools,
     runner: Runner,
     options: BuildOptions,
     log: _JobLog,
 ) -> Path:
-    """Run maturin for one job and return its wheel, renamed to the plan's sorted tag set."""
+    """Run maturin for one job and return its wheel, named as the plan names it."""
     folder = log.path.parent
     paths = BuildPaths(
-        project_dir=config.project_root.resolve(),
+        project_dir=options.project_dir.resolve(),
         wheel_dir=folder / ".wheel",
         # Kept between runs (one per project and target): std built from source lives here.
         cargo_target_dir=options.cache_dir
         / "cargo-target"
-        / canonical_wheel_name(config.name)
-        / job.target,
+        / canonical_wheel_name(plan.name)
+        / job.triple,
         cargo_home=options.cache_dir / "cargo-home-build-std",
+        cache_dir=options.cache_dir,
     )
-    if job.zig_cpu:
-        shim = options.cache_dir / "zig-cpu" / job.zig_cpu / "python"
-        shim.parent.mkdir(parents=True, exist_ok=True)
-        shim.write_text(zig_cpu_shim(tools.python, job.zig_cpu), encoding="utf-8")
-        shim.chmod(0o755)
-        paths = dataclasses.replace(paths, zig_python=shim)
+    paths = methods.get(choice.method).prepare(job, paths, tools)
     if choice.std == "build-std":
         paths.cargo_home.mkdir(parents=True, exist_ok=True)
         (paths.cargo_home / "config.toml").write_text(
@@ -276,16 +268,16 @@ def _compile(
         log.run(runner, command)
     except CommandFailedError as exc:
         raise BuildError(
-            f"{job.target}: maturin failed. {exc.message}", hint=f"Full log: {log.path}"
+            f"{job.triple}: maturin failed. {exc.message}", hint=f"Full log: {log.path}"
         ) from None
     built = sorted(paths.wheel_dir.glob("*.whl"))
     if len(built) != 1:
         raise BuildError(
-            f"{job.target}: maturin wrote {len(built)} wheels, expected 1.",
+            f"{job.triple}: maturin wrote {len(built)} wheels, expected 1.",
             hint=f"Full log: {log.path}",
         )
     _check_built_tags(built[0], job)
-    wheel = folder / wheel_filename(config.name, config.version, job.built_platform_tags)
+    wheel = folder / job.built_wheel
     built[0].rename(wheel)
     shutil.rmtree(paths.wheel_dir)
     return wheel
@@ -294,7 +286,7 @@ def _compile(
 def build_job(
     job: BuildJob,
     *,
-    config: Config,
+    plan: ReleasePlan,
     tools: HostTools,
     runner: Runner,
     options: BuildOptions,
@@ -303,22 +295,20 @@ def build_job(
     report: Report,
 ) -> tuple[PartialManifest, bool]:
     """Build one job into its folder; return its manifest and whether the cache served it."""
-    target_config = config.target(job.target)
-    assert target_config is not None  # noqa: S101 - jobs come from this config's plan
-    choice = choose(target_config, tools)
+    choice = choose(job, tools)
     if not choice.buildable:
         lacking = ", ".join(m.what for m in choice.missing)
         raise ToolMissingError(
-            f"{job.target} cannot be built here: missing {lacking}.",
+            f"{job.triple} cannot be built here: missing {lacking}.",
             hint="Install: "
             + "; ".join(dict.fromkeys(m.install for m in choice.missing))
             + ". `castoff doctor` shows every target.",
         )
-    folder = options.out_dir / job.target
+    folder = options.out_dir / job.triple
     toolchain = _toolchain_record(choice, tools)
     key = cache_key(
         job=job,
-        config=config,
+        plan=plan,
         choice=choice,
         toolchain=toolchain,
         tree=tree,
@@ -330,38 +320,38 @@ def build_job(
 
     started = time.monotonic()
     # Only a folder castoff made for this target's build (or none, or an empty one) is replaced.
-    check_claimable(folder, "build", BuildError, f"--out (its {job.target} folder)")
+    check_claimable(folder, "build", BuildError, f"--out (its {job.triple} folder)")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    wheel_name = wheel_filename(config.name, config.version, job.built_platform_tags)
-    mark(folder, "build", [BUILD_LOG, PARTIAL_MANIFEST, ".wheel", wheel_name, *job.artifacts[1:]])
+    mark(
+        folder,
+        "build",
+        [BUILD_LOG, PARTIAL_MANIFEST, ".wheel", job.built_wheel, *job.artifacts[1:]],
+    )
     log = _JobLog(folder / BUILD_LOG)
     try:
-        report(job.target, f"building ({choice.method}, std {choice.std})")
+        report(job.triple, f"building ({choice.method}, std {choice.std})")
         wheel = _compile(
-            job, config=config, choice=choice, tools=tools, runner=runner, options=options, log=log
+            job, plan=plan, choice=choice, tools=tools, runner=runner, options=options, log=log
         )
-        report(job.target, "archiving")
-        binaries = _binaries_from_wheel(wheel, config, job)
-        archive = folder / archive_filename(config.archive_name, job.target, target_config.archive)
+        report(job.triple, "archiving")
+        binaries = _binaries_from_wheel(wheel, plan, job)
+        archive = folder / job.archive
         write_archive(
-            archive,
-            folder=archive_folder(config.archive_name, job.target),
-            binaries=binaries,
-            mtime=options.source_date_epoch,
+            archive, folder=job.archive_folder, binaries=binaries, mtime=options.source_date_epoch
         )
         sidecar = write_sidecar(archive)
 
-        report(job.target, "smoke-running")
-        smoke = _smoke(binaries, job, config, tools, runner, log)
+        report(job.triple, "smoke-running")
+        smoke = _smoke(binaries, job, plan.version, tools, runner, log)
         failed = [s for s in smoke if s.status == "failed"]
         if failed:
             details = "; ".join(
                 f"{s.binary} {s.reason} (output: {s.output[:200]!r})" for s in failed
             )
             raise BuildError(
-                f"{job.target}: smoke-run failed: {details}.", hint=f"Full log: {log.path}"
+                f"{job.triple}: smoke-run failed: {details}.", hint=f"Full log: {log.path}"
             )
     finally:
         log.close()
@@ -377,9 +367,9 @@ def build_job(
 
     manifest = PartialManifest(
         schema_version=MANIFEST_SCHEMA_VERSION,
-        name=config.name,
-        version=config.version,
-        target=job.target,
+        name=plan.name,
+        version=plan.version,
+        target=job.triple,
         method=choice.method,
         std=choice.std,
         cache_key=key,
@@ -423,32 +413,31 @@ def stable_maturin(tools: HostTools, cache_dir: Path) -> HostTools:
 def build_all(
     plan: ReleasePlan,
     *,
-    config: Config,
     tools: HostTools,
     runner: Runner,
     options: BuildOptions,
     report: Report,
 ) -> list[Outcome]:
     """Build every job of a plan, up to options.jobs at once; failures are outcomes, not raises."""
-    commit = runner.capture(Command(argv=("git", "rev-parse", "HEAD"), cwd=config.project_root))
+    commit = runner.capture(Command(argv=("git", "rev-parse", "HEAD"), cwd=options.project_dir))
     source_commit = commit.stdout.strip() if commit.returncode == 0 else None
-    tree = source_tree_sha256(config.project_root, exclude=[options.out_dir])
+    tree = source_tree_sha256(options.project_dir, exclude=[options.out_dir])
     # Every target's folder is castoff's to replace (or new) before any build starts.
     if options.out_dir.exists() and not options.out_dir.is_dir():
         raise UsageError(f"{options.out_dir}: is a file, not a folder for the builds.")
     for job in plan.jobs:
-        check_claimable(options.out_dir / job.target, "build", UsageError, "--out")
+        check_claimable(options.out_dir / job.triple, "build", UsageError, "--out")
     options.out_dir.mkdir(parents=True, exist_ok=True)
     tools = stable_maturin(tools, options.cache_dir)
     # Set by the failing worker itself, so a worker that is free next sees it before starting.
     stop = threading.Event()
 
     def one(job: BuildJob) -> Outcome:
-        folder = options.out_dir / job.target
+        folder = options.out_dir / job.triple
         if stop.is_set():
             error = "not started after an earlier failure (use --keep-going)"
             return Outcome(
-                target=job.target,
+                target=job.triple,
                 status="skipped",
                 seconds=0.0,
                 folder=folder,
@@ -459,7 +448,7 @@ def build_all(
         try:
             manifest, cached = build_job(
                 job,
-                config=config,
+                plan=plan,
                 tools=tools,
                 runner=runner,
                 options=options,
@@ -470,10 +459,10 @@ def build_all(
         except CastoffError as exc:
             if not options.keep_going:
                 stop.set()
-            report(job.target, "failed")
+            report(job.triple, "failed")
             seconds = time.monotonic() - started
             return Outcome(
-                target=job.target,
+                target=job.triple,
                 status="failed",
                 seconds=seconds,
                 folder=folder,
@@ -481,10 +470,10 @@ def build_all(
                 error=exc.paragraph(),
             )
         status = "cached" if cached else "built"
-        report(job.target, status)
+        report(job.triple, status)
         seconds = time.monotonic() - started
         return Outcome(
-            target=job.target,
+            target=job.triple,
             status=status,
             seconds=seconds,
             folder=folder,

@@ -6,12 +6,14 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from castoff.build.toolchains import INSTALL_BUILD_PYTHON, Choice, HostTools
 from castoff.errors import ConfigError
-from castoff.plan import BuildJob
 from castoff.runner import Command
-from castoff.targets import TARGETS
+
+if TYPE_CHECKING:
+    from castoff.plan import BuildJob
 
 DIGEST_PIN = "@sha256:"
 
@@ -24,6 +26,7 @@ class BuildPaths:
     wheel_dir: Path  # maturin --out
     cargo_target_dir: Path  # kept between runs: the cross-built std lives here
     cargo_home: Path  # for build-std: a CARGO_HOME whose crates-io is rust-web-src's vendor folder
+    cache_dir: Path = Path()  # castoff's cache, for what a method prepares once per machine
     zig_python: Path | None = None  # a zig_cpu_shim, for jobs that set zig's -mcpu
 
 
@@ -71,52 +74,70 @@ def maturin_command(
     inherited_env: Mapping[str, str] | None = None,
 ) -> Command:
     """Return the command that builds one job's wheel with the chosen method."""
-    if choice.method == "docker":
-        return docker_command(job, paths)
-    argv = [tools.maturin or "maturin", "build", "--release", "--locked", "--target", job.target]
+    from castoff.build import methods  # noqa: PLC0415 - the methods build on this module
+
+    return methods.get(choice.method).command(
+        job, choice, tools, paths, inherited_env or {}, extra_rustflags
+    )
+
+
+def base_argv(
+    job: BuildJob, tools: HostTools, paths: BuildPaths
+) -> tuple[list[str], dict[str, str]]:
+    """Return `maturin build` for the job's target and compatibility, and its environment."""
+    argv = [tools.maturin or "maturin", "build", "--release", "--locked", "--target", job.triple]
     argv += ["--out", str(paths.wheel_dir)]
     if compat := compatibility(job):
         argv += ["--compatibility", compat]
     env = {"CARGO_TARGET_DIR": str(paths.cargo_target_dir)}
     if job.macosx:
         env["MACOSX_DEPLOYMENT_TARGET"] = job.macosx
-    rustflags = list(extra_rustflags)
+    return argv, env
+
+
+def finish(
+    job: BuildJob,
+    choice: Choice,
+    tools: HostTools,
+    paths: BuildPaths,
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    inherited_env: Mapping[str, str],
+    rustflags: tuple[str, ...],
+) -> Command:
+    """Add std (prebuilt or built from source) and rustflags to a method's command."""
+    flags = list(rustflags)
     if job.target_features:
-        rustflags += ["-C", "target-feature=" + ",".join(job.target_features)]
-    if choice.method in ("zig", "build-std"):
-        argv.append("--zig")
-        env |= _zig_env(job, tools, paths)
-    if choice.method == "cross-gcc":
-        if choice.linker is None:
-            raise ConfigError(f"{job.target}: no cross gcc to link with.")
-        env[f"CARGO_TARGET_{job.target.upper().replace('-', '_')}_LINKER"] = choice.linker
+        flags += ["-C", "target-feature=" + ",".join(job.target_features)]
     if choice.std == "build-std":
         argv.append("-Zbuild-std=std,panic_abort")
         env |= _build_std_env(job, tools, paths)
-        if TARGETS[job.target].libc == "musl":
+        if job.target.libc == "musl":
             # A std built from source has no self-contained musl crt objects; zig brings its own.
-            rustflags += ["-C", "link-self-contained=no"]
-    if rustflags:
-        inherited = (inherited_env or {}).get("RUSTFLAGS", "")
-        env["RUSTFLAGS"] = " ".join(filter(None, [inherited, *rustflags]))
+            flags += ["-C", "link-self-contained=no"]
+    if flags:
+        inherited = inherited_env.get("RUSTFLAGS", "")
+        env["RUSTFLAGS"] = " ".join(filter(None, [inherited, *flags]))
     return Command(
         argv=tuple(argv), env=env, cwd=paths.project_dir, install_hint=INSTALL_BUILD_PYTHON
     )
 
 
-def _zig_env(job: BuildJob, tools: HostTools, paths: BuildPaths) -> dict[str, str]:
+def zig_env(job: BuildJob, tools: HostTools, paths: BuildPaths) -> dict[str, str]:
+    """Return the environment that makes maturin's zig the job's linker (and C compiler)."""
     # cargo-zigbuild runs `$CARGO_ZIGBUILD_PYTHON_PATH -m ziglang`: the Python that has ziglang,
     # or the shim that adds zig's -mcpu to it.
     if not job.zig_cpu:
         return {"CARGO_ZIGBUILD_PYTHON_PATH": tools.python}
     if paths.zig_python is None:
-        raise ConfigError(f"{job.target}: zig_cpu {job.zig_cpu} needs a zig_cpu_shim.")
+        raise ConfigError(f"{job.triple}: zig_cpu {job.zig_cpu} needs a zig_cpu_shim.")
     return {"CARGO_ZIGBUILD_PYTHON_PATH": str(paths.zig_python)}
 
 
 def _build_std_env(job: BuildJob, tools: HostTools, paths: BuildPaths) -> dict[str, str]:
     if tools.build_std is None:
-        raise ConfigError(f"{job.target}: building std needs Debian's rust-web-src.")
+        raise ConfigError(f"{job.triple}: building std needs Debian's rust-web-src.")
     return {
         "CARGO": tools.build_std.cargo,
         "RUSTC": tools.build_std.rustc,
@@ -129,14 +150,14 @@ def docker_command(job: BuildJob, paths: BuildPaths) -> Command:
     """Return the `docker run` of a maturin build in an image pinned by digest."""
     if not job.image or DIGEST_PIN not in job.image:
         raise ConfigError(
-            f"{job.target}: method 'docker' needs an image pinned by digest, got {job.image!r}.",
+            f"{job.triple}: method 'docker' needs an image pinned by digest, got {job.image!r}.",
             hint="Write image = 'name@sha256:<64 hex digits>' in the target's config.",
         )
     argv = ["docker", "run", "--rm", "--volume", f"{paths.project_dir}:/io", "--workdir", "/io"]
     argv += ["--volume", f"{paths.wheel_dir}:/out"]
-    argv += ["--env", f"CARGO_TARGET_DIR=/io/target/castoff/{job.target}"]
+    argv += ["--env", f"CARGO_TARGET_DIR=/io/target/castoff/{job.triple}"]
     argv += ["--entrypoint", "maturin", job.image]
-    argv += ["build", "--release", "--locked", "--target", job.target, "--out", "/out"]
+    argv += ["build", "--release", "--locked", "--target", job.triple, "--out", "/out"]
     if compat := compatibility(job):
         argv += ["--compatibility", compat]
     return Command(

@@ -7,10 +7,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from castoff import targets as tg
-from castoff.config import TargetConfig
 from castoff.runner import Command, Runner
+
+if TYPE_CHECKING:
+    from castoff.plan import BuildJob
 
 DEBIAN_RUSTC = Path("/usr/bin/rustc")
 DEBIAN_CARGO = Path("/usr/bin/cargo")
@@ -172,69 +175,43 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
     )
 
 
-def _cross_gcc_package(gnu_triple: str) -> str:
-    return f"{APT} gcc-{gnu_triple}"
+def choose(job: BuildJob, tools: HostTools) -> Choice:
+    """Choose how a job builds on this machine; pure, so doctor and build always agree."""
+    from castoff.build import methods  # noqa: PLC0415 - the methods build on this module
 
-
-def choose(target_config: TargetConfig, tools: HostTools) -> Choice:
-    """Choose how a target builds on this machine; pure, so doctor and build always agree."""
     missing: list[Missing] = []
     if tools.maturin is None:
         missing.append(Missing(what="maturin", install=INSTALL_BUILD_PYTHON))
-    if target_config.method == "docker":
-        if not tools.docker:
-            install = "run this job where Docker runs (GitHub Actions' ubuntu runners)"
-            missing.append(Missing(what="a Docker engine", install=install))
-        return Choice(
-            method="docker",
-            std="prebuilt",
-            linker=None,
-            missing=tuple(missing),
-            reason="configured",
+    target = job.target
+    if job.method == methods.AUTO or (target.os != "linux" and job.method != "docker"):
+        # Only a machine of the OS builds macOS and Windows targets, whatever the config says.
+        name, reason = next(
+            (m.name, why) for m in methods.METHODS.values() if (why := m.auto_reason(target))
         )
-    target = target_config.target
-    if target.os != "linux":
-        if tools.host_triple != target.triple:
-            install = f"run this job on a {target.os} runner (runner = '{target_config.runner}')"
-            missing.append(Missing(what=f"a {target.os} machine", install=install))
+    else:
+        name, reason = job.method, "configured"
+    method = methods.get(name)
+    missing += method.missing(job, tools)
+    if name == "docker" or target.os != "linux":
+        # The image, or the native toolchain of the runner, brings std.
         return Choice(
-            method="native",
-            std="prebuilt",
-            linker=None,
-            missing=tuple(missing),
-            reason="only a native build makes this target",
+            method=name, std="prebuilt", linker=None, missing=tuple(missing), reason=reason
         )
-    return _choose_linux(target_config, tools, missing)
-
-
-def _choose_linux(target_config: TargetConfig, tools: HostTools, missing: list[Missing]) -> Choice:
-    target = target_config.target
-    method, reason = target_config.method, "configured"
-    if method == "auto":
-        if target.libc == "gnu" and target.wheel_arch == "ppc64le":
-            method, reason = "cross-gcc", "zig cannot link ppc64le glibc binaries"
-        else:
-            method, reason = "zig", "zig links for any target and pins the glibc version"
-    linker = None
-    if method == "cross-gcc" and target.gnu_triple is not None:
-        linker = tools.cross_gcc.get(target.gnu_triple)
-        if linker is None:
-            install = f"{APT} gcc-{target.gnu_triple}"
-            missing.append(Missing(what=f"{target.gnu_triple}-gcc", install=install))
-    if method in ("zig", "build-std") and tools.zig_version is None:
-        missing.append(Missing(what="zig (the ziglang package)", install=INSTALL_BUILD_PYTHON))
-    if method == "native" and tools.host_triple != target.triple:
-        install = f"run this job on a {target.wheel_arch} runner"
-        missing.append(Missing(what=f"a {target.triple} machine", install=install))
     # std: the default toolchain's when it has one, else built from Debian's rust-web-src.
     has_std = tools.default is not None and target.triple in tools.default.std_targets
-    std = "prebuilt" if has_std and method != "build-std" else "build-std"
+    std = "prebuilt" if has_std and not method.builds_std else "build-std"
     if std == "build-std":
         reason += f"; std is built from source (no prebuilt std for {target.triple})"
         if tools.build_std is None:
             what = f"std for {target.triple} (Debian's rustc-web and rust-web-src)"
             missing.append(Missing(what=what, install=INSTALL_DEBIAN_RUST))
-    return Choice(method=method, std=std, linker=linker, missing=tuple(missing), reason=reason)
+    return Choice(
+        method=name,
+        std=std,
+        linker=method.linker(job, tools),
+        missing=tuple(missing),
+        reason=reason,
+    )
 
 
 def smoke_plan(target: tg.Target, tools: HostTools) -> SmokePlan:

@@ -1,0 +1,39 @@
+"""Every build method castoff knows, by name: the one list (cibuildwheel's ALL_PLATFORM_MODULES).
+
+A method is one module whose METHOD satisfies castoff.build.method.BuildMethod; listing it here
+(or calling register) is all castoff needs to plan, doctor and build with it.
+"""
+
+from __future__ import annotations
+
+from castoff.build.method import BuildMethod
+from castoff.build.methods import build_std, cross_gcc, docker, native, zig
+
+AUTO = "auto"
+# In the order `auto` asks them: the first that takes a target builds it.
+METHODS: dict[str, BuildMethod] = {
+    m.name: m
+    for m in (cross_gcc.METHOD, zig.METHOD, native.METHOD, build_std.METHOD, docker.METHOD)
+}
+
+
+def register(method: BuildMethod) -> None:
+    """Add a method; its name must be new (and not `auto`)."""
+    if method.name in METHODS or method.name == AUTO:
+        raise ValueError(f"a build method named {method.name!r} is registered already")
+    METHODS[method.name] = method
+
+
+def unregister(name: str) -> None:
+    """Remove a method added with register (tests)."""
+    METHODS.pop(name, None)
+
+
+def names() -> tuple[str, ...]:
+    """Return what a target's `method` may be: auto and every method."""
+    return (AUTO, *METHODS)
+
+
+def get(name: str) -> BuildMethod:
+    """Return a method by name (config has checked that it exists)."""
+    return METHODS[name]
