@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from castoff import targets as tg
@@ -436,73 +435,15 @@ def _check_compat_fits(
     musllinux: tuple[int, int] | None,
     macosx: tuple[int, int] | None,
 ) -> None:
-    family = target.tag_family
-    for key, value, wanted in (
-        ("manylinux", manylinux, "manylinux"),
-        ("musllinux", musllinux, "musllinux"),
-        ("macosx", macosx, "macosx"),
-    ):
-        if value is not None and family != wanted:
-            entry.fail(
-                key,
-                f"applies to {wanted} targets, and '{target.triple}' builds {family} wheels.",
-                "Remove it; for a static musl wheel that should also install on glibc, use "
-                "tool.castoff.tag-policy or extra-tags.",
-            )
-    if manylinux is not None and target.glibc_floor and manylinux < target.glibc_floor:
-        floor = tg.format_version(target.glibc_floor)
-        entry.fail(
-            "manylinux",
-            f"'{tg.format_version(manylinux)}' is below the glibc floor of {target.wheel_arch} "
-            f"({floor}): the tag would promise systems the binary cannot run on.",
-            f"Use manylinux = '{floor}' or higher.",
-        )
-    if musllinux is not None and target.musl_floor and musllinux < target.musl_floor:
-        floor = tg.format_version(target.musl_floor)
-        entry.fail(
-            "musllinux",
-            f"'{tg.format_version(musllinux)}' is below musl {floor} for {target.wheel_arch}.",
-            f"Use musllinux = '{floor}' or higher.",
-        )
-    if macosx is not None and target.macos_floor and macosx < target.macos_floor:
-        floor = f"{target.macos_floor[0]}.{target.macos_floor[1]}"
-        entry.fail(
-            "macosx",
-            f"'{macosx[0]}.{macosx[1]}' is below rustc's minimum for this target.",
-            f"Use macosx = '{floor}' or higher.",
-        )
+    found = tg.compat_problem(target, manylinux=manylinux, musllinux=musllinux, macosx=macosx)
+    if found is not None:
+        entry.fail(found.key, found.problem, found.fix)
 
 
 def _check_extra_tag(entry: Table, key: str, tag: str, target: tg.Target) -> None:
-    parsed = tg.parse_linux_tag(tag)
-    if parsed is None or target.os != "linux":
-        entry.fail(
-            key,
-            f"'{tag}' is not a Linux platform tag castoff can add to a {target.triple} wheel.",
-            "Use manylinux_X_Y_ARCH, musllinux_X_Y_ARCH, manylinux2014_ARCH or linux_ARCH.",
-        )
-    if parsed.arch != target.wheel_arch:
-        entry.fail(
-            key,
-            f"'{tag}' names architecture '{parsed.arch}', but {target.triple} wheels are "
-            f"'{target.wheel_arch}'.",
-            f"Use a tag ending in _{target.wheel_arch}.",
-        )
-    if parsed.version is not None:
-        problem = tg.version_problem(parsed.family, parsed.version)
-        if problem is not None:
-            entry.fail(key, f"'{tag}': {problem}.")
-    glibc = parsed.version if parsed.family == "manylinux" else None
-    if glibc and target.libc == "musl" and not target.is_static_by_default:
-        entry.fail(key, f"'{tag}' claims glibc for a dynamically linked musl binary.")
-    if glibc and target.glibc_floor and glibc < target.glibc_floor:
-        floor = tg.format_version(target.glibc_floor)
-        entry.fail(
-            key,
-            f"'{tag}' promises glibc {glibc[0]}.{glibc[1]}, below the {target.wheel_arch} "
-            f"floor of {floor.replace('_', '.')}.",
-            f"Use manylinux_{floor}_{target.wheel_arch} or higher.",
-        )
+    found = tg.extra_tag_problem(tag, target)
+    if found is not None:
+        entry.fail(key, found.problem, found.fix)
 
 
 def _tag_policy(table: Table) -> TagPolicy:
@@ -609,15 +550,17 @@ def _backend_table(table: Table, name: str) -> Table:
 
 def _sign(table: Table, root: Path) -> SignConfig:
     known = registry.names()
-    table.check_keys(["backends", *known])
     backends = table.strings("backends") or ()
     for i, backend in enumerate(backends):
         if backend not in known:
             table.fail(
                 f"backends[{i}]",
                 f"'{backend}' is not one of {', '.join(known)}.",
-                did_you_mean(backend, known),
+                did_you_mean(backend, known)
+                or "Use one of those; a backend castoff does not ship must be registered first "
+                "(docs/architecture.md).",
             )
+    table.check_keys(["backends", *known])
     if len(set(backends)) != len(backends):
         table.fail("backends", "names a backend twice.")
     for backend in known:
@@ -672,8 +615,3 @@ def url_problem(url: str) -> str | None:
         # Anything castoff prints or writes (commands, --json, the journal) would carry it.
         return "holds credentials (user:password@), which castoff would print and journal"
     return None
-
-
-def canonical_wheel_name(name: str) -> str:
-    """Return the distribution name as it appears in wheel file names (PEP 427, escaped)."""
-    return re.sub(r"[-_.]+", "_", canonicalize_name(name))

@@ -10,7 +10,7 @@ from castoff.config import resolve
 from castoff.errors import ConfigError, UsageError
 from castoff.manifest import write_replacing
 from castoff.tables import read_toml
-from castoff.workflows import WorkflowOptions, render_all
+from castoff.workflows import HEADER, WorkflowOptions, render_all
 
 NOXFILE = '''"""castoff's release sessions (nox -l): plan, build, sign, release, rehearse."""
 
@@ -192,3 +192,34 @@ def init(project: Path, *, force: bool) -> list[Path]:
             hint="Look at them, then run `castoff init --force` to replace them.",
         )
     return write_all(files)
+
+
+def write_workflows(folder: Path, generated: dict[str, str]) -> list[Path]:
+    """Write generated workflows into folder; a file there that castoff did not write is kept."""
+    files = {folder / name: text for name, text in generated.items()}
+    for path in files:
+        if path.is_file() and not path.read_bytes().startswith(HEADER.encode()):
+            raise UsageError(
+                f"{path}: is not a workflow castoff generated; castoff never replaces a file it "
+                "did not write.",
+                hint="Move it away (or give --workflows another folder), then generate again.",
+            )
+    return write_all(files)
+
+
+def check_workflows(folder: Path, generated: dict[str, str]) -> list[str]:
+    """Raise UsageError when a workflow in folder differs from what castoff generates."""
+    drifted = [
+        str(folder / name)
+        for name, text in generated.items()
+        if not (folder / name).is_file() or (folder / name).read_bytes() != text.encode()
+    ]
+    checked = [str(folder / n) for n in sorted(generated)]
+    if drifted:
+        raise UsageError(
+            f"{', '.join(drifted)}: differs from what castoff generates (or is missing); the "
+            "workflow must only call castoff's nox sessions.",
+            hint="Regenerate with `castoff ci generate` (same options) and commit the result.",
+            details={"checked": checked, "drifted": drifted},
+        )
+    return checked

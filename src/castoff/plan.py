@@ -9,10 +9,10 @@ from importlib import resources
 from typing import Any, Literal, cast, get_args
 
 from castoff import targets as tg
-from castoff.config import Config, TagPolicy, TargetConfig, canonical_wheel_name
+from castoff.config import Config, TagPolicy, TargetConfig
 from castoff.errors import ConfigError, PlanError, UsageError
 from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES, Field
-from castoff.pypi import tag_set, wheel_refusal
+from castoff.pypi import canonical_wheel_name, tag_set, wheel_refusal
 from castoff.sign import registry
 
 SCHEMA_VERSION = 2
@@ -99,6 +99,11 @@ class ReleasePlan:
     binaries: tuple[str, ...]
     jobs: tuple[BuildJob, ...]
     artifacts: tuple[Artifact, ...]
+
+    @property
+    def signing_backends(self) -> tuple[str, ...]:
+        """Return the backends the plan's signatures come from, in the order first named."""
+        return tuple(dict.fromkeys(s.backend for a in self.artifacts for s in a.signatures))
 
     def job(self, triple: str) -> BuildJob:
         """Return the job of a planned triple."""

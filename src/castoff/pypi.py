@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from packaging.utils import canonicalize_name
+
 WAREHOUSE_COMMIT = "6b62157"
 
 # warehouse: MAX_FILESIZE = 100 * ONE_MB (ONE_MB = 1024 * 1024); PyPI admins can raise it.
@@ -134,3 +136,8 @@ def wheel_refusal(platform_tags: Iterable[str]) -> str | None:
 def tag_set(tags: Iterable[str]) -> str:
     """Join tags into a compressed tag set, sorted as PEP 425 asks; warehouse #18129 may insist."""
     return ".".join(sorted(set(tags)))
+
+
+def canonical_wheel_name(name: str) -> str:
+    """Return the distribution name as it appears in wheel file names (PEP 427, escaped)."""
+    return re.sub(r"[-_.]+", "_", canonicalize_name(name))

@@ -14,11 +14,10 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from castoff.build.builder import BuildOptions
 from castoff.build.smoke import run_smoke
@@ -31,7 +30,9 @@ from castoff.plan import ReleasePlan
 from castoff.publish.github import FolderRelease
 from castoff.publish.publisher import PublishOptions
 from castoff.release import build_and_assemble, publish_checked
+from castoff.results import RehearseResult, Report
 from castoff.runner import Command, Runner
+from castoff.sign import registry
 from castoff.sign.signing import keygen, sign_release
 from castoff.targets import TARGETS, parse_linux_tag
 
@@ -192,9 +193,6 @@ def uv_platform(tag: str) -> str | None:
     if linux.family == "musllinux" and linux.arch in _UV_MUSL_ARCHES:
         return f"{linux.arch}-unknown-linux-musl"
     return None
-
-
-Report = Callable[[str], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -375,7 +373,7 @@ def rehearse(
     runner: Runner,
     env: Mapping[str, str],
     report: Report,
-) -> dict[str, Any]:
+) -> RehearseResult:
     """Build, assemble, sign (throwaway keys), publish to a local index and folder, install back."""
     # The work folder is castoff's own (its marker says so), or new, or empty: a folder of
     # someone else's is never emptied.
@@ -396,12 +394,12 @@ def rehearse(
         runner=runner,
         report=report,
     )
-    # sigstore signs only in GitHub Actions; a rehearsal signs with the key backends.
-    backends = tuple(b for b in config.sign.backends if b != "sigstore")
+    # Keyless backends (sigstore) sign only in GitHub Actions; a rehearsal signs with keys.
+    backends = tuple(b for b in plan.signing_backends if not registry.get(b).keyless)
     keys = work / "keys"
     if backends:
         made = keygen(keys, config, runner)
-        report(f"throwaway keys for {', '.join(made['backends'])} in {keys}")
+        report(f"throwaway keys for {', '.join(made.backends)} in {keys}")
         manifest = sign_release(
             dist,
             config,
@@ -411,7 +409,7 @@ def rehearse(
             runner=runner,
             report=report,
         )
-    tag = f"v{config.version}"
+    tag = f"v{plan.version}"
     with local_index(work / "index", runner) as served:
         report(f"local index: {served.index_url} (uploads need its throwaway password)")
         host = FolderRelease(work / "release", tag) if config.publish.github.enabled else None
@@ -430,9 +428,9 @@ def rehearse(
         )
         ctx = InstallBack(
             index_url=served.index_url,
-            project=config.name,
-            version=config.version,
-            binary=config.binaries[0],
+            project=plan.name,
+            version=plan.version,
+            binary=plan.binaries[0],
             tools=tools,
             runner=runner,
             work=work,
@@ -440,10 +438,6 @@ def rehearse(
         )
         rows = install_back(ctx, manifest, work / "release" / tag if host else dist)
     report("stopped the local index")
-    return {
-        "work": str(work),
-        "index": published["index"],
-        "release": published["release"],
-        "targets": [asdict(r) for r in rows],
-        "failed": [r.target for r in rows if r.failed()],
-    }
+    return RehearseResult(
+        name=plan.name, version=plan.version, work=work, published=published, targets=tuple(rows)
+    )

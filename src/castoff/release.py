@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from castoff.assemble.assembler import assemble, collect
 from castoff.build.builder import BuildOptions, build_all
@@ -17,10 +16,9 @@ from castoff.plan import ReleasePlan
 from castoff.publish.github import ReleaseHost
 from castoff.publish.preflight import preflight
 from castoff.publish.publisher import PublishOptions, publish_release
+from castoff.results import PublishResult, ReleaseResult, Report
 from castoff.runner import Runner
 from castoff.sign.signing import sign_release
-
-Report = Callable[[str], None]
 
 
 def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
@@ -74,7 +72,7 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
     env: Mapping[str, str],
     report: Report,
     previous: Path | None = None,
-) -> dict[str, Any]:
+) -> PublishResult:
     """Preflight (every check, nothing uploaded on a failure), then publish to both destinations."""
     checked = preflight(
         dist,
@@ -97,7 +95,12 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
         env=env,
         report=report,
     )
-    return {**published, "kept_from_index": checked.doc["kept_from_index"]}
+    return PublishResult(
+        status="dry-run" if options.dry_run else "published",
+        index=published["index"],
+        release=published["release"],
+        kept_from_index=checked.kept_from_index,
+    )
 
 
 def release(  # noqa: PLR0913 - the whole pipeline's inputs
@@ -115,7 +118,7 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
     runner: Runner,
     env: Mapping[str, str],
     report: Report,
-) -> dict[str, Any]:
+) -> ReleaseResult:
     """Build, assemble, sign and verify, preflight, then publish (or, dry, show the uploads)."""
     build_and_assemble(
         config,
@@ -128,7 +131,7 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
         runner=runner,
         report=report,
     )
-    if config.sign.backends:
+    if plan.signing_backends:
         sign_release(
             dist,
             config,
@@ -138,7 +141,7 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
             runner=runner,
             report=report,
         )
-    return publish_checked(
+    published = publish_checked(
         dist,
         config,
         options=options,
@@ -149,3 +152,4 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
         env=env,
         report=report,
     )
+    return ReleaseResult(name=plan.name, version=plan.version, published=published)

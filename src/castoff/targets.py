@@ -370,3 +370,92 @@ def native_platform_tags(
             return (f"macosx_{format_version(need(macosx, 'macosx'))}_{target.wheel_arch}",)
         case "win":
             return ("win32",) if target.wheel_arch == "win32" else (f"win_{target.wheel_arch}",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TagProblem:
+    """Why a tag (or a compatibility version) would promise more than a target's binary keeps."""
+
+    key: str  # the config key it came from
+    problem: str
+    fix: str | None = None
+
+
+def compat_problem(
+    target: Target,
+    *,
+    manylinux: tuple[int, int] | None,
+    musllinux: tuple[int, int] | None,
+    macosx: tuple[int, int] | None,
+) -> TagProblem | None:
+    """Return why a target's manylinux/musllinux/macosx version does not fit it, or None."""
+    family = target.tag_family
+    for key, value in (("manylinux", manylinux), ("musllinux", musllinux), ("macosx", macosx)):
+        if value is not None and family != key:
+            return TagProblem(
+                key=key,
+                problem=f"applies to {key} targets, and '{target.triple}' builds {family} wheels.",
+                fix="Remove it; for a static musl wheel that should also install on glibc, use "
+                "tool.castoff.tag-policy or extra-tags.",
+            )
+    if manylinux is not None and target.glibc_floor and manylinux < target.glibc_floor:
+        floor = format_version(target.glibc_floor)
+        return TagProblem(
+            key="manylinux",
+            problem=f"'{format_version(manylinux)}' is below the glibc floor of "
+            f"{target.wheel_arch} ({floor}): the tag would promise systems the binary cannot "
+            "run on.",
+            fix=f"Use manylinux = '{floor}' or higher.",
+        )
+    if musllinux is not None and target.musl_floor and musllinux < target.musl_floor:
+        floor = format_version(target.musl_floor)
+        return TagProblem(
+            key="musllinux",
+            problem=f"'{format_version(musllinux)}' is below musl {floor} for {target.wheel_arch}.",
+            fix=f"Use musllinux = '{floor}' or higher.",
+        )
+    if macosx is not None and target.macos_floor and macosx < target.macos_floor:
+        floor = f"{target.macos_floor[0]}.{target.macos_floor[1]}"
+        return TagProblem(
+            key="macosx",
+            problem=f"'{macosx[0]}.{macosx[1]}' is below rustc's minimum for this target.",
+            fix=f"Use macosx = '{floor}' or higher.",
+        )
+    return None
+
+
+def extra_tag_problem(tag: str, target: Target) -> TagProblem | None:
+    """Return why an extra platform tag would promise more than a target keeps, or None."""
+    parsed = parse_linux_tag(tag)
+    if parsed is None or target.os != "linux":
+        return TagProblem(
+            key="extra-tags",
+            problem=f"'{tag}' is not a Linux platform tag castoff can add to a {target.triple} "
+            "wheel.",
+            fix="Use manylinux_X_Y_ARCH, musllinux_X_Y_ARCH, manylinux2014_ARCH or linux_ARCH.",
+        )
+    if parsed.arch != target.wheel_arch:
+        return TagProblem(
+            key="extra-tags",
+            problem=f"'{tag}' names architecture '{parsed.arch}', but {target.triple} wheels are "
+            f"'{target.wheel_arch}'.",
+            fix=f"Use a tag ending in _{target.wheel_arch}.",
+        )
+    if parsed.version is not None:
+        problem = version_problem(parsed.family, parsed.version)
+        if problem is not None:
+            return TagProblem(key="extra-tags", problem=f"'{tag}': {problem}.")
+    glibc = parsed.version if parsed.family == "manylinux" else None
+    if glibc and target.libc == "musl" and not target.is_static_by_default:
+        return TagProblem(
+            key="extra-tags", problem=f"'{tag}' claims glibc for a dynamically linked musl binary."
+        )
+    if glibc and target.glibc_floor and glibc < target.glibc_floor:
+        floor = format_version(target.glibc_floor)
+        return TagProblem(
+            key="extra-tags",
+            problem=f"'{tag}' promises glibc {glibc[0]}.{glibc[1]}, below the {target.wheel_arch} "
+            f"floor of {floor.replace('_', '.')}.",
+            fix=f"Use manylinux_{floor}_{target.wheel_arch} or higher.",
+        )
+    return None

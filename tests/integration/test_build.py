@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from castoff.config import canonical_wheel_name, load
+from castoff.config import load
 from castoff.plan import build_plan, wheel_filename
+from castoff.pypi import canonical_wheel_name
 from castoff.targets import TARGETS
 from tests.conftest import EXAMPLE
 from tests.integration.conftest import castoff

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from castoff.config import canonical_wheel_name, load
+from castoff.config import load
+from castoff.pypi import canonical_wheel_name
 from tests.conftest import EXAMPLE
 
 

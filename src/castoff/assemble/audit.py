@@ -9,7 +9,7 @@ from pathlib import Path
 
 from castoff.assemble.contents import ContentsError, Member, read_archive, read_wheel
 from castoff.assemble.elf import ElfFacts
-from castoff.errors import UsageError
+from castoff.errors import AuditError, UsageError
 from castoff.targets import TARGETS, Elf, Target, parse_linux_tag
 
 EF_ARM_ABI_FLOAT_HARD = 0x400
@@ -241,3 +241,13 @@ def audit_paths(paths: Sequence[Path]) -> tuple[list[str], list[Finding]]:
     for file in files:
         findings += audit_wheel(file) if file.name.endswith(".whl") else audit_archive(file)
     return [f.name for f in files], findings
+
+
+def audit_error(findings: Sequence[Finding], details: dict[str, object]) -> AuditError:
+    """Return the error for broken promises, each named."""
+    return AuditError(
+        f"{len(findings)} broken promises: " + "; ".join(f.line() for f in findings) + ".",
+        hint="Fix the build (or the tags it is given); castoff never ships a tag a binary "
+        "cannot keep.",
+        details=details,
+    )

@@ -8,11 +8,12 @@ import csv
 import hashlib
 import io
 import os
+import re
 import shutil
 import struct
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -177,3 +178,30 @@ def copy_wheel(wheel: Path, out_dir: Path, platforms: Iterable[str]) -> Path:
         shutil.copyfile(wheel, target)
         return target
     return retag_wheel(wheel, platforms, out_dir)
+
+
+def retag_checked(wheel: Path, add_platforms: Sequence[str], out_dir: Path | None) -> Path:
+    """Retag a wheel given on the command line: checked and audited with its new tags first."""
+    # Imported here: the audit is only needed by this command, and retag starts fast.
+    from castoff.assemble.audit import audit_error, audit_members  # noqa: PLC0415
+
+    for tag in add_platforms:
+        if not re.fullmatch(r"[a-z0-9_]{1,100}", tag):
+            raise UsageError(
+                f"--add-platform: '{tag[:60]}' is not a platform tag.",
+                hint="Platform tags look like manylinux_2_17_x86_64.",
+            )
+    out = out_dir or wheel.parent
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"--out {out}: is a file, not a folder.", hint="Name a folder for the new wheel."
+        )
+    checked = check_wheel(wheel)
+    findings = audit_members(
+        checked.programs,
+        artifact=wheel.name,
+        tags={t.platform for t in checked.tags} | set(add_platforms),
+    )
+    if findings:
+        raise audit_error(findings, {"wheel": str(wheel)})
+    return retag_wheel(wheel, add_platforms, out, replace=False)

@@ -23,7 +23,6 @@ from castoff.build.archive import sha256_file, write_archive, write_sidecar
 from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import DEBIAN_VENDOR, Choice, HostTools, choose, smoke_plan
-from castoff.config import canonical_wheel_name
 from castoff.errors import BuildError, CastoffError, ToolMissingError, UsageError
 from castoff.folders import check_claimable, mark
 from castoff.manifest import (
@@ -38,6 +37,7 @@ from castoff.plan import (
     BuildJob,
     ReleasePlan,
 )
+from castoff.pypi import canonical_wheel_name
 from castoff.runner import Command, CommandFailedError, Runner
 
 # Folders that never hold the sources of a build (outputs, caches, VCS metadata).
@@ -70,7 +70,7 @@ class Outcome:
     error: str | None
 
 
-Report = Callable[[str, str], None]  # (target, what is happening now)
+StepReport = Callable[[str, str], None]  # (target, its step now): drawn as one spinner per target
 
 
 def source_tree_sha256(project_dir: Path, exclude: Sequence[Path] = ()) -> str:
@@ -292,7 +292,7 @@ def build_job(
     options: BuildOptions,
     source_commit: str | None,
     tree: str,
-    report: Report,
+    report: StepReport,
 ) -> tuple[PartialManifest, bool]:
     """Build one job into its folder; return its manifest and whether the cache served it."""
     choice = choose(job, tools)
@@ -416,7 +416,7 @@ def build_all(
     tools: HostTools,
     runner: Runner,
     options: BuildOptions,
-    report: Report,
+    report: StepReport,
 ) -> list[Outcome]:
     """Build every job of a plan, up to options.jobs at once; failures are outcomes, not raises."""
     commit = runner.capture(Command(argv=("git", "rev-parse", "HEAD"), cwd=options.project_dir))

@@ -6,17 +6,20 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from castoff.build.archive import sha256_file
-from castoff.errors import PublishError
+from castoff.errors import PublishError, UsageError
 from castoff.manifest import RELEASE_MANIFEST, ReleaseManifest, name_problem
 from castoff.publish.verified import private_copies, verified_copy
+from castoff.results import Report
 from castoff.runner import Command, CommandFailedError, Runner
 
-Report = Callable[[str], None]
+if TYPE_CHECKING:
+    from castoff.settings import ReleaseSettings
+
 _INSTALL = "see https://cli.github.com (apt-get install gh)"
 
 
@@ -285,3 +288,18 @@ class FolderRelease:
             f"dry run: {self.where} would get {len(files)} files in {self._draft()}, then be "
             f"renamed to {self._published()} ({title}; {len(notes)} characters of notes)"
         )
+
+
+def release_host(where: ReleaseSettings, runner: Runner) -> ReleaseHost | None:
+    """Return where the release goes as the settings say (None: not to GitHub)."""
+    if not where.github:
+        return None
+    if where.release_folder is not None:
+        return FolderRelease(where.release_folder, where.tag)
+    if not where.repository:
+        raise UsageError(
+            "the GitHub repository is unknown: tool.castoff.publish.github.repository is not "
+            "set and neither is GITHUB_REPOSITORY.",
+            hint="Set one of them, or publish into a local folder with --release-folder DIR.",
+        )
+    return GhRelease(where.repository, where.tag, runner)

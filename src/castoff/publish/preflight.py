@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -18,17 +17,16 @@ from packaging.utils import (
 from packaging.version import Version
 
 from castoff.assemble.assembler import check_contract
-from castoff.config import Config, canonical_wheel_name
+from castoff.config import Config
 from castoff.errors import CastoffError, ContractError, PreflightError, PublishError, VerifyError
 from castoff.manifest import ReleaseArtifact, ReleaseManifest
 from castoff.publish import index, twine
 from castoff.publish.publisher import pypi_files
-from castoff.pypi import MAXIMUM_AGE_FOR_NEW_UPLOADS_DAYS, wheel_refusal
+from castoff.pypi import MAXIMUM_AGE_FOR_NEW_UPLOADS_DAYS, canonical_wheel_name, wheel_refusal
+from castoff.results import PreflightResult, Report, kept_pairs
 from castoff.runner import Runner
 from castoff.sign.signing import check_files
 from castoff.sign.verification import verify_release
-
-Report = Callable[[str], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,14 +40,6 @@ class Finding:
     def line(self) -> str:
         """Return the finding as one clause."""
         return f"{self.file}: {self.problem} [{self.check}]"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Checked:
-    """A release that passed preflight: the manifest verified against what is signed."""
-
-    manifest: ReleaseManifest
-    doc: dict[str, Any]
 
 
 def _version_of(filename: str) -> Version | None:
@@ -177,7 +167,7 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
     now: datetime,
     report: Report,
     backends: tuple[str, ...] = (),
-) -> Checked:
+) -> PreflightResult:
     """Run every check and return the verified manifest; raise PreflightError listing problems."""
     manifest = ReleaseManifest.read(dist)
     files = pypi_files(manifest)
@@ -230,16 +220,17 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
             findings.append(Finding(file=index_url, check="index", problem=exc.message))
         else:
             findings += index_findings(files, served, now, manifest.version, _served_sha256)
+    kept = [
+        {"name": a.name, "reason": a.reason_off("pypi") or "not bound for the index"}
+        for a in manifest.artifacts
+        if a.kind == "wheel" and "pypi" not in a.destinations
+    ]
     doc: dict[str, object] = {
         "dist": str(dist),
         "name": manifest.name,
         "version": manifest.version,
         "index": [a.name for a in files],
-        "kept_from_index": [
-            {"name": a.name, "reason": a.reason_off("pypi") or "not bound for the index"}
-            for a in manifest.artifacts
-            if a.kind == "wheel" and "pypi" not in a.destinations
-        ],
+        "kept_from_index": kept,
         "findings": [asdict(f) for f in findings],
     }
     if findings:
@@ -250,7 +241,12 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
             hint="Fix each one and run preflight again; no upload starts until all pass.",
             details=doc,
         )
-    return Checked(manifest=manifest, doc=doc)
+    return PreflightResult(
+        manifest=manifest,
+        index_files=tuple(a.name for a in files),
+        kept_from_index=kept_pairs(kept),
+        doc=doc,
+    )
 
 
 def _verified(

@@ -21,10 +21,10 @@ from castoff.manifest import ReleaseArtifact, ReleaseManifest
 from castoff.publish import github, index, twine
 from castoff.publish.journal import Journal, open_journal, publish_lock
 from castoff.publish.verified import private_copies, verified_copy
+from castoff.results import Report
 from castoff.runner import Command, Runner
 from castoff.sign.sigstore import ATTESTATION_SUFFIX
 
-Report = Callable[[str], None]
 # twine's own secrets: whatever twine prints is shown without them.
 TWINE_SECRETS = ("TWINE_PASSWORD",)
 # What twine reads from the environment; handed to it as given (shown redacted).

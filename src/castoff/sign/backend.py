@@ -38,6 +38,7 @@ class Tool:
 
     command: str
     install: str
+    module: str | None = None  # a Python package castoff imports, rather than a program it runs
 
 
 Settings = TypeVar("Settings")  # what the backend's config table parses into

@@ -6,10 +6,9 @@ import dataclasses
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from castoff.build.archive import sha256_file
 from castoff.config import Config, SignConfig
@@ -23,13 +22,12 @@ from castoff.manifest import (
     parse_checksums,
 )
 from castoff.plan import Signature, provenance_filename, signatures_of
+from castoff.results import KeygenResult, Report
 from castoff.runner import Runner, redact
 from castoff.sign import Checker, registry
 from castoff.sign import provenance as prov
 from castoff.sign.backend import SignContext
 from castoff.sign.keys import KEYS_FILE, key_folder_entry, private_folder
-
-Report = Callable[[str], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -371,7 +369,7 @@ def verify_signatures(
     return problems
 
 
-def keygen(folder: Path, config: Config, runner: Runner) -> dict[str, Any]:
+def keygen(folder: Path, config: Config, runner: Runner) -> KeygenResult:
     """Make throwaway keys for every configured key-based backend, for rehearsals and tests."""
     check_claimable(folder, "keys", UsageError, "DIR")
     if folder.exists() and any(folder.iterdir()):
@@ -401,8 +399,8 @@ def keygen(folder: Path, config: Config, runner: Runner) -> dict[str, Any]:
             folder.rmdir()
         raise
     mark(folder, "keys", [p.name for p in folder.iterdir()])
-    return {
-        "folder": str(folder),
-        "backends": sorted(entries),
-        "keyless": [b for b in config.sign.backends if registry.get(b).keyless],
-    }
+    return KeygenResult(
+        folder=folder,
+        backends=tuple(sorted(entries)),
+        keyless=tuple(b for b in config.sign.backends if registry.get(b).keyless),
+    )

@@ -215,7 +215,7 @@ class SigstoreBackend:
     name = "sigstore"
     suffix = SUFFIX
     keyless = True
-    tools: tuple[Tool, ...] = (Tool(command="sigstore (Python package)", install=_INSTALL),)
+    tools: tuple[Tool, ...] = (Tool(command="sigstore", module="sigstore", install=_INSTALL),)
 
     def parse(self, table: SettingsTable) -> SigstoreConfig:
         """Read [tool.castoff.sign.sigstore]."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +32,13 @@ from castoff.manifest import (
     parse_checksums,
 )
 from castoff.plan import signatures_of
+from castoff.results import Report, VerifyResult
 from castoff.runner import Runner
 from castoff.sign import Checker
 from castoff.sign.keys import private_folder
 from castoff.sign.provenance import Statement, Subject, read_statement
 from castoff.sign.signing import Problem, checkers, choose_backends
 
-Report = Callable[[str], None]
 PROVENANCE_SUFFIX = ".intoto.json"
 # Files castoff keeps in a release folder that are not part of the release itself.
 METADATA = (RELEASE_MANIFEST, JOURNAL_FILE, PUBLISH_LOCK, MARKER)
@@ -379,7 +379,7 @@ def verify_release(
     runner: Runner,
     report: Report,
     version: str | None = None,
-) -> Verified:
+) -> VerifyResult:
     """Verify a release folder with public material only; raise VerifyError listing everything."""
     chosen = choose_backends(config, backends)
     if not dist.is_dir() or dist.is_symlink():
@@ -405,4 +405,13 @@ def verify_release(
             "move out of the folder any file the release does not name).",
             details=verified.doc,
         )
-    return verified
+    digests = verified.doc["artifacts"]
+    return VerifyResult(
+        name=str(verified.doc["name"]),
+        version=str(verified.doc["version"]),
+        backends=tuple(chosen),
+        files=len(digests),
+        signatures=sum(len(a["signatures"]) for a in digests),
+        absent=len(verified.absent),
+        doc=verified.doc,
+    )

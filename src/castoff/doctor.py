@@ -1,0 +1,64 @@
+"""castoff doctor: what this machine can build, smoke-run and sign, read from the plan alone."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Mapping
+
+from castoff.build import toolchains
+from castoff.build.toolchains import HostTools
+from castoff.plan import ReleasePlan
+from castoff.results import DoctorResult, Missing, SigningTool, TargetReadiness
+from castoff.sign import registry
+from castoff.sign.backend import Tool
+
+
+def _found(tool: Tool, path: str | None) -> str | None:
+    if tool.module is not None:
+        spec = importlib.util.find_spec(tool.module)
+        return spec.origin if spec is not None else None
+    return shutil.which(tool.command, path=path)
+
+
+def diagnose(plan: ReleasePlan, tools: HostTools, env: Mapping[str, str]) -> DoctorResult:
+    """Return how each planned target builds and runs here, and which signing tools are here."""
+    targets = []
+    for job in plan.jobs:
+        choice = toolchains.choose(job, tools)
+        smoke = toolchains.smoke_plan(job.target, tools)
+        targets.append(
+            TargetReadiness(
+                target=job.triple,
+                buildable=choice.buildable,
+                method=choice.method,
+                std=choice.std,
+                why=choice.reason,
+                smoke=smoke.runner,
+                smoke_why=smoke.reason,
+                missing=tuple(
+                    Missing(what=m.what, install=m.install)
+                    for m in (*choice.missing, *smoke.missing)
+                ),
+            )
+        )
+    # The backends the plan's signatures name: the plan alone says what signing needs.
+    backends = dict.fromkeys(s.backend for a in plan.artifacts for s in a.signatures)
+    path = env.get("PATH")
+    signing = tuple(
+        SigningTool(
+            backend=name,
+            command=tool.command,
+            found=_found(tool, path),
+            install=tool.install,
+        )
+        for name in backends
+        for tool in registry.get(name).tools
+    )
+    return DoctorResult(
+        host=tools.host_triple,
+        maturin=tools.maturin_version,
+        zig=tools.zig_version,
+        targets=tuple(targets),
+        signing=signing,
+    )
