@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from castoff.build import toolchains
 from castoff.build.toolchains import HostTools
 from castoff.plan import ReleasePlan
-from castoff.results import DoctorResult, Missing, SigningTool, TargetReadiness
+from castoff.results import DoctorResult, SigningTool, TargetReadiness
 from castoff.sign import registry
 from castoff.sign.backend import Tool
 
@@ -36,10 +36,7 @@ def diagnose(plan: ReleasePlan, tools: HostTools, env: Mapping[str, str]) -> Doc
                 why=choice.reason,
                 smoke=smoke.runner,
                 smoke_why=smoke.reason,
-                missing=tuple(
-                    Missing(what=m.what, install=m.install)
-                    for m in (*choice.missing, *smoke.missing)
-                ),
+                missing=(*choice.missing, *smoke.missing),
             )
         )
     # The backends the plan's signatures name: the plan alone says what signing needs.

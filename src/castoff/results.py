@@ -13,19 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from castoff.build.builder import Outcome
+    from castoff.build.toolchains import Missing
     from castoff.manifest import ReleaseManifest
     from castoff.rehearse import Row
 
 # The one progress callback every stage takes: one line per event, for people.
 Report = Callable[[str], None]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Missing:
-    """Something a target needs that this machine lacks, and how to install it."""
-
-    what: str
-    install: str
 
 
 @dataclass(frozen=True, kw_only=True)

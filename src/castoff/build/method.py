@@ -51,3 +51,15 @@ class BuildMethod(Protocol):
         `rustflags` are the caller's own, added to the job's; `inherited_env` is the
         environment the build inherits (its RUSTFLAGS are kept).
         """
+
+
+class Defaults:
+    """What most methods do: link with the toolchain's default and prepare nothing."""
+
+    def linker(self, job: BuildJob, tools: HostTools) -> str | None:
+        """Return none: the toolchain's default linker."""
+        return None
+
+    def prepare(self, job: BuildJob, paths: BuildPaths, tools: HostTools) -> BuildPaths:
+        """Prepare nothing."""
+        return paths

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from castoff.build.maturin import BuildPaths, base_argv, finish
+from castoff.build.method import Defaults
 from castoff.build.toolchains import APT, Choice, HostTools, Missing
 from castoff.errors import ConfigError
 from castoff.runner import Command
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from castoff.targets import Target
 
 
-class CrossGcc:
+class CrossGcc(Defaults):
     """maturin with cargo's linker set to `<gnu triple>-gcc`."""
 
     name = "cross-gcc"
@@ -39,10 +40,6 @@ class CrossGcc:
         """Return the cross gcc's path."""
         gnu = job.target.gnu_triple
         return tools.cross_gcc.get(gnu) if gnu else None
-
-    def prepare(self, job: BuildJob, paths: BuildPaths, tools: HostTools) -> BuildPaths:
-        """Prepare nothing."""
-        return paths
 
     def command(
         self,

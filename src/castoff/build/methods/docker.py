@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from castoff.build.maturin import BuildPaths, docker_command
+from castoff.build.method import Defaults
 from castoff.build.toolchains import Choice, HostTools, Missing
 from castoff.runner import Command
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from castoff.targets import Target
 
 
-class Docker:
+class Docker(Defaults):
     """`docker run` of the image's maturin, with std and linker from the image."""
 
     name = "docker"
@@ -31,14 +32,6 @@ class Docker:
             return []
         install = "run this job where Docker runs (GitHub Actions' ubuntu runners)"
         return [Missing(what="a Docker engine", install=install)]
-
-    def linker(self, job: BuildJob, tools: HostTools) -> str | None:
-        """Return none: the image's."""
-        return None
-
-    def prepare(self, job: BuildJob, paths: BuildPaths, tools: HostTools) -> BuildPaths:
-        """Prepare nothing."""
-        return paths
 
     def command(
         self,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from castoff.build.maturin import BuildPaths, base_argv, finish
+from castoff.build.method import Defaults
 from castoff.build.toolchains import Choice, HostTools, Missing
 from castoff.runner import Command
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from castoff.targets import Target
 
 
-class Native:
+class Native(Defaults):
     """maturin with the host's own linker: only a machine of the target's OS and CPU can."""
 
     name = "native"
@@ -35,14 +36,6 @@ class Native:
             return [Missing(what=f"a {target.os} machine", install=install)]
         install = f"run this job on a {target.wheel_arch} runner"
         return [Missing(what=f"a {job.triple} machine", install=install)]
-
-    def linker(self, job: BuildJob, tools: HostTools) -> str | None:
-        """Return none: the toolchain's default."""
-        return None
-
-    def prepare(self, job: BuildJob, paths: BuildPaths, tools: HostTools) -> BuildPaths:
-        """Prepare nothing."""
-        return paths
 
     def command(
         self,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from castoff.build.maturin import BuildPaths, base_argv, finish, zig_cpu_shim, zig_env
+from castoff.build.method import Defaults
 from castoff.build.toolchains import INSTALL_BUILD_PYTHON, Choice, HostTools, Missing
 from castoff.runner import Command
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from castoff.targets import Target
 
 
-class Zig:
+class Zig(Defaults):
     """maturin --zig, with the ziglang package beside castoff."""
 
     name = "zig"
@@ -33,10 +34,6 @@ class Zig:
         if tools.zig_version is None:
             return [Missing(what="zig (the ziglang package)", install=INSTALL_BUILD_PYTHON)]
         return []
-
-    def linker(self, job: BuildJob, tools: HostTools) -> str | None:
-        """Return none: zig is the linker, through maturin."""
-        return None
 
     def prepare(self, job: BuildJob, paths: BuildPaths, tools: HostTools) -> BuildPaths:
         """Write the shim that gives zig the job's -mcpu, where the job sets one."""
