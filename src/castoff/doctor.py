@@ -16,8 +16,11 @@ from castoff.sign.backend import Tool
 
 def _found(tool: Tool, path: str | None) -> str | None:
     if tool.module is not None:
-        spec = importlib.util.find_spec(tool.module)
-        return spec.origin if spec is not None else None
+        try:
+            spec = importlib.util.find_spec(tool.module)
+        except (ImportError, ValueError):
+            return None
+        return None if spec is None else (spec.origin or tool.module)
     return shutil.which(tool.command, path=path)
 
 

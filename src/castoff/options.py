@@ -111,6 +111,11 @@ KEYS = _group(
         "--keys", type=Path, metavar="DIR", help="use throwaway keys from `castoff keygen DIR`"
     )
 )
+PUBLIC_KEYS = _group(
+    lambda p: p.add_argument(
+        "--keys", type=Path, metavar="DIR", help="public keys from `castoff keygen DIR`"
+    )
+)
 BACKENDS = _group(
     lambda p: p.add_argument(
         "--backend",
@@ -286,7 +291,7 @@ def _signing(commands: Commands[argparse.ArgumentParser]) -> None:
 
 
 def _publishing(commands: Commands[argparse.ArgumentParser]) -> None:
-    checks = [CONFIG, DIST, INDEX, KEYS, PREVIOUS, JSON]
+    checks = [CONFIG, DIST, INDEX, PUBLIC_KEYS, PREVIOUS, JSON]
     commands.add_parser(
         "preflight",
         parents=checks,

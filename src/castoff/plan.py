@@ -238,6 +238,10 @@ def _target_from(job: Field) -> tg.Target:
 
 def _job_from(f: Field) -> BuildJob:
     f.only(JOB_KEYS)
+    files = f.key("artifacts")
+    if len(list(files.items())) != len(JOB_FILES):
+        # Executors read them by place: the wheel, the archive, its sidecar.
+        files.fail(f"should name {len(JOB_FILES)} files: {', '.join(JOB_FILES)}.")
     return BuildJob(
         target=_target_from(f),
         method=f.key("method").text(),
@@ -256,6 +260,7 @@ def _job_from(f: Field) -> BuildJob:
     )
 
 
+JOB_FILES = ("the wheel", "the archive", "the archive's .sha256")
 JOB_KEYS = (
     "target", "facts", "method", "runner", "image", "manylinux", "musllinux", "macosx",
     "built_platform_tags", "target_features", "zig_cpu", "binaries", "built_wheel",

@@ -4,7 +4,7 @@ Each later source wins over the earlier ones (as twine's `Settings.from_argparse
 
 - the config: ./pyproject.toml; CASTOFF_CONFIG; --config
 - targets: every planned target; CASTOFF_TARGETS; --target
-- file times: 2020-01-01; SOURCE_DATE_EPOCH
+- file times: 1980-01-01 (DEFAULT_EPOCH); SOURCE_DATE_EPOCH
 - the cache: ~/.cache/castoff; XDG_CACHE_HOME, then CASTOFF_CACHE_DIR
 - the upload URL: PyPI's; publish.pypi.repository-url; --repository-url
 - the index URL: PyPI's; publish.pypi.index-url; --index-url

@@ -223,3 +223,14 @@ def test_unreadable_plans_are_plan_errors(text: str, fragment: str) -> None:
     with pytest.raises(PlanError, match=fragment) as caught:
         ReleasePlan.from_json(text, source="plan.json")
     assert caught.value.exit_code == 4
+
+
+def test_a_job_must_name_its_wheel_archive_and_sidecar(config: Config) -> None:
+    """Executors read a job's files by place; a plan whose job names fewer is refused."""
+    data = json.loads(build_plan(config).to_json())
+    data["jobs"][0]["artifacts"] = data["jobs"][0]["artifacts"][:1]
+    with pytest.raises(PlanError, match="should name 3 files") as caught:
+        ReleasePlan.from_json(json.dumps(data), source="plan.json")
+    assert caught.value.exit_code == PlanError.exit_code
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, plan_schema())

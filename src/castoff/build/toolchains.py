@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from castoff import targets as tg
+from castoff.errors import ConfigError
 from castoff.runner import Command, Runner
 
 if TYPE_CHECKING:
@@ -185,9 +186,16 @@ def choose(job: BuildJob, tools: HostTools) -> Choice:
     target = job.target
     if job.method == methods.AUTO or (target.os != "linux" and job.method != "docker"):
         # Only a machine of the OS builds macOS and Windows targets, whatever the config says.
-        name, reason = next(
-            (m.name, why) for m in methods.METHODS.values() if (why := m.auto_reason(target))
+        picked = next(
+            ((m.name, why) for m in methods.METHODS.values() if (why := m.auto_reason(target))),
+            None,
         )
+        if picked is None:
+            raise ConfigError(
+                f"{job.triple}: no registered build method builds this target.",
+                hint="Set the target's method, or register a method for it (docs/architecture.md).",
+            )
+        name, reason = picked
     else:
         name, reason = job.method, "configured"
     method = methods.get(name)
