@@ -237,6 +237,8 @@ def _target_from(job: Field) -> tg.Target:
 
 
 def _job_from(f: Field) -> BuildJob:
+    from castoff.build import methods  # noqa: PLC0415 - the build layer builds on the plan
+
     f.only(JOB_KEYS)
     files = f.key("artifacts")
     if len(list(files.items())) != len(JOB_FILES):
@@ -244,7 +246,7 @@ def _job_from(f: Field) -> BuildJob:
         files.fail(f"should name {len(JOB_FILES)} files: {', '.join(JOB_FILES)}.")
     return BuildJob(
         target=_target_from(f),
-        method=f.key("method").text(),
+        method=f.key("method").choice(methods.names()),
         runner=f.key("runner").text(),
         image=f.key("image").optional_string(),
         manylinux=f.key("manylinux").optional_string(),

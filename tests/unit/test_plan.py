@@ -234,3 +234,11 @@ def test_a_job_must_name_its_wheel_archive_and_sidecar(config: Config) -> None:
     assert caught.value.exit_code == PlanError.exit_code
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, plan_schema())
+
+
+def test_a_job_must_name_a_registered_build_method(config: Config) -> None:
+    """A plan naming a build method castoff does not know is refused when read."""
+    data = json.loads(build_plan(config).to_json())
+    data["jobs"][0]["method"] = "nope"
+    with pytest.raises(PlanError, match="jobs\\[0\\].method 'nope' is not one of"):
+        ReleasePlan.from_json(json.dumps(data), source="plan.json")
