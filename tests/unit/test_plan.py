@@ -240,5 +240,5 @@ def test_a_job_must_name_a_registered_build_method(config: Config) -> None:
     """A plan naming a build method castoff does not know is refused when read."""
     data = json.loads(build_plan(config).to_json())
     data["jobs"][0]["method"] = "nope"
-    with pytest.raises(PlanError, match="jobs\\[0\\].method 'nope' is not one of"):
+    with pytest.raises(PlanError, match=r"jobs\[0\]\.method .nope. is not one of"):
         ReleasePlan.from_json(json.dumps(data), source="plan.json")
