@@ -6,10 +6,12 @@
 #   gcc-powerpc64le-linux-gnu ...      link ppc64le glibc builds (zig cannot)
 #   libc6-*-cross                      glibc sysroots for QEMU_LD_PREFIX
 #   gnupg gpgv minisign openssh-client signing backends (sign and verify)
+#   librust-clap-dev ... librust-anyhow-dev  crates of examples/greet, offline (its .cargo/config.toml)
 set -eu
 packages="rustc-web cargo-web rust-web-src qemu-user-static binfmt-support
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libc6-ppc64el-cross libc6-arm64-cross
-    gnupg gpgv minisign openssh-client"
+    gnupg gpgv minisign openssh-client
+    librust-clap-dev librust-clap-derive-dev librust-anyhow-dev"
 missing=""
 for package in $packages; do
     status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)

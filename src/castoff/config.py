@@ -42,6 +42,7 @@ class TargetConfig:
     simd_off: (
         tg.SimdOff | None
     )  # build without the arch's SIMD extensions (loongarch64 lsx = false)
+    no_smoke_run: str | None = None  # why its binaries may ship without a smoke-run
     key_path: str  # where it was declared, for messages that come later (plan, build)
 
 
@@ -354,6 +355,7 @@ def _target(entry: Table) -> TargetConfig:
             "image",
             "runner",
             "lsx",
+            "no-smoke-run",
         ]
     )
     triple = entry.string("triple")
@@ -423,8 +425,16 @@ def _target(entry: Table) -> TargetConfig:
         image=image,
         runner=entry.string("runner") or DEFAULT_RUNNERS[target.os],
         simd_off=tg.LOONGARCH_WITHOUT_LSX if lsx is False else None,
+        no_smoke_run=_no_smoke_run(entry),
         key_path=entry.path,
     )
+
+
+def _no_smoke_run(entry: Table) -> str | None:
+    reason = entry.string("no-smoke-run")
+    if reason is not None and len(reason) > 200:
+        entry.fail("no-smoke-run", "is over 200 characters.", "Say why in one sentence.")
+    return reason
 
 
 def _check_compat_fits(

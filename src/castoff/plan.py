@@ -77,6 +77,8 @@ class BuildJob:
     built_wheel: str  # the wheel's name in the build folder (maturin's tags, sorted)
     archive_folder: str  # the folder inside the archive
     artifacts: tuple[str, ...]  # final names: the wheel, the archive, its .sha256
+    # Why its binaries may ship though no machine ran them (config no-smoke-run); None: must run.
+    no_smoke_run: str | None = None
 
     @property
     def triple(self) -> str:
@@ -205,6 +207,7 @@ def _job_dict(job: BuildJob) -> dict[str, Any]:
         "built_wheel": job.built_wheel,
         "archive_folder": job.archive_folder,
         "artifacts": list(job.artifacts),
+        "no_smoke_run": job.no_smoke_run,
     }
 
 
@@ -259,6 +262,7 @@ def _job_from(f: Field) -> BuildJob:
         built_wheel=f.key("built_wheel").file_name(),
         archive_folder=f.key("archive_folder").file_name(),
         artifacts=tuple(a.file_name() for a in f.key("artifacts").items()),
+        no_smoke_run=f.key("no_smoke_run").optional_string(),
     )
 
 
@@ -266,7 +270,7 @@ JOB_FILES = ("the wheel", "the archive", "the archive's .sha256")
 JOB_KEYS = (
     "target", "facts", "method", "runner", "image", "manylinux", "musllinux", "macosx",
     "built_platform_tags", "target_features", "zig_cpu", "binaries", "built_wheel",
-    "archive_folder", "artifacts",
+    "archive_folder", "artifacts", "no_smoke_run",
 )  # fmt: skip
 
 
@@ -555,6 +559,7 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
                 ),
                 archive_folder=archive_folder(config.archive_name, target_config.triple),
                 artifacts=(wheel.name, archive.name, sidecar.name),
+                no_smoke_run=target_config.no_smoke_run,
             )
         )
     selected_triples = {t.triple for t in selected}

@@ -231,6 +231,25 @@ TARGETS: dict[str, Target] = {
     ),
 }
 
+# Rust's tier-3 targets among these: rustup has no std for them (`rustup target add` fails), so
+# castoff builds their std from the toolchain's sources (castoff.build.stds.sysroot).
+NO_RUSTUP_STD = frozenset({"s390x-unknown-linux-musl"})
+
+# Besides its own triple, what a macOS or Windows runner builds with the OS's own linker (and
+# rustup's std): each Mac builds for the other CPU, x64 Windows for i686 and aarch64.
+NATIVE_CROSS: dict[str, frozenset[str]] = {
+    "aarch64-apple-darwin": frozenset({"x86_64-apple-darwin"}),
+    "x86_64-apple-darwin": frozenset({"aarch64-apple-darwin"}),
+    "x86_64-pc-windows-msvc": frozenset({"i686-pc-windows-msvc", "aarch64-pc-windows-msvc"}),
+}
+# And what it runs: Rosetta 2 runs x86_64 on Apple silicon, WOW64 runs i686 on x64 Windows,
+# and Windows on Arm emulates both.
+NATIVE_RUNS: dict[str, frozenset[str]] = {
+    "aarch64-apple-darwin": frozenset({"x86_64-apple-darwin"}),
+    "x86_64-pc-windows-msvc": frozenset({"i686-pc-windows-msvc"}),
+    "aarch64-pc-windows-msvc": frozenset({"x86_64-pc-windows-msvc", "i686-pc-windows-msvc"}),
+}
+
 # PEP 600 keeps the pre-PEP-600 names as aliases of three glibc versions, each for a fixed set
 # of arches; maturin and auditwheel emit the alias beside the PEP 600 tag, and so do we.
 _LEGACY_MANYLINUX: dict[tuple[int, int], tuple[str, frozenset[str]]] = {

@@ -18,6 +18,8 @@ UPLOAD = "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02  # v4
 DOWNLOAD = "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c  # v8.0.1"
 NOX_VERSION = "2026.10.20"
 PYTHON = "3.11"
+# Every job ends in bounded time: a hung qemu or upload must not hold a runner for six hours.
+PLAN_MINUTES, BUILD_MINUTES, RELEASE_MINUTES = 10, 90, 45
 BUILD_ARTIFACT = "castoff-build-"  # + the target triple; the release job downloads them all
 
 
@@ -131,18 +133,24 @@ permissions: {{}}
 
 env:
   FORCE_COLOR: "1"
+
+# bash on every runner, Windows too: one syntax for every step ("$TARGET" means the same).
+defaults:
+  run:
+    shell: bash
 """
 
 
 def _plan_and_build(options: WorkflowOptions) -> str:
     nox = options.nox
-    plan_line = scalar(
-        f'echo "matrix=$({nox} -s plan -- --format github-matrix)" >> "$GITHUB_OUTPUT"'
-    )
+    # Its own line, so a failing plan fails the step (bash -e) instead of an empty matrix.
+    plan_lines = f'matrix="$({nox} -s plan -- --format github-matrix)"\n'
+    plan_lines += '          echo "matrix=$matrix" >> "$GITHUB_OUTPUT"'
     build_line = scalar(f'{nox} -s build -- --target "$TARGET"')
     return f"""jobs:
   plan:
     runs-on: ubuntu-latest
+    timeout-minutes: {PLAN_MINUTES}
     permissions:
       contents: read
     outputs:
@@ -150,11 +158,13 @@ def _plan_and_build(options: WorkflowOptions) -> str:
     steps:
 {_prelude(options)}
       - id: plan
-        run: {plan_line}
+        run: |
+          {plan_lines}
 
   build:
     needs: plan
     runs-on: ${{{{ matrix.runs-on }}}}
+    timeout-minutes: {BUILD_MINUTES}
     permissions:
       contents: read
     strategy:
@@ -203,6 +213,7 @@ def release_workflow(config: Config, options: WorkflowOptions) -> str:
   release:
     needs: [plan, build]
     runs-on: ubuntu-latest
+    timeout-minutes: {RELEASE_MINUTES}
     environment: release
     concurrency:
       group: release
@@ -239,6 +250,7 @@ def ci_workflow(config: Config, options: WorkflowOptions) -> str:
   rehearse:
     needs: [plan, build]
     runs-on: ubuntu-latest
+    timeout-minutes: {RELEASE_MINUTES}
     permissions:
       contents: read
     steps:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command, zig_cpu_shim
+from castoff.build.maturin import BuildPaths, maturin_command, zig_cpu_shim
+from castoff.build.stds import sysroot
 from castoff.build.toolchains import Choice, HostTools, Toolchain
 from castoff.errors import ConfigError
 from castoff.plan import BuildJob
@@ -17,18 +18,23 @@ PATHS = BuildPaths(
     project_dir=Path("/src/hello"),
     wheel_dir=Path("/out/t/.wheel"),
     cargo_target_dir=Path("/cache/t"),
-    cargo_home=Path("/cache/home"),
+    cache_dir=Path("/cache"),
 )
+SYSROOT_PATHS = dataclasses.replace(PATHS, sysroot=Path("/cache/sysroots/s"))
 DEBIAN = Toolchain(
     rustc="/usr/bin/rustc",
     cargo="/usr/bin/cargo",
     version="rustc 1.96.0",
     cargo_version="cargo 1.96.0",
     std_targets=frozenset({"x86_64-unknown-linux-gnu"}),
+    sysroot="/usr",
+    rust_src="/usr/lib/rustlib/src/rust/library",
+    vendored=True,
 )
+RUSTUP = dataclasses.replace(DEBIAN, rustc="/rustup/rustc", cargo="/rustup/cargo")
 TOOLS = HostTools(
     host_triple="x86_64-unknown-linux-gnu",
-    default=dataclasses.replace(DEBIAN, rustc="/rustup/rustc", cargo="/rustup/cargo"),
+    default=RUSTUP,
     build_std=DEBIAN,
     maturin="/venv/bin/maturin",
     maturin_version="maturin 1.16.0",
@@ -63,9 +69,12 @@ def job(target: str, **changes: object) -> BuildJob:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
-def choice(method: str, std: str = "prebuilt", linker: str | None = None) -> Choice:
-    """Return a method choice with nothing missing."""
-    return Choice(method=method, std=std, linker=linker, missing=(), reason="test")
+def choice(method: str, std: str = "toolchain", linker: str | None = None) -> Choice:
+    """Return a method choice with nothing missing (the sysroot's toolchain is Debian's)."""
+    toolchain = DEBIAN if std == "sysroot" else TOOLS.default
+    return Choice(
+        method=method, std=std, linker=linker, missing=(), reason="test", toolchain=toolchain
+    )
 
 
 def test_native_is_plain_maturin_with_the_compatibility() -> None:
@@ -76,7 +85,11 @@ def test_native_is_plain_maturin_with_the_compatibility() -> None:
         "--target", "x86_64-unknown-linux-gnu", "--out", "/out/t/.wheel",
         "--compatibility", "manylinux_2_17",
     )  # fmt: skip
-    assert command.env == {"CARGO_TARGET_DIR": "/cache/t"}
+    assert command.env == {
+        "CARGO_TARGET_DIR": "/cache/t",
+        "CARGO": "/rustup/cargo",
+        "RUSTC": "/rustup/rustc",
+    }
     assert command.cwd == Path("/src/hello")
 
 
@@ -88,39 +101,57 @@ def test_zig_adds_zig_and_points_it_at_our_python() -> None:
     assert "RUSTC_BOOTSTRAP" not in command.env
 
 
-def test_build_std_for_musl_uses_debians_toolchain_offline() -> None:
-    """build-std uses Debian's rustc/cargo, the offline CARGO_HOME and no self-contained crt."""
+def test_a_sysroot_std_reaches_the_project_only_as_sysroot() -> None:
+    """With castoff's sysroot the project builds as it is: its own CARGO_HOME, no bootstrap."""
     command = maturin_command(
-        job("s390x-unknown-linux-musl"), choice("build-std", "build-std"), TOOLS, PATHS
+        job("s390x-unknown-linux-musl"), choice("build-std", "sysroot"), TOOLS, SYSROOT_PATHS
     )
-    assert command.argv[-2:] == ("--zig", "-Zbuild-std=std,panic_abort")
-    assert "--compatibility" in command.argv
+    assert command.argv[-1] == "--zig"
+    assert not any(a.startswith("-Zbuild-std") for a in command.argv)
     assert command.argv[command.argv.index("--compatibility") + 1] == "musllinux_1_2"
     assert command.env == {
         "CARGO_TARGET_DIR": "/cache/t",
         "CARGO_ZIGBUILD_PYTHON_PATH": "/venv/bin/python",
         "CARGO": "/usr/bin/cargo",
         "RUSTC": "/usr/bin/rustc",
-        "RUSTC_BOOTSTRAP": "1",
-        "CARGO_HOME": "/cache/home",
-        "RUSTFLAGS": "-C link-self-contained=no",
+        "RUSTFLAGS": "--sysroot /cache/sysroots/s -C link-self-contained=no",
     }
 
 
-def test_build_std_for_glibc_keeps_rustflags_and_the_users_own() -> None:
-    """A glibc build-std adds no musl flag; the caller's RUSTFLAGS are kept, extras appended."""
+def test_the_sysroot_build_is_std_alone_with_its_own_cargo_home(tmp_path: Path) -> None:
+    """The std is built in castoff's crate and CARGO_HOME, with flags no caller's config changes."""
+    lsx = job("loongarch64-unknown-linux-musl", target_features=("-lasx", "-lsx"))
+    command = sysroot.build_command(lsx, DEBIAN, tmp_path)
+    assert command.argv[:5] == ("/usr/bin/cargo", "build", "--release", "--target", lsx.triple)
+    assert "-Zbuild-std=std,panic_abort" in command.argv
+    assert command.env["CARGO_HOME"] == str(tmp_path / "cargo-home")
+    assert command.env["RUSTC_BOOTSTRAP"] == "1"
+    flags = command.env["CARGO_ENCODED_RUSTFLAGS"].split("\x1f")
+    assert flags == ["-Cembed-bitcode=yes", "-Ctarget-feature=-lasx,-lsx"]
+    # One sysroot per toolchain, target and std flags.
+    plain = job("loongarch64-unknown-linux-musl")
+    where = {
+        sysroot.location(Path("/c"), DEBIAN, lsx),
+        sysroot.location(Path("/c"), DEBIAN, plain),
+        sysroot.location(Path("/c"), dataclasses.replace(DEBIAN, version="rustc 1.97"), plain),
+    }
+    assert len(where) == 3
+
+
+def test_a_glibc_sysroot_keeps_rustflags_and_the_users_own() -> None:
+    """A glibc sysroot adds no musl flag; the caller's RUSTFLAGS are kept, extras appended."""
     command = maturin_command(
         job("aarch64-unknown-linux-gnu"),
-        choice("zig", "build-std"),
+        choice("zig", "sysroot"),
         TOOLS,
-        PATHS,
+        SYSROOT_PATHS,
         extra_rustflags=("-C", "target-feature=-lse"),
         inherited_env={"RUSTFLAGS": "-D warnings"},
     )
-    assert command.env["RUSTFLAGS"] == "-D warnings -C target-feature=-lse"
-    plain = maturin_command(
-        job("aarch64-unknown-linux-gnu"), choice("zig", "build-std"), TOOLS, PATHS
+    assert command.env["RUSTFLAGS"] == (
+        "-D warnings -C target-feature=-lse --sysroot /cache/sysroots/s"
     )
+    plain = maturin_command(job("aarch64-unknown-linux-gnu"), choice("zig"), TOOLS, PATHS)
     assert "RUSTFLAGS" not in plain.env
 
 
@@ -128,7 +159,7 @@ def test_cross_gcc_sets_cargos_linker_for_the_target() -> None:
     """cross-gcc names the Debian cross gcc as the target's linker, without zig."""
     command = maturin_command(
         job("powerpc64le-unknown-linux-gnu", manylinux="2_34"),
-        choice("cross-gcc", "build-std", "/usr/bin/powerpc64le-linux-gnu-gcc"),
+        choice("cross-gcc", "sysroot", "/usr/bin/powerpc64le-linux-gnu-gcc"),
         TOOLS,
         PATHS,
     )
@@ -190,11 +221,13 @@ def test_loongarch_without_lsx_turns_it_off_for_rustc_and_zig(tmp_path: Path) ->
             target_features=("-lasx", "-lsx"),
             zig_cpu="la464-lasx-lsx",
         ),
-        choice("zig", "build-std"),
+        choice("zig", "sysroot"),
         TOOLS,
-        dataclasses.replace(PATHS, zig_python=shim),
+        dataclasses.replace(SYSROOT_PATHS, zig_python=shim),
     )
-    assert command.env["RUSTFLAGS"] == "-C target-feature=-lasx,-lsx -C link-self-contained=no"
+    assert command.env["RUSTFLAGS"] == (
+        "-C target-feature=-lasx,-lsx --sysroot /cache/sysroots/s -C link-self-contained=no"
+    )
     assert command.env["CARGO_ZIGBUILD_PYTHON_PATH"] == str(shim)
     text = zig_cpu_shim("/venv/bin/python", "la464-lasx-lsx")
     assert 'exec /venv/bin/python -m ziglang "$sub" -mcpu=la464-lasx-lsx "$@"' in text
@@ -209,8 +242,8 @@ def test_loongarch_without_lsx_turns_it_off_for_rustc_and_zig(tmp_path: Path) ->
 
 
 def test_offline_cargo_home_replaces_crates_io_with_the_vendor_folder() -> None:
-    """build-std's CARGO_HOME points crates-io at rust-web-src's vendored std dependencies."""
-    text = cargo_home_config(Path("/usr/lib/rustlib/src/rust/library/vendor"))
+    """The sysroot build's CARGO_HOME points crates-io at rust-web-src's vendored std deps."""
+    text = sysroot.cargo_home_config(Path("/usr/lib/rustlib/src/rust/library/vendor"))
     assert 'replace-with = "vendored-std"' in text
     assert 'directory = "/usr/lib/rustlib/src/rust/library/vendor"' in text
     assert "offline = true" in text

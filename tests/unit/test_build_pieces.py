@@ -16,6 +16,7 @@ from castoff.build.archive import write_archive, write_sidecar
 from castoff.build.builder import (
     _JobLog,
     _smoke,
+    _unrun_allowed,
     cache_key,
     source_tree_sha256,
     stable_maturin,
@@ -23,7 +24,7 @@ from castoff.build.builder import (
 from castoff.build.smoke import judge, smoke_command
 from castoff.build.toolchains import Choice, SmokePlan
 from castoff.config import load
-from castoff.errors import PlanError, ToolMissingError
+from castoff.errors import BuildError, PlanError, ToolMissingError
 from castoff.manifest import BuiltArtifact, CommandRecord, PartialManifest, SmokeRecord
 from castoff.plan import build_plan
 from castoff.runner import Command, Result, Runner, redact
@@ -157,7 +158,7 @@ def test_cache_key_depends_on_every_input(example_pyproject: Path) -> None:
     """The cache key changes when the source, toolchain, method or epoch change."""
     config = load(example_pyproject)
     job = build_plan(config).jobs[0]
-    chosen = Choice(method="zig", std="prebuilt", linker=None, missing=(), reason="")
+    chosen = Choice(method="zig", std="toolchain", linker=None, missing=(), reason="")
     base = {
         "job": job,
         "plan": build_plan(config),
@@ -171,7 +172,7 @@ def test_cache_key_depends_on_every_input(example_pyproject: Path) -> None:
     for change in (
         {"tree": "b"},
         {"toolchain": {"rustc": "1.96"}},
-        {"choice": dataclasses.replace(chosen, std="build-std")},
+        {"choice": dataclasses.replace(chosen, std="sysroot")},
         {"epoch": 1},
         {"environment": {"RUSTFLAGS": "-C target-cpu=native"}},
         {"job": dataclasses.replace(job, manylinux="2_28")},
@@ -187,7 +188,7 @@ def test_partial_manifest_round_trips(tmp_path: Path) -> None:
         version="0.1.0",
         target="s390x-unknown-linux-musl",
         method="zig",
-        std="build-std",
+        std="sysroot",
         cache_key="k",
         source_commit=None,
         source_tree_sha256="t",
@@ -324,3 +325,20 @@ def test_maturin_runs_from_one_copy_per_version(tmp_path: Path) -> None:
     assert Path(str(one.maturin)).read_bytes() == b"maturin 1.16.0 binary"
     unversioned = dataclasses.replace(EVERYTHING, maturin=str(first), maturin_version=None)
     assert stable_maturin(unversioned, cache).maturin == str(first)
+
+
+def test_binaries_nobody_ran_fail_the_build_unless_the_config_says_why(
+    example_pyproject: Path,
+) -> None:
+    """A not-run smoke record is an error, naming what to install, or the config's reason."""
+    job = build_plan(load(example_pyproject)).job("riscv64gc-unknown-linux-musl")
+    unrun = SmokeRecord(binary="hello", status="not-run", runner=None, output="", reason="no qemu")
+    no_qemu = dataclasses.replace(EVERYTHING, qemu={})
+    with pytest.raises(BuildError, match="castoff ships no binary nobody ran") as caught:
+        _unrun_allowed(job, (unrun,), no_qemu)
+    assert "qemu-user-static" in caught.value.paragraph()
+    assert "no-smoke-run" in caught.value.paragraph()
+    allowed = dataclasses.replace(job, no_smoke_run="built on a runner without qemu")
+    (record,) = _unrun_allowed(allowed, (unrun,), no_qemu)
+    assert record.status == "not-run"
+    assert record.reason.endswith("allowed by the config: built on a runner without qemu")

@@ -42,7 +42,7 @@ PARTIAL: dict[str, Any] = {
     "version": "0.1.0",
     "target": "x86_64-unknown-linux-musl",
     "method": "zig",
-    "std": "build-std",
+    "std": "sysroot",
     "cache_key": "k",
     "source_commit": None,
     "source_tree_sha256": "t",
@@ -92,7 +92,7 @@ RELEASE: dict[str, Any] = {
         {
             "target": "x86_64-unknown-linux-musl",
             "method": "zig",
-            "std": "build-std",
+            "std": "sysroot",
             "source_commit": None,
             "source_tree_sha256": "t",
             "image": None,

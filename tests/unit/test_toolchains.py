@@ -11,7 +11,7 @@ from castoff.build.toolchains import HostTools, choose, smoke_plan
 from castoff.config import Config, load
 from castoff.plan import BuildJob, build_plan
 from castoff.targets import TARGETS
-from tests.unit.test_build_commands import TOOLS
+from tests.unit.test_build_commands import RUSTUP, TOOLS
 
 EVERYTHING = dataclasses.replace(
     TOOLS,
@@ -32,16 +32,57 @@ def target(config: Config, triple: str, **changes: object) -> BuildJob:
     return dataclasses.replace(build_plan(config).job(triple), **changes)  # type: ignore[arg-type]
 
 
-def test_auto_uses_zig_with_prebuilt_std_for_the_host(config: Config) -> None:
+# A GitHub-hosted runner: rustup's stable with only the host std, no Debian Rust packages.
+RUNNER_TOOLCHAIN = dataclasses.replace(
+    RUSTUP,
+    sysroot="/home/runner/.rustup/toolchains/stable-x86_64-unknown-linux-gnu",
+    rust_src=None,
+    vendored=False,
+    rustup="stable-x86_64-unknown-linux-gnu",
+)
+RUNNER = dataclasses.replace(
+    EVERYTHING, default=RUNNER_TOOLCHAIN, build_std=None, rustup="/home/runner/.cargo/bin/rustup"
+)
+
+
+def test_auto_uses_zig_with_the_toolchains_std_for_the_host(config: Config) -> None:
     """x86_64 glibc builds with zig (to pin glibc 2.17) and the toolchain's own std."""
     chosen = choose(target(config, "x86_64-unknown-linux-gnu"), EVERYTHING)
-    assert (chosen.method, chosen.std, chosen.buildable) == ("zig", "prebuilt", True)
+    assert (chosen.method, chosen.std, chosen.buildable) == ("zig", "toolchain", True)
+    assert chosen.toolchain == EVERYTHING.default
 
 
-def test_auto_builds_std_where_no_prebuilt_std_exists(config: Config) -> None:
-    """A musl target without a rustup std builds std from Debian's sources."""
+def test_with_vendored_sources_std_is_built_offline(config: Config) -> None:
+    """Where Debian's rust-web-src is, a foreign std is built from it, with its rustc."""
     chosen = choose(target(config, "riscv64gc-unknown-linux-musl"), EVERYTHING)
-    assert (chosen.method, chosen.std, chosen.buildable) == ("zig", "build-std", True)
+    assert (chosen.method, chosen.std, chosen.buildable) == ("zig", "sysroot", True)
+    assert chosen.toolchain == EVERYTHING.build_std
+
+
+def test_on_a_runner_rustup_adds_the_target_except_tier_3(config: Config) -> None:
+    """On a rustup-only machine tier-2 std comes from rustup; s390x musl is built from rust-src."""
+    riscv = choose(target(config, "riscv64gc-unknown-linux-musl"), RUNNER)
+    assert (riscv.std, riscv.buildable, riscv.toolchain) == ("rustup", True, RUNNER_TOOLCHAIN)
+    s390x = choose(target(config, "s390x-unknown-linux-musl"), RUNNER)
+    # rustup fetches rust-src, and cargo std's dependencies from crates.io, at build time.
+    assert (s390x.std, s390x.buildable) == ("sysroot", True)
+    assert "crates.io" in s390x.reason
+    # The method build-std always builds std, even where rustup has one.
+    forced = choose(target(config, "riscv64gc-unknown-linux-musl", method="build-std"), RUNNER)
+    assert forced.std == "sysroot"
+
+
+def test_without_rustup_or_sources_the_std_is_missing(config: Config) -> None:
+    """A plain rustc without std sources cannot build a foreign std, and says what to install."""
+    plain = dataclasses.replace(RUNNER, default=dataclasses.replace(RUNNER_TOOLCHAIN, rustup=None))
+    chosen = choose(target(config, "riscv64gc-unknown-linux-musl"), plain)
+    assert chosen.std == "sysroot"
+    assert not chosen.buildable
+    assert "rust-web-src" in chosen.missing[-1].install
+    nothing = dataclasses.replace(plain, default=None)
+    assert [
+        m.what for m in choose(target(config, "riscv64gc-unknown-linux-musl"), nothing).missing
+    ] == ["a Rust toolchain"]
 
 
 def test_ppc64le_glibc_links_with_the_cross_gcc(config: Config) -> None:
@@ -52,11 +93,14 @@ def test_ppc64le_glibc_links_with_the_cross_gcc(config: Config) -> None:
 
 def test_missing_tools_come_with_their_install_command(config: Config) -> None:
     """Without zig, Debian's std sources or a cross gcc, the choice says what to install."""
-    bare = dataclasses.replace(EVERYTHING, zig_version=None, build_std=None, cross_gcc={})
+    toolchain = dataclasses.replace(RUSTUP, rust_src=None)
+    bare = dataclasses.replace(
+        EVERYTHING, default=toolchain, zig_version=None, build_std=None, cross_gcc={}
+    )
     musl = choose(target(config, "s390x-unknown-linux-musl"), bare)
     assert not musl.buildable
     installs = {m.install for m in musl.missing}
-    assert "apt-get install -y --no-install-recommends rustc-web cargo-web rust-web-src" in installs
+    assert any("rust-web-src" in i for i in installs)
     assert any("ziglang" in i for i in installs)
     ppc = choose(target(config, "powerpc64le-unknown-linux-gnu"), bare)
     assert "apt-get install -y --no-install-recommends gcc-powerpc64le-linux-gnu" in {
@@ -95,3 +139,19 @@ def test_smoke_plans() -> None:
         .install.endswith("qemu-user-static binfmt-support")
     )
     assert smoke_plan(TARGETS["aarch64-apple-darwin"], EVERYTHING).runner is None
+
+
+def test_native_runners_build_and_run_their_neighbours(config: Config) -> None:
+    """The arm64 Mac builds and runs x86_64; x64 Windows builds i686 and aarch64, runs i686."""
+    mac = dataclasses.replace(EVERYTHING, host_triple="aarch64-apple-darwin")
+    intel = target(config, "x86_64-unknown-linux-gnu", target=TARGETS["x86_64-apple-darwin"])
+    assert choose(intel, mac).buildable
+    assert smoke_plan(TARGETS["x86_64-apple-darwin"], mac).runner == "native"
+    windows = dataclasses.replace(EVERYTHING, host_triple="x86_64-pc-windows-msvc")
+    for triple in ("i686-pc-windows-msvc", "aarch64-pc-windows-msvc"):
+        job = target(config, "x86_64-unknown-linux-gnu", target=TARGETS[triple])
+        assert choose(job, windows).buildable, triple
+    assert smoke_plan(TARGETS["i686-pc-windows-msvc"], windows).runner == "native"
+    assert smoke_plan(TARGETS["aarch64-pc-windows-msvc"], windows).runner is None
+    linux = target(config, "x86_64-unknown-linux-gnu", target=TARGETS["x86_64-pc-windows-msvc"])
+    assert not choose(linux, mac).buildable

@@ -18,11 +18,11 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from castoff import __version__
-from castoff.build import methods
+from castoff.build import methods, stds
 from castoff.build.archive import sha256_file, write_archive, write_sidecar
-from castoff.build.maturin import BuildPaths, cargo_home_config, maturin_command
+from castoff.build.maturin import BuildPaths, maturin_command
 from castoff.build.smoke import run_smoke
-from castoff.build.toolchains import DEBIAN_VENDOR, Choice, HostTools, choose, smoke_plan
+from castoff.build.toolchains import Choice, HostTools, choose, smoke_plan
 from castoff.errors import BuildError, CastoffError, ToolMissingError, UsageError
 from castoff.folders import check_claimable, mark
 from castoff.manifest import (
@@ -91,7 +91,7 @@ def source_tree_sha256(project_dir: Path, exclude: Sequence[Path] = ()) -> str:
 
 
 def _toolchain_record(choice: Choice, tools: HostTools) -> dict[str, str | None]:
-    toolchain = tools.build_std if choice.std == "build-std" else tools.default
+    toolchain = choice.toolchain
     return {
         "rustc": toolchain.version if toolchain else None,
         "cargo": toolchain.cargo_version if toolchain else None,
@@ -234,6 +234,29 @@ def _smoke(
     return tuple(records)
 
 
+def _unrun_allowed(
+    job: BuildJob, smoke: tuple[SmokeRecord, ...], tools: HostTools
+) -> tuple[SmokeRecord, ...]:
+    """Refuse binaries nobody ran, unless the target's config says why they may ship so."""
+    unrun = [s for s in smoke if s.status == "not-run"]
+    if not unrun:
+        return smoke
+    if job.no_smoke_run is None:
+        how = smoke_plan(job.target, tools)
+        installs = "; ".join(dict.fromkeys(m.install for m in how.missing))
+        raise BuildError(
+            f"{job.triple}: its binaries could not be run here ({unrun[0].reason}), and castoff "
+            "ships no binary nobody ran.",
+            hint=(f"Install: {installs}; or " if installs else "Build it where it runs, or ")
+            + f"set no-smoke-run = '<why>' on the target ({job.triple}) in the config.",
+        )
+    allowed = f"; allowed by the config: {job.no_smoke_run}"
+    return tuple(
+        dataclasses.replace(s, reason=s.reason + allowed) if s.status == "not-run" else s
+        for s in smoke
+    )
+
+
 def _compile(
     job: BuildJob,
     *,
@@ -254,15 +277,21 @@ def _compile(
         / "cargo-target"
         / canonical_wheel_name(plan.name)
         / job.triple,
-        cargo_home=options.cache_dir / "cargo-home-build-std",
         cache_dir=options.cache_dir,
     )
     paths = methods.get(choice.method).prepare(job, paths, tools)
-    if choice.std == "build-std":
-        paths.cargo_home.mkdir(parents=True, exist_ok=True)
-        (paths.cargo_home / "config.toml").write_text(
-            cargo_home_config(DEBIAN_VENDOR), encoding="utf-8"
-        )
+
+    def run(command: Command) -> None:
+        log.run(runner, command)
+
+    if choice.std in stds.SOURCES:
+        try:
+            paths = stds.get(choice.std).prepare(job, choice, tools, paths, run)
+        except CommandFailedError as exc:
+            raise BuildError(
+                f"{job.triple}: getting std ({choice.std}) failed. {exc.message}",
+                hint=f"Full log: {log.path}",
+            ) from None
     command = maturin_command(job, choice, tools, paths, inherited_env=runner.base_env)
     try:
         log.run(runner, command)
@@ -353,6 +382,7 @@ def build_job(
             raise BuildError(
                 f"{job.triple}: smoke-run failed: {details}.", hint=f"Full log: {log.path}"
             )
+        smoke = _unrun_allowed(job, smoke, tools)
     finally:
         log.close()
 

@@ -24,10 +24,10 @@ class BuildPaths:
 
     project_dir: Path
     wheel_dir: Path  # maturin --out
-    cargo_target_dir: Path  # kept between runs: the cross-built std lives here
-    cargo_home: Path  # for build-std: a CARGO_HOME whose crates-io is rust-web-src's vendor folder
+    cargo_target_dir: Path  # kept between runs, per project and target
     cache_dir: Path = Path()  # castoff's cache, for what a method prepares once per machine
     zig_python: Path | None = None  # a zig_cpu_shim, for jobs that set zig's -mcpu
+    sysroot: Path | None = None  # a std castoff built (castoff.build.stds.sysroot)
 
 
 def compatibility(job: BuildJob) -> str | None:
@@ -37,15 +37,6 @@ def compatibility(job: BuildJob) -> str | None:
     if job.musllinux:
         return f"musllinux_{job.musllinux}"
     return None
-
-
-def cargo_home_config(vendor_dir: Path) -> str:
-    """Return the config.toml of the offline CARGO_HOME that build-std needs."""
-    return (
-        "# Written by castoff: std's dependencies come from Debian's rust-web-src, offline.\n"
-        '[source.crates-io]\nreplace-with = "vendored-std"\n\n'
-        f'[source.vendored-std]\ndirectory = "{vendor_dir}"\n\n[net]\noffline = true\n'
-    )
 
 
 def zig_cpu_shim(python: str, cpu: str) -> str:
@@ -98,7 +89,6 @@ def base_argv(
 def finish(
     job: BuildJob,
     choice: Choice,
-    tools: HostTools,
     paths: BuildPaths,
     argv: list[str],
     env: dict[str, str],
@@ -106,13 +96,19 @@ def finish(
     inherited_env: Mapping[str, str],
     rustflags: tuple[str, ...],
 ) -> Command:
-    """Add std (prebuilt or built from source) and rustflags to a method's command."""
+    """Add the toolchain, its std and rustflags to a method's command."""
     flags = list(rustflags)
     if job.target_features:
         flags += ["-C", "target-feature=" + ",".join(job.target_features)]
-    if choice.std == "build-std":
-        argv.append("-Zbuild-std=std,panic_abort")
-        env |= _build_std_env(job, tools, paths)
+    if (toolchain := choice.toolchain) is not None:
+        env |= {"CARGO": toolchain.cargo, "RUSTC": toolchain.rustc}
+        if toolchain.rustup:
+            # A rust-toolchain.toml must not swap the compiler the std was chosen for.
+            env["RUSTUP_TOOLCHAIN"] = toolchain.rustup
+    if paths.sysroot is not None:
+        # Only target crates get RUSTFLAGS when --target is given: build scripts and proc
+        # macros keep the toolchain's own host std, as they should.
+        flags += ["--sysroot", str(paths.sysroot)]
         if job.target.libc == "musl":
             # A std built from source has no self-contained musl crt objects; zig brings its own.
             flags += ["-C", "link-self-contained=no"]
@@ -133,17 +129,6 @@ def zig_env(job: BuildJob, tools: HostTools, paths: BuildPaths) -> dict[str, str
     if paths.zig_python is None:
         raise ConfigError(f"{job.triple}: zig_cpu {job.zig_cpu} needs a zig_cpu_shim.")
     return {"CARGO_ZIGBUILD_PYTHON_PATH": str(paths.zig_python)}
-
-
-def _build_std_env(job: BuildJob, tools: HostTools, paths: BuildPaths) -> dict[str, str]:
-    if tools.build_std is None:
-        raise ConfigError(f"{job.triple}: building std needs Debian's rust-web-src.")
-    return {
-        "CARGO": tools.build_std.cargo,
-        "RUSTC": tools.build_std.rustc,
-        "RUSTC_BOOTSTRAP": "1",  # -Zbuild-std is unstable; Debian's stable rustc allows it so
-        "CARGO_HOME": str(paths.cargo_home),
-    }
 
 
 def docker_command(job: BuildJob, paths: BuildPaths) -> Command:

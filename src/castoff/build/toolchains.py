@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Mapping
@@ -18,13 +19,14 @@ if TYPE_CHECKING:
 
 DEBIAN_RUSTC = Path("/usr/bin/rustc")
 DEBIAN_CARGO = Path("/usr/bin/cargo")
-# rust-web-src vendors std's own dependencies here, which is what makes -Zbuild-std work offline.
-DEBIAN_VENDOR = Path("/usr/lib/rustlib/src/rust/library/vendor")
+# Where a toolchain keeps std's sources (rustup's rust-src component, Debian's rust-web-src).
+RUST_SRC = Path("lib/rustlib/src/rust/library")
 
 APT = "apt-get install -y --no-install-recommends"
 INSTALL_DEBIAN_RUST = f"{APT} rustc-web cargo-web rust-web-src"
 INSTALL_QEMU = f"{APT} qemu-user-static binfmt-support"
 INSTALL_BUILD_PYTHON = "pip install 'castoff[build]' (maturin and ziglang)"
+INSTALL_RUSTUP = "rustup from https://rustup.rs (GitHub's runners have it)"
 # Debian's architecture names, for libc6-<arch>-cross sysroots and <triple>-gcc packages.
 DEBIAN_ARCH = {
     "aarch64-linux-gnu": "arm64",
@@ -47,6 +49,15 @@ class Toolchain:
     version: str  # `rustc -vV`
     cargo_version: str  # `cargo -V`
     std_targets: frozenset[str]
+    sysroot: str = ""  # `rustc --print sysroot`
+    rust_src: str | None = None  # std's sources (its `library` folder), when installed
+    vendored: bool = False  # rust_src holds std's dependencies too: std builds offline
+    rustup: str | None = None  # the rustup toolchain's name, when rustup manages it
+
+    @property
+    def host(self) -> str | None:
+        """Return the triple this toolchain runs on."""
+        return _version_field(self.version, "host")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,9 +66,9 @@ class HostTools:
 
     host_triple: str | None
     default: Toolchain | None  # the rustc on PATH (rustup's, usually)
-    build_std: (
-        Toolchain | None
-    )  # Debian's rustc-web with rust-web-src: can build std for any target
+    # Debian's rustc-web with rust-web-src: std's sources and dependencies, so std builds offline.
+    build_std: Toolchain | None
+    rustup: str | None = None  # the rustup command, when there is one
     maturin: str | None
     maturin_version: str | None
     zig_version: str | None  # ziglang importable by this Python
@@ -81,10 +92,11 @@ class Choice:
     """How a target builds on this machine: method, where std comes from, what is missing."""
 
     method: str  # native, zig, build-std, cross-gcc, docker
-    std: str  # "prebuilt" or "build-std"
+    std: str  # a std source of castoff.build.stds (toolchain, rustup, sysroot), or "image"
     linker: str | None  # a cross gcc, for cross-gcc
     missing: tuple[Missing, ...]
     reason: str
+    toolchain: Toolchain | None = None  # the toolchain that builds it (None: an image's)
 
     @property
     def buildable(self) -> bool:
@@ -108,13 +120,17 @@ def _version_field(text: str, key: str) -> str | None:
     )
 
 
-def _toolchain(runner: Runner, rustc: str, cargo: str) -> Toolchain | None:
+def _toolchain(
+    runner: Runner, rustc: str, cargo: str, rustup: str | None = None
+) -> Toolchain | None:
     version = runner.capture(Command(argv=(rustc, "-vV")))
     sysroot = runner.capture(Command(argv=(rustc, "--print", "sysroot")))
     cargo_version = runner.capture(Command(argv=(cargo, "-V")))
     if version.returncode != 0 or sysroot.returncode != 0 or cargo_version.returncode != 0:
         return None
-    rustlib = Path(sysroot.stdout.strip()) / "lib" / "rustlib"
+    root = Path(sysroot.stdout.strip())
+    rustlib = root / "lib" / "rustlib"
+    src = root / RUST_SRC
     std = (
         frozenset(
             p.name
@@ -130,6 +146,11 @@ def _toolchain(runner: Runner, rustc: str, cargo: str) -> Toolchain | None:
         version=version.stdout.strip(),
         cargo_version=cargo_version.stdout.strip(),
         std_targets=std,
+        sysroot=str(root),
+        rust_src=str(src) if (src / "std").is_dir() else None,
+        vendored=(src / "vendor").is_dir(),
+        # rustup keeps each toolchain in <RUSTUP_HOME>/toolchains/<name>.
+        rustup=root.name if rustup and root.parent.name == "toolchains" else None,
     )
 
 
@@ -141,15 +162,19 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
         return shutil.which(name, path=path)
 
     default = None
+    rustup = which("rustup")
     if (rustc := which("rustc")) and (cargo := which("cargo")):
-        default = _toolchain(runner, rustc, cargo)
+        default = _toolchain(runner, rustc, cargo, rustup)
     build_std = None
-    if DEBIAN_RUSTC.exists() and DEBIAN_CARGO.exists() and DEBIAN_VENDOR.is_dir():
-        build_std = _toolchain(runner, str(DEBIAN_RUSTC), str(DEBIAN_CARGO))
+    if DEBIAN_RUSTC.exists() and DEBIAN_CARGO.exists():
+        debian = _toolchain(runner, str(DEBIAN_RUSTC), str(DEBIAN_CARGO))
+        build_std = debian if debian and debian.rust_src and debian.vendored else None
     either = default or build_std
     host = _version_field(either.version, "host") if either else None
     # maturin and zig come with castoff's Python ('castoff[build]'), so look beside it first.
-    maturin = shutil.which("maturin", path=f"{Path(sys.executable).parent}:{path}")
+    maturin = shutil.which(
+        "maturin", path=os.pathsep.join([str(Path(sys.executable).parent), path])
+    )
     maturin_version = None
     if maturin:
         maturin_version = runner.capture(Command(argv=(maturin, "--version"))).stdout.strip()
@@ -162,6 +187,7 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
         host_triple=host,
         default=default,
         build_std=build_std,
+        rustup=rustup,
         maturin=maturin,
         maturin_version=maturin_version or None,
         zig_version=zig.stdout.strip() if zig.returncode == 0 else None,
@@ -200,38 +226,38 @@ def choose(job: BuildJob, tools: HostTools) -> Choice:
         name, reason = job.method, "configured"
     method = methods.get(name)
     missing += method.missing(job, tools)
-    if name == "docker" or target.os != "linux":
-        # The image, or the native toolchain of the runner, brings std.
-        return Choice(
-            method=name, std="prebuilt", linker=None, missing=tuple(missing), reason=reason
-        )
-    # std: the default toolchain's when it has one, else built from Debian's rust-web-src.
-    has_std = tools.default is not None and target.triple in tools.default.std_targets
-    std = "prebuilt" if has_std and not method.builds_std else "build-std"
-    if std == "build-std":
-        reason += f"; std is built from source (no prebuilt std for {target.triple})"
-        if tools.build_std is None:
-            what = f"std for {target.triple} (Debian's rustc-web and rust-web-src)"
-            missing.append(Missing(what=what, install=INSTALL_DEBIAN_RUST))
+    if name == "docker":
+        # The image brings its own toolchain and std.
+        return Choice(method=name, std="image", linker=None, missing=tuple(missing), reason=reason)
+    from castoff.build import stds  # noqa: PLC0415 - the std sources build on this module
+
+    offered = stds.choose(target, tools, sysroot_only=method.builds_std)
+    if offered is None:
+        missing.append(Missing(what="a Rust toolchain", install=INSTALL_RUSTUP))
+        return Choice(method=name, std="none", linker=None, missing=tuple(missing), reason=reason)
+    source, offer = offered
     return Choice(
         method=name,
-        std=std,
+        std=source,
         linker=method.linker(job, tools),
-        missing=tuple(missing),
-        reason=reason,
+        missing=tuple(missing) + offer.missing,
+        reason=f"{reason}; std: {offer.reason}",
+        toolchain=offer.toolchain,
     )
 
 
 def smoke_plan(target: tg.Target, tools: HostTools) -> SmokePlan:
     """Decide how this machine runs a target's binaries; pure."""
+    host = tools.host_triple or ""
+    if host == target.triple or target.triple in tg.NATIVE_RUNS.get(host, ()):
+        return SmokePlan(runner="native", ld_prefix=None, missing=(), reason="runs natively")
     if target.os != "linux" or target.elf is None:
         return SmokePlan(
             runner=None,
             ld_prefix=None,
             missing=(),
-            reason=f"{target.os} binaries cannot run on this Linux machine",
+            reason=f"{target.os} binaries cannot run on a {host or 'machine of another'} host",
         )
-    host = tools.host_triple or ""
     if host.startswith("x86_64-") and target.wheel_arch == "x86_64":
         return SmokePlan(runner="native", ld_prefix=None, missing=(), reason="runs natively")
     assert target.qemu is not None and target.gnu_triple is not None  # noqa: PT018, S101 - Linux

@@ -56,7 +56,7 @@ class CrossGcc(Defaults):
         argv, env = base_argv(job, tools, paths)
         env[f"CARGO_TARGET_{job.triple.upper().replace('-', '_')}_LINKER"] = choice.linker
         return finish(
-            job, choice, tools, paths, argv, env, inherited_env=inherited_env, rustflags=rustflags
+            job, choice, paths, argv, env, inherited_env=inherited_env, rustflags=rustflags
         )
 
 

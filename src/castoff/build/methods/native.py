@@ -9,6 +9,7 @@ from castoff.build.maturin import BuildPaths, base_argv, finish
 from castoff.build.method import Defaults
 from castoff.build.toolchains import Choice, HostTools, Missing
 from castoff.runner import Command
+from castoff.targets import NATIVE_CROSS
 
 if TYPE_CHECKING:
     from castoff.plan import BuildJob
@@ -28,7 +29,8 @@ class Native(Defaults):
 
     def missing(self, job: BuildJob, tools: HostTools) -> list[Missing]:
         """Return the machine it needs, when this is not one."""
-        if tools.host_triple == job.triple:
+        host = tools.host_triple or ""
+        if host == job.triple or job.triple in NATIVE_CROSS.get(host, ()):
             return []
         target = job.target
         if target.os != "linux":
@@ -49,7 +51,7 @@ class Native(Defaults):
         """Return `maturin build` as it is."""
         argv, env = base_argv(job, tools, paths)
         return finish(
-            job, choice, tools, paths, argv, env, inherited_env=inherited_env, rustflags=rustflags
+            job, choice, paths, argv, env, inherited_env=inherited_env, rustflags=rustflags
         )
 
 

@@ -59,7 +59,7 @@ class Zig(Defaults):
         argv.append("--zig")
         env |= zig_env(job, tools, paths)
         return finish(
-            job, choice, tools, paths, argv, env, inherited_env=inherited_env, rustflags=rustflags
+            job, choice, paths, argv, env, inherited_env=inherited_env, rustflags=rustflags
         )
 
 
