@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def install_checkout(session: nox.Session, *groups: str) -> None:
 
 
 release_sessions(
-    project="examples/hello",
+    # CASTOFF_PROJECT=examples/greet runs the pipeline on the example with dependencies.
+    project=os.environ.get("CASTOFF_PROJECT", "examples/hello"),
     install=lambda session, extras: install_checkout(session, *extras),
     # Building and running the example needs the Debian toolchains (added only where missing).
     prepare=lambda session: session.run("ci/install-system.sh", external=True),

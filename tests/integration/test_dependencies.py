@@ -37,9 +37,13 @@ def _manifests(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def test_every_target_of_the_example_with_dependencies_builds_and_runs(greet_build: Path) -> None:
-    """Each Linux target of the first example builds here, and each binary ran and said so."""
+    """Each Linux target of the first example builds here, and each binary ran and said so.
+
+    But loongarch64: Debian 12's libc crate (0.2.139) predates its musl support.
+    """
     triples = {t.triple for t in load(GREET / "pyproject.toml").targets}
-    assert triples == {t.triple for t in load(REPO / "examples/hello/pyproject.toml").targets}
+    hello = {t.triple for t in load(REPO / "examples/hello/pyproject.toml").targets}
+    assert triples == hello - {"loongarch64-unknown-linux-musl"}
     manifests = _manifests(greet_build)
     assert set(manifests) == triples
     for triple, manifest in manifests.items():
