@@ -308,7 +308,7 @@ def test_any_accepted_user_text_stays_inside_its_yaml_scalar(nox: str, setup: st
         plan_steps = doc["jobs"]["plan"]["steps"]
         assert plan_steps[2]["run"] == setup
         assert nox in plan_steps[-1]["run"]
-        assert set(doc) == {"name", True, "permissions", "env", "jobs"}  # "on" is YAML 1.1 true
+        assert set(doc) == {"name", True, "permissions", "env", "defaults", "jobs"}  # "on": true
 
 
 def test_ci_generate_refuses_to_replace_a_workflow_castoff_did_not_write(
