@@ -247,3 +247,16 @@ def test_offline_cargo_home_replaces_crates_io_with_the_vendor_folder() -> None:
     assert 'replace-with = "vendored-std"' in text
     assert 'directory = "/usr/lib/rustlib/src/rust/library/vendor"' in text
     assert "offline = true" in text
+
+
+def test_a_sysroot_leftover_of_any_kind_is_cleared(tmp_path: Path) -> None:
+    """An interrupted build's folder, or a file or link put in its place, is removed, not fatal."""
+    folder, file, link = tmp_path / "a.partial", tmp_path / "b.partial", tmp_path / "c.partial"
+    (folder / "x").mkdir(parents=True)
+    file.write_text("not a folder")
+    link.symlink_to(tmp_path / "elsewhere")
+    for leftover in (folder, file, link):
+        sysroot._clear(leftover)
+        assert not leftover.exists()
+        assert not leftover.is_symlink()
+    sysroot._clear(tmp_path / "absent")

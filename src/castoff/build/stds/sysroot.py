@@ -98,6 +98,14 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _clear(path: Path) -> None:
+    """Remove what stands at a path in castoff's cache: a folder, or a file or link put there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
 def _sources(toolchain: Toolchain, tools: HostTools, run: Run) -> Path:
     if toolchain.rust_src is not None:
         return Path(toolchain.rust_src)
@@ -119,8 +127,7 @@ def build(job: BuildJob, toolchain: Toolchain, tools: HostTools, root: Path, run
     """Build the job's std into root, atomically: a half-built sysroot is never used."""
     src = _sources(toolchain, tools, run)
     work = root.with_name(root.name + ".partial")
-    if work.exists():
-        shutil.rmtree(work)  # castoff's own leftover from an interrupted build
+    _clear(work)  # castoff's own leftover from an interrupted build
     (work / "crate" / "src").mkdir(parents=True)
     (work / "crate" / "Cargo.toml").write_text(CRATE, encoding="utf-8")
     (work / "crate" / "src" / "lib.rs").write_text("", encoding="utf-8")
@@ -154,8 +161,7 @@ def build(job: BuildJob, toolchain: Toolchain, tools: HostTools, root: Path, run
         "rlibs": [p.name for p in rlibs],
     }
     (work / "sysroot" / DONE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    if root.exists():
-        shutil.rmtree(root)  # unfinished (no DONE), castoff's own
+    _clear(root)  # unfinished (no DONE), castoff's own
     (work / "sysroot").rename(root)
     shutil.rmtree(work)
 
