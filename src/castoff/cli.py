@@ -86,11 +86,29 @@ def _cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from castoff.build.setup import machine_here  # noqa: PLC0415
     from castoff.doctor import diagnose  # noqa: PLC0415
 
     _, plan = _plan(settings)
-    result = diagnose(plan, _tools(_runner(settings.env), settings.env), settings.env)
+    tools = _tools(_runner(settings.env), settings.env)
+    result = diagnose(plan, tools, settings.env, machine_here(settings.env))
     return _show(args, result, render.doctor_table)
+
+
+def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from castoff.build.setup import machine_here, plan_setup, run_setup  # noqa: PLC0415
+
+    _, plan = _plan(settings)
+    runner = _runner(settings.env)
+    setup = plan_setup(plan, _tools(runner, settings.env), machine_here(settings.env))
+    if not args.dry_run:
+        run_setup(setup, runner)
+    result = {**setup.to_json(), "ran": not args.dry_run}
+    if args.json:
+        render.emit_json(result)
+    else:
+        render.setup_summary(setup, ran=not args.dry_run)
+    return 0
 
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -345,6 +363,7 @@ def _cmd_init(args: argparse.Namespace, _: Settings) -> int:
 COMMANDS: dict[str, Command] = {
     "plan": _cmd_plan,
     "doctor": _cmd_doctor,
+    "setup": _cmd_setup,
     "build": _cmd_build,
     "audit": _cmd_audit,
     "retag": _cmd_retag,

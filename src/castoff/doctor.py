@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Mapping
 
 from castoff.build import toolchains
+from castoff.build.setup import Machine, plan_setup
 from castoff.build.toolchains import HostTools
 from castoff.plan import ReleasePlan
 from castoff.results import DoctorResult, SigningTool, TargetReadiness
@@ -24,7 +25,9 @@ def _found(tool: Tool, path: str | None) -> str | None:
     return shutil.which(tool.command, path=path)
 
 
-def diagnose(plan: ReleasePlan, tools: HostTools, env: Mapping[str, str]) -> DoctorResult:
+def diagnose(
+    plan: ReleasePlan, tools: HostTools, env: Mapping[str, str], machine: Machine
+) -> DoctorResult:
     """Return how each planned target builds and runs here, and which signing tools are here."""
     targets = []
     for job in plan.jobs:
@@ -61,4 +64,5 @@ def diagnose(plan: ReleasePlan, tools: HostTools, env: Mapping[str, str]) -> Doc
         zig=tools.zig_version,
         targets=tuple(targets),
         signing=signing,
+        setup=tuple(s.command.display() for s in plan_setup(plan, tools, machine).steps),
     )

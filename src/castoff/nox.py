@@ -26,7 +26,7 @@ def install_released_castoff(session: nox.Session, extras: Sequence[str]) -> Non
     session.install(f"{name} @ {source}" if source else f"{name}=={__version__}")
 
 
-def release_sessions(
+def release_sessions(  # noqa: PLR0915 - one short nested function per session
     *,
     project: str | Path = ".",
     install: Installer = install_released_castoff,
@@ -54,6 +54,12 @@ def release_sessions(
         """Say how each target builds and smoke-runs here, and how to install what is missing."""
         install(session, ("build",))
         session.run("castoff", "doctor", "--config", config, *session.posargs)
+
+    @nox.session(name="setup")
+    def setup(session: nox.Session) -> None:
+        """Install what the targets (or `-- --target T`) need here: apt-get, rustup (CI runners)."""
+        install(session, ("build",))
+        session.run("castoff", "setup", "--config", config, *session.posargs)
 
     @nox.session(name="build")
     def build(session: nox.Session) -> None:

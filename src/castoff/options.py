@@ -235,6 +235,14 @@ def _planning(commands: Commands[argparse.ArgumentParser]) -> None:
         parents=[CONFIG, TARGETS, JSON],
         help="say how each target builds, runs and signs here, and how to install what is missing",
     )
+    setup = commands.add_parser(
+        "setup",
+        parents=[CONFIG, TARGETS, JSON],
+        help="install what the targets need here: qemu-user, cross gcc (apt-get), rustup's std",
+    )
+    setup.add_argument(
+        "--dry-run", action="store_true", help="print the commands without running them"
+    )
 
 
 def _files(commands: Commands[argparse.ArgumentParser]) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from castoff.build.setup import SetupPlan
     from castoff.errors import CastoffError
     from castoff.manifest import ReleaseManifest
     from castoff.plan import ReleasePlan
@@ -139,6 +140,10 @@ def doctor_table(result: DoctorResult) -> None:
         )
     out = console()
     out.print(table)
+    if result.setup:
+        out.print("`castoff setup` (nox -s setup) installs what is missing with:")
+        for line in result.setup:
+            out.print(escape(f"  {line}"), soft_wrap=True)
     if result.signing:
         signing = Table(title="Signing tools", title_justify="left")
         for column in ("backend", "tool", "found", "install with"):
@@ -147,6 +152,17 @@ def doctor_table(result: DoctorResult) -> None:
             found = escape(tool.found) if tool.found else "[red]no[/red]"
             signing.add_row(escape(tool.backend), escape(tool.command), found, escape(tool.install))
         out.print(signing)
+
+
+def setup_summary(setup: SetupPlan, *, ran: bool) -> None:
+    """Print what castoff setup ran (or would run) on this machine."""
+    out = console()
+    if not setup.steps:
+        out.print(f"Nothing to install on this {setup.system} machine for the planned targets.")
+        return
+    out.print(("Installed" if ran else "Would run") + f" on this {setup.system} machine:")
+    for step in setup.steps:
+        out.print(escape(f"  {step.command.display()}    # {step.what}"), soft_wrap=True)
 
 
 @contextmanager

@@ -54,6 +54,7 @@ class DoctorResult:
     zig: str | None
     targets: tuple[TargetReadiness, ...]
     signing: tuple[SigningTool, ...]
+    setup: tuple[str, ...] = ()  # the commands `castoff setup` would run here
 
     @property
     def status(self) -> Literal["ready", "missing"]:
@@ -70,6 +71,7 @@ class DoctorResult:
             "status": self.status,
             "targets": [asdict(t) for t in self.targets],
             "signing": [asdict(s) for s in self.signing],
+            "setup": list(self.setup),
         }
 
 

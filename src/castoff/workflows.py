@@ -146,6 +146,7 @@ def _plan_and_build(options: WorkflowOptions) -> str:
     # Its own line, so a failing plan fails the step (bash -e) instead of an empty matrix.
     plan_lines = f'matrix="$({nox} -s plan -- --format github-matrix)"\n'
     plan_lines += '          echo "matrix=$matrix" >> "$GITHUB_OUTPUT"'
+    setup_line = scalar(f'{nox} -s setup -- --target "$TARGET"')
     build_line = scalar(f'{nox} -s build -- --target "$TARGET"')
     return f"""jobs:
   plan:
@@ -172,6 +173,11 @@ def _plan_and_build(options: WorkflowOptions) -> str:
       matrix: ${{{{ fromJson(needs.plan.outputs.matrix) }}}}
     steps:
 {_prelude(options)}
+      # What the target needs on this runner (qemu-user, a cross gcc, rustup's std): castoff's
+      # own command, the one `nox -s doctor` prints.
+      - run: {setup_line}
+        env:
+          TARGET: ${{{{ matrix.target }}}}
       - run: {build_line}
         env:
           TARGET: ${{{{ matrix.target }}}}

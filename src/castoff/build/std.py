@@ -38,6 +38,9 @@ class StdSource(Protocol):
     def offer(self, target: Target, tools: HostTools) -> StdOffer | None:
         """Return how this source gives the target's std on this machine, or None."""
 
+    def setup(self, choice: Choice, tools: HostTools, triple: str) -> tuple[Command, ...]:
+        """Return the downloads `castoff setup` runs ahead of the build (none: nothing to fetch)."""
+
     def prepare(
         self, job: BuildJob, choice: Choice, tools: HostTools, paths: BuildPaths, run: Run
     ) -> BuildPaths:

@@ -24,7 +24,9 @@ RUST_SRC = Path("lib/rustlib/src/rust/library")
 
 APT = "apt-get install -y --no-install-recommends"
 INSTALL_DEBIAN_RUST = f"{APT} rustc-web cargo-web rust-web-src"
-INSTALL_QEMU = f"{APT} qemu-user-static binfmt-support"
+# castoff runs qemu-user itself (no binfmt registration needed): the static build is enough.
+QEMU_PACKAGE = "qemu-user-static"
+INSTALL_QEMU = f"{APT} {QEMU_PACKAGE}"
 INSTALL_BUILD_PYTHON = "pip install 'castoff[build]' (maturin and ziglang)"
 INSTALL_RUSTUP = "rustup from https://rustup.rs (GitHub's runners have it)"
 # Debian's architecture names, for libc6-<arch>-cross sysroots and <triple>-gcc packages.
@@ -85,6 +87,8 @@ class Missing:
 
     what: str
     install: str
+    # Debian/Ubuntu packages that provide it: what `castoff setup` installs with apt-get.
+    packages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,7 +267,7 @@ def smoke_plan(target: tg.Target, tools: HostTools) -> SmokePlan:
     assert target.qemu is not None and target.gnu_triple is not None  # noqa: PT018, S101 - Linux
     missing = []
     if target.qemu not in tools.qemu:
-        missing.append(Missing(what=target.qemu, install=INSTALL_QEMU))
+        missing.append(Missing(what=target.qemu, install=INSTALL_QEMU, packages=(QEMU_PACKAGE,)))
     ld_prefix = None
     if target.libc == "gnu":
         ld_prefix = tools.sysroots.get(target.gnu_triple)
@@ -273,6 +277,7 @@ def smoke_plan(target: tg.Target, tools: HostTools) -> SmokePlan:
                 Missing(
                     what=f"the {target.gnu_triple} glibc sysroot",
                     install=f"{APT} libc6-{arch}-cross",
+                    packages=(f"libc6-{arch}-cross",),
                 )
             )
     if missing:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from castoff.build.maturin import BuildPaths, base_argv, finish
 from castoff.build.method import Defaults
-from castoff.build.toolchains import APT, Choice, HostTools, Missing
+from castoff.build.toolchains import APT, DEBIAN_ARCH, Choice, HostTools, Missing
 from castoff.errors import ConfigError
 from castoff.runner import Command
 
@@ -34,7 +34,12 @@ class CrossGcc(Defaults):
         gnu = job.target.gnu_triple
         if gnu is None or gnu in tools.cross_gcc:
             return []
-        return [Missing(what=f"{gnu}-gcc", install=f"{APT} gcc-{gnu}")]
+        # libc6-dev is only recommended by the gcc, so --no-install-recommends would leave a
+        # cross gcc that cannot link (no crt1.o, no libc.so).
+        packages = (f"gcc-{gnu}", f"libc6-dev-{DEBIAN_ARCH.get(gnu, gnu)}-cross")
+        return [
+            Missing(what=f"{gnu}-gcc", install=f"{APT} {' '.join(packages)}", packages=packages)
+        ]
 
     def linker(self, job: BuildJob, tools: HostTools) -> str | None:
         """Return the cross gcc's path."""

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from castoff.build.std import Run
     from castoff.build.toolchains import Choice, HostTools
     from castoff.plan import BuildJob
+    from castoff.runner import Command
     from castoff.targets import Target
 
 
@@ -25,6 +26,10 @@ class Installed:
         if toolchain is None or target.triple not in toolchain.std_targets:
             return None
         return StdOffer(toolchain=toolchain, reason="the toolchain's installed std")
+
+    def setup(self, choice: Choice, tools: HostTools, triple: str) -> tuple[Command, ...]:
+        """Nothing to fetch."""
+        return ()
 
     def prepare(
         self, job: BuildJob, choice: Choice, tools: HostTools, paths: BuildPaths, run: Run

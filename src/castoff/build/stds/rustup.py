@@ -47,14 +47,19 @@ class Rustup:
         reason = f"`rustup target add {target.triple}` (toolchain {toolchain.rustup})"
         return StdOffer(toolchain=toolchain, reason=reason)
 
+    def setup(self, choice: Choice, tools: HostTools, triple: str) -> tuple[Command, ...]:
+        """Return `rustup target add` for the target."""
+        toolchain = choice.toolchain
+        if toolchain is None or toolchain.rustup is None or tools.rustup is None:
+            return ()
+        return (target_add(tools.rustup, toolchain.rustup, triple),)
+
     def prepare(
         self, job: BuildJob, choice: Choice, tools: HostTools, paths: BuildPaths, run: Run
     ) -> BuildPaths:
         """Run `rustup target add` (it does nothing when the target is installed already)."""
-        toolchain = choice.toolchain
-        if toolchain is None or toolchain.rustup is None or tools.rustup is None:
-            return paths
-        run(target_add(tools.rustup, toolchain.rustup, job.triple))
+        for command in self.setup(choice, tools, job.triple):
+            run(command)
         return paths
 
 

@@ -106,17 +106,23 @@ def _clear(path: Path) -> None:
         path.unlink()
 
 
+def _rust_src(toolchain: Toolchain, tools: HostTools) -> Command | None:
+    """Return `rustup component add rust-src` when the toolchain lacks sources rustup has."""
+    if toolchain.rust_src is not None or toolchain.rustup is None or tools.rustup is None:
+        return None
+    return Command(
+        argv=(tools.rustup, "component", "add", "--toolchain", toolchain.rustup, "rust-src"),
+        install_hint="rustup, with network access to static.rust-lang.org",
+    )
+
+
 def _sources(toolchain: Toolchain, tools: HostTools, run: Run) -> Path:
     if toolchain.rust_src is not None:
         return Path(toolchain.rust_src)
-    if toolchain.rustup is None or tools.rustup is None:
+    command = _rust_src(toolchain, tools)
+    if command is None:
         raise BuildError(f"{toolchain.rustc} has no std sources.", hint=INSTALL_DEBIAN_RUST)
-    run(
-        Command(
-            argv=(tools.rustup, "component", "add", "--toolchain", toolchain.rustup, "rust-src"),
-            install_hint="rustup, with network access to static.rust-lang.org",
-        )
-    )
+    run(command)
     src = Path(toolchain.sysroot) / RUST_SRC
     if not (src / "std").is_dir():
         raise BuildError(f"`rustup component add rust-src` left no std sources in {src}.")
@@ -184,6 +190,11 @@ class Sysroot:
         elif not toolchain.vendored:
             reason += " (std's dependencies from crates.io)"
         return StdOffer(toolchain=toolchain, reason=reason, missing=missing)
+
+    def setup(self, choice: Choice, tools: HostTools, triple: str) -> tuple[Command, ...]:
+        """Return the download of rustup's rust-src, when the toolchain has no sources yet."""
+        command = None if choice.toolchain is None else _rust_src(choice.toolchain, tools)
+        return () if command is None else (command,)
 
     def prepare(
         self, job: BuildJob, choice: Choice, tools: HostTools, paths: BuildPaths, run: Run

@@ -1,0 +1,157 @@
+"""castoff setup's exact commands on each kind of runner, and what it refuses to half-do."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from castoff.build.setup import Machine, plan_setup, run_setup
+from castoff.build.toolchains import HostTools
+from castoff.config import load
+from castoff.errors import ToolMissingError
+from castoff.plan import ReleasePlan, build_plan
+from castoff.runner import Runner
+from castoff.targets import TARGETS
+from tests.unit.test_toolchains import EVERYTHING, RUNNER, RUNNER_TOOLCHAIN
+
+UBUNTU = Machine(system="linux", apt_get="apt-get", sudo="sudo")  # GitHub: a sudoer, not root
+DEBIAN_ROOT = Machine(system="linux", apt_get="apt-get", sudo=None)
+FEDORA = Machine(system="linux", apt_get=None, sudo="sudo")
+MACOS = Machine(system="macos", apt_get=None, sudo="sudo")
+WINDOWS = Machine(system="windows", apt_get=None, sudo=None)
+# ubuntu-latest: rustup's stable with the host std; no qemu, cross gcc or glibc sysroots.
+UBUNTU_TOOLS = dataclasses.replace(RUNNER, qemu={}, cross_gcc={}, sysroots={})
+RUSTUP = "/home/runner/.cargo/bin/rustup"
+STABLE = "stable-x86_64-unknown-linux-gnu"
+APT_INSTALL = ("sudo", "-E", "apt-get", "install", "-y", "-q", "--no-install-recommends")
+
+
+def plan_for(example_pyproject: Path, *triples: str) -> ReleasePlan:
+    """Return the example's plan with only these targets' jobs."""
+    plan = build_plan(load(example_pyproject))
+    base = plan.jobs[0]
+    jobs = tuple(dataclasses.replace(base, target=TARGETS[t]) for t in triples)
+    return dataclasses.replace(plan, jobs=jobs)
+
+
+def argvs(
+    example_pyproject: Path, tools: HostTools, machine: Machine, *triples: str
+) -> list[tuple[str, ...]]:
+    """Return the argv of every command setup plans for these targets."""
+    setup = plan_setup(plan_for(example_pyproject, *triples), tools, machine)
+    return [step.command.argv for step in setup.steps]
+
+
+def test_ubuntu_runner_commands_per_target(example_pyproject: Path) -> None:
+    """On ubuntu-latest: apt-get through sudo for qemu and cross tools, rustup for the std."""
+    assert argvs(example_pyproject, UBUNTU_TOOLS, UBUNTU, "x86_64-unknown-linux-gnu") == []
+    assert argvs(example_pyproject, UBUNTU_TOOLS, UBUNTU, "aarch64-unknown-linux-gnu") == [
+        ("sudo", "-E", "apt-get", "update", "-q"),
+        (*APT_INSTALL, "libc6-arm64-cross", "qemu-user-static"),
+        (RUSTUP, "target", "add", "--toolchain", STABLE, "aarch64-unknown-linux-gnu"),
+    ]
+    assert argvs(example_pyproject, UBUNTU_TOOLS, UBUNTU, "powerpc64le-unknown-linux-gnu") == [
+        ("sudo", "-E", "apt-get", "update", "-q"),
+        (
+            *APT_INSTALL,
+            "gcc-powerpc64le-linux-gnu",
+            "libc6-dev-ppc64el-cross",
+            "libc6-ppc64el-cross",
+            "qemu-user-static",
+        ),
+        (RUSTUP, "target", "add", "--toolchain", STABLE, "powerpc64le-unknown-linux-gnu"),
+    ]
+    # Tier 3: no rustup std; rustup's rust-src, then castoff builds std from it.
+    assert argvs(example_pyproject, UBUNTU_TOOLS, UBUNTU, "s390x-unknown-linux-musl") == [
+        ("sudo", "-E", "apt-get", "update", "-q"),
+        (*APT_INSTALL, "qemu-user-static"),
+        (RUSTUP, "component", "add", "--toolchain", STABLE, "rust-src"),
+    ]
+
+
+def test_one_install_for_every_target_and_nothing_twice(example_pyproject: Path) -> None:
+    """Every target at once: one apt-get install of the union, each rustup download once."""
+    triples = [j.triple for j in build_plan(load(example_pyproject)).jobs]
+    setup = plan_setup(plan_for(example_pyproject, *triples), UBUNTU_TOOLS, UBUNTU)
+    commands = [s.command.argv for s in setup.steps]
+    assert len(commands) == len(set(commands))
+    installs = [c for c in commands if c[:len(APT_INSTALL)] == APT_INSTALL]  # fmt: skip
+    assert len(installs) == 1
+    assert installs[0][len(APT_INSTALL) :] == tuple(sorted(installs[0][len(APT_INSTALL) :]))
+    added = {c[-1] for c in commands if c[1:3] == ("target", "add")}
+    assert added == set(triples) - {"x86_64-unknown-linux-gnu", "s390x-unknown-linux-musl"}
+    assert setup.manual == ()
+
+
+def test_root_on_debian_uses_no_sudo_and_this_machine_needs_nothing(
+    example_pyproject: Path,
+) -> None:
+    """As root apt-get runs directly; with everything installed there is nothing to do."""
+    bare = dataclasses.replace(EVERYTHING, qemu={})
+    assert argvs(example_pyproject, bare, DEBIAN_ROOT, "riscv64gc-unknown-linux-musl") == [
+        ("apt-get", "update", "-q"),
+        ("apt-get", "install", "-y", "-q", "--no-install-recommends", "qemu-user-static"),
+    ]
+    here = dataclasses.replace(
+        EVERYTHING,
+        sysroots={g: f"/usr/{g}" for g in ("aarch64-linux-gnu", "powerpc64le-linux-gnu")},
+    )
+    triples = [j.triple for j in build_plan(load(example_pyproject)).jobs]
+    assert argvs(example_pyproject, here, DEBIAN_ROOT, *triples) == []
+
+
+def test_macos_and_windows_runners_only_add_rustup_targets(example_pyproject: Path) -> None:
+    """The arm64 Mac adds x86_64's std; x64 Windows adds i686's and aarch64's; no apt."""
+    mac = dataclasses.replace(
+        UBUNTU_TOOLS,
+        host_triple="aarch64-apple-darwin",
+        default=dataclasses.replace(
+            RUNNER_TOOLCHAIN,
+            std_targets=frozenset({"aarch64-apple-darwin"}),
+            rustup="stable-aarch64-apple-darwin",
+        ),
+    )
+    assert argvs(example_pyproject, mac, MACOS, "aarch64-apple-darwin", "x86_64-apple-darwin") == [
+        (
+            RUSTUP,
+            "target",
+            "add",
+            "--toolchain",
+            "stable-aarch64-apple-darwin",
+            "x86_64-apple-darwin",
+        )
+    ]
+    windows = dataclasses.replace(
+        UBUNTU_TOOLS,
+        host_triple="x86_64-pc-windows-msvc",
+        default=dataclasses.replace(
+            RUNNER_TOOLCHAIN,
+            std_targets=frozenset({"x86_64-pc-windows-msvc"}),
+            rustup="stable-x86_64-pc-windows-msvc",
+        ),
+    )
+    triples = ("x86_64-pc-windows-msvc", "i686-pc-windows-msvc", "aarch64-pc-windows-msvc")
+    assert argvs(example_pyproject, windows, WINDOWS, *triples) == [
+        (RUSTUP, "target", "add", "--toolchain", "stable-x86_64-pc-windows-msvc", t)
+        for t in triples[1:]
+    ]
+
+
+def test_without_apt_get_nothing_is_installed_and_the_error_names_what(
+    example_pyproject: Path,
+) -> None:
+    """On a Linux without apt-get setup names the packages' tools and runs no command at all."""
+    setup = plan_setup(
+        plan_for(example_pyproject, "aarch64-unknown-linux-gnu"), UBUNTU_TOOLS, FEDORA
+    )
+    assert {m.what for m in setup.manual} == {
+        "qemu-aarch64-static", "the aarch64-linux-gnu glibc sysroot",
+    }  # fmt: skip
+    ran: list[str] = []
+    runner = Runner(base_env={"PATH": ""}, echo=ran.append)
+    with pytest.raises(ToolMissingError, match="qemu-aarch64-static") as error:
+        run_setup(setup, runner)
+    assert ran == []  # not even the rustup download
+    assert "linux machine" in error.value.message
