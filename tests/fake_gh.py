@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--title", default="")
     parser.add_argument("--notes", default="")
     parser.add_argument("--clobber", action="store_true")
+    parser.add_argument("--target", default="")
     parser.add_argument("--dir", default=".")
     parser.add_argument("--pattern", action="append", default=[])
     # gh takes flags anywhere, as in `upload TAG --clobber FILE... --repo R`.
@@ -79,7 +80,7 @@ def main() -> None:
             _fail("HTTP 422: Validation Failed (tag_name already_exists)")
         (release / "assets").mkdir(parents=True)
         draft = args.draft == "true"
-        meta = {"isDraft": draft, "title": args.title, "notes": args.notes}
+        meta = {"isDraft": draft, "title": args.title, "notes": args.notes, "target": args.target}
         (release / "release.json").write_text(json.dumps(meta))
     elif not (release / "release.json").is_file():
         _fail("release not found")

@@ -17,11 +17,24 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 _EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
+
+
+class Machine(Protocol):
+    """Where a job's steps run: this machine as it is, or a simulated runner."""
+
+    def job(self, folder: Path) -> Path:
+        """Make a fresh machine for one job; return its state folder."""
+
+    def environment(self, folder: Path, base: Mapping[str, str]) -> dict[str, str]:
+        """Return the environment a step starts with."""
+
+    def argv(self, folder: Path, script: str) -> list[str]:
+        """Return the command that runs a step's bash script."""
 
 
 @dataclass
@@ -34,9 +47,12 @@ class JobGraph:
     env: dict[str, str]  # the runner's environment (PATH, credentials standing in for OIDC)
     secrets: dict[str, str]
     event: str = "push"
+    ref: str = "refs/heads/main"  # what triggered the run: a branch, or refs/tags/<tag>
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    # Where jobs on ubuntu-latest run (tests/runner_shape.py); None: this machine as it is.
+    ubuntu: Machine | None = None
 
     @classmethod
     def load(cls, path: Path, **kwargs: Any) -> JobGraph:
@@ -100,6 +116,9 @@ class JobGraph:
         work.mkdir(parents=True)
         temp = work.parent / f"{work.name}.temp"
         temp.mkdir()
+        runs_on = self.substitute(job["runs-on"], matrix, {})
+        machine = self.ubuntu if runs_on == "ubuntu-latest" else None
+        state = machine.job(work.parent / f"{work.name}.machine") if machine else None
         steps: dict[str, dict[str, str]] = {}
         for raw in job["steps"]:
             step = self.substitute(raw, matrix, steps)
@@ -108,16 +127,24 @@ class JobGraph:
                 continue
             output = temp / "github_output"
             output.write_text("")
+            base = machine.environment(state, self.env) if machine and state else self.env
             env = {
-                **self.env,
+                **base,
                 **{k: str(v) for k, v in self.workflow.get("env", {}).items()},
                 **{k: _text(v) for k, v in step.get("env", {}).items()},
                 "GITHUB_OUTPUT": str(output),
+                "GITHUB_SHA": head(self.repository),
+                "GITHUB_REF": self.ref,
+                "GITHUB_REF_NAME": self.ref.split("/", 2)[-1],
+                "GITHUB_REF_TYPE": "tag" if self.ref.startswith("refs/tags/") else "branch",
                 "RUNNER_TEMP": str(temp),
             }
             self.log.append(f"[{name} {matrix.get('target', '')}] {step['run']}")
+            argv = ["bash", "-e", "-c", step["run"]]
+            if machine and state:
+                argv = machine.argv(state, step["run"])
             result = subprocess.run(
-                ["bash", "-e", "-c", step["run"]],
+                argv,
                 cwd=work, env=env, capture_output=True, text=True, check=False, timeout=3600,
             )  # fmt: skip
             assert result.returncode == 0, (
@@ -160,8 +187,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def tracked_copy(repository: Path, folder: Path) -> Path:
-    """Copy the files git tracks (as a checkout would have them) into a folder."""
+def tracked_copy(repository: Path, folder: Path, *, tag: str | None = None) -> Path:
+    """Copy the files git tracks into a folder: a repository of one commit (and tag), as pushed."""
     listing = subprocess.run(
         ["git", "ls-files", "-z"], cwd=repository, capture_output=True, check=True
     ).stdout.decode()
@@ -169,4 +196,16 @@ def tracked_copy(repository: Path, folder: Path) -> Path:
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(repository / name, target)  # with its mode: ci/nox stays executable
+    git = ["git", "-c", "user.name=castoff-tests", "-c", "user.email=tests@castoff.invalid"]
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "release"]):
+        subprocess.run([*git, *argv], cwd=folder, capture_output=True, check=True)
+    if tag is not None:
+        subprocess.run([*git, "tag", tag], cwd=folder, capture_output=True, check=True)
     return folder
+
+
+def head(repository: Path) -> str:
+    """Return the commit a repository's HEAD is at."""
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repository, capture_output=True, text=True, check=True
+    ).stdout.strip()

@@ -240,12 +240,14 @@ def _cmd_preflight(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from castoff.publish.github import release_host  # noqa: PLC0415
+    from castoff.publish.source import check_source  # noqa: PLC0415
     from castoff.release import publish_checked  # noqa: PLC0415
     from castoff.settings import resolve_release  # noqa: PLC0415
 
     config = _config(settings)
     runner = _runner(settings.env)
     where = resolve_release(args, config, settings.env)
+    check_source(where.tag, config.version, where.commit, settings.config_path.parent, runner)
     # Every check passes before the first byte is uploaded, on a resume too; a dry run
     # shows the uploads without making them.
     result = publish_checked(
@@ -265,12 +267,15 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     from castoff.publish.github import release_host  # noqa: PLC0415
+    from castoff.publish.source import check_source  # noqa: PLC0415
     from castoff.release import release  # noqa: PLC0415
     from castoff.settings import resolve_release  # noqa: PLC0415
 
     config, plan = _plan(settings)
     runner = _runner(settings.env)
     where = resolve_release(args, config, settings.env)
+    # Before the build: a release of the wrong commit or version is refused at once.
+    check_source(where.tag, config.version, where.commit, settings.config_path.parent, runner)
     result = release(
         config,
         plan,

@@ -102,6 +102,12 @@ class RehearseError(CastoffError):
     exit_code = 14
 
 
+class SourceError(CastoffError):
+    """The tag, the version and the commit being released do not agree."""
+
+    exit_code = 15
+
+
 # Every code in one table, so the README and tests can check that they are distinct.
 EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
@@ -120,5 +126,6 @@ EXIT_CODES: dict[str, int] = {
         PreflightError,
         PublishError,
         RehearseError,
+        SourceError,
     )
 }

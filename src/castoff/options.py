@@ -76,6 +76,15 @@ def tag(text: str) -> str:
     return text
 
 
+def commit(text: str) -> str:
+    """Return a full git commit id, lowercase (argparse type)."""
+    from castoff.publish.source import COMMIT  # noqa: PLC0415
+
+    if not COMMIT.fullmatch(text.strip().lower()):
+        raise argparse.ArgumentTypeError(f"'{text[:80]}' is not a full git commit id (40 hex)")
+    return text.strip().lower()
+
+
 def _group(*adders: Callable[[argparse.ArgumentParser], object]) -> argparse.ArgumentParser:
     """Return a parent parser holding the options the adders declare."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -163,6 +172,12 @@ def _uploads(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--dry-run", action="store_true", help="everything but the uploads, which are printed"
+    )
+    p.add_argument(
+        "--commit",
+        type=commit,
+        help="the commit being released: the checkout and the tag must be it; the GitHub "
+        "release is created at it (GitHub Actions: $GITHUB_SHA)",
     )
     p.add_argument(
         "--attempts",

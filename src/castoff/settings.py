@@ -100,6 +100,7 @@ class ReleaseSettings:
     options: PublishOptions
     github: bool  # publish.github.enabled
     tag: str
+    commit: str | None  # --commit: what the tag and the checkout must be
     repository: str | None  # None: unknown (an error only when publishing to GitHub)
     release_folder: Path | None  # a local folder standing in for GitHub (rehearsals)
 
@@ -121,6 +122,7 @@ def resolve_release(
         ),
         github=config.publish.github.enabled,
         tag=args.tag or f"v{config.version}",
+        commit=args.commit,
         repository=config.publish.github.repository or env.get("GITHUB_REPOSITORY") or None,
         release_folder=args.release_folder,
     )

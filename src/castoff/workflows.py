@@ -11,10 +11,11 @@ from castoff.config import Config
 from castoff.errors import UsageError
 from castoff.sign import registry
 
-# Third-party actions, pinned by commit (the tag in the comment is for people).
-CHECKOUT = "actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd  # v6.0.2"
-SETUP_PYTHON = "actions/setup-python@a309ff8b426b58ec0e2a45f0f869d46889d02405  # v6.2.0"
-UPLOAD = "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02  # v4.6.2"
+# Third-party actions at their current majors (as uv pins them, 2026-08), pinned by commit;
+# the tag in the comment is for people.
+CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1  # v7.0.1"
+SETUP_PYTHON = "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97  # v7.0.0"
+UPLOAD = "actions/upload-artifact@043fb46d1a93c77aae656e7c1c64a875d1fc6a0a  # v7.0.1"
 DOWNLOAD = "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c  # v8.0.1"
 NOX_VERSION = "2026.10.20"
 PYTHON = "3.11"
@@ -230,8 +231,11 @@ def release_workflow(config: Config, options: WorkflowOptions) -> str:
     steps:
 {_prelude(options)}
 {_signing_tools(config)}{_download()}
+      # The tag that triggered the run must name the version, and the checkout and the tag
+      # must be the commit the GitHub release is created at: checked before any upload.
       - run: |
-          args=(--no-build)
+          args=(--no-build --commit "$GITHUB_SHA")
+          if [ "$GITHUB_REF_TYPE" = "tag" ]; then args+=(--tag "$GITHUB_REF_NAME"); fi
           if [ "$DRY_RUN" = "true" ]; then args+=(--dry-run); fi
           {options.nox} -s release -- "${{args[@]}}"
         env:

@@ -1,4 +1,7 @@
-"""This repository's generated release.yml, run job by job here (tests/job_graph.py).
+"""This repository's generated release.yml and ci.yml, run job by job (tests/job_graph.py).
+
+Jobs on ubuntu-latest run in the simulated runner of tests/runner_shape.py: no Debian Rust, qemu
+or cross gcc but what the workflow's own steps install.
 
 The fan-out/fan-in contract with the very commands GitHub would run: plan's matrix output, one
 workspace per build job, artifacts passed only as uploaded folders, and a release job that
@@ -20,14 +23,18 @@ from castoff.rehearse import local_index
 from castoff.runner import Runner
 from tests.conftest import EXAMPLE, REPO
 from tests.integration.conftest import castoff
-from tests.job_graph import JobGraph, tracked_copy
+from tests.job_graph import JobGraph, head, tracked_copy
+from tests.runner_shape import ubuntu_latest
 
 TARGETS = ("x86_64-unknown-linux-gnu", "s390x-unknown-linux-musl")
+PR_TARGET = "powerpc64le-unknown-linux-gnu"  # a cross gcc, a glibc sysroot and qemu from setup
 
 
-def test_the_release_workflow_fans_out_and_in_with_a_fake_gh(tmp_path: Path) -> None:
+def test_the_release_workflow_fans_out_and_in_on_simulated_runners_with_a_fake_gh(
+    tmp_path: Path,
+) -> None:
     """Plan -> two build jobs -> release: wheels on the local index, the release published."""
-    repo = tracked_copy(REPO, tmp_path / "repository")
+    repo = tracked_copy(REPO, tmp_path / "repository", tag="v0.1.0")
     keys = tmp_path / "keys"
     made = castoff("keygen", "--config", str(EXAMPLE / "pyproject.toml"), str(keys))
     assert made.returncode == 0, made.stderr
@@ -64,6 +71,8 @@ def test_the_release_workflow_fans_out_and_in_with_a_fake_gh(tmp_path: Path) -> 
             root=tmp_path / "runner",
             env=env,
             secrets=secrets,
+            ref="refs/tags/v0.1.0",
+            ubuntu=ubuntu_latest(tmp_path / "state"),
         )
         graph.run()
         served = index.project_files(run.index_url, "castoff-hello")
@@ -76,7 +85,9 @@ def test_the_release_workflow_fans_out_and_in_with_a_fake_gh(tmp_path: Path) -> 
     assert json.loads(graph.outputs["plan"]["matrix"])["include"][1]["target"] == TARGETS[1]
     assert len(served) == 2  # the two wheels; both bound for the index
     release = state / "castoff-dev" / "hello" / "v0.1.0"
-    assert json.loads((release / "release.json").read_text())["isDraft"] is False
+    made = json.loads((release / "release.json").read_text())
+    assert made["isDraft"] is False
+    assert made["target"] == head(repo)  # created at the tagged commit, not the branch's head
     assets = {p.name for p in (release / "assets").iterdir()}
     # The alias the static s390x musl build serves, with its signatures, on the release.
     assert "hello-s390x-unknown-linux-gnu.tar.gz" in assets
@@ -86,7 +97,9 @@ def test_the_release_workflow_fans_out_and_in_with_a_fake_gh(tmp_path: Path) -> 
         assert all(secret.strip() not in line for line in graph.log)
 
 
-def test_the_ci_workflow_builds_and_rehearses_a_dry_release(tmp_path: Path) -> None:
+def test_the_ci_workflow_builds_and_rehearses_a_dry_release_on_simulated_runners(
+    tmp_path: Path,
+) -> None:
     """Pull requests: the same plan and build jobs, then a dry release with throwaway keys."""
     repo = tracked_copy(REPO, tmp_path / "repository")
     with local_index(tmp_path / "index", Runner(base_env=os.environ, echo=lambda _: None)) as run:
@@ -102,9 +115,10 @@ def test_the_ci_workflow_builds_and_rehearses_a_dry_release(tmp_path: Path) -> N
             repo / ".github" / "workflows" / "ci.yml",
             repository=repo,
             root=tmp_path / "runner",
-            env={**os.environ, "CASTOFF_TARGETS": TARGETS[1]},
+            env={**os.environ, "CASTOFF_TARGETS": PR_TARGET},
             secrets={},
             event="pull_request",
+            ubuntu=ubuntu_latest(tmp_path / "state"),
         )
         graph.run()
         assert index.project_files(run.index_url, "castoff-hello") == {}  # nothing uploaded

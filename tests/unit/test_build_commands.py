@@ -118,6 +118,14 @@ def test_a_sysroot_std_reaches_the_project_only_as_sysroot() -> None:
     }
 
 
+def test_zig_links_musl_with_its_own_crt_whatever_the_std() -> None:
+    """Either musl std (rustup's, with its own crt, or castoff's): zig's musl links it."""
+    rustup = maturin_command(job("aarch64-unknown-linux-musl"), choice("zig"), TOOLS, PATHS)
+    assert rustup.env["RUSTFLAGS"] == "-C link-self-contained=no"
+    native = maturin_command(job("x86_64-unknown-linux-musl"), choice("native"), TOOLS, PATHS)
+    assert "RUSTFLAGS" not in native.env
+
+
 def test_the_sysroot_build_is_std_alone_with_its_own_cargo_home(tmp_path: Path) -> None:
     """The std is built in castoff's crate and CARGO_HOME, with flags no caller's config changes."""
     lsx = job("loongarch64-unknown-linux-musl", target_features=("-lasx", "-lsx"))

@@ -109,9 +109,10 @@ def finish(
         # Only target crates get RUSTFLAGS when --target is given: build scripts and proc
         # macros keep the toolchain's own host std, as they should.
         flags += ["--sysroot", str(paths.sysroot)]
-        if job.target.libc == "musl":
-            # A std built from source has no self-contained musl crt objects; zig brings its own.
-            flags += ["-C", "link-self-contained=no"]
+    if job.target.libc == "musl" and (paths.sysroot is not None or choice.method == "zig"):
+        # zig brings musl's crt objects and libc itself, one musl whatever the std source: a
+        # std built from source has no self-contained objects, rustup's has its own copies.
+        flags += ["-C", "link-self-contained=no"]
     if flags:
         inherited = inherited_env.get("RUSTFLAGS", "")
         env["RUSTFLAGS"] = " ".join(filter(None, [inherited, *flags]))

@@ -134,10 +134,14 @@ def finish_release(host: ReleaseHost, report: Report) -> bool:
 class GhRelease:
     """A GitHub release, driven through the gh CLI (which reads GH_TOKEN or its own login)."""
 
-    def __init__(self, repository: str, tag: str, runner: Runner) -> None:
+    def __init__(
+        self, repository: str, tag: str, runner: Runner, commit: str | None = None
+    ) -> None:
         self.repository = repository
         self.tag = tag
         self.runner = runner
+        # gh creates a missing tag at the default branch's head unless told the commit.
+        self.target = ("--target", commit) if commit else ()
         self.where = f"github.com/{repository} release {tag}"
 
     def _gh(self, *args: str) -> Command:
@@ -201,7 +205,7 @@ class GhRelease:
 
     def create_draft(self, title: str, notes: str) -> None:
         """Create the draft release on the tag."""
-        self._run("create", self.tag, "--draft", "--title", title, "--notes", notes)
+        self._run("create", self.tag, *self.target, "--draft", "--title", title, "--notes", notes)
 
     def upload(self, files: Sequence[Path]) -> None:
         """Upload, replacing assets of the same name (--clobber)."""
@@ -220,7 +224,11 @@ class GhRelease:
             dry.run(self._gh("edit", self.tag, "--draft=false"))
             return
         report(f"dry run: {self.where}, as a first publish would do it:")
-        dry.run(self._gh("create", self.tag, "--draft", "--title", title, "--notes", notes))
+        dry.run(
+            self._gh(
+                "create", self.tag, *self.target, "--draft", "--title", title, "--notes", notes
+            )
+        )
         dry.run(self._gh("upload", self.tag, "--clobber", *map(str, files)))
 
     def is_published(self) -> bool:
@@ -302,4 +310,4 @@ def release_host(where: ReleaseSettings, runner: Runner) -> ReleaseHost | None:
             "set and neither is GITHUB_REPOSITORY.",
             hint="Set one of them, or publish into a local folder with --release-folder DIR.",
         )
-    return GhRelease(where.repository, where.tag, runner)
+    return GhRelease(where.repository, where.tag, runner, where.commit)
