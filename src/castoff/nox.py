@@ -15,6 +15,16 @@ import nox
 # Installs castoff with the named extras (e.g. "build": maturin and zig) into a session.
 Installer = Callable[[nox.Session, Sequence[str]], None]
 
+# The tool versions this castoff was tested with, per extra: a project's sessions install
+# exactly these, so a new maturin or twine cannot change a release between two runs. (A unit
+# test keeps them equal to castoff's own [dependency-groups].)
+TESTED: dict[str, tuple[str, ...]] = {
+    "build": ("maturin==1.16.0", "ziglang==0.17.0"),
+    "sigstore": ("sigstore==4.5.1", "pypi-attestations==0.0.30"),
+    "publish": ("twine==7.0.0",),
+    "rehearse": ("twine==7.0.0", "pypiserver[passlib]==2.4.2", "pip==26.3", "uv==0.13.8"),
+}
+
 
 def install_released_castoff(session: nox.Session, extras: Sequence[str]) -> None:
     """Install this castoff's version from the index (or $CASTOFF_REQUIREMENT) into a session."""
@@ -23,7 +33,8 @@ def install_released_castoff(session: nox.Session, extras: Sequence[str]) -> Non
     name = f"castoff[{','.join(extras)}]" if extras else "castoff"
     # A checkout or wheel to install instead, e.g. file:///src/castoff (tests, forks).
     source = os.environ.get("CASTOFF_REQUIREMENT")
-    session.install(f"{name} @ {source}" if source else f"{name}=={__version__}")
+    pins = sorted({pin for extra in extras for pin in TESTED.get(extra, ())})
+    session.install(f"{name} @ {source}" if source else f"{name}=={__version__}", *pins)
 
 
 def release_sessions(  # noqa: PLR0915 - one short nested function per session

@@ -72,6 +72,15 @@ def test_on_a_runner_rustup_adds_the_target_except_tier_3(config: Config) -> Non
     assert forced.std == "sysroot"
 
 
+def test_a_std_without_default_features_is_built_not_downloaded(config: Config) -> None:
+    """With lsx = false the std is built without LSX too: rustup's has it, even on a runner."""
+    plain = choose(target(config, "loongarch64-unknown-linux-musl", target_features=()), RUNNER)
+    assert plain.std == "rustup"
+    lsx_off = target(config, "loongarch64-unknown-linux-musl", target_features=("-lasx", "-lsx"))
+    assert choose(lsx_off, RUNNER).std == "sysroot"
+    assert choose(lsx_off, EVERYTHING).std == "sysroot"
+
+
 def test_without_rustup_or_sources_the_std_is_missing(config: Config) -> None:
     """A plain rustc without std sources cannot build a foreign std, and says what to install."""
     plain = dataclasses.replace(RUNNER, default=dataclasses.replace(RUNNER_TOOLCHAIN, rustup=None))

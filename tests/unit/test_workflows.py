@@ -80,3 +80,23 @@ def test_matrix_values_reach_commands_through_the_environment(config: Config) ->
             if line.strip().startswith(("run:", "- run:")) and "${{" in line:
                 assert "steps.plan" not in line
                 pytest.fail(f"expression in a run line: {line}")
+
+
+def test_a_projects_sessions_install_the_tool_versions_castoff_was_tested_with() -> None:
+    """castoff.nox's pins are castoff's own [dependency-groups], the versions its tests ran."""
+    import tomllib  # noqa: PLC0415
+
+    from castoff.nox import TESTED  # noqa: PLC0415
+    from tests.conftest import REPO  # noqa: PLC0415
+
+    groups = tomllib.loads((REPO / "pyproject.toml").read_text())["dependency-groups"]
+
+    def resolve(name: str) -> set[str]:
+        found: set[str] = set()
+        for item in groups[name]:
+            found |= resolve(item["include-group"]) if isinstance(item, dict) else {item}
+        return found
+
+    assert {extra: set(pins) for extra, pins in TESTED.items()} == {
+        extra: resolve(extra) for extra in TESTED
+    }

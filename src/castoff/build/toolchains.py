@@ -235,7 +235,11 @@ def choose(job: BuildJob, tools: HostTools) -> Choice:
         return Choice(method=name, std="image", linker=None, missing=tuple(missing), reason=reason)
     from castoff.build import stds  # noqa: PLC0415 - the std sources build on this module
 
-    offered = stds.choose(target, tools, sysroot_only=method.builds_std)
+    # A prebuilt std has the target's default features: a job that turns some off (lsx =
+    # false) gets a std built with them off too, or the std itself would break the promise.
+    offered = stds.choose(
+        target, tools, sysroot_only=method.builds_std or bool(job.target_features)
+    )
     if offered is None:
         missing.append(Missing(what="a Rust toolchain", install=INSTALL_RUSTUP))
         return Choice(method=name, std="none", linker=None, missing=tuple(missing), reason=reason)
