@@ -102,17 +102,20 @@ def test_root_on_debian_uses_no_sudo_and_this_machine_needs_nothing(
     assert argvs(example_pyproject, here, DEBIAN_ROOT, *triples) == []
 
 
-def test_macos_and_windows_runners_only_add_rustup_targets(example_pyproject: Path) -> None:
-    """The arm64 Mac adds x86_64's std; x64 Windows adds i686's and aarch64's; no apt."""
-    mac = dataclasses.replace(
+def runner_on(host: str) -> HostTools:
+    """Return a GitHub runner of another OS: rustup's stable with its host's std only."""
+    return dataclasses.replace(
         UBUNTU_TOOLS,
-        host_triple="aarch64-apple-darwin",
+        host_triple=host,
         default=dataclasses.replace(
-            RUNNER_TOOLCHAIN,
-            std_targets=frozenset({"aarch64-apple-darwin"}),
-            rustup="stable-aarch64-apple-darwin",
+            RUNNER_TOOLCHAIN, std_targets=frozenset({host}), rustup=f"stable-{host}"
         ),
     )
+
+
+def test_macos_and_windows_runners_only_add_rustup_targets(example_pyproject: Path) -> None:
+    """The arm64 Mac adds x86_64's std; x64 Windows adds i686's and aarch64's; no apt."""
+    mac = runner_on("aarch64-apple-darwin")
     assert argvs(example_pyproject, mac, MACOS, "aarch64-apple-darwin", "x86_64-apple-darwin") == [
         (
             RUSTUP,
@@ -123,15 +126,7 @@ def test_macos_and_windows_runners_only_add_rustup_targets(example_pyproject: Pa
             "x86_64-apple-darwin",
         )
     ]
-    windows = dataclasses.replace(
-        UBUNTU_TOOLS,
-        host_triple="x86_64-pc-windows-msvc",
-        default=dataclasses.replace(
-            RUNNER_TOOLCHAIN,
-            std_targets=frozenset({"x86_64-pc-windows-msvc"}),
-            rustup="stable-x86_64-pc-windows-msvc",
-        ),
-    )
+    windows = runner_on("x86_64-pc-windows-msvc")
     triples = ("x86_64-pc-windows-msvc", "i686-pc-windows-msvc", "aarch64-pc-windows-msvc")
     assert argvs(example_pyproject, windows, WINDOWS, *triples) == [
         (RUSTUP, "target", "add", "--toolchain", "stable-x86_64-pc-windows-msvc", t)
