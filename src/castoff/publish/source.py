@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 from castoff.errors import SourceError
 from castoff.runner import Command, Runner
 
@@ -17,9 +19,17 @@ COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def tag_problem(tag: str, version: str) -> str | None:
-    """Return why a tag does not name a version, or None."""
-    if re.fullmatch(rf"(?:.*[-/])?v?{re.escape(version)}", tag):
-        return None
+    """Return why a tag does not name a version (compared as PEP 440 versions), or None."""
+    wanted = Version(version)
+    # The version part starts the tag or follows a '-' or '/' of a prefix; a Cargo-style
+    # v1.0.0-rc.1 names the same version as 1.0.0rc1.
+    starts = [0] + [i + 1 for i, char in enumerate(tag) if char in "-/"]
+    for start in starts:
+        try:
+            if Version(tag[start:].removeprefix("v")) == wanted:
+                return None
+        except InvalidVersion:
+            continue
     return f"the tag {tag} does not name version {version}"
 
 
