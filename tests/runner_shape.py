@@ -163,16 +163,24 @@ class RunnerShape:
     state: Path  # the packages and whiteouts, shared by every job of a test
     image_home: Path  # rustup and the stable toolchain with the host std, as the image has
     env: Mapping[str, str]  # RUSTUP_DIST_SERVER and the rest every step gets
+    # Folders of commands the runner image has and this machine does not (a fake gh).
+    preinstalled: tuple[str, ...] = ()
 
     @classmethod
-    def create(cls, state: Path, image_home: Path, env: Mapping[str, str]) -> RunnerShape:
+    def create(
+        cls,
+        state: Path,
+        image_home: Path,
+        env: Mapping[str, str],
+        preinstalled: tuple[str, ...] = (),
+    ) -> RunnerShape:
         """Record the packages a runner lacks and the whiteouts that hide them."""
         state.mkdir(parents=True, exist_ok=True)
         packages = hidden_packages()
         hidden = {f for p in packages.values() for f in p["files"]}  # type: ignore[attr-defined]
         (state / "packages.json").write_text(json.dumps(packages))
         (state / "whiteouts.json").write_text(json.dumps(whiteouts(hidden)))
-        return cls(state=state, image_home=image_home, env=dict(env))
+        return cls(state=state, image_home=image_home, env=dict(env), preinstalled=preinstalled)
 
     def job(self, folder: Path) -> Path:
         """Make a fresh runner for one job: its /usr layer (whiteouts, apt-get) and home layer."""
@@ -209,7 +217,14 @@ class RunnerShape:
             "RUSTUP_HOME": str(home / ".rustup"),
             "CARGO_HOME": str(home / ".cargo"),
             "PATH": os.pathsep.join(
-                [str(home / ".cargo" / "bin"), python, "/usr/local/bin", "/usr/bin", "/bin"]
+                [
+                    str(home / ".cargo" / "bin"),
+                    *self.preinstalled,
+                    python,
+                    "/usr/local/bin",
+                    "/usr/bin",
+                    "/bin",
+                ]
             ),
         }
 
@@ -272,7 +287,7 @@ def served_targets() -> list[str]:
     return sorted(found)
 
 
-def ubuntu_latest(state: Path) -> RunnerShape:
+def ubuntu_latest(state: Path, preinstalled: tuple[str, ...] = ()) -> RunnerShape:
     """Return ubuntu-latest, simulated; one stand-in rustup server and image per machine."""
     host = rust_dist.release_host()
     sysroots = {t: rust_dist.castoff_sysroot(t) for t in served_targets() if t != host}
@@ -285,4 +300,4 @@ def ubuntu_latest(state: Path) -> RunnerShape:
     env |= {"GITHUB_ACTIONS": "true", "CI": "true"}
     # Stands in for the network's speed only: pip's downloads from PyPI, cached by this machine.
     env["PIP_CACHE_DIR"] = str(Path.home() / ".cache" / "pip")
-    return RunnerShape.create(state, runner_image(server), env)
+    return RunnerShape.create(state, runner_image(server), env, preinstalled)
