@@ -3,6 +3,9 @@
 State lives under $FAKE_GH_DIR/<owner>/<name>/<tag>/ (release.json and assets/); every call is
 appended to $FAKE_GH_DIR/calls.jsonl. With FAKE_GH_NO_DIGEST=1, `view` gives no asset digests
 (as for releases made before GitHub computed them), so castoff must download to compare.
+The repository's tags are files $FAKE_GH_DIR/<owner>/<name>/.tags/<tag> holding a commit id:
+`gh release create --target C` makes a missing tag at C and, as GitHub does, ignores --target
+for a tag that exists; `gh api repos/<owner>/<name>/git/ref/tags/<tag>` reads them.
 """
 
 from __future__ import annotations
@@ -51,11 +54,38 @@ def _view(release: Path, fields: str) -> None:
     sys.stdout.write(json.dumps({k: v for k, v in out.items() if k in fields.split(",")}))
 
 
+def _api(root: Path, path: str) -> None:
+    """Answer `gh api repos/OWNER/NAME/git/ref/tags/TAG` from the fake's tag files."""
+    parts = path.split("/")
+    if parts[0] != "repos" or parts[3:6] != ["git", "ref", "tags"]:
+        _fail(f"gh api (fake): {path} is not simulated")
+    tag = "/".join(parts[6:])
+    file = root / parts[1] / parts[2] / ".tags" / tag
+    if not file.is_file():
+        _fail("gh: Not Found (HTTP 404)")
+    ref = {"ref": f"refs/tags/{tag}", "object": {"type": "commit", "sha": file.read_text()}}
+    sys.stdout.write(json.dumps(ref))
+
+
+def _check_token(argv: list[str]) -> None:
+    """Refuse what GITHUB_TOKEN's scopes (the job's permissions; unset: all) do not allow."""
+    granted = os.environ.get("FAKE_GH_PERMISSIONS")
+    if granted is not None:
+        writes = argv[1:2] in (["create"], ["upload"], ["edit"])
+        wanted = {"contents:write"} if writes else {"contents:read", "contents:write"}
+        if not wanted & set(granted.split(",")):
+            _fail("HTTP 403: Resource not accessible by integration")
+
+
 def main() -> None:
-    """Act as `gh release view|create|upload|edit|download ... --repo OWNER/NAME`."""
+    """Act as `gh release view|create|upload|edit|download ... --repo OWNER/NAME`, `gh api`."""
     root = Path(os.environ["FAKE_GH_DIR"])
     with (root / "calls.jsonl").open("a") as calls:
         calls.write(json.dumps(sys.argv[1:]) + "\n")
+    _check_token(sys.argv[1:])
+    if sys.argv[1:2] == ["api"]:
+        _api(root, sys.argv[2])
+        return
     parser = argparse.ArgumentParser(prog="gh")
     parser.add_argument("group", choices=["release"])
     parser.add_argument("action", choices=["view", "create", "upload", "edit", "download"])
@@ -79,6 +109,10 @@ def main() -> None:
         if (release / "release.json").exists():
             _fail("HTTP 422: Validation Failed (tag_name already_exists)")
         (release / "assets").mkdir(parents=True)
+        tag_file = root / args.repo / ".tags" / args.tag
+        if not tag_file.exists():
+            tag_file.parent.mkdir(parents=True, exist_ok=True)
+            tag_file.write_text(args.target or "0" * 40)  # else: the default branch's head
         draft = args.draft == "true"
         meta = {"isDraft": draft, "title": args.title, "notes": args.notes, "target": args.target}
         (release / "release.json").write_text(json.dumps(meta))

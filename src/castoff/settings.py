@@ -103,14 +103,28 @@ class ReleaseSettings:
     commit: str | None  # --commit: what the tag and the checkout must be
     repository: str | None  # None: unknown (an error only when publishing to GitHub)
     release_folder: Path | None  # a local folder standing in for GitHub (rehearsals)
+    # Which publish steps run, in this order: stage the draft, upload to the index, publish
+    # the draft (CI runs each in a job holding only its own permission).
+    steps: tuple[str, ...]
 
 
 def resolve_release(
     args: argparse.Namespace, config: Config, env: Mapping[str, str]
 ) -> ReleaseSettings:
     """Resolve where a publish or release goes: pyproject, then environment, then command line."""
-    from castoff.publish.publisher import PublishOptions  # noqa: PLC0415
+    from castoff.publish.publisher import STEPS, PublishOptions  # noqa: PLC0415
 
+    chosen = getattr(args, "step", None) or STEPS
+    steps = tuple(s for s in STEPS if s in chosen)
+    needs = {"stage": "github", "index": "pypi", "finish": "github"}
+    enabled = {"github": config.publish.github.enabled, "pypi": config.publish.pypi.enabled}
+    off = [s for s in steps if not enabled[needs[s]]] if getattr(args, "step", None) else []
+    if off:
+        raise UsageError(
+            f"--step {off[0]}: tool.castoff.publish.{needs[off[0]]} is disabled in "
+            f"{config.pyproject}, so there is nothing to {off[0]}.",
+            hint="Drop that --step, or enable the destination in the config.",
+        )
     return ReleaseSettings(
         options=PublishOptions(
             repository_url=args.repository_url or config.publish.pypi.repository_url,
@@ -125,6 +139,7 @@ def resolve_release(
         commit=args.commit,
         repository=config.publish.github.repository or env.get("GITHUB_REPOSITORY") or None,
         release_folder=args.release_folder,
+        steps=steps,
     )
 
 

@@ -20,8 +20,9 @@ DOWNLOAD = "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c  
 NOX_VERSION = "2026.10.20"
 PYTHON = "3.11"
 # Every job ends in bounded time: a hung qemu or upload must not hold a runner for six hours.
-PLAN_MINUTES, BUILD_MINUTES, RELEASE_MINUTES = 10, 90, 45
-BUILD_ARTIFACT = "castoff-build-"  # + the target triple; the release job downloads them all
+PLAN_MINUTES, BUILD_MINUTES, RELEASE_MINUTES, PUBLISH_MINUTES = 10, 90, 45, 30
+BUILD_ARTIFACT = "castoff-build-"  # + the target triple; the sign job downloads them all
+DIST_ARTIFACT = "castoff-dist"  # the signed release folder, from the sign job to the publish jobs
 
 
 # What a YAML plain scalar may hold in block context without meaning anything else.
@@ -201,8 +202,72 @@ def _download(indent: str = "      ") -> str:
     )
 
 
+def _source_args(first: str) -> str:
+    """Return the bash lines that build the release's arguments: commit, tag, dry run."""
+    return f"""args=({first} --commit "$GITHUB_SHA")
+          if [ "$GITHUB_REF_TYPE" = "tag" ]; then args+=(--tag "$GITHUB_REF_NAME"); fi
+          if [ "$DRY_RUN" = "true" ]; then args+=(--dry-run); fi"""
+
+
+_DRY_RUN = "DRY_RUN: ${{ github.event_name == 'workflow_dispatch' && inputs.dry_run }}"
+# (job, step, permission, environment, what the step does) of each publish step, in order.
+_PUBLISH_JOBS = (
+    ("github-draft", "stage", "contents: write  # the draft GitHub release", False,
+     "Stage the GitHub release as a draft: nobody sees it until the last job publishes it."),
+    ("pypi", "index", "id-token: write  # trusted publishing: the token exchange with PyPI", True,
+     "Upload to the index, one file at a time, journaled; then read every file back."),
+    ("github-release", "finish", "contents: write  # publish the draft", True,
+     "Only with every file on the index (checked again here) does the release become public."),
+)  # fmt: skip
+
+
+def _publish_jobs(config: Config, options: WorkflowOptions) -> str:
+    """Return the jobs after signing, each holding only the permission its step needs."""
+    enabled = {"stage": config.publish.github.enabled, "index": config.publish.pypi.enabled}
+    enabled["finish"] = enabled["stage"]
+    jobs, before = [], "sign"
+    for job, step, permission, environment, what in _PUBLISH_JOBS:
+        if not enabled[step]:
+            continue
+        token = "\n          GH_TOKEN: ${{ github.token }}" if step != "index" else ""
+        env_line = "\n    environment: release" if environment else ""
+        jobs.append(f"""
+  {job}:
+    needs: {before}
+    runs-on: ubuntu-latest
+    timeout-minutes: {PUBLISH_MINUTES}{env_line}
+    concurrency:
+      group: release
+      cancel-in-progress: false
+    permissions:
+      {permission}
+    steps:
+{_prelude(options)}
+{_signing_tools(config)}{_download_dist()}
+      # {what}
+      - run: |
+          {_source_args(f"dist --step {step}")}
+          {options.nox} -s publish -- "${{args[@]}}"
+        env:
+          {_DRY_RUN}{token}
+""")
+        before = job
+    return "".join(jobs)
+
+
+def _download_dist(indent: str = "      ") -> str:
+    return "\n".join(
+        [
+            f"{indent}- uses: {DOWNLOAD}",
+            f"{indent}  with:",
+            f"{indent}    name: {DIST_ARTIFACT}",
+            f"{indent}    path: dist",
+        ]
+    )
+
+
 def release_workflow(config: Config, options: WorkflowOptions) -> str:
-    """Return release.yml: on a tag (or by hand, dry by default) build every target and release."""
+    """Return release.yml: build every target, sign, then publish in jobs split by privilege."""
     triggers = """  push:
     tags: ["v*"]
   workflow_dispatch:
@@ -212,36 +277,42 @@ def release_workflow(config: Config, options: WorkflowOptions) -> str:
         type: boolean
         default: true"""
     secrets = "".join(f"          {name}: ${{{{ secrets.{name} }}}}\n" for name in _secrets(config))
+    keyless = [b for b in config.sign.backends if registry.get(b).keyless]
+    oidc = (
+        f"\n      id-token: write  # {', '.join(keyless)}: keyless, this workflow's identity"
+        if keyless
+        else ""
+    )
     return (
         _header("Release", triggers, options)
         + "\n"
         + _plan_and_build(options)
         + f"""
-  release:
+  # Assemble, sign and preflight: the only job with the signing secrets; it uploads nothing.
+  sign:
     needs: [plan, build]
     runs-on: ubuntu-latest
     timeout-minutes: {RELEASE_MINUTES}
-    environment: release
-    concurrency:
-      group: release
-      cancel-in-progress: false
     permissions:
-      contents: write  # the GitHub release
-      id-token: write  # trusted publishing to PyPI, and sigstore
+      contents: read{oidc}
     steps:
 {_prelude(options)}
 {_signing_tools(config)}{_download()}
       # The tag that triggered the run must name the version, and the checkout and the tag
-      # must be the commit the GitHub release is created at: checked before any upload.
+      # must be the commit being released: checked before anything is built into dist/.
       - run: |
-          args=(--no-build --commit "$GITHUB_SHA")
-          if [ "$GITHUB_REF_TYPE" = "tag" ]; then args+=(--tag "$GITHUB_REF_NAME"); fi
-          if [ "$DRY_RUN" = "true" ]; then args+=(--dry-run); fi
+          {_source_args("--no-build --no-publish")}
           {options.nox} -s release -- "${{args[@]}}"
         env:
-          DRY_RUN: ${{{{ github.event_name == 'workflow_dispatch' && inputs.dry_run }}}}
-          GH_TOKEN: ${{{{ github.token }}}}
-{secrets}"""
+          {_DRY_RUN}
+{secrets}      - uses: {UPLOAD}
+        with:
+          name: {DIST_ARTIFACT}
+          path: dist
+          if-no-files-found: error
+          include-hidden-files: true  # dist/.castoff.json: the folder is castoff's
+"""
+        + _publish_jobs(config, options)
     )
 
 

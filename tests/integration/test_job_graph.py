@@ -55,7 +55,6 @@ def test_the_release_workflow_fans_out_and_in_on_simulated_runners_with_a_fake_g
         )
         env = {
             **os.environ,
-            **run.twine_env(),
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
             "FAKE_GH_DIR": str(state),
             "CASTOFF_TARGETS": " ".join(TARGETS),
@@ -71,6 +70,9 @@ def test_the_release_workflow_fans_out_and_in_on_simulated_runners_with_a_fake_g
             root=tmp_path / "runner",
             env=env,
             secrets=secrets,
+            # The index's credentials stand in for trusted publishing: only a job holding
+            # id-token: write gets them (the pypi job).
+            oidc=run.twine_env(),
             ref="refs/tags/v0.1.0",
             # GitHub's runners have gh: here the recording fake stands in for it.
             ubuntu=ubuntu_latest(tmp_path / "state", preinstalled=(str(bin_dir),)),
@@ -78,11 +80,16 @@ def test_the_release_workflow_fans_out_and_in_on_simulated_runners_with_a_fake_g
         graph.run()
         served = index.project_files(run.index_url, "castoff-hello")
     jobs = sorted(p.name for p in (tmp_path / "runner" / "jobs").iterdir() if p.is_dir())
+    # Split by privilege: sign (the signing secrets), then one job per publish step, each
+    # with only its permission; the fake gh refuses what a job's token may not do.
     assert [j for j in jobs if not j.endswith((".temp", ".machine"))] == [
-        "build-0", "build-1", "plan-0", "release-0",
+        "build-0", "build-1", "github-draft-0", "github-release-0", "plan-0", "pypi-0", "sign-0",
     ]  # fmt: skip
     artifacts = sorted(p.name for p in (tmp_path / "runner" / "artifacts").iterdir())
-    assert artifacts == [f"castoff-build-{t}" for t in sorted(TARGETS)]
+    assert artifacts == [*(f"castoff-build-{t}" for t in sorted(TARGETS)), "castoff-dist"]
+    gh_calls = [json.loads(line) for line in (state / "calls.jsonl").read_text().splitlines()]
+    # The draft's job asked GitHub where the tag is before anything was staged.
+    assert gh_calls[0][:2] == ["api", "repos/castoff-dev/hello/git/ref/tags/v0.1.0"]
     assert json.loads(graph.outputs["plan"]["matrix"])["include"][1]["target"] == TARGETS[1]
     assert len(served) == 2  # the two wheels; both bound for the index
     release = state / "castoff-dev" / "hello" / "v0.1.0"

@@ -16,16 +16,20 @@ from castoff.runner import Runner
 from castoff.targets import TARGETS
 from tests.unit.test_toolchains import EVERYTHING, RUNNER, RUNNER_TOOLCHAIN
 
-UBUNTU = Machine(system="linux", apt_get="apt-get", sudo="sudo")  # GitHub: a sudoer, not root
-DEBIAN_ROOT = Machine(system="linux", apt_get="apt-get", sudo=None)
-FEDORA = Machine(system="linux", apt_get=None, sudo="sudo")
-MACOS = Machine(system="macos", apt_get=None, sudo="sudo")
-WINDOWS = Machine(system="windows", apt_get=None, sudo=None)
+# GitHub: a sudoer, not root
+UBUNTU = Machine(system="linux", apt_get="apt-get", sudo="sudo", root=False)
+DEBIAN_ROOT = Machine(system="linux", apt_get="apt-get", sudo=None, root=True)
+DEBIAN_USER = Machine(system="linux", apt_get="apt-get", sudo=None, root=False)  # no sudo
+FEDORA = Machine(system="linux", apt_get=None, sudo="sudo", root=False)
+MACOS = Machine(system="macos", apt_get=None, sudo="sudo", root=False)
+WINDOWS = Machine(system="windows", apt_get=None, sudo=None, root=False)
 # ubuntu-latest: rustup's stable with the host std; no qemu, cross gcc or glibc sysroots.
 UBUNTU_TOOLS = dataclasses.replace(RUNNER, qemu={}, cross_gcc={}, sysroots={})
 RUSTUP = "/home/runner/.cargo/bin/rustup"
 STABLE = "stable-x86_64-unknown-linux-gnu"
-APT_INSTALL = ("sudo", "-E", "apt-get", "install", "-y", "-q", "--no-install-recommends")
+# sudo keeps only the front end's setting; apt waits for a lock the runner's upgrades hold.
+APT = ("sudo", "--preserve-env=DEBIAN_FRONTEND", "apt-get", "-o", "DPkg::Lock::Timeout=300")
+APT_INSTALL = (*APT, "install", "-y", "-q", "--no-install-recommends")
 
 
 def plan_for(example_pyproject: Path, *triples: str) -> ReleasePlan:
@@ -48,12 +52,12 @@ def test_ubuntu_runner_commands_per_target(example_pyproject: Path) -> None:
     """On ubuntu-latest: apt-get through sudo for qemu and cross tools, rustup for the std."""
     assert argvs(example_pyproject, UBUNTU_TOOLS, UBUNTU, "x86_64-unknown-linux-gnu") == []
     assert argvs(example_pyproject, UBUNTU_TOOLS, UBUNTU, "aarch64-unknown-linux-gnu") == [
-        ("sudo", "-E", "apt-get", "update", "-q"),
+        (*APT, "update", "-q"),
         (*APT_INSTALL, "libc6-arm64-cross", "qemu-user-static"),
         (RUSTUP, "target", "add", "--toolchain", STABLE, "aarch64-unknown-linux-gnu"),
     ]
     assert argvs(example_pyproject, UBUNTU_TOOLS, UBUNTU, "powerpc64le-unknown-linux-gnu") == [
-        ("sudo", "-E", "apt-get", "update", "-q"),
+        (*APT, "update", "-q"),
         (
             *APT_INSTALL,
             "gcc-powerpc64le-linux-gnu",
@@ -65,7 +69,7 @@ def test_ubuntu_runner_commands_per_target(example_pyproject: Path) -> None:
     ]
     # Tier 3: no rustup std; rustup's rust-src, then castoff builds std from it.
     assert argvs(example_pyproject, UBUNTU_TOOLS, UBUNTU, "s390x-unknown-linux-musl") == [
-        ("sudo", "-E", "apt-get", "update", "-q"),
+        (*APT, "update", "-q"),
         (*APT_INSTALL, "qemu-user-static"),
         (RUSTUP, "component", "add", "--toolchain", STABLE, "rust-src"),
     ]
@@ -91,8 +95,8 @@ def test_root_on_debian_uses_no_sudo_and_this_machine_needs_nothing(
     """As root apt-get runs directly; with everything installed there is nothing to do."""
     bare = dataclasses.replace(EVERYTHING, qemu={})
     assert argvs(example_pyproject, bare, DEBIAN_ROOT, "riscv64gc-unknown-linux-musl") == [
-        ("apt-get", "update", "-q"),
-        ("apt-get", "install", "-y", "-q", "--no-install-recommends", "qemu-user-static"),
+        (*APT[2:], "update", "-q"),
+        (*APT[2:], "install", "-y", "-q", "--no-install-recommends", "qemu-user-static"),
     ]
     here = dataclasses.replace(
         EVERYTHING,
@@ -150,3 +154,30 @@ def test_without_apt_get_nothing_is_installed_and_the_error_names_what(
         run_setup(setup, runner)
     assert ran == []  # not even the rustup download
     assert "linux machine" in error.value.message
+
+
+def test_a_user_without_sudo_is_told_to_install_as_root(example_pyproject: Path) -> None:
+    """Not root and no sudo: nothing is run, and the packages are named for root to install."""
+    setup = plan_setup(
+        plan_for(example_pyproject, "aarch64-unknown-linux-gnu"), UBUNTU_TOOLS, DEBIAN_USER
+    )
+    assert not any(s.command.argv[0] == "apt-get" for s in setup.steps)
+    assert {m.install for m in setup.manual} == {
+        "as root: apt-get install qemu-user-static",
+        "as root: apt-get install libc6-arm64-cross",
+    }
+
+
+def test_a_target_allowed_to_skip_its_smoke_run_gets_no_emulator(example_pyproject: Path) -> None:
+    """no-smoke-run = "why": qemu is neither installed nor asked for; the std still is."""
+    plan = plan_for(example_pyproject, "riscv64gc-unknown-linux-musl")
+    excused = dataclasses.replace(
+        plan, jobs=(dataclasses.replace(plan.jobs[0], no_smoke_run="no emulator on the runner"),)
+    )
+    assert [s.command.argv for s in plan_setup(plan, UBUNTU_TOOLS, UBUNTU).steps][1] == (
+        *APT_INSTALL, "qemu-user-static",
+    )  # fmt: skip
+    assert [s.command.argv for s in plan_setup(excused, UBUNTU_TOOLS, UBUNTU).steps] == [
+        (RUSTUP, "target", "add", "--toolchain", STABLE, "riscv64gc-unknown-linux-musl"),
+    ]
+    assert plan_setup(excused, UBUNTU_TOOLS, FEDORA).manual == ()

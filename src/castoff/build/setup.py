@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from castoff.build import stds, toolchains
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 APT_GET = "apt-get"
 # Debian's and Ubuntu's own front end, quiet and unattended, as a CI runner needs it.
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+# A runner's own unattended upgrades may hold dpkg's lock at boot: wait for it, not fail.
+APT_LOCK = ("-o", "DPkg::Lock::Timeout=300")
+# sudo resets the environment; only the front end's setting is kept (never the job's secrets).
+SUDO_KEEP = "--preserve-env=" + ",".join(APT_ENV)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +39,7 @@ class Machine:
     system: str  # "linux", "macos" or "windows" (castoff.targets' OS names)
     apt_get: str | None  # apt-get, when this is Debian or Ubuntu
     sudo: str | None  # sudo, when the user is not root (GitHub's runners: passwordless)
+    root: bool  # the user is root: apt-get runs without sudo
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,21 +69,25 @@ class SetupPlan:
 
 def _apt(machine: Machine, packages: list[str]) -> tuple[Step, ...]:
     assert machine.apt_get is not None  # noqa: S101 - callers check
-    prefix = (machine.sudo, "-E") if machine.sudo else ()
+    prefix = (machine.sudo, SUDO_KEEP) if machine.sudo else ()
+    apt = (*prefix, machine.apt_get, *APT_LOCK)
     hint = "apt-get (Debian or Ubuntu)"
-    update = Command(
-        argv=(*prefix, machine.apt_get, "update", "-q"), env=APT_ENV, install_hint=hint
-    )
+    update = Command(argv=(*apt, "update", "-q"), env=APT_ENV, install_hint=hint)
     install = Command(
-        argv=(
-            *prefix, machine.apt_get, "install", "-y", "-q", "--no-install-recommends", *packages,
-        ),
+        argv=(*apt, "install", "-y", "-q", "--no-install-recommends", *packages),
         env=APT_ENV,
         install_hint=hint,
     )  # fmt: skip
     return (
         Step(what="the package lists", command=update),
         Step(what=", ".join(packages), command=install),
+    )
+
+
+def _can_apt(machine: Machine) -> bool:
+    """Return whether setup can run apt-get here: Debian or Ubuntu, as root or through sudo."""
+    return (
+        machine.system == "linux" and bool(machine.apt_get) and (machine.root or bool(machine.sudo))
     )
 
 
@@ -89,10 +98,14 @@ def plan_setup(plan: ReleasePlan, tools: HostTools, machine: Machine) -> SetupPl
     downloads: dict[tuple[str, ...], Step] = {}
     for job in plan.jobs:
         choice = toolchains.choose(job, tools)
-        smoke = toolchains.smoke_plan(job.target, tools)
-        for missing in (*choice.missing, *smoke.missing):
-            if missing.packages and machine.system == "linux" and machine.apt_get:
+        # A target the config lets ship without a smoke-run needs no emulator installed.
+        smoke = () if job.no_smoke_run else toolchains.smoke_plan(job.target, tools).missing
+        for missing in (*choice.missing, *smoke):
+            if missing.packages and _can_apt(machine):
                 packages.update(dict.fromkeys(missing.packages))
+            elif missing.packages and machine.apt_get:
+                install = f"as root: apt-get install {' '.join(missing.packages)}"
+                manual.setdefault((missing.what, install), replace(missing, install=install))
             else:
                 manual.setdefault((missing.what, missing.install), missing)
         if choice.std in stds.SOURCES:
@@ -108,10 +121,8 @@ def plan_setup(plan: ReleasePlan, tools: HostTools, machine: Machine) -> SetupPl
     )
 
 
-def run_setup(
-    setup: SetupPlan, runner: Runner, *, log: Callable[[str], None] | None = None
-) -> None:
-    """Run every step, or none when something must be installed by hand first."""
+def refuse_manual(setup: SetupPlan) -> None:
+    """Raise, naming each, when something must be installed by hand before setup can run."""
     if setup.manual:
         raise ToolMissingError(
             "castoff setup cannot install "
@@ -120,9 +131,14 @@ def run_setup(
             hint="Install them yourself, then run castoff setup again (castoff doctor shows "
             "what each target needs).",
         )
+
+
+def run_setup(setup: SetupPlan, runner: Runner) -> None:
+    """Run every step, or none when something must be installed by hand first."""
+    refuse_manual(setup)
     for step in setup.steps:
         try:
-            runner.run(step.command, log=log)
+            runner.run(step.command)
         except CommandFailedError as exc:
             raise ToolMissingError(
                 f"castoff setup could not install {step.what}: {exc.message}",
@@ -141,5 +157,8 @@ def machine_here(env: Mapping[str, str]) -> Machine:
     apt_get = shutil.which(APT_GET, path=path) if system == "linux" else None
     sudo = None if root else shutil.which("sudo", path=path)
     return Machine(
-        system=system, apt_get=APT_GET if apt_get else None, sudo="sudo" if sudo else None
+        system=system,
+        apt_get=APT_GET if apt_get else None,
+        sudo="sudo" if sudo else None,
+        root=root,
     )

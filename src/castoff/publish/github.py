@@ -6,13 +6,14 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from castoff.build.archive import sha256_file
 from castoff.errors import PublishError, UsageError
 from castoff.manifest import RELEASE_MANIFEST, ReleaseManifest, name_problem
+from castoff.publish.source import COMMIT
 from castoff.publish.verified import private_copies, verified_copy
 from castoff.results import Report
 from castoff.runner import Command, CommandFailedError, Runner
@@ -42,6 +43,9 @@ class ReleaseHost(Protocol):
 
     def is_published(self) -> bool:
         """Return whether the release is public already."""
+
+    def tag_commit(self, tag: str) -> str | None:
+        """Return the commit the tag names where the release is made (None: no such tag)."""
 
     def show(
         self, files: Sequence[Path], title: str, notes: str, report: Report, *, finish: bool
@@ -120,6 +124,21 @@ def stage_release(
         "uploaded": changed,
         "unchanged": len(digests) - len(changed),
     }
+
+
+def check_staged(host: ReleaseHost, manifest: ReleaseManifest) -> dict[str, Any]:
+    """Raise unless the staged release holds every file with its verified bytes (no upload)."""
+    digests = {n: d for n, (d, _) in release_files(manifest).items()}
+    there = host.assets()
+    wrong = sorted(n for n, d in digests.items() if (there or {}).get(n) != d)
+    if there is None or wrong:
+        what = "there is no release" if there is None else "these assets differ or are missing: "
+        raise PublishError(
+            f"{host.where}: {what}{', '.join(wrong) if there is not None else ''}; nothing was "
+            "published.",
+            hint="Stage it first (`castoff publish DIST --step stage`), then finish.",
+        )
+    return {"where": host.where, "uploaded": [], "unchanged": len(digests)}
 
 
 def finish_release(host: ReleaseHost, report: Report) -> bool:
@@ -236,6 +255,57 @@ class GhRelease:
         view = self._view()
         return view is not None and not view.get("isDraft", True)
 
+    def tag_commit(self, tag: str) -> str | None:
+        """Return the commit GitHub's tag names (an annotated tag is followed to its commit)."""
+        ref = self._api(f"repos/{self.repository}/git/ref/tags/{tag}")
+        if ref is None:
+            return None
+        for _ in range(8):  # a tag of a tag: followed, but not forever
+            kind, sha = _object(ref, self.where)
+            if kind == "commit":
+                return sha
+            ref = self._api(f"repos/{self.repository}/git/tags/{sha}")
+            if ref is None:
+                break
+        raise PublishError(
+            f"{self.where}: the tag {tag} does not lead to a commit on GitHub.",
+            hint="Point the tag at the commit being released.",
+        )
+
+    def _api(self, path: str) -> dict[str, Any] | None:
+        """Return `gh api PATH` as JSON, or None when GitHub says it does not exist."""
+        result = self.runner.capture(Command(argv=("gh", "api", path), install_hint=_INSTALL))
+        if result.returncode != 0:
+            if "HTTP 404" in result.stderr or "Not Found" in result.stderr:
+                return None
+            raise PublishError(
+                f"{self.where}: `gh api {path}` failed: {result.stderr.strip()[-400:]}",
+                hint="Check GH_TOKEN (contents: read at least) and the repository name.",
+            )
+        try:
+            data = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            raise PublishError(
+                f"{self.where}: `gh api {path}` answered something castoff cannot read.",
+                hint="Check the gh version and GH_TOKEN.",
+            )
+        return data
+
+
+def _object(ref: Mapping[str, Any], where: str) -> tuple[str, str]:
+    """Return the type and sha of the object a GitHub ref or tag points at, checked."""
+    target = ref.get("object")
+    kind = target.get("type") if isinstance(target, dict) else None
+    sha = target.get("sha") if isinstance(target, dict) else None
+    if kind not in ("commit", "tag") or not isinstance(sha, str) or not COMMIT.fullmatch(sha):
+        raise PublishError(
+            f"{where}: GitHub answered a tag castoff cannot read (no commit or tag object).",
+            hint="Check the tag on GitHub; castoff releases tags of commits.",
+        )
+    return str(kind), sha
+
 
 class FolderRelease:
     """A local folder standing in for the GitHub release (rehearsals): draft/ then published/."""
@@ -285,6 +355,10 @@ class FolderRelease:
     def is_published(self) -> bool:
         """Return whether the folder is published."""
         return self._published().is_dir()
+
+    def tag_commit(self, tag: str) -> str | None:  # noqa: ARG002 - ReleaseHost's signature
+        """Return None: a local folder holds no tags (the checkout's are checked)."""
+        return None
 
     def show(
         self, files: Sequence[Path], title: str, notes: str, report: Report, *, finish: bool

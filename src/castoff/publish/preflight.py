@@ -166,16 +166,20 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
     previous: Path | None,
     now: datetime,
     report: Report,
-    backends: tuple[str, ...] = (),
+    backends: tuple[str, ...] | None = None,
 ) -> PreflightResult:
-    """Run every check and return the verified manifest; raise PreflightError listing problems."""
+    """Run every check and return the verified manifest; raise PreflightError listing problems.
+
+    backends: whose signatures are verified (None: every configured backend's; (): none, as in
+    a rehearsal where each one configured is keyless).
+    """
     manifest = ReleaseManifest.read(dist)
     files = pypi_files(manifest)
     report(f"checking {len(manifest.artifacts)} files ({len(files)} for the index)")
-    if config.sign.backends:
+    if config.sign.backends and backends != ():
         # What is signed is the truth; the manifest must agree with it, file by file.
         report("verifying every file against the signed checksums and provenance")
-        findings = _verified(dist, config, backends, keys_dir, runner, manifest)
+        findings = _verified(dist, config, backends or (), keys_dir, runner, manifest)
     else:
         _, problems = check_files(dist, manifest)
         findings = [Finding(file=p.file, check="sha256", problem=p.problem) for p in problems]

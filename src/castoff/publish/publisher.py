@@ -25,6 +25,11 @@ from castoff.results import Report
 from castoff.runner import Command, Runner
 from castoff.sign.sigstore import ATTESTATION_SUFFIX
 
+# The publish steps, in the order they run: stage the GitHub release as a draft, upload to the
+# index, then check both and publish the draft. CI runs each in a job of its own, holding only
+# the permission that step needs (contents: write, id-token: write, contents: write).
+STEPS = ("stage", "index", "finish")
+
 # twine's own secrets: whatever twine prints is shown without them.
 TWINE_SECRETS = ("TWINE_PASSWORD",)
 # What twine reads from the environment; handed to it as given (shown redacted).
@@ -233,14 +238,22 @@ def _hint(status: int | None, *, transient: bool) -> str:
     return f"Wait until the index is reachable; {resume}"
 
 
-def _read_back(project: str, journal: Journal, index_url: str, sizes: Mapping[str, int]) -> None:
+def not_served(project: str, index_url: str, files: Mapping[str, tuple[str, int]]) -> list[str]:
+    """Return the files (by name: sha256 and size) the index does not serve with those bytes."""
     served = index.project_files(index_url, project)
-    wrong = []
+    return [
+        name
+        for name, (sha256, size) in files.items()
+        if (there := served.get(name)) is None or _serves(there, size) != sha256
+    ]
+
+
+def _read_back(project: str, journal: Journal, index_url: str, sizes: Mapping[str, int]) -> None:
+    wrong = not_served(
+        project, index_url, {e.name: (e.sha256, sizes[e.name]) for e in journal.entries.values()}
+    )
     for entry in journal.entries.values():
-        there = served.get(entry.name)
-        if there is None or _serves(there, sizes[entry.name]) != entry.sha256:
-            wrong.append(entry.name)
-        else:
+        if entry.name not in wrong:
             journal.set(entry.name, state="verified")
     if wrong:
         raise PublishError(
@@ -251,7 +264,7 @@ def _read_back(project: str, journal: Journal, index_url: str, sizes: Mapping[st
         )
 
 
-def publish_release(
+def publish_release(  # noqa: PLR0913 - both destinations, and which steps run
     dist: Path,
     manifest: ReleaseManifest,
     *,
@@ -261,17 +274,30 @@ def publish_release(
     runner: Runner,
     env: Mapping[str, str],
     report: Report,
+    steps: tuple[str, ...] = STEPS,
 ) -> dict[str, Any]:
     """Stage the GitHub release as a draft, upload to the index, then publish the release."""
     if options.dry_run:
-        return _show(dist, manifest, options, host, index_enabled, runner, env, report)
+        return _show(
+            dist,
+            manifest,
+            options=options,
+            host=host,
+            index_enabled=index_enabled,
+            runner=runner,
+            env=env,
+            report=report,
+            steps=steps,
+        )
     with publish_lock(dist):
         # The journal is checked (an earlier publish without --resume, another release's)
         # before anything is staged anywhere.
-        journal = start_journal(dist, manifest, options) if index_enabled else None
+        journal = (
+            start_journal(dist, manifest, options) if index_enabled and "index" in steps else None
+        )
         doc: dict[str, Any] = {"index": None, "release": None}
         title = f"{manifest.name} {manifest.version}"
-        if host is not None:
+        if host is not None and "stage" in steps:
             doc["release"] = github.stage_release(
                 host, dist, manifest, title=title, notes=_notes(title), report=report
             )
@@ -279,11 +305,29 @@ def publish_release(
             doc["index"] = publish_to_index(
                 dist, manifest, journal, options=options, runner=runner, env=env, report=report
             )
-        if host is not None:
+        if host is not None and "finish" in steps:
+            if "stage" not in steps:
+                # Staged by another job: the draft must hold every file, byte for byte.
+                doc["release"] = github.check_staged(host, manifest)
+            if index_enabled and "index" not in steps:
+                _index_has_all(manifest, options.index_url, report)
             # Only now, with every file on the index, does the release become public.
             doc["release"]["published_before"] = github.finish_release(host, report)
             doc["release"]["published"] = True
     return doc
+
+
+def _index_has_all(manifest: ReleaseManifest, index_url: str, report: Report) -> None:
+    """Raise unless the index serves every index-bound file with its sha256 (a read, no upload)."""
+    files = {a.name: (a.sha256, a.size) for a in pypi_files(manifest)}
+    report(f"checking that {index_url} serves all {len(files)} files")
+    missing = not_served(manifest.name, index_url, files)
+    if missing:
+        raise PublishError(
+            f"{index_url} does not serve {', '.join(missing)} with the release's sha256; the "
+            "GitHub release stays a draft.",
+            hint="Run the index step (`castoff publish DIST --step index`) first, then finish.",
+        )
 
 
 def _notes(title: str) -> str:
@@ -293,24 +337,27 @@ def _notes(title: str) -> str:
     )
 
 
-def _show(
+def _show(  # noqa: PLR0913 - publish_release's inputs
     dist: Path,
     manifest: ReleaseManifest,
+    *,
     options: PublishOptions,
     host: github.ReleaseHost | None,
     index_enabled: bool,
     runner: Runner,
     env: Mapping[str, str],
     report: Report,
+    steps: tuple[str, ...],
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {"index": None, "release": None}
     title = f"{manifest.name} {manifest.version}"
-    if host is not None:
+    if host is not None and "stage" in steps:
         files = [dist / n for n in github.release_files(manifest)]
         host.show(files, title, _notes(title), report, finish=False)
         doc["release"] = {"where": host.where, "files": [f.name for f in files]}
-    if index_enabled:
+    if index_enabled and "index" in steps:
         doc["index"] = show_index_uploads(dist, manifest, options=options, runner=runner, env=env)
-    if host is not None:
+    if host is not None and "finish" in steps:
         host.show([], "", "", report, finish=True)
+        doc["release"] = doc["release"] or {"where": host.where, "files": []}
     return doc

@@ -1,69 +1,105 @@
 """What is released must be what was tagged: the tag, the version and the commit agree.
 
-Checked before the first upload. A tag names the version with an optional `v` (and, for a
-repository of several projects, a prefix ending in `-` or `/`); with --commit, the checkout is
-that commit and so is the tag, where it exists, so the GitHub release is created at it.
+Checked before the first upload. A tag names the version with an optional `v`; in a
+repository of several projects it may start with the project's (or its binary's) name and a
+`-` or `/` (`greet-v1.2.3`, `tools/greet/v1.2.3`), as cargo-dist names them, and with nothing
+else: `nightly-1.2.3` or `v9.9.9-1.2.3` name no release of this project. With --commit, the
+checkout is that commit and so is the tag, in the checkout or (absent there, as in a shallow
+checkout of a branch) on the release host, so the GitHub release is created at it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from castoff.errors import SourceError
 from castoff.runner import Command, Runner
 
+if TYPE_CHECKING:
+    from castoff.publish.github import ReleaseHost
+
 COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_GIT = "git (apt-get install git; on GitHub, actions/checkout brings the repository)"
 
 
-def tag_problem(tag: str, version: str) -> str | None:
-    """Return why a tag does not name a version (compared as PEP 440 versions), or None."""
+def tag_problem(tag: str, version: str, names: Sequence[str]) -> str | None:
+    """Return why a tag does not name this project's version (PEP 440 comparison), or None."""
     wanted = Version(version)
-    # The version part starts the tag or follows a '-' or '/' of a prefix; a Cargo-style
-    # v1.0.0-rc.1 names the same version as 1.0.0rc1.
-    starts = [0] + [i + 1 for i, char in enumerate(tag) if char in "-/"]
-    for start in starts:
+    known = {canonicalize_name(n) for n in names}
+    # The version part starts the tag or follows a '-' or '/' after one of the project's
+    # names; a Cargo-style v1.0.0-rc.1 names the same version as 1.0.0rc1.
+    for start in [0] + [i + 1 for i, char in enumerate(tag) if char in "-/"]:
+        if start and canonicalize_name(tag[: start - 1].rsplit("/", 1)[-1]) not in known:
+            continue
         try:
             if Version(tag[start:].removeprefix("v")) == wanted:
                 return None
         except InvalidVersion:
             continue
-    return f"the tag {tag} does not name version {version}"
-
-
-def _rev(runner: Runner, project: Path, ref: str) -> str | None:
-    found = runner.capture(
-        Command(argv=("git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"), cwd=project)
+    return (
+        f"the tag {tag} does not name version {version} of {names[0]} (a tag is v{version}, "
+        f"or {names[0]}-v{version} in a repository of several projects)"
     )
-    return found.stdout.strip() if found.returncode == 0 else None
 
 
-def check_source(tag: str, version: str, commit: str | None, project: Path, runner: Runner) -> None:
+def _rev(runner: Runner, project: Path, ref: str) -> tuple[str | None, str]:
+    """Return the commit a ref names in the checkout (None: no such ref) and git's stderr."""
+    found = runner.capture(
+        Command(
+            argv=("git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"),
+            cwd=project,
+            install_hint=_GIT,
+        )
+    )
+    return (found.stdout.strip() or None) if found.returncode == 0 else None, found.stderr
+
+
+def check_source(
+    tag: str,
+    version: str,
+    names: Sequence[str],
+    commit: str | None,
+    project: Path,
+    runner: Runner,
+    host: ReleaseHost | None = None,
+) -> None:
     """Raise unless the tag names the version and, given a commit, the checkout and tag are it."""
-    problem = tag_problem(tag, version)
+    problem = tag_problem(tag, version, names)
     if problem is not None:
         raise SourceError(
-            f"{problem} (from Cargo.toml / [project]); nothing was uploaded.",
+            f"{problem}; the version comes from Cargo.toml / [project]. Nothing was uploaded.",
             hint=f"Tag the release v{version}, or bump the version to match the tag.",
         )
     if commit is None:
         return
-    head = _rev(runner, project, "HEAD")
+    folder = project.resolve()
+    head, stderr = _rev(runner, folder, "HEAD")
     if head is None:
+        said = stderr.strip().splitlines()[-1][:300] if stderr.strip() else "no HEAD commit"
         raise SourceError(
-            f"--commit {commit}: {project} is not a git checkout castoff can read.",
+            f"--commit {commit}: git cannot read the checkout at {folder}: {said}.",
             hint="Release from the repository's checkout (actions/checkout), with git installed.",
         )
     if head != commit:
         raise SourceError(
-            f"--commit {commit}: the checkout is at {head}, another commit; nothing was uploaded.",
+            f"--commit {commit}: the checkout ({folder}) is at {head}, another commit; "
+            "nothing was uploaded.",
             hint="Release from a checkout of the commit being released (GITHUB_SHA).",
         )
-    tagged = _rev(runner, project, f"refs/tags/{tag}")
+    tagged, _ = _rev(runner, folder, f"refs/tags/{tag}")
+    where = "in the checkout"
+    if tagged is None and host is not None:
+        # A shallow checkout of a branch has no tags: the host knows where the tag is.
+        tagged, where = host.tag_commit(tag), f"on {host.where}"
     if tagged is not None and tagged != commit:
         raise SourceError(
-            f"the tag {tag} points at {tagged}, not at --commit {commit}; nothing was uploaded.",
+            f"the tag {tag} {where} points at {tagged}, not at --commit {commit}; nothing was "
+            "uploaded.",
             hint="Move the tag to the commit being released, or release the tagged commit.",
         )
