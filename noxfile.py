@@ -28,14 +28,26 @@ release_sessions(
     # CASTOFF_PROJECT=examples/greet runs the pipeline on the example with dependencies.
     project=os.environ.get("CASTOFF_PROJECT", "examples/hello"),
     install=lambda session, extras: install_checkout(session, *extras),
-    # Here the example builds offline with the Debian toolchains (added only where missing);
-    # on GitHub's runners `nox -s setup` (castoff setup) installs what each target needs.
+    # On Debian 12 the example builds offline with the Debian toolchains (added only where
+    # missing); elsewhere, as on GitHub's Ubuntu runners, `nox -s setup` (castoff setup)
+    # installs what each target needs, as in a user's project.
     prepare=lambda session: (
-        None
-        if os.environ.get("GITHUB_ACTIONS") == "true"
-        else session.run("ci/install-system.sh", external=True)
+        session.run("ci/install-system.sh", external=True) if _debian_12() else None
     ),
 )
+
+
+def _debian_12() -> bool:
+    """Return whether this is Debian 12, the system ci/install-system.sh installs onto."""
+    try:
+        fields = dict(
+            line.split("=", 1)
+            for line in Path("/etc/os-release").read_text().splitlines()
+            if "=" in line
+        )
+    except OSError:
+        return False
+    return fields.get("ID") == "debian" and fields.get("VERSION_ID", "").strip('"') == "12"
 
 
 @nox.session(name="system", python=False)

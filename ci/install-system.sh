@@ -8,6 +8,14 @@
 #   gnupg gpgv minisign openssh-client signing backends (sign and verify)
 #   librust-clap-dev ... librust-anyhow-dev  crates of examples/greet, offline (its .cargo/config.toml)
 set -eu
+# These are Debian 12's package names (rustc-web exists nowhere else): on another system, say
+# so instead of half-installing. GitHub runs this suite in a debian:12 container (tests.yml).
+. /etc/os-release 2>/dev/null || true
+if [ "${ID:-}" != "debian" ] || [ "${VERSION_ID:-}" != "12" ]; then
+    echo "install-system: castoff's own tests need Debian 12 (this is ${PRETTY_NAME:-unknown});" \
+        "run them in a debian:12 container, as .github/workflows/tests.yml does." >&2
+    exit 1
+fi
 packages="rustc-web cargo-web rust-web-src qemu-user-static binfmt-support
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libc6-ppc64el-cross libc6-arm64-cross
     gnupg gpgv minisign openssh-client

@@ -116,7 +116,13 @@ import json, os, shutil, sys
 
 PACKAGES = json.load(open({packages!r}))
 HOST_USR = {host_usr!r}
-args = [a for a in sys.argv[1:] if not a.startswith("-")]
+# Options as apt-get takes them: flags, and -o NAME=VALUE (the value is the next word).
+args, words = [], iter(sys.argv[1:])
+for word in words:
+    if word in ("-o", "-c", "-t"):
+        next(words, None)
+    elif not word.startswith("-"):
+        args.append(word)
 if not args or args[0] not in ("update", "install"):
     sys.exit("apt-get (simulated): only update and install are simulated")
 if args[0] == "update":

@@ -402,3 +402,36 @@ def test_invoke_sign_and_verify_tasks_with_throwaway_keys_on_the_example(
     assert "keys/minisign.pub as the minisign public key, and there is no such file" in " ".join(
         plain.stderr.split()
     )
+
+
+def test_gpg_signs_with_a_secret_key_from_a_variable_as_in_ci(
+    dist: Path, keys: Keys, tmp_path: Path
+) -> None:
+    """private-key-env: the key is imported into a keyring of its own; ~/.gnupg stays empty."""
+    exported = subprocess.run(
+        ["gpg", "--batch", "--homedir", str(keys.folder / "gnupg"), "--pinentry-mode",
+         "loopback", "--passphrase-fd", "0", "--armor", "--export-secret-keys", keys.key_id],
+        input=keys.env["T_GPG_PASSPHRASE"], capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    table = KEYS_TABLE.format(key_id=keys.key_id, keys=keys.folder).replace(
+        'passphrase-env = "T_GPG_PASSPHRASE"',
+        'passphrase-env = "T_GPG_PASSPHRASE"\nprivate-key-env = "T_GPG_KEY"',
+    )
+    config = project_with_sign_table(tmp_path / "project", table)
+    empty_home = tmp_path / "gnupg-home"  # a runner's keyring: no key in it
+    empty_home.mkdir(mode=0o700)
+    env = {**keys.env, "GNUPGHOME": str(empty_home), "T_GPG_KEY": exported}
+    folder = Path(shutil.copytree(dist, tmp_path / "dist"))
+    result = run("sign", "--config", str(config), str(folder), "--backend", "gpg", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (folder / "SHA256SUMS.asc").is_file()
+    assert list(empty_home.iterdir()) == []  # the secret key never landed in it
+    for line in [ln for ln in exported.splitlines() if len(ln) > 16]:
+        assert line not in result.stdout + result.stderr
+    checked = run("verify", "--config", str(config), str(folder), "--backend", "gpg")
+    assert checked.returncode == 0, checked.stderr
+    missing = run("sign", "--config", str(config), str(folder), "--backend", "gpg",
+                  env={**env, "T_GPG_KEY": ""})  # fmt: skip
+    assert missing.returncode != 0
+    assert "T_GPG_KEY" in missing.stderr
+    assert "Traceback" not in missing.stderr

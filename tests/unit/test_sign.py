@@ -271,3 +271,26 @@ def test_ambient_sigstore_commands_in_a_faked_github_actions_environment(tmp_pat
         f"{predicate} --overwrite {tmp_path / 'a.whl'} {tmp_path / 'b.tar.gz'}"
     )
     assert echo.lines[1].endswith(f"-m pypi_attestations sign {tmp_path / 'a.whl'}")
+
+
+def test_throwaway_keys_skip_keyless_backends_and_say_so(example_pyproject: Path) -> None:
+    """--keys (a pull request's rehearsal): sigstore has no workflow identity there; skipped."""
+    import tomllib  # noqa: PLC0415
+
+    from castoff.config import resolve  # noqa: PLC0415
+    from castoff.release import keyed_backends  # noqa: PLC0415
+
+    document = tomllib.loads(example_pyproject.read_text())
+    sign = document["tool"]["castoff"]["sign"]
+    sign["backends"] = ["sigstore", "minisign", "ssh"]
+    sign["sigstore"] = {"repository": "castoff-dev/hello"}
+    config = resolve(document, pyproject=example_pyproject)
+    said: list[str] = []
+    assert keyed_backends(config, None, said.append) is None  # a release: every backend signs
+    assert said == []
+    assert keyed_backends(config, Path("keys"), said.append) == ("minisign", "ssh")
+    assert said[0].startswith("sigstore: skipped, as keyless signing needs")
+    sign["backends"] = ["sigstore"]
+    del sign["minisign"], sign["ssh"]
+    only_keyless = resolve(document, pyproject=example_pyproject)
+    assert keyed_backends(only_keyless, Path("keys"), said.append) == ()  # nothing signs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ class GpgConfig:
     key_id: str
     passphrase_env: str | None
     public_key: Path
+    # The armored secret key in a variable (a CI secret): imported into a keyring of its own
+    # for the signing, then removed; without it the key is in GNUPGHOME's keyring.
+    private_key_env: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +42,7 @@ class GpgKeys:
     key_id: str
     passphrase: Secret | None
     public_key: Path
+    private_key: Secret | None = None  # imported into a temporary keyring to sign
 
 
 class GpgSigner:
@@ -51,7 +56,30 @@ class GpgSigner:
 
     def sign(self, files: Sequence[Path]) -> None:
         """Write <file>.asc beside each file."""
-        home = ["--homedir", str(self.keys.home)] if self.keys.home else []
+        if self.keys.private_key is None:
+            self._sign(files, self.keys.home)
+            return
+        # A keyring of this signing's own: the secret key never lands in ~/.gnupg.
+        with tempfile.TemporaryDirectory(prefix="castoff-gnupg-") as folder:
+            home = Path(folder)
+            home.chmod(0o700)
+            result = self.runner.capture(
+                Command(
+                    argv=("gpg", "--batch", "--homedir", str(home), "--import"),
+                    input_text=self.keys.private_key.value,
+                    install_hint=_INSTALL,
+                )
+            )
+            if result.returncode != 0:
+                raise SignError(
+                    f"gpg could not import the key from {self.keys.private_key.source}: "
+                    f"{last_line(result.stderr)}",
+                    hint="Put the whole `gpg --armor --export-secret-keys KEYID` output in it.",
+                )
+            self._sign(files, home)
+
+    def _sign(self, files: Sequence[Path], keyring: Path | None) -> None:
+        home = ["--homedir", str(keyring)] if keyring else []
         passphrase = self.keys.passphrase
         loopback = ["--pinentry-mode", "loopback", "--passphrase-fd", "0"] if passphrase else []
         for file in files:
@@ -83,10 +111,10 @@ class GpgSigner:
                     hint="Check that the key is in the keyring (GNUPGHOME) and that the "
                     "passphrase variable is set and right.",
                 ) from None
-        if self.keys.home is not None:
+        if keyring is not None:
             # A throwaway keyring's agent has no more work; do not leave it running.
             self.runner.capture(
-                Command(argv=("gpgconf", "--homedir", str(self.keys.home), "--kill", "gpg-agent"))
+                Command(argv=("gpgconf", "--homedir", str(keyring), "--kill", "gpg-agent"))
             )
 
 
@@ -204,11 +232,12 @@ class GpgBackend:
 
     def parse(self, table: SettingsTable) -> GpgConfig:
         """Read [tool.castoff.sign.gpg]."""
-        table.check_keys(["key-id", "passphrase-env", "public-key"])
+        table.check_keys(["key-id", "passphrase-env", "public-key", "private-key-env"])
         return GpgConfig(
             key_id=table.required_string("key-id", "Name the signing key's id or fingerprint."),
             passphrase_env=table.env_name("passphrase-env"),
             public_key=table.required_path("public-key"),
+            private_key_env=table.env_name("private-key-env"),
         )
 
     def signatures(self, name: str, kind: str) -> tuple[str, ...]:
@@ -224,8 +253,19 @@ class GpgBackend:
             if secret and settings.passphrase_env
             else None
         )
+        private_key = (
+            from_env(
+                env, settings.private_key_env, "tool.castoff.sign.gpg", "the armored gpg secret key"
+            )
+            if secret and settings.private_key_env
+            else None
+        )
         return GpgKeys(
-            home=None, key_id=settings.key_id, passphrase=passphrase, public_key=settings.public_key
+            home=None,
+            key_id=settings.key_id,
+            passphrase=passphrase,
+            public_key=settings.public_key,
+            private_key=private_key,
         )
 
     def folder_keys(self, folder: Path, entry: Field, *, secret: bool) -> GpgKeys:
@@ -244,8 +284,8 @@ class GpgBackend:
         return (keys.public_key,)
 
     def secrets(self, keys: GpgKeys) -> list[str]:
-        """Return the passphrase."""
-        return secret_strings([keys.passphrase])
+        """Return the passphrase and the secret key."""
+        return secret_strings([keys.passphrase, keys.private_key])
 
     def signer(self, keys: GpgKeys, settings: GpgConfig, context: SignContext) -> Signer:
         """Return a gpg signer."""
@@ -260,8 +300,8 @@ class GpgBackend:
         return throwaway_key(folder, "castoff-throwaway@castoff.invalid", runner)
 
     def ci_secrets(self, settings: GpgConfig) -> tuple[str, ...]:
-        """Return the passphrase variable."""
-        return (settings.passphrase_env,) if settings.passphrase_env else ()
+        """Return the passphrase's and the secret key's variables."""
+        return tuple(n for n in (settings.private_key_env, settings.passphrase_env) if n)
 
     def ci_setup(self, settings: GpgConfig) -> tuple[str, ...]:
         """Return nothing: GitHub's Ubuntu runners have gpg."""
