@@ -50,7 +50,7 @@ def _view(release: Path, fields: str) -> None:
         if not os.environ.get("FAKE_GH_NO_DIGEST"):
             asset["digest"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
         assets.append(asset)
-    out = {"isDraft": meta["isDraft"], "assets": assets}
+    out = {"isDraft": meta["isDraft"], "assets": assets, "targetCommitish": meta.get("target")}
     sys.stdout.write(json.dumps({k: v for k, v in out.items() if k in fields.split(",")}))
 
 
@@ -114,7 +114,8 @@ def main() -> None:
             tag_file.parent.mkdir(parents=True, exist_ok=True)
             tag_file.write_text(args.target or "0" * 40)  # else: the default branch's head
         draft = args.draft == "true"
-        meta = {"isDraft": draft, "title": args.title, "notes": args.notes, "target": args.target}
+        target = args.target or "main"  # GitHub: the default branch, when not told
+        meta = {"isDraft": draft, "title": args.title, "notes": args.notes, "target": target}
         (release / "release.json").write_text(json.dumps(meta))
     elif not (release / "release.json").is_file():
         _fail("release not found")

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from castoff.build.toolchains import HostTools
     from castoff.config import Config
     from castoff.plan import ReleasePlan
+    from castoff.publish.github import ReleaseHost
     from castoff.runner import Runner
+    from castoff.settings import ReleaseSettings
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -109,8 +111,9 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     setup = plan_setup(plan, _tools(runner, settings.env), machine_here(settings.env))
     if args.dry_run:
         # A dry run shows everything, what must be installed by hand too, and fails as
-        # the real run would.
-        _show_setup(args, setup, ran=False)
+        # the real run would (with --json, one document: the error's, holding the plan).
+        if not (args.json and setup.manual):
+            _show_setup(args, setup, ran=False)
         refuse_manual(setup)
         return 0
     run_setup(setup, runner)
@@ -252,16 +255,16 @@ def _cmd_preflight(args: argparse.Namespace, settings: Settings) -> int:
     return _show(args, result, render.preflight_summary)
 
 
-def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from castoff.publish.github import release_host  # noqa: PLC0415
+def _check_source(
+    settings: Settings,
+    config: Config,
+    where: ReleaseSettings,
+    runner: Runner,
+    host: ReleaseHost | None,
+) -> None:
+    """Refuse a release whose tag, version and commit disagree (castoff.publish.source)."""
     from castoff.publish.source import check_source  # noqa: PLC0415
-    from castoff.release import keyed_backends, publish_checked  # noqa: PLC0415
-    from castoff.settings import resolve_release  # noqa: PLC0415
 
-    config = _config(settings)
-    runner = _runner(settings.env)
-    where = resolve_release(args, config, settings.env)
-    host = release_host(where, runner)
     check_source(
         where.tag,
         config.version,
@@ -269,10 +272,22 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         where.commit,
         settings.config_path.parent,
         runner,
-        # The steps that touch GitHub ask it where the tag is; the index step's job holds
-        # no GitHub permission and checks the checkout's tag only.
-        host if {"stage", "finish"} & set(where.steps) else None,
+        host,
     )
+
+
+def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from castoff.publish.github import release_host  # noqa: PLC0415
+    from castoff.release import keyed_backends, publish_checked, uploads  # noqa: PLC0415
+    from castoff.settings import resolve_release  # noqa: PLC0415
+
+    config = _config(settings)
+    runner = _runner(settings.env)
+    where = resolve_release(args, config, settings.env)
+    # Only the steps that touch GitHub need it (and ask it where the tag is): the index
+    # step's job holds no GitHub permission and checks the checkout's tag only.
+    host = release_host(where, runner) if {"stage", "finish"} & set(where.steps) else None
+    _check_source(settings, config, where, runner, host)
     # Every check passes before the first byte is uploaded, on a resume too; a dry run
     # shows the uploads without making them.
     result = publish_checked(
@@ -281,7 +296,9 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         options=where.options,
         host=host,
         keys_dir=args.keys,
-        backends=keyed_backends(config, args.keys, render.say),
+        backends=keyed_backends(
+            config, args.keys, render.say, uploads=uploads(where.options, host)
+        ),
         steps=where.steps,
         runner=runner,
         env=settings.env,
@@ -293,7 +310,6 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     from castoff.publish.github import release_host  # noqa: PLC0415
-    from castoff.publish.source import check_source  # noqa: PLC0415
     from castoff.release import release  # noqa: PLC0415
     from castoff.settings import resolve_release  # noqa: PLC0415
 
@@ -303,15 +319,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     # --no-publish: nothing goes to the host, so it is not asked where the tag is either.
     host = None if args.no_publish else release_host(where, runner)
     # Before the build: a release of the wrong commit or version is refused at once.
-    check_source(
-        where.tag,
-        config.version,
-        (config.name, *config.binaries),
-        where.commit,
-        settings.config_path.parent,
-        runner,
-        host,
-    )
+    _check_source(settings, config, where, runner, host)
     result = release(
         config,
         plan,

@@ -10,27 +10,37 @@ from castoff.assemble.assembler import assemble, collect
 from castoff.build.builder import BuildOptions, build_all
 from castoff.build.toolchains import HostTools
 from castoff.config import Config
-from castoff.errors import BuildError
+from castoff.errors import BuildError, UsageError
 from castoff.manifest import ReleaseManifest
 from castoff.plan import ReleasePlan
-from castoff.publish.github import ReleaseHost
+from castoff.publish.github import FolderRelease, ReleaseHost
 from castoff.publish.preflight import preflight
 from castoff.publish.publisher import STEPS, PublishOptions, publish_release
-from castoff.results import PublishResult, ReleaseResult, Report
+from castoff.results import PreflightResult, PublishResult, ReleaseResult, Report
 from castoff.runner import Runner
 from castoff.sign import registry
 from castoff.sign.signing import sign_release
 
 
-def keyed_backends(config: Config, keys_dir: Path | None, report: Report) -> tuple[str, ...] | None:
+def keyed_backends(
+    config: Config, keys_dir: Path | None, report: Report, *, uploads: bool
+) -> tuple[str, ...] | None:
     """Return the backends that sign with --keys' throwaway keys (None: no --keys, all sign).
 
     Keyless backends (sigstore) sign with the identity of the release workflow, which a
     rehearsal (a pull request) does not have: with throwaway keys they are skipped, saying so.
+    A release that uploads (not dry, not into a local folder) never skips one.
     """
     if keys_dir is None:
         return None
     keyless = [b for b in config.sign.backends if registry.get(b).keyless]
+    if keyless and uploads:
+        raise UsageError(
+            f"--keys: {', '.join(keyless)} (tool.castoff.sign.backends) signs keylessly and "
+            "would be skipped, and this release uploads to the index and GitHub.",
+            hint="Drop --keys for a real release, or add --dry-run (or --release-folder DIR) "
+            "to rehearse with throwaway keys.",
+        )
     if keyless:
         report(
             f"{', '.join(keyless)}: skipped, as keyless signing needs the release workflow's "
@@ -78,6 +88,34 @@ def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
     )
 
 
+def uploads(options: PublishOptions, host: ReleaseHost | None) -> bool:
+    """Return whether a publish with these options uploads anywhere real (not dry, not a folder)."""
+    return not options.dry_run and not isinstance(host, FolderRelease)
+
+
+def _preflight(
+    dist: Path,
+    config: Config,
+    options: PublishOptions,
+    keys_dir: Path | None,
+    backends: tuple[str, ...] | None,
+    runner: Runner,
+    report: Report,
+    previous: Path | None,
+) -> PreflightResult:
+    return preflight(
+        dist,
+        config,
+        index_url=options.index_url,
+        runner=runner,
+        keys_dir=keys_dir,
+        previous=previous,
+        now=datetime.now(UTC),
+        report=report,
+        backends=backends,
+    )
+
+
 def publish_checked(  # noqa: PLR0913 - both destinations and the checks before them
     dist: Path,
     config: Config,
@@ -96,17 +134,7 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
 
     backends: the signatures preflight verifies (None: every configured backend's).
     """
-    checked = preflight(
-        dist,
-        config,
-        index_url=options.index_url,
-        runner=runner,
-        keys_dir=keys_dir,
-        previous=previous,
-        now=datetime.now(UTC),
-        report=report,
-        backends=backends,
-    )
+    checked = _preflight(dist, config, options, keys_dir, backends, runner, report, previous)
     published = publish_release(
         dist,
         checked.manifest,
@@ -158,7 +186,7 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
         runner=runner,
         report=report,
     )
-    backends = keyed_backends(config, keys_dir, report)
+    backends = keyed_backends(config, keys_dir, report, uploads=publish and uploads(options, host))
     if plan.signing_backends and backends != ():
         sign_release(
             dist,
@@ -170,17 +198,7 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
             report=report,
         )
     if not publish:
-        checked = preflight(
-            dist,
-            config,
-            index_url=options.index_url,
-            runner=runner,
-            keys_dir=keys_dir,
-            previous=None,
-            now=datetime.now(UTC),
-            report=report,
-            backends=backends,
-        )
+        checked = _preflight(dist, config, options, keys_dir, backends, runner, report, None)
         return ReleaseResult(
             name=plan.name,
             version=plan.version,

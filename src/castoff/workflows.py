@@ -214,7 +214,8 @@ _DRY_RUN = "DRY_RUN: ${{ github.event_name == 'workflow_dispatch' && inputs.dry_
 _PUBLISH_JOBS = (
     ("github-draft", "stage", "contents: write  # the draft GitHub release", False,
      "Stage the GitHub release as a draft: nobody sees it until the last job publishes it."),
-    ("pypi", "index", "id-token: write  # trusted publishing: the token exchange with PyPI", True,
+    ("pypi", "index",
+     "contents: read  # the checkout\n      id-token: write  # trusted publishing to PyPI", True,
      "Upload to the index, one file at a time, journaled; then read every file back."),
     ("github-release", "finish", "contents: write  # publish the draft", True,
      "Only with every file on the index (checked again here) does the release become public."),
@@ -236,9 +237,6 @@ def _publish_jobs(config: Config, options: WorkflowOptions) -> str:
     needs: {before}
     runs-on: ubuntu-latest
     timeout-minutes: {PUBLISH_MINUTES}{env_line}
-    concurrency:
-      group: release
-      cancel-in-progress: false
     permissions:
       {permission}
     steps:
@@ -283,8 +281,15 @@ def release_workflow(config: Config, options: WorkflowOptions) -> str:
         if keyless
         else ""
     )
+    # One release of a ref at a time, never cancelled halfway: a pending run waits.
+    concurrency = """
+concurrency:
+  group: release-${{ github.ref }}
+  cancel-in-progress: false
+"""
     return (
         _header("Release", triggers, options)
+        + concurrency
         + "\n"
         + _plan_and_build(options)
         + f"""
@@ -293,6 +298,7 @@ def release_workflow(config: Config, options: WorkflowOptions) -> str:
     needs: [plan, build]
     runs-on: ubuntu-latest
     timeout-minutes: {RELEASE_MINUTES}
+    environment: release  # the signing secrets are released to reviewed runs only
     permissions:
       contents: read{oidc}
     steps:

@@ -143,3 +143,21 @@ def test_a_failed_index_upload_leaves_the_release_a_draft_with_a_recording_fake_
     digest = hashlib.sha256((release / "manifest.json").read_bytes()).hexdigest()
     served = fake_gh / RELEASE / "assets" / "manifest.json"
     assert hashlib.sha256(served.read_bytes()).hexdigest() == digest
+
+
+def test_a_draft_made_for_another_commit_is_refused_on_the_fake_github(tmp_path: Path) -> None:
+    """A draft left by a run of commit A: a run of commit B must not fill it (FAKE gh)."""
+    from castoff.errors import PublishError  # noqa: PLC0415
+    from castoff.publish.github import GhRelease  # noqa: PLC0415
+    from castoff.runner import Runner  # noqa: PLC0415
+
+    state, bin_dir = tests.fake_gh.install(tmp_path)
+    release = state / "castoff-dev" / "hello" / "v0.1.0"
+    (release / "assets").mkdir(parents=True)
+    (release / "release.json").write_text(json.dumps({"isDraft": True, "target": "a" * 40}))
+    env = {**os.environ, "FAKE_GH_DIR": str(state),
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    runner = Runner(base_env=env, echo=lambda _: None)
+    with pytest.raises(PublishError, match="not for --commit bbbb"):
+        GhRelease("castoff-dev/hello", "v0.1.0", runner, "b" * 40).assets()
+    assert GhRelease("castoff-dev/hello", "v0.1.0", runner, "a" * 40).assets() == {}

@@ -181,3 +181,16 @@ def test_a_target_allowed_to_skip_its_smoke_run_gets_no_emulator(example_pyproje
         (RUSTUP, "target", "add", "--toolchain", STABLE, "riscv64gc-unknown-linux-musl"),
     ]
     assert plan_setup(excused, UBUNTU_TOOLS, FEDORA).manual == ()
+
+
+def test_the_refusal_carries_the_whole_plan_for_json(example_pyproject: Path) -> None:
+    """`castoff setup --dry-run --json` prints one document: the error's, with the plan in it."""
+    from castoff.build.setup import refuse_manual  # noqa: PLC0415
+
+    setup = plan_setup(
+        plan_for(example_pyproject, "aarch64-unknown-linux-gnu"), UBUNTU_TOOLS, FEDORA
+    )
+    with pytest.raises(ToolMissingError) as error:
+        refuse_manual(setup)
+    assert error.value.details == {**setup.to_json(), "ran": False}
+    assert error.value.details["manual"]

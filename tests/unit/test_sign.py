@@ -286,11 +286,15 @@ def test_throwaway_keys_skip_keyless_backends_and_say_so(example_pyproject: Path
     sign["sigstore"] = {"repository": "castoff-dev/hello"}
     config = resolve(document, pyproject=example_pyproject)
     said: list[str] = []
-    assert keyed_backends(config, None, said.append) is None  # a release: every backend signs
+    # A release: every backend signs.
+    assert keyed_backends(config, None, said.append, uploads=True) is None
     assert said == []
-    assert keyed_backends(config, Path("keys"), said.append) == ("minisign", "ssh")
+    assert keyed_backends(config, Path("keys"), said.append, uploads=False) == ("minisign", "ssh")
     assert said[0].startswith("sigstore: skipped, as keyless signing needs")
     sign["backends"] = ["sigstore"]
     del sign["minisign"], sign["ssh"]
     only_keyless = resolve(document, pyproject=example_pyproject)
-    assert keyed_backends(only_keyless, Path("keys"), said.append) == ()  # nothing signs
+    assert keyed_backends(only_keyless, Path("keys"), said.append, uploads=False) == ()
+    # A release that uploads never skips a configured backend.
+    with pytest.raises(UsageError, match="--keys: sigstore"):
+        keyed_backends(config, Path("keys"), said.append, uploads=True)

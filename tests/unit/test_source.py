@@ -35,6 +35,12 @@ def test_tags_that_name_the_version(tag: str, version: str) -> None:
         ("nightly-0.1.0", "0.1.0"),
         ("other/v0.1.0", "0.1.0"),
         ("greetings-v0.1.0", "0.1.0"),
+        # One version, one tag: no other spelling of it.
+        ("v0.1", "0.1.0"),
+        ("v00.1.0", "0.1.0"),
+        ("v0!0.1.0", "0.1.0"),
+        ("v0.1.0.0", "0.1.0"),
+        ("vv0.1.0", "0.1.0"),
     ],
 )
 def test_tags_that_name_another_version(tag: str, version: str) -> None:

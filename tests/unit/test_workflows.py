@@ -61,7 +61,7 @@ def test_the_release_graph_is_plan_build_sign_then_one_job_per_publish_step(
 # Each job's permissions: the publish steps hold only their own; nothing else writes.
 LEAST = {
     ("release.yml", "github-draft"): {"contents": "write"},
-    ("release.yml", "pypi"): {"id-token": "write"},
+    ("release.yml", "pypi"): {"contents": "read", "id-token": "write"},
     ("release.yml", "github-release"): {"contents": "write"},
 }
 
@@ -89,6 +89,11 @@ def test_only_the_sign_job_gets_the_signing_secrets_the_config_names(config: Con
         if job_name != "sign":
             assert "secrets." not in yaml.safe_dump(job), job_name
     assert release["jobs"]["pypi"]["environment"] == "release"
+    assert release["jobs"]["sign"]["environment"] == "release"
+    assert release["concurrency"] == {
+        "group": "release-${{ github.ref }}",
+        "cancel-in-progress": False,
+    }
     assert "GH_TOKEN" not in yaml.safe_dump(release["jobs"]["pypi"])
     dispatch = release[True]["workflow_dispatch"]  # YAML 1.1: on is True
     assert dispatch["inputs"]["dry_run"]["default"] is True
@@ -104,7 +109,7 @@ def test_keyless_signing_gets_an_id_token_in_the_sign_job_only(
     sign["sigstore"] = {"repository": "castoff-dev/hello"}
     jobs = _parsed(resolve(document, pyproject=example_pyproject))["release.yml"]["jobs"]
     assert jobs["sign"]["permissions"] == {"contents": "read", "id-token": "write"}
-    assert jobs["pypi"]["permissions"] == {"id-token": "write"}
+    assert jobs["pypi"]["permissions"] == {"contents": "read", "id-token": "write"}
     assert _parsed(config)["release.yml"]["jobs"]["sign"]["permissions"] == {"contents": "read"}
 
 

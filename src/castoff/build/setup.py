@@ -130,6 +130,7 @@ def refuse_manual(setup: SetupPlan) -> None:
             + f" on this {setup.system} machine.",
             hint="Install them yourself, then run castoff setup again (castoff doctor shows "
             "what each target needs).",
+            details={**setup.to_json(), "ran": False},
         )
 
 

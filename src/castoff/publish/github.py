@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
 from castoff.build.archive import sha256_file
 from castoff.errors import PublishError, UsageError
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from castoff.settings import ReleaseSettings
 
 _INSTALL = "see https://cli.github.com (apt-get install gh)"
+# owner/name as GitHub allows them; "." and ".." would walk the API's paths.
+REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/(?!\.\.?$)[A-Za-z0-9._-]+")
 
 
 class ReleaseHost(Protocol):
@@ -178,7 +182,9 @@ class GhRelease:
             ) from None
 
     def _view(self) -> dict[str, Any] | None:
-        result = self.runner.capture(self._gh("view", self.tag, "--json", "isDraft,assets"))
+        result = self.runner.capture(
+            self._gh("view", self.tag, "--json", "isDraft,assets,targetCommitish")
+        )
         if result.returncode != 0:
             if "not found" in result.stderr.lower():
                 return None
@@ -202,6 +208,16 @@ class GhRelease:
         view = self._view()
         if view is None:
             return None
+        at = view.get("targetCommitish")
+        if self.target and at != self.target[1]:
+            # A draft left by a run of another commit: its files would be replaced by this
+            # one's, and the tag made at the other commit when it is published.
+            raise PublishError(
+                f"{self.where}: the release exists for {str(at)[:80]!r}, not for --commit "
+                f"{self.target[1]}; nothing was uploaded to it.",
+                hint="Delete the draft on GitHub (`gh release delete TAG`), or release the "
+                "commit it was made for.",
+            )
         found: dict[str, str] = {}
         undigested = []
         for asset in view.get("assets", []):
@@ -257,7 +273,7 @@ class GhRelease:
 
     def tag_commit(self, tag: str) -> str | None:
         """Return the commit GitHub's tag names (an annotated tag is followed to its commit)."""
-        ref = self._api(f"repos/{self.repository}/git/ref/tags/{tag}")
+        ref = self._api(f"repos/{self.repository}/git/ref/tags/{quote(tag, safe='/')}")
         if ref is None:
             return None
         for _ in range(8):  # a tag of a tag: followed, but not forever
@@ -276,7 +292,7 @@ class GhRelease:
         """Return `gh api PATH` as JSON, or None when GitHub says it does not exist."""
         result = self.runner.capture(Command(argv=("gh", "api", path), install_hint=_INSTALL))
         if result.returncode != 0:
-            if "HTTP 404" in result.stderr or "Not Found" in result.stderr:
+            if "(HTTP 404)" in result.stderr:
                 return None
             raise PublishError(
                 f"{self.where}: `gh api {path}` failed: {result.stderr.strip()[-400:]}",
@@ -378,6 +394,12 @@ def release_host(where: ReleaseSettings, runner: Runner) -> ReleaseHost | None:
         return None
     if where.release_folder is not None:
         return FolderRelease(where.release_folder, where.tag)
+    if where.repository and not REPOSITORY.fullmatch(where.repository):
+        raise UsageError(
+            f"the GitHub repository {where.repository[:100]!r} (tool.castoff.publish.github."
+            "repository, else GITHUB_REPOSITORY) is not owner/name.",
+            hint="Set owner/name: letters, digits, '-', '_' and '.', not '.' or '..' alone.",
+        )
     if not where.repository:
         raise UsageError(
             "the GitHub repository is unknown: tool.castoff.publish.github.repository is not "

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from castoff.publish.github import ReleaseHost
 
 COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_SPELLED = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*([-.+]?[A-Za-z][0-9A-Za-z.+-]*)?")
 _GIT = "git (apt-get install git; on GitHub, actions/checkout brings the repository)"
 
 
@@ -37,8 +38,13 @@ def tag_problem(tag: str, version: str, names: Sequence[str]) -> str | None:
     for start in [0] + [i + 1 for i, char in enumerate(tag) if char in "-/"]:
         if start and canonicalize_name(tag[: start - 1].rsplit("/", 1)[-1]) not in known:
             continue
+        text = tag[start:].removeprefix("v")
+        # As written in Cargo.toml or PEP 440: no leading zeros, epochs or extra parts,
+        # so one version has one tag (v1.2 or v01.2.3 do not name 1.2.3).
+        if not _SPELLED.fullmatch(text):
+            continue
         try:
-            if Version(tag[start:].removeprefix("v")) == wanted:
+            if str(Version(text)) == str(wanted):
                 return None
         except InvalidVersion:
             continue

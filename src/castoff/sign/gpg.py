@@ -70,13 +70,17 @@ class GpgSigner:
                     install_hint=_INSTALL,
                 )
             )
-            if result.returncode != 0:
-                raise SignError(
-                    f"gpg could not import the key from {self.keys.private_key.source}: "
-                    f"{last_line(result.stderr)}",
-                    hint="Put the whole `gpg --armor --export-secret-keys KEYID` output in it.",
-                )
-            self._sign(files, home)
+            try:
+                if result.returncode != 0:
+                    raise SignError(
+                        f"gpg could not import the key from {self.keys.private_key.source}: "
+                        f"{last_line(result.stderr)}",
+                        hint="Put the whole `gpg --armor --export-secret-keys KEYID` output in it.",
+                    )
+                self._sign(files, home)
+            finally:
+                # The agent holds the key and its passphrase: stopped whatever happened.
+                self._stop_agent(home)
 
     def _sign(self, files: Sequence[Path], keyring: Path | None) -> None:
         home = ["--homedir", str(keyring)] if keyring else []
@@ -113,9 +117,12 @@ class GpgSigner:
                 ) from None
         if keyring is not None:
             # A throwaway keyring's agent has no more work; do not leave it running.
-            self.runner.capture(
-                Command(argv=("gpgconf", "--homedir", str(keyring), "--kill", "gpg-agent"))
-            )
+            self._stop_agent(keyring)
+
+    def _stop_agent(self, keyring: Path) -> None:
+        self.runner.capture(
+            Command(argv=("gpgconf", "--homedir", str(keyring), "--kill", "gpg-agent"))
+        )
 
 
 class GpgChecker:
