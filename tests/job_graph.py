@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import yaml
 
 _EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
+# GitHub's x64 Ubuntu labels the generated workflows use.
+UBUNTU_LABELS = ("ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04")
 
 
 class Machine(Protocol):
@@ -54,7 +56,7 @@ class JobGraph:
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
-    # Where jobs on ubuntu-latest run (tests/runner_shape.py); None: this machine as it is.
+    # Where jobs on x64 Ubuntu runners run (tests/runner_shape.py); None: this machine as it is.
     ubuntu: Machine | None = None
 
     @classmethod
@@ -120,7 +122,11 @@ class JobGraph:
         temp = work.parent / f"{work.name}.temp"
         temp.mkdir()
         runs_on = self.substitute(job["runs-on"], matrix, {})
-        machine = self.ubuntu if runs_on == "ubuntu-latest" else None
+        machine = None
+        if self.ubuntu is not None:
+            # Every x64 Ubuntu label is this one simulation (runner_shape says how it differs).
+            assert runs_on in UBUNTU_LABELS, f"{name}: no simulation of runner {runs_on!r}"
+            machine = self.ubuntu
         state = machine.job(work.parent / f"{work.name}.machine") if machine else None
         steps: dict[str, dict[str, str]] = {}
         # GITHUB_TOKEN's scopes are the job's permissions (else the workflow's): the fake gh

@@ -1,4 +1,4 @@
-"""GitHub's ubuntu-latest runner, simulated here: a mount namespace per workflow step.
+"""GitHub's x64 Ubuntu runners, simulated here: a mount namespace per workflow step.
 
 What the simulation takes away: every file of the Debian packages an Ubuntu runner does not
 have (Debian's Rust toolchain and std sources, qemu-user, cross compilers and their glibc
@@ -9,7 +9,10 @@ Where a real runner downloads, a local source stands in, and is named for what i
 - static.rust-lang.org: a rustup dist server on file:// (tests/rust_dist.py) serving a toolchain
   and, for `rustup target add` and `rustup component add rust-src`, std for each target;
 - Ubuntu's archive: an `apt-get` that "installs" a hidden Debian package by copying its files
-  (and those of the hidden packages it depends on) back into the job's /usr overlay;
+  (and those of the hidden packages it depends on) back into the job's /usr overlay. Its cross
+  glibc is Debian 12's 2.36, standing in for ubuntu-22.04's 2.35 (where castoff runs cross-gcc
+  builds): glibc only ever raises a symbol's default version, so a binary that keeps its tag
+  linked against 2.36 keeps it against 2.35. It is no stand-in for ubuntu-24.04's 2.39;
 - crates.io: the project's own `.cargo/config.toml` (the greet example reads Debian's packaged
   crates), and PyPI itself, which this machine reaches.
 

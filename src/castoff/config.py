@@ -39,6 +39,9 @@ class TargetConfig:
     pypi: bool | None  # None: publish to PyPI when PyPI accepts the wheel's tags
     image: str | None
     runner: str
+    # The glibc the runner's cross gcc links against, for methods that link the machine's glibc
+    # (cross-gcc); None for other methods and for runners castoff does not know.
+    linked_glibc: tuple[int, int] | None = None
     simd_off: (
         tg.SimdOff | None
     )  # build without the arch's SIMD extensions (loongarch64 lsx = false)
@@ -396,8 +399,11 @@ def _target(entry: Table) -> TargetConfig:
     musllinux = _compat(entry, "musllinux")
     macosx = _compat(entry, "macosx")
     _check_compat_fits(entry, target, manylinux=manylinux, musllinux=musllinux, macosx=macosx)
+    runner, links_glibc, linked_glibc = _runner(entry, target, method, manylinux)
     # Defaults: the lowest version the target honestly supports (maturin's default for musl).
-    if target.tag_family == "manylinux":
+    if target.tag_family == "manylinux" and links_glibc and target.glibc_floor:
+        manylinux = manylinux or max(target.glibc_floor, tg.LIBC_START_MAIN_MOVED)
+    elif target.tag_family == "manylinux":
         manylinux = manylinux or target.glibc_floor
     elif target.tag_family == "musllinux":
         musllinux = musllinux or DEFAULT_MUSLLINUX
@@ -423,11 +429,34 @@ def _target(entry: Table) -> TargetConfig:
         archive=archive,
         pypi=entry.boolean("pypi"),
         image=image,
-        runner=entry.string("runner") or DEFAULT_RUNNERS[target.os],
+        runner=runner,
+        linked_glibc=linked_glibc,
         simd_off=tg.LOONGARCH_WITHOUT_LSX if lsx is False else None,
         no_smoke_run=_no_smoke_run(entry),
         key_path=entry.path,
     )
+
+
+def _runner(
+    entry: Table, target: tg.Target, method: str, manylinux: tuple[int, int] | None
+) -> tuple[str, bool, tuple[int, int] | None]:
+    """Return the target's runner, whether it links the machine's glibc, and that glibc."""
+    from castoff.build import methods  # noqa: PLC0415 - the methods import the plan, and it this
+
+    # A cross gcc links against its machine's glibc: such a build runs where that glibc is oldest.
+    builder = methods.resolved(method, target)
+    links_glibc = (
+        builder is not None and builder.links_machine_glibc and target.tag_family == "manylinux"
+    )
+    runner = entry.string("runner") or (
+        tg.CROSS_GCC_RUNNER if links_glibc else DEFAULT_RUNNERS[target.os]
+    )
+    linked_glibc = tg.RUNNER_CROSS_GLIBC.get(runner) if links_glibc else None
+    if manylinux and linked_glibc:
+        found = tg.linked_glibc_problem(manylinux, linked_glibc, f"runner '{runner}'")
+        if found is not None:
+            entry.fail(found.key, found.problem, found.fix)
+    return runner, links_glibc, linked_glibc
 
 
 def _no_smoke_run(entry: Table) -> str | None:

@@ -30,8 +30,9 @@ def diagnose(
 ) -> DoctorResult:
     """Return how each planned target builds and runs here, and which signing tools are here."""
     targets = []
+    choices = {job.triple: toolchains.choose(job, tools) for job in plan.jobs}
     for job in plan.jobs:
-        choice = toolchains.choose(job, tools)
+        choice = choices[job.triple]
         smoke = toolchains.smoke_plan(job.target, tools)
         targets.append(
             TargetReadiness(
@@ -64,5 +65,5 @@ def diagnose(
         zig=tools.zig_version,
         targets=tuple(targets),
         signing=signing,
-        setup=tuple(s.command.display() for s in plan_setup(plan, tools, machine).steps),
+        setup=tuple(s.command.display() for s in plan_setup(plan, tools, machine, choices).steps),
     )

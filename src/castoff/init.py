@@ -10,6 +10,7 @@ from castoff.config import resolve
 from castoff.errors import ConfigError, UsageError
 from castoff.manifest import write_replacing
 from castoff.tables import read_toml
+from castoff.targets import NO_RUSTUP_STD
 from castoff.workflows import HEADER, WorkflowOptions, render_all
 
 NOXFILE = '''"""castoff's release sessions (nox -l): plan, build, sign, release, rehearse."""
@@ -41,6 +42,11 @@ _MUSL = (
     "riscv64gc-unknown-linux-musl",
 )
 _GNU = ("x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu")
+# Said in the config, so nobody drops a target thinking no runner can build it.
+_TIER3 = (
+    "# Rust tier 3: rustup has no std for it, so castoff builds std from the rust-src component\n"
+    "# (`nox -s setup` adds it) into a sysroot it caches; works on ubuntu-latest and here.\n"
+)
 _ALIASES = {
     "i686-unknown-linux-gnu": "i686-unknown-linux-musl",
     "armv7-unknown-linux-gnueabihf": "armv7-unknown-linux-musleabihf",
@@ -51,7 +57,10 @@ _ALIASES = {
 
 def starter_table() -> str:
     """Return the [tool.castoff] tables castoff init appends to a project's pyproject.toml."""
-    targets = "".join(f'\n[[tool.castoff.targets]]\ntriple = "{t}"\n' for t in (*_GNU, *_MUSL))
+    targets = "".join(
+        f'\n[[tool.castoff.targets]]\n{_TIER3 if t in NO_RUSTUP_STD else ""}triple = "{t}"\n'
+        for t in (*_GNU, *_MUSL)
+    )
     aliases = "".join(f'"{gnu}" = "{musl}"\n' for gnu, musl in _ALIASES.items())
     return f"""
 # ---------------------------------------------------------------------------------------------

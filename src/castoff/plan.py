@@ -77,6 +77,9 @@ class BuildJob:
     built_wheel: str  # the wheel's name in the build folder (maturin's tags, sorted)
     archive_folder: str  # the folder inside the archive
     artifacts: tuple[str, ...]  # final names: the wheel, the archive, its .sha256
+    # The glibc the runner's cross gcc links against (cross-gcc: "2_35"): the binary may need up
+    # to it, so a lower manylinux holds only if the audit finds no newer symbol version.
+    linked_glibc: str | None = None
     # Why its binaries may ship though no machine ran them (config no-smoke-run); None: must run.
     no_smoke_run: str | None = None
 
@@ -208,6 +211,7 @@ def _job_dict(job: BuildJob) -> dict[str, Any]:
         "archive_folder": job.archive_folder,
         "artifacts": list(job.artifacts),
         "no_smoke_run": job.no_smoke_run,
+        "linked_glibc": job.linked_glibc,
     }
 
 
@@ -263,6 +267,7 @@ def _job_from(f: Field) -> BuildJob:
         archive_folder=f.key("archive_folder").file_name(),
         artifacts=tuple(a.file_name() for a in f.key("artifacts").items()),
         no_smoke_run=f.key("no_smoke_run").optional_string(),
+        linked_glibc=f.key("linked_glibc").optional_string(),
     )
 
 
@@ -270,7 +275,7 @@ JOB_FILES = ("the wheel", "the archive", "the archive's .sha256")
 JOB_KEYS = (
     "target", "facts", "method", "runner", "image", "manylinux", "musllinux", "macosx",
     "built_platform_tags", "target_features", "zig_cpu", "binaries", "built_wheel",
-    "archive_folder", "artifacts", "no_smoke_run",
+    "archive_folder", "artifacts", "no_smoke_run", "linked_glibc",
 )  # fmt: skip
 
 
@@ -560,6 +565,7 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
                 archive_folder=archive_folder(config.archive_name, target_config.triple),
                 artifacts=(wheel.name, archive.name, sidecar.name),
                 no_smoke_run=target_config.no_smoke_run,
+                linked_glibc=_spelled(target_config.linked_glibc),
             )
         )
     selected_triples = {t.triple for t in selected}

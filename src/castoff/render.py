@@ -96,12 +96,17 @@ def plan_table(plan: ReleasePlan) -> None:
     )
     table.add_column("target", no_wrap=True)
     table.add_column("method")
+    table.add_column("runner (GitHub)", overflow="fold")
     table.add_column("PyPI", overflow="fold")
     table.add_column("wheel platform tags", overflow="fold")
     for job in plan.jobs:
         wheel = wheels[job.triple]
         pypi = next((e.reason for e in wheel.excluded if e.destination == "pypi"), "upload")
-        table.add_row(*map(escape, (job.triple, job.method, pypi, ".".join(wheel.platform_tags))))
+        runner = job.runner
+        if job.linked_glibc:
+            runner += f" (links glibc {job.linked_glibc.replace('_', '.')})"
+        row = (job.triple, job.method, runner, pypi, ".".join(wheel.platform_tags))
+        table.add_row(*map(escape, row))
     out.print(table)
     aliases = [a for a in plan.artifacts if a.kind == "archive" and a.alias_of]
     if aliases:

@@ -235,6 +235,20 @@ TARGETS: dict[str, Target] = {
 # castoff builds their std from the toolchain's sources (castoff.build.stds.sysroot).
 NO_RUSTUP_STD = frozenset({"s390x-unknown-linux-musl"})
 
+# The glibc of the cross toolchains (libc6-dev-<arch>-cross) on GitHub's x64 Ubuntu images. A
+# cross gcc links against it: from 2.34 on every binary needs GLIBC_2.34 (__libc_start_main), and
+# a binary may need up to this version (Rust's std takes pidfd_spawnp@GLIBC_2.39 where glibc has
+# it: a program that spawns processes, linked on ubuntu-24.04, needs 2.39).
+RUNNER_CROSS_GLIBC: dict[str, tuple[int, int]] = {
+    "ubuntu-22.04": (2, 35),
+    "ubuntu-24.04": (2, 39),
+    "ubuntu-latest": (2, 39),
+}
+# The hosted runner whose cross glibc is oldest: where a cross-gcc build runs unless configured.
+CROSS_GCC_RUNNER = "ubuntu-22.04"
+# The first glibc whose crt1.o needs a versioned __libc_start_main (GLIBC_2.34).
+LIBC_START_MAIN_MOVED = (2, 34)
+
 # Besides its own triple, what a macOS or Windows runner builds with the OS's own linker (and
 # rustup's std): each Mac builds for the other CPU, x64 Windows for i686 and aarch64.
 NATIVE_CROSS: dict[str, frozenset[str]] = {
@@ -441,6 +455,22 @@ def compat_problem(
             fix=f"Use macosx = '{floor}' or higher.",
         )
     return None
+
+
+def linked_glibc_problem(
+    manylinux: tuple[int, int], glibc: tuple[int, int], machine: str
+) -> TagProblem | None:
+    """Return why a manylinux tag cannot hold for a binary linked against this glibc, or None."""
+    if not glibc >= LIBC_START_MAIN_MOVED > manylinux:
+        return None
+    return TagProblem(
+        key="manylinux",
+        problem=f"'{format_version(manylinux)}' cannot hold on {machine}: its cross gcc links "
+        f"against glibc {glibc[0]}.{glibc[1]}, and every binary linked against glibc 2.34 or "
+        "later needs GLIBC_2.34 (__libc_start_main).",
+        fix="Use manylinux = '2_34' or higher, or method = 'docker' with a manylinux2014 cross "
+        "image for 2_17.",
+    )
 
 
 def extra_tag_problem(tag: str, target: Target) -> TagProblem | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from castoff import __version__
 from castoff.config import Config
 from castoff.errors import UsageError
+from castoff.publish.source import tag_patterns
 from castoff.sign import registry
 
 # Third-party actions at their current majors (as uv pins them, 2026-08), pinned by commit;
@@ -191,13 +192,15 @@ def _plan_and_build(options: WorkflowOptions) -> str:
 """
 
 
-def _download(indent: str = "      ") -> str:
+def _download(key: str = "pattern", value: str = f"{BUILD_ARTIFACT}*", path: str = "build") -> str:
+    """Return the download-artifact step: every build's artifact, or one by name."""
+    indent = "      "
     return "\n".join(
         [
             f"{indent}- uses: {DOWNLOAD}",
             f"{indent}  with:",
-            f"{indent}    pattern: {BUILD_ARTIFACT}*",
-            f"{indent}    path: build",
+            f"{indent}    {key}: {value}",
+            f"{indent}    path: {path}",
         ]
     )
 
@@ -241,7 +244,7 @@ def _publish_jobs(config: Config, options: WorkflowOptions) -> str:
       {permission}
     steps:
 {_prelude(options)}
-{_signing_tools(config)}{_download_dist()}
+{_signing_tools(config)}{_download("name", DIST_ARTIFACT, "dist")}
       # {what}
       - run: |
           {_source_args(f"dist --step {step}")}
@@ -253,21 +256,13 @@ def _publish_jobs(config: Config, options: WorkflowOptions) -> str:
     return "".join(jobs)
 
 
-def _download_dist(indent: str = "      ") -> str:
-    return "\n".join(
-        [
-            f"{indent}- uses: {DOWNLOAD}",
-            f"{indent}  with:",
-            f"{indent}    name: {DIST_ARTIFACT}",
-            f"{indent}    path: dist",
-        ]
-    )
-
-
 def release_workflow(config: Config, options: WorkflowOptions) -> str:
     """Return release.yml: build every target, sign, then publish in jobs split by privilege."""
-    triggers = """  push:
-    tags: ["v*"]
+    # The tags castoff accepts for this project: the version, or a name of the project then it.
+    # (Names are [A-Za-z0-9._-]: config checked them, so they need no YAML escaping.)
+    tags = "".join(f'\n      - "{t}"' for t in tag_patterns((config.name, *config.binaries)))
+    triggers = f"""  push:
+    tags:{tags}
   workflow_dispatch:
     inputs:
       dry_run:

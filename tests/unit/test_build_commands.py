@@ -9,7 +9,7 @@ import pytest
 
 from castoff.build.maturin import BuildPaths, maturin_command, zig_cpu_shim
 from castoff.build.stds import sysroot
-from castoff.build.toolchains import Choice, HostTools, Toolchain
+from castoff.build.toolchains import Choice, HostTools, Toolchain, glibc_version
 from castoff.errors import ConfigError
 from castoff.plan import BuildJob
 from castoff.targets import TARGETS
@@ -268,3 +268,27 @@ def test_a_sysroot_leftover_of_any_kind_is_cleared(tmp_path: Path) -> None:
         assert not leftover.exists()
         assert not leftover.is_symlink()
     sysroot._clear(tmp_path / "absent")
+
+
+def test_cross_gcc_refuses_a_tag_this_machines_glibc_cannot_keep() -> None:
+    """Linked against glibc 2.36, no binary keeps manylinux 2_17: refused before building."""
+    tools = dataclasses.replace(TOOLS, cross_glibc={"powerpc64le-linux-gnu": "2.36"})
+    gcc = choice("cross-gcc", "sysroot", "/usr/bin/powerpc64le-linux-gnu-gcc")
+    with pytest.raises(ConfigError, match=r"this machine: its cross gcc links against glibc 2\.36"):
+        maturin_command(job("powerpc64le-unknown-linux-gnu"), gcc, tools, PATHS)
+    kept = maturin_command(
+        job("powerpc64le-unknown-linux-gnu", manylinux="2_34"), gcc, tools, PATHS
+    )
+    assert "manylinux_2_34" in kept.argv
+
+
+def test_the_glibc_version_is_read_from_its_banner(tmp_path: Path) -> None:
+    """libc.so.6's banner gives its version; a file without one, or none, gives None."""
+    libc = tmp_path / "libc.so.6"
+    libc.write_bytes(
+        b"\x7fELF\0junk\0GNU C Library (Ubuntu GLIBC 2.35-0ubuntu3) stable release version 2.35.\n"
+    )
+    assert glibc_version(libc) == "2.35"
+    libc.write_bytes(b"\x7fELF\0no banner here\0version 9.9.\n")
+    assert glibc_version(libc) is None
+    assert glibc_version(tmp_path / "absent") is None

@@ -379,3 +379,56 @@ def test_the_example_config_loads(example_pyproject: Path) -> None:
     assert config.name == "castoff-hello"
     assert len(config.targets) == 11
     assert config.tag_policy.static_musl_manylinux
+
+
+def _ppc64le_gnu(**keys: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(document: dict[str, Any]) -> None:
+        entry = {"triple": "powerpc64le-unknown-linux-gnu", **keys}
+        _castoff_table(document)["targets"].append(entry)
+
+    return mutate
+
+
+def test_a_cross_gcc_build_runs_where_the_cross_glibc_is_oldest(project: Path) -> None:
+    """ppc64le glibc (cross-gcc) builds on ubuntu-22.04, links glibc 2.35, and is tagged 2_34."""
+    config = _resolve_with(project, _ppc64le_gnu())
+    target = config.target("powerpc64le-unknown-linux-gnu")
+    assert target is not None
+    assert (target.runner, target.linked_glibc, target.manylinux) == (
+        "ubuntu-22.04",
+        (2, 35),
+        (2, 34),
+    )
+    zig_built = config.target("x86_64-unknown-linux-gnu")
+    assert zig_built is not None
+    assert (zig_built.runner, zig_built.linked_glibc) == ("ubuntu-latest", None)
+
+
+def test_a_newer_runner_shows_the_glibc_it_links(project: Path) -> None:
+    """On ubuntu-24.04 the plan records glibc 2.39, the most the binary may need."""
+    config = _resolve_with(project, _ppc64le_gnu(runner="ubuntu-24.04", manylinux="2_39"))
+    target = config.target("powerpc64le-unknown-linux-gnu")
+    assert target is not None
+    assert (target.linked_glibc, target.manylinux) == ((2, 39), (2, 39))
+
+
+@pytest.mark.parametrize("runner", ["ubuntu-22.04", "ubuntu-latest"])
+def test_a_tag_below_libc_start_main_on_a_hosted_runner_is_refused(
+    project: Path, runner: str
+) -> None:
+    """A manylinux 2_17 tag cannot hold when the runner's cross glibc is 2.34 or later."""
+    with pytest.raises(ConfigError) as caught:
+        _resolve_with(project, _ppc64le_gnu(runner=runner, manylinux="2_17"))
+    text = caught.value.paragraph()
+    assert "targets[4].manylinux" in text
+    assert f"runner '{runner}'" in text
+    assert "__libc_start_main" in text
+    assert "docker" in text
+
+
+def test_an_unknown_runners_glibc_is_left_to_the_audit(project: Path) -> None:
+    """A self-hosted runner's glibc is unknown: 2_17 is kept, and the audit judges the binary."""
+    config = _resolve_with(project, _ppc64le_gnu(runner="self-hosted-power", manylinux="2_17"))
+    target = config.target("powerpc64le-unknown-linux-gnu")
+    assert target is not None
+    assert (target.linked_glibc, target.manylinux) == (None, (2, 17))

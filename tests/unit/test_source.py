@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from castoff.publish.source import tag_problem
+from castoff.publish.source import tag_patterns, tag_problem
 
 
 @pytest.mark.parametrize(
@@ -48,3 +50,37 @@ def test_tags_that_name_another_version(tag: str, version: str) -> None:
     problem = tag_problem(tag, version, ("greet", "greet-cli"))
     assert problem is not None
     assert problem.startswith(f"the tag {tag} does not name version {version} of greet")
+
+
+def _github_glob(pattern: str) -> re.Pattern[str]:
+    """Return GitHub's filter pattern as a regex: '*' stops at '/', '**' does not."""
+    out = ""
+    for part in re.split(r"(\*\*/|\*\*|\*|\[[^]]*\])", pattern):
+        if part == "**/":
+            out += "(?:.*/)?"
+        elif part == "**":
+            out += ".*"
+        elif part == "*":
+            out += "[^/]*"
+        elif part.startswith("["):
+            out += part
+        else:
+            out += re.escape(part)
+    return re.compile(out)
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["v0.2.0", "0.2.0", "greet-v0.2.0", "greet-cli-0.2.0", "tools/greet/v0.2.0", "greet/0.2.0"],
+)
+def test_the_workflow_trigger_fires_for_every_accepted_tag(tag: str) -> None:
+    """Each spelling castoff accepts (as the config writes the names) starts release.yml."""
+    names = ("greet", "greet-cli")
+    assert tag_problem(tag, "0.2.0", names) is None
+    assert any(_github_glob(p).fullmatch(tag) for p in tag_patterns(names)), tag
+
+
+@pytest.mark.parametrize("tag", ["nightly-0.2.0", "other-v0.2.0", "release", "tools/other/v1.0"])
+def test_the_workflow_trigger_ignores_tags_of_nothing_castoff_releases(tag: str) -> None:
+    """Another project's tag or a word does not start a release that would only fail."""
+    assert not any(_github_glob(p).fullmatch(tag) for p in tag_patterns(("greet", "greet-cli")))

@@ -90,7 +90,7 @@ def source_tree_sha256(project_dir: Path, exclude: Sequence[Path] = ()) -> str:
     return digest.hexdigest()
 
 
-def _toolchain_record(choice: Choice, tools: HostTools) -> dict[str, str | None]:
+def _toolchain_record(job: BuildJob, choice: Choice, tools: HostTools) -> dict[str, str | None]:
     toolchain = choice.toolchain
     return {
         "rustc": toolchain.version if toolchain else None,
@@ -98,6 +98,10 @@ def _toolchain_record(choice: Choice, tools: HostTools) -> dict[str, str | None]
         "maturin": tools.maturin_version,
         "zig": tools.zig_version if methods.get(choice.method).uses_zig else None,
         "linker": choice.linker,
+        # A cross gcc links against this machine's glibc: the binary's needs depend on it.
+        "glibc": tools.cross_glibc.get(job.target.gnu_triple or "")
+        if methods.get(choice.method).links_machine_glibc
+        else None,
     }
 
 
@@ -334,7 +338,7 @@ def build_job(
             + ". `castoff doctor` shows every target.",
         )
     folder = options.out_dir / job.triple
-    toolchain = _toolchain_record(choice, tools)
+    toolchain = _toolchain_record(job, choice, tools)
     key = cache_key(
         job=job,
         plan=plan,

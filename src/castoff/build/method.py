@@ -24,6 +24,9 @@ class BuildMethod(Protocol):
     name: str  # as written in a target's `method`
     uses_zig: bool  # links with zig (its version goes into the build record)
     builds_std: bool  # always builds std from source (-Zbuild-std)
+    # Links against the build machine's own glibc (a cross gcc's), so the glibc a binary needs
+    # depends on the machine: the plan names the runner and checks the tag against its glibc.
+    links_machine_glibc: bool
 
     def auto_reason(self, target: Target) -> str | None:
         """Return why `auto` picks this method for a target, or None when it does not."""
@@ -55,6 +58,8 @@ class BuildMethod(Protocol):
 
 class Defaults:
     """What most methods do: link with the toolchain's default and prepare nothing."""
+
+    links_machine_glibc = False
 
     def linker(self, job: BuildJob, tools: HostTools) -> str | None:
         """Return none: the toolchain's default linker."""

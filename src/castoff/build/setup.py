@@ -20,7 +20,7 @@ from castoff.errors import ToolMissingError
 from castoff.runner import Command, CommandFailedError, Runner
 
 if TYPE_CHECKING:
-    from castoff.build.toolchains import HostTools, Missing
+    from castoff.build.toolchains import Choice, HostTools, Missing
     from castoff.plan import ReleasePlan
 
 APT_GET = "apt-get"
@@ -91,13 +91,21 @@ def _can_apt(machine: Machine) -> bool:
     )
 
 
-def plan_setup(plan: ReleasePlan, tools: HostTools, machine: Machine) -> SetupPlan:
-    """Return the commands that install what the plan's targets lack here; pure."""
+def plan_setup(
+    plan: ReleasePlan,
+    tools: HostTools,
+    machine: Machine,
+    choices: Mapping[str, Choice] | None = None,
+) -> SetupPlan:
+    """Return the commands that install what the plan's targets lack here; pure.
+
+    `choices` are the jobs' choices by triple, when the caller has made them already.
+    """
     packages: dict[str, None] = {}
     manual: dict[tuple[str, str], Missing] = {}
     downloads: dict[tuple[str, ...], Step] = {}
     for job in plan.jobs:
-        choice = toolchains.choose(job, tools)
+        choice = (choices or {}).get(job.triple) or toolchains.choose(job, tools)
         # A target the config lets ship without a smoke-run needs no emulator installed.
         smoke = () if job.no_smoke_run else toolchains.smoke_plan(job.target, tools).missing
         for missing in (*choice.missing, *smoke):

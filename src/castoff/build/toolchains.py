@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,6 +80,8 @@ class HostTools:
     cross_gcc: Mapping[str, str]  # Debian triple -> gcc path
     sysroots: Mapping[str, str]  # Debian triple -> /usr/<triple> holding its dynamic loader
     docker: bool  # a Docker engine answers
+    # Debian triple -> the version of the glibc its cross gcc links against ("2.36").
+    cross_glibc: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +161,20 @@ def _toolchain(
     )
 
 
+# glibc's libc.so.6 says what it is: "GNU C Library (Debian GLIBC 2.36-9) stable release
+# version 2.36." (a cross glibc cannot be run to ask it).
+_GLIBC_BANNER = re.compile(rb"GNU C Library [^\n]{0,120}? version ([0-9]{1,3})\.([0-9]{1,3})[.\n]")
+
+
+def glibc_version(libc: Path) -> str | None:
+    """Return the version of the glibc whose libc.so.6 this is ("2.36"), or None."""
+    try:
+        found = _GLIBC_BANNER.search(libc.read_bytes())
+    except OSError:
+        return None
+    return f"{int(found[1])}.{int(found[2])}" if found else None
+
+
 def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
     """Look at this machine's tools: a few quick `--version` calls and file checks."""
     path = env.get("PATH", "")
@@ -184,6 +201,7 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
         maturin_version = runner.capture(Command(argv=(maturin, "--version"))).stdout.strip()
     zig = runner.capture(Command(argv=(sys.executable, "-m", "ziglang", "version")))
     gnu_triples = {t.gnu_triple for t in tg.TARGETS.values() if t.gnu_triple}
+    cross_gcc = {g: f for g in gnu_triples if (f := which(f"{g}-gcc"))}
     docker = which("docker") is not None
     if docker:
         docker = runner.capture(Command(argv=("docker", "info"))).returncode == 0
@@ -197,7 +215,10 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
         zig_version=zig.stdout.strip() if zig.returncode == 0 else None,
         python=sys.executable,
         qemu={t.qemu: f for t in tg.TARGETS.values() if t.qemu and (f := which(t.qemu))},
-        cross_gcc={g: f for g in gnu_triples if (f := which(f"{g}-gcc"))},
+        cross_gcc=cross_gcc,
+        cross_glibc={
+            g: v for g in cross_gcc if (v := glibc_version(Path(f"/usr/{g}/lib/libc.so.6")))
+        },
         # A sysroot is usable for QEMU_LD_PREFIX when it holds the dynamic loader.
         sysroots={
             g: f"/usr/{g}" for g in gnu_triples if any(Path(f"/usr/{g}/lib").glob("ld*.so*"))
@@ -214,21 +235,14 @@ def choose(job: BuildJob, tools: HostTools) -> Choice:
     if tools.maturin is None:
         missing.append(Missing(what="maturin", install=INSTALL_BUILD_PYTHON))
     target = job.target
-    if job.method == methods.AUTO or (target.os != "linux" and job.method != "docker"):
-        # Only a machine of the OS builds macOS and Windows targets, whatever the config says.
-        picked = next(
-            ((m.name, why) for m in methods.METHODS.values() if (why := m.auto_reason(target))),
-            None,
+    method = methods.resolved(job.method, target)
+    if method is None:
+        raise ConfigError(
+            f"{job.triple}: no registered build method builds this target.",
+            hint="Set the target's method, or register a method for it (docs/architecture.md).",
         )
-        if picked is None:
-            raise ConfigError(
-                f"{job.triple}: no registered build method builds this target.",
-                hint="Set the target's method, or register a method for it (docs/architecture.md).",
-            )
-        name, reason = picked
-    else:
-        name, reason = job.method, "configured"
-    method = methods.get(name)
+    name = method.name
+    reason = "configured" if name == job.method else (method.auto_reason(target) or "auto")
     missing += method.missing(job, tools)
     if name == "docker":
         # The image brings its own toolchain and std.

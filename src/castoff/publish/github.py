@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -182,24 +182,38 @@ class GhRelease:
             ) from None
 
     def _view(self) -> dict[str, Any] | None:
-        result = self.runner.capture(
-            self._gh("view", self.tag, "--json", "isDraft,assets,targetCommitish")
+        data = self._json(
+            self._gh("view", self.tag, "--json", "isDraft,assets,targetCommitish"),
+            "gh release view",
+            absent=lambda stderr: "not found" in stderr.lower(),
+            hint="Check GH_TOKEN and the repository name.",
         )
+        if data is not None and not isinstance(data.get("assets", []), list):
+            raise PublishError(
+                f"{self.where}: `gh release view` answered something castoff cannot read.",
+                hint="Check the gh version (castoff needs one with --json assets).",
+            )
+        return data
+
+    def _json(
+        self, command: Command, shown: str, *, absent: Callable[[str], bool], hint: str
+    ) -> dict[str, Any] | None:
+        """Return a gh command's JSON object, or None when its stderr says there is none."""
+        result = self.runner.capture(command)
         if result.returncode != 0:
-            if "not found" in result.stderr.lower():
+            if absent(result.stderr):
                 return None
             raise PublishError(
-                f"{self.where}: `gh release view` failed: {result.stderr.strip()[-400:]}",
-                hint="Check GH_TOKEN and the repository name.",
+                f"{self.where}: `{shown}` failed: {result.stderr.strip()[-400:]}", hint=hint
             )
         try:
             data = json.loads(result.stdout)
         except json.JSONDecodeError:
             data = None
-        if not isinstance(data, dict) or not isinstance(data.get("assets", []), list):
+        if not isinstance(data, dict):
             raise PublishError(
-                f"{self.where}: `gh release view` answered something castoff cannot read.",
-                hint="Check the gh version (castoff needs one with --json assets).",
+                f"{self.where}: `{shown}` answered something castoff cannot read.",
+                hint="Check the gh version and GH_TOKEN.",
             )
         return data
 
@@ -290,24 +304,12 @@ class GhRelease:
 
     def _api(self, path: str) -> dict[str, Any] | None:
         """Return `gh api PATH` as JSON, or None when GitHub says it does not exist."""
-        result = self.runner.capture(Command(argv=("gh", "api", path), install_hint=_INSTALL))
-        if result.returncode != 0:
-            if "(HTTP 404)" in result.stderr:
-                return None
-            raise PublishError(
-                f"{self.where}: `gh api {path}` failed: {result.stderr.strip()[-400:]}",
-                hint="Check GH_TOKEN (contents: read at least) and the repository name.",
-            )
-        try:
-            data = json.loads(result.stdout)
-        except json.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict):
-            raise PublishError(
-                f"{self.where}: `gh api {path}` answered something castoff cannot read.",
-                hint="Check the gh version and GH_TOKEN.",
-            )
-        return data
+        return self._json(
+            Command(argv=("gh", "api", path), install_hint=_INSTALL),
+            f"gh api {path}",
+            absent=lambda stderr: "(HTTP 404)" in stderr,
+            hint="Check GH_TOKEN (contents: read at least) and the repository name.",
+        )
 
 
 def _object(ref: Mapping[str, Any], where: str) -> tuple[str, str]:

@@ -54,6 +54,17 @@ def tag_problem(tag: str, version: str, names: Sequence[str]) -> str | None:
     )
 
 
+def tag_patterns(names: Sequence[str]) -> tuple[str, ...]:
+    """Return the push-tag filters (GitHub's glob) matching the tags tag_problem can accept."""
+    versions = ("v[0-9]*", "[0-9]*")
+    patterns = list(versions)
+    for name in dict.fromkeys(n for raw in names for n in (raw, canonicalize_name(raw))):
+        patterns += [f"{name}-{v}" for v in versions]
+        # A tag's '*' stops at '/': tools/greet/v1.2.3 needs '**/'.
+        patterns += [f"{prefix}{name}/{v}" for prefix in ("", "**/") for v in versions]
+    return tuple(patterns)
+
+
 def _rev(runner: Runner, project: Path, ref: str) -> tuple[str | None, str]:
     """Return the commit a ref names in the checkout (None: no such ref) and git's stderr."""
     found = runner.capture(

@@ -6,8 +6,13 @@ A method is one module whose METHOD satisfies castoff.build.method.BuildMethod; 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from castoff.build.method import BuildMethod
 from castoff.build.methods import build_std, cross_gcc, docker, native, zig
+
+if TYPE_CHECKING:
+    from castoff.targets import Target
 
 AUTO = "auto"
 # In the order `auto` asks them: the first that takes a target builds it.
@@ -27,6 +32,20 @@ def register(method: BuildMethod) -> None:
 def unregister(name: str) -> None:
     """Remove a method added with register (tests)."""
     METHODS.pop(name, None)
+
+
+def auto_pick(target: Target) -> tuple[BuildMethod, str] | None:
+    """Return the method `auto` builds a target with, and why; None when none takes it."""
+    return next(((m, why) for m in METHODS.values() if (why := m.auto_reason(target))), None)
+
+
+def resolved(method: str, target: Target) -> BuildMethod | None:
+    """Return the method a target's `method` builds it with (None: auto finds none)."""
+    if method == AUTO or (target.os != "linux" and method != "docker"):
+        # Only a machine of the OS builds macOS and Windows targets, whatever the config says.
+        picked = auto_pick(target)
+        return picked[0] if picked else None
+    return METHODS[method]
 
 
 def names() -> tuple[str, ...]:
