@@ -18,6 +18,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from castoff import __version__
+from castoff import targets as tg
 from castoff.build import methods, stds
 from castoff.build.archive import sha256_file, write_archive, write_sidecar
 from castoff.build.maturin import BuildPaths, maturin_command
@@ -300,9 +301,18 @@ def _compile(
     try:
         log.run(runner, command)
     except CommandFailedError as exc:
-        raise BuildError(
-            f"{job.triple}: maturin failed. {exc.message}", hint=f"Full log: {log.path}"
-        ) from None
+        hint = f"Full log: {log.path}"
+        glibc = tools.cross_glibc.get(job.target.gnu_triple or "")
+        if glibc and methods.get(choice.method).links_machine_glibc:
+            # maturin says "too-recent versioned symbols" without saying where they came from.
+            hint += (
+                f". The cross gcc linked against this machine's glibc {glibc}: where the binary "
+                "needs more than the tag promises, build on a machine whose cross glibc is older "
+                f"({tg.CROSS_GCC_RUNNER}'s is "
+                f"{'.'.join(map(str, tg.RUNNER_CROSS_GLIBC[tg.CROSS_GCC_RUNNER]))}) or raise the "
+                "target's manylinux."
+            )
+        raise BuildError(f"{job.triple}: maturin failed. {exc.message}", hint=hint) from None
     built = sorted(paths.wheel_dir.glob("*.whl"))
     if len(built) != 1:
         raise BuildError(
