@@ -19,6 +19,9 @@ from castoff.tables import SettingsTable, Table, did_you_mean, read_toml, show
 
 DEFAULT_MUSLLINUX = (1, 2)
 DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows": "windows-latest"}
+# Where a target's own runner beats its OS's default, as uv picks them: Windows on Arm builds
+# and runs aarch64 Windows (x64 Windows cross-builds it but cannot run it).
+TARGET_RUNNERS = {"aarch64-pc-windows-msvc": "windows-11-arm"}
 # warehouse's _project_name_re: what PyPI accepts as a project name.
 _PROJECT_NAME_RE = re.compile(r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE | re.ASCII)
 _DIGEST_PIN_RE = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
@@ -449,7 +452,9 @@ def _runner(
         builder is not None and builder.links_machine_glibc and target.tag_family == "manylinux"
     )
     runner = entry.string("runner") or (
-        tg.CROSS_GCC_RUNNER if links_glibc else DEFAULT_RUNNERS[target.os]
+        tg.CROSS_GCC_RUNNER
+        if links_glibc
+        else TARGET_RUNNERS.get(target.triple, DEFAULT_RUNNERS[target.os])
     )
     linked_glibc = tg.RUNNER_CROSS_GLIBC.get(runner) if links_glibc else None
     if manylinux and linked_glibc:

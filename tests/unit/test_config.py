@@ -432,3 +432,20 @@ def test_an_unknown_runners_glibc_is_left_to_the_audit(project: Path) -> None:
     target = config.target("powerpc64le-unknown-linux-gnu")
     assert target is not None
     assert (target.linked_glibc, target.manylinux) == (None, (2, 17))
+
+
+def test_aarch64_windows_builds_on_windows_on_arm(project: Path) -> None:
+    """Its binary runs only there (x64 Windows cross-builds it); i686 stays on x64 Windows."""
+
+    def add(document: dict[str, Any]) -> None:
+        _castoff_table(document)["targets"] += [
+            {"triple": "aarch64-pc-windows-msvc"},
+            {"triple": "i686-pc-windows-msvc"},
+            {"triple": "x86_64-apple-darwin"},
+        ]
+
+    config = _resolve_with(project, add)
+    runners = {t.triple: t.runner for t in config.targets}
+    assert runners["aarch64-pc-windows-msvc"] == "windows-11-arm"
+    assert runners["i686-pc-windows-msvc"] == "windows-latest"
+    assert runners["x86_64-apple-darwin"] == "macos-latest"
