@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from packaging.version import InvalidVersion, Version
 
@@ -16,6 +16,9 @@ from castoff.errors import ConfigError
 from castoff.pypi import DEFAULT_MAX_FILE_SIZE
 from castoff.sign import registry
 from castoff.tables import SettingsTable, Table, did_you_mean, read_toml, show
+
+if TYPE_CHECKING:
+    from castoff.build.method import BuildMethod
 
 DEFAULT_MUSLLINUX = (1, 2)
 DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows": "windows-latest"}
@@ -377,7 +380,7 @@ def _target(entry: Table) -> TargetConfig:
             if close
             else f"known triples: {', '.join(sorted(tg.TARGETS))}.",
         )
-    from castoff.build import methods  # noqa: PLC0415 - the methods import the plan, and it this
+    from castoff.build import methods  # noqa: PLC0415 - they import the plan, which imports this
 
     method = entry.choice("method", methods.names(), methods.AUTO)
     image = entry.string("image")
@@ -402,10 +405,13 @@ def _target(entry: Table) -> TargetConfig:
     musllinux = _compat(entry, "musllinux")
     macosx = _compat(entry, "macosx")
     _check_compat_fits(entry, target, manylinux=manylinux, musllinux=musllinux, macosx=macosx)
-    runner, links_glibc, linked_glibc = _runner(entry, target, method, manylinux)
-    # Defaults: the lowest version the target honestly supports (maturin's default for musl).
-    if target.tag_family == "manylinux" and links_glibc and target.glibc_floor:
-        manylinux = manylinux or max(target.glibc_floor, tg.LIBC_START_MAIN_MOVED)
+    runner, links_at_least, linked_glibc = _runner(
+        entry, target, methods.resolved(method, target), manylinux
+    )
+    # Defaults: the lowest version the target honestly supports (maturin's default for musl);
+    # linked against a runner's glibc, that glibc (or 2.34, the least, where it is unknown).
+    if links_at_least and target.glibc_floor:
+        manylinux = manylinux or max(target.glibc_floor, links_at_least)
     elif target.tag_family == "manylinux":
         manylinux = manylinux or target.glibc_floor
     elif target.tag_family == "musllinux":
@@ -414,7 +420,7 @@ def _target(entry: Table) -> TargetConfig:
         macosx = macosx or target.macos_floor
     extra_tags = entry.strings("extra-tags") or ()
     for i, tag in enumerate(extra_tags):
-        _check_extra_tag(entry, f"extra-tags[{i}]", tag, target)
+        _check_extra_tag(entry, f"extra-tags[{i}]", tag, target, manylinux)
     archive = cast(
         "tg.ArchiveKind", entry.choice("archive", ("tar.gz", "zip"), target.archive_kind)
     )
@@ -441,27 +447,30 @@ def _target(entry: Table) -> TargetConfig:
 
 
 def _runner(
-    entry: Table, target: tg.Target, method: str, manylinux: tuple[int, int] | None
-) -> tuple[str, bool, tuple[int, int] | None]:
-    """Return the target's runner, whether it links the machine's glibc, and that glibc."""
-    from castoff.build import methods  # noqa: PLC0415 - the methods import the plan, and it this
+    entry: Table, target: tg.Target, builder: BuildMethod | None, manylinux: tuple[int, int] | None
+) -> tuple[str, tuple[int, int] | None, tuple[int, int] | None]:
+    """Return the runner, the least glibc a glibc-linking build links, and the exact one if known.
 
-    # A cross gcc links against its machine's glibc: such a build runs where that glibc is oldest.
-    builder = methods.resolved(method, target)
+    The least is 2.34 where the runner's glibc is unknown; both are None for other builds.
+    """
     links_glibc = (
         builder is not None and builder.links_machine_glibc and target.tag_family == "manylinux"
     )
+    # A cross gcc links against its machine's glibc: such a build runs where that glibc is oldest.
     runner = entry.string("runner") or (
         tg.CROSS_GCC_RUNNER
         if links_glibc
         else TARGET_RUNNERS.get(target.triple, DEFAULT_RUNNERS[target.os])
     )
-    linked_glibc = tg.RUNNER_CROSS_GLIBC.get(runner) if links_glibc else None
-    if manylinux and linked_glibc:
-        found = tg.linked_glibc_problem(manylinux, linked_glibc, f"runner '{runner}'")
+    if not links_glibc:
+        return runner, None, None
+    linked = tg.RUNNER_CROSS_GLIBC.get(runner)
+    known = linked or tg.MOVING_RUNNER_CROSS_GLIBC.get(runner)
+    if manylinux and known:
+        found = tg.linked_glibc_problem(manylinux, known, f"runner '{runner}'")
         if found is not None:
             entry.fail(found.key, found.problem, found.fix)
-    return runner, links_glibc, linked_glibc
+    return runner, known or tg.LIBC_START_MAIN_MOVED, linked
 
 
 def _no_smoke_run(entry: Table) -> str | None:
@@ -484,8 +493,10 @@ def _check_compat_fits(
         entry.fail(found.key, found.problem, found.fix)
 
 
-def _check_extra_tag(entry: Table, key: str, tag: str, target: tg.Target) -> None:
-    found = tg.extra_tag_problem(tag, target)
+def _check_extra_tag(
+    entry: Table, key: str, tag: str, target: tg.Target, manylinux: tuple[int, int] | None
+) -> None:
+    found = tg.extra_tag_problem(tag, target, manylinux)
     if found is not None:
         entry.fail(key, found.problem, found.fix)
 

@@ -141,6 +141,13 @@ class Field:
         """Return a string or None."""
         return None if self.value is None else self.string()
 
+    def optional_compat(self) -> str | None:
+        """Return a libc version as tags spell it (2_17), or None."""
+        value = self.optional_string()
+        if value is not None and not re.fullmatch(r"[0-9]{1,4}_[0-9]{1,4}", value):
+            self.fail(f"should be a version such as 2_17, not {value[:40]!r}.")
+        return value
+
     def strings(self) -> tuple[str, ...]:
         """Return a list of strings."""
         return tuple(item.string() for item in self.items())

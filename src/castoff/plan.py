@@ -15,7 +15,7 @@ from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES, Field
 from castoff.pypi import canonical_wheel_name, tag_set, wheel_refusal
 from castoff.sign import registry
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: jobs name the glibc a cross gcc links (linked_glibc)
 Destination = Literal["github", "pypi"]
 ArtifactKind = Literal["wheel", "archive", "checksum", "provenance"]
 DESTINATIONS: tuple[Destination, ...] = ("github", "pypi")
@@ -256,8 +256,8 @@ def _job_from(f: Field) -> BuildJob:
         method=f.key("method").choice(methods.names()),
         runner=f.key("runner").text(),
         image=f.key("image").optional_string(),
-        manylinux=f.key("manylinux").optional_string(),
-        musllinux=f.key("musllinux").optional_string(),
+        manylinux=f.key("manylinux").optional_compat(),
+        musllinux=f.key("musllinux").optional_compat(),
         macosx=f.key("macosx").optional_string(),
         built_platform_tags=f.key("built_platform_tags").strings(),
         target_features=f.key("target_features").strings(),
@@ -267,7 +267,7 @@ def _job_from(f: Field) -> BuildJob:
         archive_folder=f.key("archive_folder").file_name(),
         artifacts=tuple(a.file_name() for a in f.key("artifacts").items()),
         no_smoke_run=f.key("no_smoke_run").optional_string(),
-        linked_glibc=f.key("linked_glibc").optional_string(),
+        linked_glibc=f.key("linked_glibc").optional_compat(),
     )
 
 

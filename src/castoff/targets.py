@@ -235,16 +235,17 @@ TARGETS: dict[str, Target] = {
 # castoff builds their std from the toolchain's sources (castoff.build.stds.sysroot).
 NO_RUSTUP_STD = frozenset({"s390x-unknown-linux-musl"})
 
-# The glibc of the cross toolchains (libc6-dev-<arch>-cross) on GitHub's x64 Ubuntu images. A
-# cross gcc links against it: from 2.34 on every binary needs GLIBC_2.34 (__libc_start_main), and
-# a binary may need up to this version (Rust's std takes pidfd_spawnp@GLIBC_2.39 where glibc has
-# it: a program that spawns processes, linked on ubuntu-24.04, needs 2.39).
-RUNNER_CROSS_GLIBC: dict[str, tuple[int, int]] = {
-    "ubuntu-22.04": (2, 35),
-    "ubuntu-24.04": (2, 39),
-    "ubuntu-latest": (2, 39),
-}
+# The glibc of the cross toolchains (libc6-dev-<arch>-cross) on GitHub's x64 Ubuntu images
+# (Ubuntu's own glibc: jammy 2.35, noble 2.39). A cross gcc links against it: from 2.34 on every
+# binary needs GLIBC_2.34 (__libc_start_main), and a binary may need up to this version (Rust's
+# std takes pidfd_spawnp@GLIBC_2.39 where glibc has it: a program that spawns processes, linked
+# on ubuntu-24.04, needs 2.39).
+RUNNER_CROSS_GLIBC: dict[str, tuple[int, int]] = {"ubuntu-22.04": (2, 35), "ubuntu-24.04": (2, 39)}
+# ubuntu-latest moves to newer images: its glibc is at least this, never known exactly.
+MOVING_RUNNER_CROSS_GLIBC: dict[str, tuple[int, int]] = {"ubuntu-latest": (2, 39)}
 # The hosted runner whose cross glibc is oldest: where a cross-gcc build runs unless configured.
+# GitHub retires an Ubuntu image about five years after its release (20.04's went in April
+# 2025); when 22.04's goes, this becomes ubuntu-24.04 and the default tag 2_39.
 CROSS_GCC_RUNNER = "ubuntu-22.04"
 # The first glibc whose crt1.o needs a versioned __libc_start_main (GLIBC_2.34).
 LIBC_START_MAIN_MOVED = (2, 34)
@@ -473,8 +474,13 @@ def linked_glibc_problem(
     )
 
 
-def extra_tag_problem(tag: str, target: Target) -> TagProblem | None:
-    """Return why an extra platform tag would promise more than a target keeps, or None."""
+def extra_tag_problem(
+    tag: str, target: Target, manylinux: tuple[int, int] | None = None
+) -> TagProblem | None:
+    """Return why an extra platform tag would promise more than a target keeps, or None.
+
+    `manylinux` is the glibc a glibc target is built for: an extra tag may not promise less.
+    """
     parsed = parse_linux_tag(tag)
     if parsed is None or target.os != "linux":
         return TagProblem(
@@ -495,16 +501,31 @@ def extra_tag_problem(tag: str, target: Target) -> TagProblem | None:
         if problem is not None:
             return TagProblem(key="extra-tags", problem=f"'{tag}': {problem}.")
     glibc = parsed.version if parsed.family == "manylinux" else None
-    if glibc and target.libc == "musl" and not target.is_static_by_default:
+    return _extra_glibc_problem(tag, glibc, target, manylinux) if glibc else None
+
+
+def _extra_glibc_problem(
+    tag: str, glibc: tuple[int, int], target: Target, manylinux: tuple[int, int] | None
+) -> TagProblem | None:
+    if target.libc == "musl" and not target.is_static_by_default:
         return TagProblem(
             key="extra-tags", problem=f"'{tag}' claims glibc for a dynamically linked musl binary."
         )
-    if glibc and target.glibc_floor and glibc < target.glibc_floor:
+    if target.glibc_floor and glibc < target.glibc_floor:
         floor = format_version(target.glibc_floor)
         return TagProblem(
             key="extra-tags",
             problem=f"'{tag}' promises glibc {glibc[0]}.{glibc[1]}, below the {target.wheel_arch} "
             f"floor of {floor.replace('_', '.')}.",
             fix=f"Use manylinux_{floor}_{target.wheel_arch} or higher.",
+        )
+    if target.libc == "gnu" and manylinux and glibc < manylinux:
+        built = format_version(manylinux)
+        return TagProblem(
+            key="extra-tags",
+            problem=f"'{tag}' promises glibc {glibc[0]}.{glibc[1]}, below the manylinux "
+            f"{built} the target is built and checked for.",
+            fix=f"Use manylinux_{built}_{target.wheel_arch} or higher, or lower the target's "
+            "manylinux if its binary keeps it.",
         )
     return None

@@ -381,7 +381,7 @@ def test_the_example_config_loads(example_pyproject: Path) -> None:
     assert config.tag_policy.static_musl_manylinux
 
 
-def _ppc64le_gnu(**keys: str) -> Callable[[dict[str, Any]], None]:
+def _ppc64le_gnu(**keys: Any) -> Callable[[dict[str, Any]], None]:
     def mutate(document: dict[str, Any]) -> None:
         entry = {"triple": "powerpc64le-unknown-linux-gnu", **keys}
         _castoff_table(document)["targets"].append(entry)
@@ -390,14 +390,14 @@ def _ppc64le_gnu(**keys: str) -> Callable[[dict[str, Any]], None]:
 
 
 def test_a_cross_gcc_build_runs_where_the_cross_glibc_is_oldest(project: Path) -> None:
-    """ppc64le glibc (cross-gcc) builds on ubuntu-22.04, links glibc 2.35, and is tagged 2_34."""
+    """ppc64le glibc (cross-gcc) builds on ubuntu-22.04, links glibc 2.35, and is tagged so."""
     config = _resolve_with(project, _ppc64le_gnu())
     target = config.target("powerpc64le-unknown-linux-gnu")
     assert target is not None
     assert (target.runner, target.linked_glibc, target.manylinux) == (
         "ubuntu-22.04",
         (2, 35),
-        (2, 34),
+        (2, 35),
     )
     zig_built = config.target("x86_64-unknown-linux-gnu")
     assert zig_built is not None
@@ -424,6 +424,53 @@ def test_a_tag_below_libc_start_main_on_a_hosted_runner_is_refused(
     assert f"runner '{runner}'" in text
     assert "__libc_start_main" in text
     assert "docker" in text
+
+
+@pytest.mark.parametrize(
+    ("runner", "linked", "default"),
+    [
+        ("ubuntu-24.04", (2, 39), (2, 39)),
+        ("ubuntu-latest", None, (2, 39)),  # a moving label: at least 2.39, never known exactly
+        ("self-hosted-power", None, (2, 34)),  # unknown: the least a glibc of today links
+    ],
+)
+def test_the_default_tag_is_what_the_runners_glibc_keeps(
+    project: Path, runner: str, linked: tuple[int, int] | None, default: tuple[int, int]
+) -> None:
+    """Unset, manylinux is the runner's cross glibc: linked against it, nothing needs more."""
+    config = _resolve_with(project, _ppc64le_gnu(runner=runner))
+    target = config.target("powerpc64le-unknown-linux-gnu")
+    assert target is not None
+    assert (target.linked_glibc, target.manylinux) == (linked, default)
+
+
+def test_a_docker_build_brings_its_own_glibc(project: Path) -> None:
+    """A docker build links in its image: the OS's runner, and the arch's floor."""
+    image = "ghcr.io/rust-cross/manylinux2014-cross@sha256:" + "0" * 64
+    config = _resolve_with(project, _ppc64le_gnu(method="docker", image=image))
+    target = config.target("powerpc64le-unknown-linux-gnu")
+    assert target is not None
+    assert (target.runner, target.linked_glibc, target.manylinux) == (
+        "ubuntu-latest",
+        None,
+        (2, 17),
+    )
+
+
+def test_an_extra_tag_below_the_built_manylinux_is_refused(project: Path) -> None:
+    """A manylinux2014 tag beside a 2_34 build would promise glibc 2.17 the binary never kept."""
+    mutate = _ppc64le_gnu(manylinux="2_34", **{"extra-tags": ["manylinux2014_ppc64le"]})
+    with pytest.raises(ConfigError) as caught:
+        _resolve_with(project, mutate)
+    text = caught.value.paragraph()
+    assert "targets[4].extra-tags[0]" in text
+    assert "below the manylinux 2_34" in text
+    config = _resolve_with(
+        project, _ppc64le_gnu(manylinux="2_34", **{"extra-tags": ["manylinux_2_35_ppc64le"]})
+    )
+    target = config.target("powerpc64le-unknown-linux-gnu")
+    assert target is not None
+    assert target.extra_tags == ("manylinux_2_35_ppc64le",)
 
 
 def test_an_unknown_runners_glibc_is_left_to_the_audit(project: Path) -> None:

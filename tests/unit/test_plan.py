@@ -215,8 +215,8 @@ def test_plan_json_round_trips(config: Config) -> None:
     [
         ("{", "not JSON"),
         ("[]", "not a castoff plan"),
-        ('{"schema_version": 99}', "schema_version 99, but this castoff reads version 2"),
-        ('{"schema_version": 2, "project": {}}', "malformed castoff plan"),
+        ('{"schema_version": 99}', "schema_version 99, but this castoff reads version 3"),
+        ('{"schema_version": 3, "project": {}}', "malformed castoff plan"),
     ],
 )
 def test_unreadable_plans_are_plan_errors(text: str, fragment: str) -> None:
@@ -242,4 +242,13 @@ def test_a_job_must_name_a_registered_build_method(config: Config) -> None:
     data = json.loads(build_plan(config).to_json())
     data["jobs"][0]["method"] = "nope"
     with pytest.raises(PlanError, match=r"jobs\[0\]\.method .nope. is not one of"):
+        ReleasePlan.from_json(json.dumps(data), source="plan.json")
+
+
+@pytest.mark.parametrize("key", ["manylinux", "musllinux", "linked_glibc"])
+def test_a_jobs_libc_versions_must_be_spelled_as_tags_spell_them(config: Config, key: str) -> None:
+    """A plan from a hostile job output cannot hand maturin or the table any other text."""
+    data = json.loads(build_plan(config).to_json())
+    data["jobs"][0][key] = "2_17 --zig"
+    with pytest.raises(PlanError, match=rf"jobs\[0\]\.{key} should be a version such as 2_17"):
         ReleasePlan.from_json(json.dumps(data), source="plan.json")

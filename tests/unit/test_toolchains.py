@@ -163,3 +163,27 @@ def test_native_runners_build_and_run_their_neighbours(config: Config) -> None:
     assert smoke_plan(TARGETS["aarch64-pc-windows-msvc"], windows).runner is None
     linux = target(config, "x86_64-unknown-linux-gnu", target=TARGETS["x86_64-pc-windows-msvc"])
     assert not choose(linux, mac).buildable
+
+
+def test_a_method_missing_a_member_is_refused_when_registered() -> None:
+    """Registering names what a third-party method lacks, not a later AttributeError."""
+    from castoff.build import methods  # noqa: PLC0415
+    from castoff.build.methods.zig import Zig  # noqa: PLC0415
+
+    class Bare:
+        name = "bare"
+        uses_zig = False
+        builds_std = False
+
+    with pytest.raises(TypeError, match="'bare' lacks links_machine_glibc, auto_reason"):
+        methods.register(Bare())  # type: ignore[arg-type]
+    assert "bare" not in methods.names()
+
+    class Copy(Zig):
+        name = "copy-of-zig"
+
+    methods.register(Copy())
+    try:
+        assert methods.get("copy-of-zig").links_machine_glibc is False
+    finally:
+        methods.unregister("copy-of-zig")

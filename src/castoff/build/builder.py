@@ -24,7 +24,7 @@ from castoff.build.archive import sha256_file, write_archive, write_sidecar
 from castoff.build.maturin import BuildPaths, maturin_command
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import Choice, HostTools, choose, smoke_plan
-from castoff.errors import BuildError, CastoffError, ToolMissingError, UsageError
+from castoff.errors import BuildError, CastoffError, ConfigError, ToolMissingError, UsageError
 from castoff.folders import check_claimable, mark
 from castoff.manifest import (
     MANIFEST_SCHEMA_VERSION,
@@ -104,6 +104,22 @@ def _toolchain_record(job: BuildJob, choice: Choice, tools: HostTools) -> dict[s
         if methods.get(choice.method).links_machine_glibc
         else None,
     }
+
+
+def check_machine_glibc(job: BuildJob, choice: Choice, tools: HostTools) -> None:
+    """Refuse, before building, a tag no binary linked against this machine's glibc keeps."""
+    glibc = tools.cross_glibc.get(job.target.gnu_triple or "")
+    linked = tg.parse_version(glibc) if glibc else None
+    manylinux = tg.parse_version(job.manylinux or "")
+    if not (linked and manylinux and methods.get(choice.method).links_machine_glibc):
+        return
+    found = tg.linked_glibc_problem(manylinux, linked, "this machine")
+    if found is not None:
+        raise ConfigError(
+            f"{job.triple}: manylinux {found.problem}",
+            hint=f"{found.fix} Or build this target on a machine whose cross glibc is older "
+            "than 2.34, where its manylinux key (tool.castoff.targets) can hold.",
+        )
 
 
 def cache_key(
@@ -297,6 +313,7 @@ def _compile(
                 f"{job.triple}: getting std ({choice.std}) failed. {exc.message}",
                 hint=f"Full log: {log.path}",
             ) from None
+    check_machine_glibc(job, choice, tools)
     command = maturin_command(job, choice, tools, paths, inherited_env=runner.base_env)
     try:
         log.run(runner, command)

@@ -175,6 +175,14 @@ def glibc_version(libc: Path) -> str | None:
     return f"{int(found[1])}.{int(found[2])}" if found else None
 
 
+def _linked_glibc(runner: Runner, gcc: str) -> str | None:
+    """Return the version of the glibc a gcc links against: the libc.so.6 it finds."""
+    found = runner.capture(Command(argv=(gcc, "-print-file-name=libc.so.6")))
+    # Where it has none, gcc prints the bare name back.
+    path = found.stdout.strip()
+    return glibc_version(Path(path)) if found.returncode == 0 and Path(path).is_absolute() else None
+
+
 def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
     """Look at this machine's tools: a few quick `--version` calls and file checks."""
     path = env.get("PATH", "")
@@ -216,9 +224,7 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
         python=sys.executable,
         qemu={t.qemu: f for t in tg.TARGETS.values() if t.qemu and (f := which(t.qemu))},
         cross_gcc=cross_gcc,
-        cross_glibc={
-            g: v for g in cross_gcc if (v := glibc_version(Path(f"/usr/{g}/lib/libc.so.6")))
-        },
+        cross_glibc={g: v for g, gcc in cross_gcc.items() if (v := _linked_glibc(runner, gcc))},
         # A sysroot is usable for QEMU_LD_PREFIX when it holds the dynamic loader.
         sysroots={
             g: f"/usr/{g}" for g in gnu_triples if any(Path(f"/usr/{g}/lib").glob("ld*.so*"))

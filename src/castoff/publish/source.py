@@ -1,11 +1,12 @@
 """What is released must be what was tagged: the tag, the version and the commit agree.
 
 Checked before the first upload. A tag names the version with an optional `v`; in a
-repository of several projects it may start with the project's (or its binary's) name and a
-`-` or `/` (`greet-v1.2.3`, `tools/greet/v1.2.3`), as cargo-dist names them, and with nothing
-else: `nightly-1.2.3` or `v9.9.9-1.2.3` name no release of this project. With --commit, the
-checkout is that commit and so is the tag, in the checkout or (absent there, as in a shallow
-checkout of a branch) on the release host, so the GitHub release is created at it.
+repository of several projects it may start with the project's (or its binary's) name, as
+written or as PyPI normalises it, and a `-` or `/` (`greet-v1.2.3`, `tools/greet/v1.2.3`), as
+cargo-dist names them, and with nothing else: `nightly-1.2.3` or `v9.9.9-1.2.3` name no release
+of this project. With --commit, the checkout is that commit and so is the tag, in the checkout
+or (absent there, as in a shallow checkout of a branch) on the release host, so the GitHub
+release is created at it.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ _GIT = "git (apt-get install git; on GitHub, actions/checkout brings the reposit
 def tag_problem(tag: str, version: str, names: Sequence[str]) -> str | None:
     """Return why a tag does not name this project's version (PEP 440 comparison), or None."""
     wanted = Version(version)
-    known = {canonicalize_name(n) for n in names}
+    # As written or as PyPI normalises it: exactly what tag_patterns lists.
+    known = {form for n in names for form in (n, canonicalize_name(n))}
     # The version part starts the tag or follows a '-' or '/' after one of the project's
     # names; a Cargo-style v1.0.0-rc.1 names the same version as 1.0.0rc1.
     for start in [0] + [i + 1 for i, char in enumerate(tag) if char in "-/"]:
-        if start and canonicalize_name(tag[: start - 1].rsplit("/", 1)[-1]) not in known:
+        if start and tag[: start - 1].rsplit("/", 1)[-1] not in known:
             continue
         text = tag[start:].removeprefix("v")
         # As written in Cargo.toml or PEP 440: no leading zeros, epochs or extra parts,
@@ -59,9 +61,10 @@ def tag_patterns(names: Sequence[str]) -> tuple[str, ...]:
     versions = ("v[0-9]*", "[0-9]*")
     patterns = list(versions)
     for name in dict.fromkeys(n for raw in names for n in (raw, canonicalize_name(raw))):
-        patterns += [f"{name}-{v}" for v in versions]
         # A tag's '*' stops at '/': tools/greet/v1.2.3 needs '**/'.
-        patterns += [f"{prefix}{name}/{v}" for prefix in ("", "**/") for v in versions]
+        patterns += [
+            f"{prefix}{name}{sep}{v}" for prefix in ("", "**/") for sep in "-/" for v in versions
+        ]
     return tuple(patterns)
 
 

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from castoff.targets import Target
 
 AUTO = "auto"
+# What BuildMethod asks of a method (register checks them: a Protocol does not).
+_MEMBERS = (
+    "name", "uses_zig", "builds_std", "links_machine_glibc",
+    "auto_reason", "missing", "linker", "prepare", "command",
+)  # fmt: skip
 # In the order `auto` asks them: the first that takes a target builds it.
 METHODS: dict[str, BuildMethod] = {
     m.name: m
@@ -24,6 +29,13 @@ METHODS: dict[str, BuildMethod] = {
 
 def register(method: BuildMethod) -> None:
     """Add a method; its name must be new (and not `auto`)."""
+    lacking = [m for m in _MEMBERS if not hasattr(method, m)]
+    if lacking:
+        # Said here, not as an AttributeError when a config first names a target.
+        raise TypeError(
+            f"build method {getattr(method, 'name', method)!r} lacks {', '.join(lacking)}: "
+            "subclass castoff.build.method.Defaults and see BuildMethod"
+        )
     if method.name in METHODS or method.name == AUTO:
         raise ValueError(f"a build method named {method.name!r} is registered already")
     METHODS[method.name] = method

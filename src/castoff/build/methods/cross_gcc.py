@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from castoff import targets as tg
 from castoff.build.maturin import BuildPaths, base_argv, finish
 from castoff.build.method import Defaults
 from castoff.build.toolchains import APT, DEBIAN_ARCH, Choice, HostTools, Missing
@@ -60,13 +59,6 @@ class CrossGcc(Defaults):
         """Return `maturin build` with CARGO_TARGET_<TRIPLE>_LINKER set."""
         if choice.linker is None:
             raise ConfigError(f"{job.triple}: no cross gcc to link with.")
-        glibc = tools.cross_glibc.get(job.target.gnu_triple or "")
-        manylinux = tg.parse_version(job.manylinux or "")
-        if glibc and manylinux:
-            linked = tg.parse_version(glibc)
-            found = linked and tg.linked_glibc_problem(manylinux, linked, "this machine")
-            if found:
-                raise ConfigError(f"{job.triple}: manylinux {found.problem}", hint=found.fix)
         argv, env = base_argv(job, tools, paths)
         env[f"CARGO_TARGET_{job.triple.upper().replace('-', '_')}_LINKER"] = choice.linker
         return finish(
