@@ -31,8 +31,11 @@ def install_released_castoff(session: nox.Session, extras: Sequence[str]) -> Non
     from castoff import __version__  # noqa: PLC0415 - castoff.nox imports only nox at start
 
     name = f"castoff[{','.join(extras)}]" if extras else "castoff"
-    # A checkout or wheel to install instead, e.g. file:///src/castoff (tests, forks).
+    # A checkout or wheel to install instead, e.g. file:///src/castoff (tests, forks); a plain
+    # path is made a file:// URL, which is the only spelling pip takes after '@'.
     source = os.environ.get("CASTOFF_REQUIREMENT")
+    if source and "://" not in source and Path(source).exists():
+        source = Path(source).resolve().as_uri()
     pins = sorted({pin for extra in extras for pin in TESTED.get(extra, ())})
     session.install(f"{name} @ {source}" if source else f"{name}=={__version__}", *pins)
 
