@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from castoff.build.builder import check_machine_glibc
+from castoff.build.builder import check_machine_glibc, known_causes
 from castoff.build.maturin import BuildPaths, maturin_command, zig_cpu_shim
 from castoff.build.stds import sysroot
 from castoff.build.toolchains import Choice, HostTools, Toolchain, glibc_version
@@ -292,3 +292,14 @@ def test_the_glibc_version_is_read_from_its_banner(tmp_path: Path) -> None:
     libc.write_bytes(b"\x7fELF\0no banner here\0version 9.9.\n")
     assert glibc_version(libc) is None
     assert glibc_version(tmp_path / "absent") is None
+
+
+def test_a_known_cause_in_the_build_log_says_what_to_do(tmp_path: Path) -> None:
+    """An old libc crate on musl 1.2.4+ fails to link open64: the hint says to update it."""
+    log = tmp_path / "build.log"
+    log.write_text("Compiling tally\n  = note: ld.lld: error: undefined symbol: open64\n")
+    (advice,) = known_causes(log)
+    assert "cargo update -p libc" in advice
+    log.write_text("error: linking failed: undefined symbol: foo\n")
+    assert known_causes(log) == []
+    assert known_causes(tmp_path / "absent.log") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -104,6 +105,31 @@ def _toolchain_record(job: BuildJob, choice: Choice, tools: HostTools) -> dict[s
         if methods.get(choice.method).links_machine_glibc
         else None,
     }
+
+
+# Failures whose cause is known and not castoff's, found in the build log: what to do about them.
+_KNOWN_CAUSES = (
+    (
+        re.compile(r"undefined symbol: (?:open|fopen|lseek|fstat|stat|mmap|pread|pwrite)64\b"),
+        (
+            "musl 1.2.4 and later (zig's among them) no longer link the LFS64 names (open64, "
+            "fstat64, ...) that releases of the libc crate before 0.2.146 use: update it with "
+            "`cargo update -p libc` (getrandom 0.2 and others pull it in)"
+        ),
+    ),
+)
+
+
+def known_causes(log: Path) -> list[str]:
+    """Return what to do about the known causes a failed build's log shows."""
+    try:
+        with log.open("rb") as file:
+            # The cause is in the linker's note near the end; logs can be large.
+            file.seek(max(0, log.stat().st_size - 2_000_000))
+            text = file.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return [advice for pattern, advice in _KNOWN_CAUSES if pattern.search(text)]
 
 
 def check_machine_glibc(job: BuildJob, choice: Choice, tools: HostTools) -> None:
@@ -318,7 +344,7 @@ def _compile(
     try:
         log.run(runner, command)
     except CommandFailedError as exc:
-        hint = f"Full log: {log.path}"
+        hint = f"Full log: {log.path}" + "".join(f". {c}" for c in known_causes(log.path))
         glibc = tools.cross_glibc.get(job.target.gnu_triple or "")
         if glibc and methods.get(choice.method).links_machine_glibc:
             # maturin says "too-recent versioned symbols" without saying where they came from.
