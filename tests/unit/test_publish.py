@@ -170,9 +170,15 @@ def test_twine_check_verdicts_survive_rich_wrapping_inside_file_names() -> None:
         f"Checking {ok}: PASSED\n{wrapped}\n"
         "WARNING  `long_description` missing.                                \n"
     )
-    failures = twine.check_failures(_result(1, stdout=stdout), [ok, bad])
+    # A missing description is what --strict fails and PyPI takes: a warning, not a failure.
+    assert twine.check_failures(_result(1, stdout=stdout), [ok, bad]) == {}
+    assert twine.check_warnings(_result(1, stdout=stdout), [ok, bad]) == [bad.name]
+    broken = stdout.replace("FAILED due to warnings", "FAILED") + (
+        'line 2: Error: Unknown target name: "x".\n'
+    )
+    failures = twine.check_failures(_result(1, stdout=broken), [ok, bad])
     assert list(failures) == [bad.name]
-    assert "long_description" in failures[bad.name]
+    assert "Unknown target name" in failures[bad.name]
 
 
 def _open(dist: Path, files: list[tuple[str, str]], *, resume: bool) -> object:

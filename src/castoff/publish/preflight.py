@@ -204,7 +204,12 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
         findings += [
             Finding(file=n, check="twine-check", problem=p or "FAILED") for n, p in failures.items()
         ]
-        if result.returncode != 0 and not failures:
+        if undescribed := twine.check_warnings(result, wheels):
+            report(
+                f"twine check: {len(undescribed)} wheels have no long description; PyPI takes "
+                'them and shows none (readme = "README.md" in [project] gives one)'
+            )
+        if result.returncode != 0 and not failures and not undescribed:
             findings.append(
                 Finding(file="twine", check="twine-check", problem=result.stderr.strip()[-300:])
             )

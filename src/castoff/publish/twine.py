@@ -40,20 +40,38 @@ def check_command(files: Sequence[Path]) -> Command:
     )
 
 
-def check_failures(result: Result, files: Sequence[Path]) -> dict[str, str]:
-    """Return each file twine check refused, with what twine said about it."""
+# twine's only warnings are a missing description or content type; --strict fails them, and
+# PyPI takes such a file (it shows no description). A description that does not render is an
+# error ("FAILED"), which PyPI refuses too.
+_WARNINGS_ONLY = "FAILED due to warnings"
+
+
+def _verdicts(result: Result, files: Sequence[Path]) -> dict[str, str]:
+    """Return what twine check said of each file it names."""
     # twine's rich console wraps at 80 columns, even inside a file name; the line breaks it
     # adds carry no meaning, so the text is read with them taken out.
     text = _ANSI.sub("", result.stdout + result.stderr).replace("\n", "")
-    failures: dict[str, str] = {}
+    verdicts: dict[str, str] = {}
     for file in files:
         at = text.find(f"{file}: ")
-        if at < 0:
-            continue
-        verdict = text[at + len(str(file)) + 2 :].split("Checking ", 1)[0]
-        if verdict.startswith("FAILED"):
-            failures[file.name] = " ".join(verdict.split())
-    return failures
+        if at >= 0:
+            verdict = text[at + len(str(file)) + 2 :].split("Checking ", 1)[0]
+            verdicts[file.name] = " ".join(verdict.split())
+    return verdicts
+
+
+def check_failures(result: Result, files: Sequence[Path]) -> dict[str, str]:
+    """Return each file twine check refused as PyPI would, with what twine said about it."""
+    return {
+        name: verdict
+        for name, verdict in _verdicts(result, files).items()
+        if verdict.startswith("FAILED") and not verdict.startswith(_WARNINGS_ONLY)
+    }
+
+
+def check_warnings(result: Result, files: Sequence[Path]) -> list[str]:
+    """Return the files --strict failed only for a missing description, which PyPI takes."""
+    return [n for n, v in _verdicts(result, files).items() if v.startswith(_WARNINGS_ONLY)]
 
 
 def upload_command(file: Path, *, repository_url: str, attestations: Sequence[Path]) -> Command:
