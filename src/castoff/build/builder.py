@@ -26,6 +26,7 @@ from castoff.build.maturin import BuildPaths, maturin_command
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import Choice, HostTools, choose, smoke_plan
 from castoff.errors import BuildError, CastoffError, ConfigError, ToolMissingError, UsageError
+from castoff.filelock import locked
 from castoff.folders import check_claimable, mark
 from castoff.manifest import (
     MANIFEST_SCHEMA_VERSION,
@@ -315,15 +316,33 @@ def _compile(
     log: _JobLog,
 ) -> Path:
     """Run maturin for one job and return its wheel, named as the plan names it."""
+    target_dir = options.cache_dir / "cargo-target" / canonical_wheel_name(plan.name) / job.triple
+    # Kept between runs and shared by every checkout of the project on this machine: two
+    # builds of one target at once (two checkouts, a test run beside a rehearsal) take turns,
+    # or maturin's staging of one would move the other's binary away.
+    with locked(target_dir.with_name(job.triple + ".lock")):
+        return _compile_locked(
+            job, choice=choice, tools=tools, runner=runner, options=options, log=log,
+            target_dir=target_dir,
+        )  # fmt: skip
+
+
+def _compile_locked(
+    job: BuildJob,
+    *,
+    choice: Choice,
+    tools: HostTools,
+    runner: Runner,
+    options: BuildOptions,
+    log: _JobLog,
+    target_dir: Path,
+) -> Path:
     folder = log.path.parent
     paths = BuildPaths(
         project_dir=options.project_dir.resolve(),
         wheel_dir=folder / ".wheel",
         # Kept between runs (one per project and target): std built from source lives here.
-        cargo_target_dir=options.cache_dir
-        / "cargo-target"
-        / canonical_wheel_name(plan.name)
-        / job.triple,
+        cargo_target_dir=target_dir,
         cache_dir=options.cache_dir,
     )
     paths = methods.get(choice.method).prepare(job, paths, tools)

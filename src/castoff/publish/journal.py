@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from castoff.errors import PlanError, PublishError
+from castoff.filelock import try_lock
 from castoff.folders import mark
 from castoff.manifest import JOURNAL_FILE, PUBLISH_LOCK, read_document, write_document
 
@@ -194,23 +195,6 @@ def open_journal(
     return fresh
 
 
-def _lock(fd: int) -> bool:
-    try:
-        import fcntl  # noqa: PLC0415 - POSIX only
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except ImportError:  # pragma: no cover - Windows
-        import msvcrt  # noqa: PLC0415
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError:
-            return False
-    except OSError:
-        return False
-    return True
-
-
 @contextlib.contextmanager
 def publish_lock(dist: Path) -> Iterator[None]:
     """Hold the release folder's publish lock (an OS lock); a second holder is told who has it."""
@@ -225,8 +209,12 @@ def publish_lock(dist: Path) -> Iterator[None]:
             hint="castoff keeps this file beside the release; check the folder's permissions.",
         ) from None
     try:
-        if not _lock(fd):
-            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+        if not try_lock(fd):
+            try:
+                os.lseek(fd, 0, os.SEEK_SET)
+                holder = os.read(fd, 4096).decode("utf-8", "replace").strip()
+            except OSError:  # Windows: the holder's locked byte cannot be read
+                holder = ""
             try:
                 who = json.loads(holder)
                 said = (
@@ -248,7 +236,8 @@ def publish_lock(dist: Path) -> Iterator[None]:
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, (json.dumps(me) + "\n").encode())
         mark(dist, "release", [PUBLISH_LOCK])
         try:
             yield

@@ -8,19 +8,17 @@ cargo config, sources and lock file stay as they are.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from castoff.build.std import StdOffer
 from castoff.build.toolchains import INSTALL_DEBIAN_RUST, RUST_SRC, Missing
 from castoff.errors import BuildError
+from castoff.filelock import locked
 from castoff.runner import Command
 
 if TYPE_CHECKING:
@@ -85,17 +83,6 @@ def build_command(job: BuildJob, toolchain: Toolchain, work: Path) -> Command:
     argv: tuple[str, ...] = (toolchain.cargo, "build", "--release", "--target", job.triple)
     argv += ("-Zbuild-std=std,panic_abort", "--manifest-path", str(work / "crate" / "Cargo.toml"))
     return Command(argv=argv, env=env, cwd=work / "crate", install_hint=INSTALL_DEBIAN_RUST)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # two builds of one target wait for one sysroot
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _clear(path: Path) -> None:
@@ -205,7 +192,7 @@ class Sysroot:
             raise BuildError(f"{job.triple}: no toolchain to build std with.")
         root = location(paths.cache_dir, toolchain, job)
         if not (root / DONE).is_file():
-            with _locked(root.with_name(root.name + ".lock")):
+            with locked(root.with_name(root.name + ".lock")):
                 if not (root / DONE).is_file():
                     build(job, toolchain, tools, root, run)
         return dataclasses.replace(paths, sysroot=root)
