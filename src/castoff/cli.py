@@ -439,6 +439,11 @@ COMMANDS: dict[str, Command] = {
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run castoff and return its exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        # A tool's output may hold what a Windows console's codec cannot print: shown escaped.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     raised: BaseException
     try:

@@ -37,7 +37,12 @@ def _read_marker(folder: Path) -> tuple[str, set[str]] | None:
     kind, files = data.get("kind"), data.get("files")
     if not isinstance(kind, str) or not isinstance(files, list):
         return None
-    names = {f for f in files if isinstance(f, str) and f and "/" not in f and f not in (".", "..")}
+    # A plain name in this folder: no separator of any OS (Windows takes '\\' and 'C:').
+    names = {
+        f
+        for f in files
+        if isinstance(f, str) and f and not set(f) & set("/\\:") and f not in (".", "..")
+    }
     return kind, names
 
 

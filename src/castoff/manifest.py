@@ -266,7 +266,7 @@ def write_replacing(path: Path, text: str) -> None:
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:60]}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
         os.chmod(tmp, 0o644)  # noqa: PTH101 - the name mkstemp returned
         Path(tmp).replace(path)
@@ -369,7 +369,7 @@ class PartialManifest:
     def write(self, folder: Path) -> Path:
         """Write manifest.json into a target's folder."""
         path = folder / PARTIAL_MANIFEST
-        path.write_text(self.to_json(), encoding="utf-8")
+        path.write_text(self.to_json(), encoding="utf-8", newline="\n")
         return path
 
     @classmethod

@@ -129,7 +129,9 @@ def local_index(folder: Path, runner: Runner) -> Iterator[LocalIndex]:
     """Run pypiserver on a free port with a throwaway upload password; stop it afterwards."""
     (folder / "packages").mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(16)
-    (folder / "htpasswd").write_text(htpasswd_line("castoff", password), encoding="utf-8")
+    (folder / "htpasswd").write_text(
+        htpasswd_line("castoff", password), encoding="utf-8", newline="\n"
+    )
     port = free_port()
     runner = runner.with_secrets([password])
     log = folder / "pypiserver.log"

@@ -172,12 +172,20 @@ class Runner:
                     start_new_session=command.no_terminal,
                     capture_output=True,
                     text=True,
+                    # Tools write UTF-8 (maturin's emoji); Windows' locale codec would not read it.
+                    encoding="utf-8",
                     errors="replace",
                     timeout=timeout,
                     check=False,
                 )
         except subprocess.TimeoutExpired as exc:
             raise CastoffError(f"`{shown}` did not finish within {timeout} seconds.") from exc
+        except OSError as exc:
+            # The file is there but the system will not run it (a foreign CPU without an
+            # emulator, a binary a virus scanner holds): a failed command, not a crash.
+            completed = subprocess.CompletedProcess(
+                command.argv, 126, "", f"cannot run {executable}: {exc.strerror or exc}"
+            )
         result = Result(
             command=command,
             returncode=completed.returncode,

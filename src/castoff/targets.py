@@ -448,6 +448,13 @@ def compat_problem(
             problem=f"'{format_version(musllinux)}' is below musl {floor} for {target.wheel_arch}.",
             fix=f"Use musllinux = '{floor}' or higher.",
         )
+    if macosx is not None and macosx[0] >= 11 and macosx[1] != 0:
+        return TagProblem(
+            key="macosx",
+            problem=f"'{macosx[0]}.{macosx[1]}': wheels for macOS 11 and later are tagged by "
+            f"major version only (maturin tags macosx_{macosx[0]}_0, and PyPI takes no other).",
+            fix=f"Use macosx = '{macosx[0]}.0'.",
+        )
     if macosx is not None and target.macos_floor and macosx < target.macos_floor:
         floor = f"{target.macos_floor[0]}.{target.macos_floor[1]}"
         return TagProblem(

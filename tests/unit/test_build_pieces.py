@@ -9,6 +9,7 @@ import signal
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -27,7 +28,7 @@ from castoff.config import load
 from castoff.errors import BuildError, PlanError, ToolMissingError
 from castoff.manifest import BuiltArtifact, CommandRecord, PartialManifest, SmokeRecord
 from castoff.plan import build_plan
-from castoff.runner import Command, Result, Runner, redact
+from castoff.runner import Command, CommandFailedError, Result, Runner, redact
 from castoff.targets import TARGETS
 from tests.unit.test_toolchains import EVERYTHING
 
@@ -253,6 +254,26 @@ def test_missing_tool_says_how_to_install_it() -> None:
         "'qemu-s390x-static' is not installed (not found on PATH). "
         "Install it: apt-get install -y qemu-user-static"
     )
+
+
+def test_a_program_the_system_will_not_run_is_a_failed_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exec's OSError (a foreign CPU, a held file) fails the command; castoff does not crash."""
+    program = tmp_path / "tool"
+    program.write_bytes(b"\0")
+    program.chmod(0o755)
+
+    def refuse(*_args: object, **_kwargs: object) -> NoReturn:
+        raise OSError(8, "Exec format error")
+
+    monkeypatch.setattr("subprocess.run", refuse)
+    runner = Runner(base_env={"PATH": str(tmp_path)}, echo=lambda _: None)
+    result = runner.run(Command(argv=("tool", "--version")), check=False)
+    assert result.returncode == 126
+    assert "Exec format error" in result.stderr
+    with pytest.raises(CommandFailedError):
+        runner.run(Command(argv=("tool", "--version")))
 
 
 class CannedRunner(Runner):

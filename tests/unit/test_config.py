@@ -496,3 +496,23 @@ def test_aarch64_windows_builds_on_windows_on_arm(project: Path) -> None:
     assert runners["aarch64-pc-windows-msvc"] == "windows-11-arm"
     assert runners["i686-pc-windows-msvc"] == "windows-latest"
     assert runners["x86_64-apple-darwin"] == "macos-latest"
+
+
+def test_a_macos_11_or_later_tag_has_no_minor_version(project: Path) -> None:
+    """Maturin tags macOS 12.3 as macosx_12_0 and PyPI takes no other: 12.3 is refused."""
+
+    def mac(version: str) -> Callable[[dict[str, Any]], None]:
+        def mutate(document: dict[str, Any]) -> None:
+            entry = {"triple": "aarch64-apple-darwin", "macosx": version}
+            _castoff_table(document)["targets"].append(entry)
+
+        return mutate
+
+    with pytest.raises(ConfigError) as caught:
+        _resolve_with(project, mac("12.3"))
+    assert "targets[4].macosx" in caught.value.paragraph()
+    assert "Use macosx = '12.0'" in caught.value.paragraph()
+    config = _resolve_with(project, mac("12.0"))
+    target = config.target("aarch64-apple-darwin")
+    assert target is not None
+    assert target.macosx == (12, 0)

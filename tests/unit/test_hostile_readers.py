@@ -373,8 +373,8 @@ def test_a_marker_of_another_shape_owns_nothing(tmp_path: Path) -> None:
         (tmp_path / MARKER).write_text(text, encoding="latin-1")
         assert owned_entries(tmp_path, "release") is None
     (tmp_path / MARKER).write_text(
-        '{"castoff": 1, "kind": "release", "files": ["a", "../b", "/c"]}'
-    )
+        '{"castoff": 1, "kind": "release", "files": ["a", "../b", "/c", "..\\\\d", "C:e"]}'
+    )  # on Windows '..\\d' and 'C:e' leave the folder too
     assert owned_entries(tmp_path, "release") == {"a"}
 
 

@@ -341,7 +341,7 @@ def make_alias(
 def write_checksums(out_dir: Path, digests: Mapping[str, str]) -> Path:
     """Write SHA256SUMS for files by name and digest, sorted, in `sha256sum -c` format."""
     path = out_dir / CHECKSUMS_FILE
-    path.write_text(format_checksums(digests), encoding="utf-8")
+    path.write_text(format_checksums(digests), encoding="utf-8", newline="\n")
     return path
 
 

@@ -58,7 +58,9 @@ def copy_hashed(source: Path, dest: Path, *, limit: int) -> tuple[str, int]:
 def write_sidecar(path: Path, digest: str | None = None) -> Path:
     """Write `<file>.sha256` in `sha256sum` format; pass the digest when it is already known."""
     sidecar = path.with_name(path.name + ".sha256")
-    sidecar.write_text(f"{digest or sha256_file(path)}  {path.name}\n", encoding="utf-8")
+    sidecar.write_text(
+        f"{digest or sha256_file(path)}  {path.name}\n", encoding="utf-8", newline="\n"
+    )
     return sidecar
 
 

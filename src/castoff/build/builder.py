@@ -89,7 +89,9 @@ def source_tree_sha256(project_dir: Path, exclude: Sequence[Path] = ()) -> str:
         ):
             continue
         if path.is_file():
-            digest.update(str(relative).encode() + b"\0" + sha256_file(path).encode() + b"\0")
+            # as_posix: one tree, one hash, whatever OS's separator.
+            name = relative.as_posix().encode()
+            digest.update(name + b"\0" + sha256_file(path).encode() + b"\0")
     return digest.hexdigest()
 
 
@@ -196,7 +198,7 @@ class _JobLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.file = path.open("w", encoding="utf-8")
+        self.file = path.open("w", encoding="utf-8", newline="\n")
         self.commands: list[CommandRecord] = []
 
     def write(self, text: str) -> None:
@@ -263,7 +265,8 @@ def _smoke(
 ) -> tuple[SmokeRecord, ...]:
     how = smoke_plan(job.target, tools)
     records = []
-    with tempfile.TemporaryDirectory(prefix="castoff-smoke-") as tmp:
+    # Windows may still hold a binary that just ran (a virus scanner): cleaning up is best effort.
+    with tempfile.TemporaryDirectory(prefix="castoff-smoke-", ignore_cleanup_errors=True) as tmp:
         for name, data in binaries:
             path = Path(tmp) / name
             path.write_bytes(data)
@@ -506,7 +509,7 @@ def stable_maturin(tools: HostTools, cache_dir: Path) -> HostTools:
     if tools.maturin is None or tools.maturin_version is None:
         return tools
     name = "".join(c if c.isalnum() or c in ".-" else "-" for c in tools.maturin_version)
-    stable = cache_dir / "tools" / name / "maturin"
+    stable = cache_dir / "tools" / name / Path(tools.maturin).name  # maturin.exe on Windows
     source = Path(tools.maturin)
     if not stable.is_file() or stable.stat().st_size != source.stat().st_size:
         stable.parent.mkdir(parents=True, exist_ok=True)

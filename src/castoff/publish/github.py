@@ -356,7 +356,7 @@ class FolderRelease:
         """Create the draft folder with the title and notes."""
         self._draft().mkdir(parents=True)
         (self._draft() / ".release.json").write_text(
-            json.dumps({"title": title, "notes": notes}), encoding="utf-8"
+            json.dumps({"title": title, "notes": notes}), encoding="utf-8", newline="\n"
         )
 
     def upload(self, files: Sequence[Path]) -> None:

@@ -187,7 +187,7 @@ def throwaway_key(folder: Path, identity: str, runner: Runner) -> dict[str, str]
     home.mkdir(mode=0o700)
     # gpg-agent derives the key from the passphrase for every signature (0.5 s each here, so
     # 15 s per release); a throwaway key whose passphrase sits beside it needs no costly KDF.
-    (home / "gpg-agent.conf").write_text("s2k-count 65536\n", encoding="ascii")
+    (home / "gpg-agent.conf").write_text("s2k-count 65536\n", encoding="ascii", newline="\n")
     passphrase = secrets.token_urlsafe(24)
     write_private(folder / "gpg.passphrase", passphrase)
     base = ("gpg", "--batch", "--homedir", str(home))
@@ -216,7 +216,7 @@ def throwaway_key(folder: Path, identity: str, runner: Runner) -> dict[str, str]
     exported = runner.run(
         Command(argv=(*base, "--armor", "--export", fingerprint)), log=lambda _: None
     )
-    (folder / "gpg.asc").write_text(exported.stdout, encoding="ascii")
+    (folder / "gpg.asc").write_text(exported.stdout, encoding="ascii", newline="\n")
     runner.capture(Command(argv=("gpgconf", "--homedir", str(home), "--kill", "gpg-agent")))
     return {
         "home": "gnupg",

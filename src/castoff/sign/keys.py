@@ -112,7 +112,7 @@ def key_folder_entry(folder: Path, backend: str) -> Field:
 def write_private(path: Path, text: str) -> Path:
     """Write a file only its owner can read (a key, a passphrase)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
     return path
 

@@ -271,9 +271,9 @@ def _sign(  # noqa: PLR0913
     staging = Path(tempfile.mkdtemp(prefix=".castoff-sign-", dir=dist))
     try:
         provenance_path = staging / provenance_filename(manifest.name, manifest.version)
-        provenance_path.write_text(prov.to_text(statement), encoding="utf-8")
+        provenance_path.write_text(prov.to_text(statement), encoding="utf-8", newline="\n")
         predicate = staging / ".slsa-predicate.json"
-        predicate.write_text(prov.to_text(statement["predicate"]), encoding="utf-8")
+        predicate.write_text(prov.to_text(statement["predicate"]), encoding="utf-8", newline="\n")
         entry = _provenance_artifact(manifest, provenance_path)
         before = next((a for a in manifest.artifacts if a.kind == "provenance"), None)
         if before is not None and before.sha256 == entry.sha256:
@@ -387,7 +387,9 @@ def keygen(folder: Path, config: Config, runner: Runner) -> KeygenResult:
             entry = registry.get(name).throwaway(folder, config.sign.settings[name], runner)
             if entry is not None:
                 entries[name] = entry
-        (folder / KEYS_FILE).write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+        (folder / KEYS_FILE).write_text(
+            json.dumps(entries, indent=2) + "\n", encoding="utf-8", newline="\n"
+        )
     except BaseException:
         # Everything in the folder is what this command just wrote.
         for path in folder.iterdir():

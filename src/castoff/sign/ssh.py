@@ -128,7 +128,9 @@ def throwaway_key(folder: Path, identity: str, namespace: str, runner: Runner) -
     )
     public = (folder / "ssh_key.pub").read_text(encoding="utf-8").split()
     (folder / "allowed_signers").write_text(
-        f'{identity} namespaces="{namespace}" {public[0]} {public[1]}\n', encoding="utf-8"
+        f'{identity} namespaces="{namespace}" {public[0]} {public[1]}\n',
+        encoding="utf-8",
+        newline="\n",
     )
     return {
         "key": "ssh_key",

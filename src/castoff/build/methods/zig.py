@@ -41,7 +41,7 @@ class Zig(Defaults):
             return paths
         shim = paths.cache_dir / "zig-cpu" / job.zig_cpu / "python"
         shim.parent.mkdir(parents=True, exist_ok=True)
-        shim.write_text(zig_cpu_shim(tools.python, job.zig_cpu), encoding="utf-8")
+        shim.write_text(zig_cpu_shim(tools.python, job.zig_cpu), encoding="utf-8", newline="\n")
         shim.chmod(0o755)
         return dataclasses.replace(paths, zig_python=shim)
 

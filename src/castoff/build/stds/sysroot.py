@@ -122,14 +122,14 @@ def build(job: BuildJob, toolchain: Toolchain, tools: HostTools, root: Path, run
     work = root.with_name(root.name + ".partial")
     _clear(work)  # castoff's own leftover from an interrupted build
     (work / "crate" / "src").mkdir(parents=True)
-    (work / "crate" / "Cargo.toml").write_text(CRATE, encoding="utf-8")
-    (work / "crate" / "src" / "lib.rs").write_text("", encoding="utf-8")
+    (work / "crate" / "Cargo.toml").write_text(CRATE, encoding="utf-8", newline="\n")
+    (work / "crate" / "src" / "lib.rs").write_text("", encoding="utf-8", newline="\n")
     (work / "cargo-home").mkdir()
     if (src / "vendor").is_dir():
         config = cargo_home_config(src / "vendor")
-        (work / "cargo-home" / "config.toml").write_text(config, encoding="utf-8")
+        (work / "cargo-home" / "config.toml").write_text(config, encoding="utf-8", newline="\n")
     wrapper = work / "rustc-wrapper"
-    wrapper.write_text(WRAPPER, encoding="utf-8")
+    wrapper.write_text(WRAPPER, encoding="utf-8", newline="\n")
     wrapper.chmod(0o755)
     run(build_command(job, toolchain, work))
     lib = work / "sysroot" / "lib" / "rustlib" / job.triple / "lib"
@@ -153,7 +153,9 @@ def build(job: BuildJob, toolchain: Toolchain, tools: HostTools, root: Path, run
         "sources": str(src),
         "rlibs": [p.name for p in rlibs],
     }
-    (work / "sysroot" / DONE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    (work / "sysroot" / DONE).write_text(
+        json.dumps(record, indent=1) + "\n", encoding="utf-8", newline="\n"
+    )
     _clear(root)  # unfinished (no DONE), castoff's own
     (work / "sysroot").rename(root)
     shutil.rmtree(work)
