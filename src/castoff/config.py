@@ -125,6 +125,7 @@ class Config:
     binaries: tuple[str, ...]
     archive_name: str
     manifest_path: Path
+    sdist: bool  # `maturin sdist` ships the sources beside the wheels
     targets: tuple[TargetConfig, ...]
     aliases: tuple[Alias, ...]
     tag_policy: TagPolicy
@@ -160,6 +161,7 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
             "version",
             "binaries",
             "archive-name",
+            "sdist",
             "targets",
             "aliases",
             "tag-policy",
@@ -204,6 +206,7 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
         binaries=binaries,
         archive_name=archive_name,
         manifest_path=manifest_path,
+        sdist=table.boolean("sdist") is not False,
         targets=target_configs,
         aliases=_aliases(table.table("aliases"), target_configs),
         tag_policy=tag_policy,

@@ -35,8 +35,8 @@ MAX_DOCUMENT_BYTES = 64 << 20
 # What a name in a folder may be at most on the file systems castoff writes to.
 MAX_NAME_BYTES = 255
 
-BuiltKind = Literal["wheel", "archive", "checksum"]
-ReleaseKind = Literal["wheel", "archive", "checksum", "provenance"]
+BuiltKind = Literal["wheel", "archive", "checksum", "sdist"]
+ReleaseKind = Literal["wheel", "archive", "checksum", "provenance", "sdist"]
 Destination = Literal["github", "pypi"]
 SmokeStatus = Literal["passed", "failed", "not-run"]
 BUILT_KINDS: tuple[str, ...] = get_args(BuiltKind)

@@ -15,11 +15,28 @@ from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES, Field
 from castoff.pypi import canonical_wheel_name, tag_set, wheel_refusal
 from castoff.sign import registry
 
-SCHEMA_VERSION = 3  # 3: jobs name the glibc a cross gcc links (linked_glibc)
+SCHEMA_VERSION = 4  # 4: the sdist; 3: jobs name the glibc a cross gcc links (linked_glibc)
 Destination = Literal["github", "pypi"]
-ArtifactKind = Literal["wheel", "archive", "checksum", "provenance"]
+ArtifactKind = Literal["wheel", "archive", "checksum", "provenance", "sdist"]
 DESTINATIONS: tuple[Destination, ...] = ("github", "pypi")
 __all__ = ["CHECKSUMS_FILE"]
+
+
+# The sdist's place wherever a target's triple goes: `--target sdist`, its build folder, the
+# matrix entry. No triple is a single word, so it cannot be taken for one.
+SDIST = "sdist"
+# The runner of the sdist job: `maturin sdist` needs no particular machine.
+SDIST_RUNNER = "ubuntu-latest"
+
+
+def sdist_filename(name: str, version: str) -> str:
+    """Return the sdist's file name as PEP 625 spells it (maturin's too)."""
+    return f"{sdist_folder(name, version)}.tar.gz"
+
+
+def sdist_folder(name: str, version: str) -> str:
+    """Return the one folder an sdist holds: `<normalized_name>-<version>`."""
+    return f"{canonical_wheel_name(name)}-{version}"
 
 
 def provenance_filename(name: str, version: str) -> str:
@@ -95,6 +112,19 @@ class BuildJob:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SdistJob:
+    """The source distribution: one `maturin sdist`, built into the folder named SDIST."""
+
+    name: str  # its file name, <normalized_name>-<version>.tar.gz
+    runner: str
+
+    @property
+    def folder(self) -> str:
+        """Return the folder inside the sdist (its name without .tar.gz)."""
+        return self.name.removesuffix(".tar.gz")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleasePlan:
     """Everything a release will build and publish; a versioned JSON contract."""
 
@@ -104,6 +134,7 @@ class ReleasePlan:
     binaries: tuple[str, ...]
     jobs: tuple[BuildJob, ...]
     artifacts: tuple[Artifact, ...]
+    sdist: SdistJob | None = None
 
     @property
     def signing_backends(self) -> tuple[str, ...]:
@@ -124,6 +155,9 @@ class ReleasePlan:
                 "binaries": list(self.binaries),
             },
             "jobs": [_job_dict(job) for job in self.jobs],
+            "sdist": None
+            if self.sdist is None
+            else {"name": self.sdist.name, "runner": self.sdist.runner},
             "artifacts": [_artifact_dict(artifact) for artifact in self.artifacts],
         }
 
@@ -139,6 +173,8 @@ class ReleasePlan:
             if job.image:
                 entry["image"] = job.image
             include.append(entry)
+        if self.sdist is not None:
+            include.append({"target": SDIST, "method": SDIST, "runs-on": self.sdist.runner})
         return {"include": include}
 
     @classmethod
@@ -308,17 +344,30 @@ def _artifact_from(f: Field) -> Artifact:
     )
 
 
+def _sdist_from(f: Field, name: str, version: str) -> SdistJob | None:
+    if f.value is None:
+        return None
+    f.only(("name", "runner"))
+    file = f.key("name").file_name()
+    if file != sdist_filename(name, version):
+        f.key("name").fail(f"should be {sdist_filename(name, version)}, the sdist's PEP 625 name.")
+    return SdistJob(name=file, runner=f.key("runner").text())
+
+
 def _plan_from(f: Field) -> ReleasePlan:
-    f.only(("schema_version", "project", "jobs", "artifacts"))
+    f.only(("schema_version", "project", "jobs", "sdist", "artifacts"))
     project = f.key("project")
     project.only(("name", "version", "binaries"))
+    name = project.key("name").project()
+    version = project.key("version").version()
     return ReleasePlan(
         schema_version=SCHEMA_VERSION,
-        name=project.key("name").project(),
-        version=project.key("version").version(),
+        name=name,
+        version=version,
         binaries=tuple(b.file_name() for b in project.key("binaries").items()),
         jobs=tuple(_job_from(j) for j in f.key("jobs").items()),
         artifacts=tuple(_artifact_from(a) for a in f.key("artifacts").items()),
+        sdist=_sdist_from(f.key("sdist"), name, version),
     )
 
 
@@ -386,7 +435,11 @@ def _check_name_lengths(config: Config, artifacts: Sequence[Artifact]) -> None:
         )
         size = len(artifact.name.encode()) + longest
         if size > MAX_NAME_BYTES:
-            key = "name (or [project] name)" if artifact.kind == "wheel" else "archive-name"
+            key = (
+                "name (or [project] name)"
+                if artifact.kind in ("wheel", "sdist")
+                else "archive-name"
+            )
             raise ConfigError(
                 f"{config.pyproject}: tool.castoff.{key}: the release file {artifact.name[:60]}... "
                 f"would have a name of {len(artifact.name.encode())} bytes; with its signatures' "
@@ -509,13 +562,16 @@ def _check_no_shared_tags(config: Config, wheels: Mapping[str, tuple[str, ...]])
 
 
 def select_targets(config: Config, wanted: Iterable[str], *, source: str) -> tuple[str, ...]:
-    """Resolve a --target or CASTOFF_TARGETS selection into triples; an alias picks its source."""
+    """Resolve a --target or CASTOFF_TARGETS selection into triples; an alias picks its source.
+
+    SDIST selects the sdist (when the config makes one).
+    """
     aliases = {a.to: a.source for a in config.aliases}
     chosen: list[str] = []
     for triple in wanted:
         resolved = aliases.get(triple, triple)
-        if config.target(resolved) is None:
-            known = ", ".join(t.triple for t in config.targets)
+        if config.target(resolved) is None and not (resolved == SDIST and config.sdist):
+            known = ", ".join([t.triple for t in config.targets] + [SDIST] * config.sdist)
             raise UsageError(
                 f"{source}: '{triple}' is not a target of {config.pyproject}.",
                 hint=f"Choose from: {known}.",
@@ -568,6 +624,10 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
                 linked_glibc=_spelled(target_config.linked_glibc),
             )
         )
+    sdist = None
+    if config.sdist and (not only or SDIST in only):
+        sdist = SdistJob(name=sdist_filename(config.name, config.version), runner=SDIST_RUNNER)
+        artifacts.append(_sdist_artifact(config, sdist.name))
     selected_triples = {t.triple for t in selected}
     for alias in config.aliases:
         if alias.source not in selected_triples:
@@ -612,6 +672,26 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
         binaries=config.binaries,
         jobs=tuple(jobs),
         artifacts=tuple(artifacts),
+        sdist=sdist,
+    )
+
+
+def _sdist_artifact(config: Config, name: str) -> Artifact:
+    pypi_reason = (
+        None
+        if config.publish.pypi.enabled
+        else "publishing to PyPI is off (tool.castoff.publish.pypi.enabled = false)"
+    )
+    destinations, excluded = _route({"github": _github_reason(config), "pypi": pypi_reason})
+    return Artifact(
+        name=name,
+        kind="sdist",
+        target=None,
+        destinations=destinations,
+        excluded=excluded,
+        alias_of=None,
+        platform_tags=(),
+        signatures=signatures_for(config, name, "sdist"),
     )
 
 

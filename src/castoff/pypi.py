@@ -12,12 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
+from packaging.version import InvalidVersion
 
 WAREHOUSE_COMMIT = "6b62157"
 
 # warehouse: MAX_FILESIZE = 100 * ONE_MB (ONE_MB = 1024 * 1024); PyPI admins can raise it.
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
+# warehouse forklift/metadata.py: the metadata versions an upload may declare.
+SUPPORTED_METADATA_VERSIONS = frozenset({"1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4"})
+# warehouse legacy.py: "Only one sdist may be uploaded per release."
+ONE_SDIST = "Only one sdist may be uploaded per release"
 # warehouse #19727: new files cannot be added to a release older than this.
 MAXIMUM_AGE_FOR_NEW_UPLOADS_DAYS = 14
 
@@ -131,6 +136,21 @@ def wheel_refusal(platform_tags: Iterable[str]) -> str | None:
         if reason is not None:
             return f"PyPI refuses platform tag '{tag}': {reason}"
     return None
+
+
+def is_sdist_filename(name: str) -> bool:
+    """Return whether a file name is an sdist's as PEP 625 spells it (`name_part-version.tar.gz`).
+
+    An archive castoff names `<name>-<triple>.tar.gz` never is: every triple has a '-' in it.
+    """
+    stem = name.removesuffix(".tar.gz")
+    if stem == name or stem.count("-") != 1:
+        return False
+    try:
+        parse_sdist_filename(name)
+    except (InvalidSdistFilename, InvalidVersion):
+        return False
+    return True
 
 
 def tag_set(tags: Iterable[str]) -> str:

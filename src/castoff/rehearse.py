@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import tomllib
 import urllib.error
 import urllib.request
 import zipfile
@@ -18,6 +19,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 from castoff.build.builder import BuildOptions
 from castoff.build.smoke import run_smoke
@@ -209,6 +212,7 @@ class InstallBack:
     runner: Runner
     work: Path
     report: Report
+    cache_dir: Path | None = None  # the sdist's cargo target folder lives here between runs
 
 
 def _run_binary(ctx: InstallBack, triple: str, binary: Path) -> str:
@@ -326,12 +330,77 @@ def run_archive(ctx: InstallBack, triple: str, archive: Path, runs_as: str) -> s
     return _run_binary(ctx, runs_as, found[0])
 
 
+def _build_requirements(sdist: Path, folder: str) -> list[str]:
+    """Return the sdist's [build-system] requires, each checked as a requirement."""
+    with tarfile.open(sdist, "r:gz") as opened:
+        member = opened.extractfile(f"{folder}/pyproject.toml")
+        data = tomllib.loads(member.read().decode("utf-8")) if member else {}
+    requires = data.get("build-system", {}).get("requires", [])
+    try:
+        return [str(Requirement(r)) for r in requires if isinstance(r, str)]
+    except InvalidRequirement as exc:
+        raise CastoffError(f"{sdist.name}: pyproject.toml: build-system.requires: {exc}") from None
+
+
+def install_sdist(ctx: InstallBack, sdist: Path) -> str:
+    """Build the sdist from the index with pip, as a user without a wheel would; run the binary."""
+    venv = ctx.work / "installs" / "sdist" / "pip-venv"
+    run = ctx.runner.run
+    run(Command(argv=(sys.executable, "-m", "venv", str(venv))), log=lambda _: None)
+    python = str(venv / "bin" / "python")
+    pip = (python, "-m", "pip", "install", "--disable-pip-version-check")
+    # The build backend (maturin) comes from the index this machine's pip is set up with, as it
+    # does for any user; the project itself only from the local index, and never as a wheel.
+    requires = _build_requirements(sdist, sdist.name.removesuffix(".tar.gz"))
+    backend = run(Command(argv=(*pip, *requires)), check=False, log=lambda _: None)
+    if backend.returncode != 0:
+        return f"failed: pip could not install the build requirements {', '.join(requires)}"
+    env = {}
+    if ctx.cache_dir is not None:
+        # Dependencies compiled once stay compiled; the project's own crate is rebuilt each time.
+        env["CARGO_TARGET_DIR"] = str(ctx.cache_dir / "cargo-target" / ctx.project / "sdist")
+    result = run(
+        Command(
+            argv=(
+                *pip, "--no-cache-dir", "--no-binary", ":all:", "--no-build-isolation",
+                "--index-url", ctx.index_url, _spec(ctx),
+            ),
+            env=env,
+        ),
+        check=False,
+        log=lambda _: None,
+    )  # fmt: skip
+    host = ctx.tools.host_triple or ""
+    if host not in TARGETS:
+        return f"built; not run: castoff does not know this machine's triple {host!r}"
+    return _installed(
+        ctx, host, "pip (from the sdist)", result.returncode, venv / "bin" / ctx.binary
+    )
+
+
 def install_back(ctx: InstallBack, manifest: ReleaseManifest, release: Path) -> list[Row]:
     """Check every target as its users get it: from the index with pip and uv, and the archive."""
     wheels = {a.target: a for a in manifest.artifacts if a.kind == "wheel"}
     archives = [a for a in manifest.artifacts if a.kind == "archive"]
     host = ctx.tools.host_triple or ""
     rows = []
+    for sdist in (a for a in manifest.artifacts if a.kind == "sdist"):
+        excluded = sdist.reason_off("pypi")
+        ctx.report("sdist: building it back from the index with pip")
+        built = (
+            "not run: not on the index" if excluded else install_sdist(ctx, release / sdist.name)
+        )
+        rows.append(
+            Row(
+                target="sdist",
+                wheel=sdist.name,
+                archive="-",
+                index="uploaded" if excluded is None else f"kept off: {excluded}",
+                archive_run="-",
+                pip=built,
+                uv="not run: the sdist is built once, by pip",
+            )
+        )
     for archive in archives:
         triple = archive.target or ""
         source = archive.alias_of and next(a.target for a in archives if a.name == archive.alias_of)
@@ -437,6 +506,7 @@ def rehearse(
             runner=runner,
             work=work,
             report=report,
+            cache_dir=build_options.cache_dir,
         )
         rows = install_back(ctx, manifest, work / "release" / tag if host else dist)
     report("stopped the local index")

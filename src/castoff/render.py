@@ -92,7 +92,8 @@ def plan_table(plan: ReleasePlan) -> None:
     out = console()
     wheels = {a.target: a for a in plan.artifacts if a.kind == "wheel"}
     table = Table(
-        title=f"{plan.name} {plan.version}: {len(plan.jobs)} build jobs", title_justify="left"
+        title=f"{plan.name} {plan.version}: {len(plan.jobs) + bool(plan.sdist)} build jobs",
+        title_justify="left",
     )
     table.add_column("target", no_wrap=True)
     table.add_column("method")
@@ -107,6 +108,11 @@ def plan_table(plan: ReleasePlan) -> None:
             runner += f" (links glibc {job.linked_glibc.replace('_', '.')})"
         row = (job.triple, job.method, runner, pypi, ".".join(wheel.platform_tags))
         table.add_row(*map(escape, row))
+    if plan.sdist is not None:
+        sdist = next(a for a in plan.artifacts if a.kind == "sdist")
+        pypi = next((e.reason for e in sdist.excluded if e.destination == "pypi"), "upload")
+        row = ("sdist", "maturin sdist", plan.sdist.runner, pypi, sdist.name)
+        table.add_row(*map(escape, row))
     out.print(table)
     aliases = [a for a in plan.artifacts if a.kind == "archive" and a.alias_of]
     if aliases:
@@ -117,10 +123,12 @@ def plan_table(plan: ReleasePlan) -> None:
             alias_table.add_row(escape(artifact.name), escape(artifact.alias_of or ""))
         out.print(alias_table)
     github = [a for a in plan.artifacts if "github" in a.destinations]
+    sdists = [a for a in plan.artifacts if a.kind == "sdist"]
     signatures = sum(len(a.signatures) for a in plan.artifacts)
     out.print(
         f"GitHub release: {len(github)} files and {signatures} signatures. "
-        f"PyPI: {sum('pypi' in a.destinations for a in plan.artifacts)} wheels. "
+        f"PyPI: {sum('pypi' in a.destinations for a in plan.artifacts if a.kind == 'wheel')} "
+        f"wheels{' and the sdist' if any('pypi' in a.destinations for a in sdists) else ''}. "
         "Every file with its destinations: castoff plan --format json"
     )
 

@@ -98,7 +98,7 @@ class ReplayKeyless:
         for file in files:
             shutil.copy(BUNDLE, f"{file}.sigstore.json")
 
-    def attest_wheels(self, wheels: Sequence[Path]) -> None:
+    def attest_dists(self, wheels: Sequence[Path]) -> None:
         """Record the call; the release below has no wheels."""
         self.wheels.append([w.name for w in wheels])
 

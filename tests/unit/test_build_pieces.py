@@ -15,7 +15,7 @@ import pytest
 
 from castoff.build.archive import write_archive, write_sidecar
 from castoff.build.builder import (
-    _JobLog,
+    JobLog,
     _smoke,
     _unrun_allowed,
     cache_key,
@@ -326,7 +326,7 @@ def test_smoke_retries_only_under_qemu_and_says_so(
         EVERYTHING, qemu={"qemu-loongarch64-static": "/usr/bin/qemu-loongarch64-static"}
     )
     runner = CannedRunner(codes)
-    log = _JobLog(tmp_path / "build.log")
+    log = JobLog(tmp_path / "build.log")
     (record,) = _smoke([("hello", b"\x7fELF")], job, config.version, tools, runner, log)
     log.close()
     assert (record.status, runner.calls) == (status, calls)

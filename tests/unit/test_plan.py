@@ -193,9 +193,10 @@ def test_selecting_an_unknown_target_names_the_option(config: Config) -> None:
 
 
 def test_github_matrix_has_one_entry_per_job(config: Config) -> None:
-    """The matrix object lists each job's target, method and runner under include."""
+    """The matrix object lists each job's target, method and runner under include; the sdist last."""
     matrix = build_plan(config).github_matrix()
-    assert len(matrix["include"]) == 11
+    assert len(matrix["include"]) == 12
+    assert matrix["include"][-1] == {"target": "sdist", "method": "sdist", "runs-on": "ubuntu-latest"}
     assert matrix["include"][2] == {
         "target": "powerpc64le-unknown-linux-gnu",
         "method": "cross-gcc",
@@ -215,8 +216,8 @@ def test_plan_json_round_trips(config: Config) -> None:
     [
         ("{", "not JSON"),
         ("[]", "not a castoff plan"),
-        ('{"schema_version": 99}', "schema_version 99, but this castoff reads version 3"),
-        ('{"schema_version": 3, "project": {}}', "malformed castoff plan"),
+        ('{"schema_version": 99}', "schema_version 99, but this castoff reads version 4"),
+        ('{"schema_version": 4, "project": {}}', "malformed castoff plan"),
     ],
 )
 def test_unreadable_plans_are_plan_errors(text: str, fragment: str) -> None:

@@ -24,6 +24,7 @@ from castoff.assemble.contents import (
     Expected,
     Member,
     read_archive,
+    read_sdist,
     read_sidecar,
     read_wheel,
 )
@@ -52,7 +53,7 @@ from castoff.manifest import (
     format_checksums,
     previous_artifacts,
 )
-from castoff.plan import Artifact, BuildJob, ReleasePlan, archive_folder, wheel_filename
+from castoff.plan import SDIST, Artifact, BuildJob, ReleasePlan, archive_folder, wheel_filename
 
 CONTRACT_KINDS = ("archive", "checksum")
 __all__ = ["RELEASE_MANIFEST", "Input", "assemble", "check_contract", "collect", "make_alias"]
@@ -121,10 +122,19 @@ def _expected_names(plan: ReleasePlan, job: BuildJob) -> dict[str, tuple[str, tu
     }
 
 
+def _planned_files(plan: ReleasePlan) -> dict[str, dict[str, tuple[str, tuple[str, ...]]]]:
+    """Return each build folder's files by the name in its manifest: target, or SDIST."""
+    planned = {job.triple: _expected_names(plan, job) for job in plan.jobs}
+    if plan.sdist is not None:
+        planned[SDIST] = {plan.sdist.name: ("sdist", ())}
+    return planned
+
+
 def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]:
     """Refuse duplicates, mixed names or versions, missing or unplanned targets, other files."""
     by_target: dict[str, Input] = {}
     jobs = {job.triple: job for job in plan.jobs}
+    planned = _planned_files(plan)
     for item in inputs:
         m = item.manifest
         where = item.folder / PARTIAL_MANIFEST
@@ -140,15 +150,18 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
                 f"{item.folder}.",
                 hint="Pass each target's folder once.",
             )
-        if m.target not in jobs:
+        if m.target not in planned:
             raise AssembleError(
                 f"{where}: target '{m.target[:80]}' is not a target of this release plan.",
-                hint="Pass only the build folders of the planned targets.",
+                hint="Pass only the build folders of the planned targets (and of the sdist, "
+                "when the plan has one).",
             )
-        if m.image != jobs[m.target].image:
+        job = jobs.get(m.target)
+        if m.image != (job.image if job else None):
             # The provenance records the image; it must be the one the plan pinned.
             raise AssembleError(
-                f"{where}: built in image {m.image!r}, but the plan pins {jobs[m.target].image!r}.",
+                f"{where}: built in image {m.image!r}, but the plan pins "
+                f"{job.image if job else None!r}.",
                 hint="Rebuild the target as planned.",
             )
         commits = {i.manifest.source_commit for i in by_target.values()}
@@ -158,7 +171,7 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
                 f"{', '.join(sorted(str(c) for c in commits))}.",
                 hint="Assemble the builds of one commit: a release is made from one source.",
             )
-        expected = _expected_names(plan, jobs[m.target])
+        expected = planned[m.target]
         listed = {a.name: (a.kind, tuple(sorted(a.platform_tags))) for a in m.artifacts}
         if listed != expected:
             raise AssembleError(
@@ -169,7 +182,7 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
                 f"{m.target}).",
             )
         by_target[m.target] = item
-    missing = sorted(set(jobs) - set(by_target))
+    missing = sorted(set(planned) - set(by_target))
     if missing:
         raise AssembleError(
             f"planned targets with no build: {', '.join(missing)}.",
@@ -273,6 +286,22 @@ def _check_target(item: Input, plan: ReleasePlan, staging: Path) -> tuple[_Check
         programs=wheel.programs,
     )
     return checked, findings
+
+
+def _check_sdist(item: Input, plan: ReleasePlan, staging: Path) -> tuple[Path, str]:
+    """Copy the sdist into staging and read it whole; return the copy and its sha256."""
+    sdist = plan.sdist
+    assert sdist is not None  # noqa: S101 - only a plan with an sdist has its input
+    copy, digest = _copy_inputs(item, staging / SDIST)[sdist.name]
+    try:
+        read_sdist(copy, folder=sdist.folder, project=plan.name, version=plan.version)
+    except ContentsError as exc:
+        raise AssembleError(
+            f"{item.folder}: {sdist.name}: {exc.problem}.",
+            hint="castoff ships only the sdist `castoff build --target sdist` makes; build it "
+            "again.",
+        ) from None
+    return copy, digest
 
 
 def _alias_findings(members: Sequence[Member], alias: Artifact) -> list[Finding]:
@@ -410,6 +439,7 @@ def assemble(
             for job, future in zip(plan.jobs, futures, strict=True):
                 checked[job.triple], found = future.result()
                 findings += found
+        sdist = _check_sdist(by_target[SDIST], plan, staging) if plan.sdist else None
         if findings:
             raise AuditError(
                 f"{len(findings)} broken promises in the build folders: "
@@ -420,7 +450,7 @@ def assemble(
             )
         release = staging / "release"
         release.mkdir()
-        manifest = _assemble_into(release, plan, by_target, checked, mtime=mtime)
+        manifest = _assemble_into(release, plan, by_target, checked, sdist, mtime=mtime)
         replace_folder(release, out_dir, "release")
     return manifest
 
@@ -430,6 +460,7 @@ def _assemble_into(
     plan: ReleasePlan,
     by_target: dict[str, Input],
     checked: dict[str, _Checked],
+    sdist: tuple[Path, str] | None,
     *,
     mtime: int,
 ) -> ReleaseManifest:
@@ -454,6 +485,10 @@ def _assemble_into(
             source = produced[artifact.alias_of or ""]
             produced[artifact.name] = make_alias(source, artifact, out_dir=out_dir, mtime=mtime)
             digests[artifact.name] = sha256_file(produced[artifact.name])
+        elif artifact.kind == "sdist" and sdist is not None:
+            produced[artifact.name] = out_dir / artifact.name
+            shutil.move(sdist[0], produced[artifact.name])
+            digests[artifact.name] = sdist[1]
         if artifact.kind == "archive":
             sidecar = write_sidecar(produced[artifact.name], digests[artifact.name])
             produced[sidecar.name] = sidecar
@@ -485,7 +520,10 @@ def _assemble_into(
             for a in plan.artifacts
             if a.kind != "provenance"
         ),
-        builds=tuple(BuildRecord.of(by_target[job.triple].manifest) for job in plan.jobs),
+        builds=tuple(
+            BuildRecord.of(by_target[name].manifest)
+            for name in [job.triple for job in plan.jobs] + [SDIST] * bool(plan.sdist)
+        ),
     )
     manifest.write(out_dir)
     mark(out_dir, "release", [*produced, RELEASE_MANIFEST])

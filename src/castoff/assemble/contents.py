@@ -528,3 +528,106 @@ def read_sidecar(path: Path, archive: str, digest: str) -> None:
         raise ContentsError(
             f"is not the sha256sum line of {archive}'s bytes ('<sha256>  {archive}' and a newline)"
         )
+
+
+# warehouse's decompression-bomb rule for zips: over 64 MiB unpacked and 50 times the packed size.
+SDIST_RATIO = 50
+SDIST_RATIO_FLOOR = 64 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sdist:
+    """What an sdist holds: its PKG-INFO's name, version and metadata version, and its files."""
+
+    name: str
+    version: str
+    metadata_version: str
+    files: tuple[str, ...]  # member names below the sdist's folder
+
+
+def read_sdist(path: Path, *, folder: str, project: str, version: str) -> Sdist:
+    """Read and check a whole sdist (a .tar.gz of one folder); raise ContentsError naming why."""
+    try:
+        return _read_sdist(path, folder, project, version)
+    except _READ_ERRORS as exc:
+        raise ContentsError(
+            f"is not a readable gzip-compressed tar file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _read_sdist(path: Path, folder: str, project: str, version: str) -> Sdist:
+    limit = max(SDIST_RATIO_FLOOR, SDIST_RATIO * path.stat().st_size)
+    names: list[str] = []
+    small: dict[str, bytes] = {}
+    wanted = {f"{folder}/PKG-INFO", f"{folder}/pyproject.toml"}
+    total = 0
+    # r:gz, not r:*: PyPI takes only gzip-compressed sdists (PEP 625).
+    with tarfile.open(path, mode="r:gz") as archive:
+        while (info := archive.next()) is not None:
+            names.append(info.name)
+            if len(names) > MAX_MEMBERS:
+                raise ContentsError(f"holds more than {MAX_MEMBERS} members")
+            if not _sdist_file(info, folder):
+                continue
+            total += info.size
+            if total > limit:
+                raise ContentsError(
+                    f"unpacks to more than {limit >> 20} MiB, {SDIST_RATIO} times its size: "
+                    "PyPI takes that for a decompression bomb"
+                )
+            stream = archive.extractfile(info)
+            if stream is None:  # pragma: no cover - regular members always have data
+                raise ContentsError(f"member {_show(info.name)} has no data")
+            keep = info.name in wanted and info.size <= MAX_METADATA_BYTES
+            data, size = bytearray(), 0
+            while chunk := stream.read(_CHUNK):
+                size += len(chunk)
+                if keep:
+                    data += chunk
+            if size != info.size:
+                raise ContentsError(f"member {_show(info.name)} is truncated")
+            if keep:
+                small[info.name] = bytes(data)
+        _check_tar_end(archive)
+    _unique(names)
+    for needed in sorted(wanted):
+        if needed not in small:
+            raise ContentsError(
+                f"has no {needed} (or one over {MAX_METADATA_BYTES >> 20} MiB); pip builds an "
+                "sdist from its pyproject.toml, and PyPI reads its PKG-INFO"
+            )
+    return _sdist_metadata(small[f"{folder}/PKG-INFO"], names, folder, project, version)
+
+
+def _sdist_file(info: tarfile.TarInfo, folder: str) -> bool:
+    """Refuse a member an sdist of castoff's cannot hold; return whether it is a file."""
+    problem = member_name_problem(info.name)
+    if problem:
+        raise ContentsError(f"member {_show(info.name)} {problem}")
+    if info.name.rstrip("/") != folder and not info.name.startswith(folder + "/"):
+        raise ContentsError(f"member {_show(info.name)} is not inside {folder}/")
+    if info.isdir():
+        return False
+    if not info.isreg():
+        # pip would unpack a link that points anywhere; maturin writes none.
+        what = "a link" if info.issym() or info.islnk() else "not a regular file"
+        raise ContentsError(f"member {_show(info.name)} is {what}")
+    return True
+
+
+def _sdist_metadata(
+    raw: bytes, names: Sequence[str], folder: str, project: str, version: str
+) -> Sdist:
+    headers = _headers(raw.decode("utf-8"), "PKG-INFO")
+    metadata_version = _one(headers, "Metadata-Version", "PKG-INFO")
+    name = _one(headers, "Name", "PKG-INFO")
+    if canonicalize_name(name) != canonicalize_name(project):
+        raise ContentsError(f"PKG-INFO names the project '{name[:80]}', not '{project}'")
+    try:
+        found = Version(_one(headers, "Version", "PKG-INFO"))
+    except InvalidVersion:
+        raise ContentsError("PKG-INFO's Version is not a PEP 440 version") from None
+    if found != Version(version) or str(found) != version:
+        raise ContentsError(f"PKG-INFO says version {str(found)[:40]}, not {version}")
+    files = tuple(n.removeprefix(folder + "/") for n in names if n.rstrip("/") != folder)
+    return Sdist(name=name, version=version, metadata_version=metadata_version, files=files)

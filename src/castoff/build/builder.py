@@ -23,6 +23,8 @@ from castoff import targets as tg
 from castoff.build import methods, stds
 from castoff.build.archive import sha256_file, write_archive, write_sidecar
 from castoff.build.maturin import BuildPaths, maturin_command
+from castoff.build.record import BUILD_LOG, JobLog, built_artifact, reusable
+from castoff.build.sdist import build_sdist
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import Choice, HostTools, choose, smoke_plan
 from castoff.errors import BuildError, CastoffError, ConfigError, ToolMissingError, UsageError
@@ -31,21 +33,15 @@ from castoff.folders import check_claimable, mark
 from castoff.manifest import (
     MANIFEST_SCHEMA_VERSION,
     PARTIAL_MANIFEST,
-    BuiltArtifact,
-    CommandRecord,
     PartialManifest,
     SmokeRecord,
 )
-from castoff.plan import (
-    BuildJob,
-    ReleasePlan,
-)
+from castoff.plan import SDIST, BuildJob, ReleasePlan
 from castoff.pypi import canonical_wheel_name
 from castoff.runner import Command, CommandFailedError, Runner
 
 # Folders that never hold the sources of a build (outputs, caches, VCS metadata).
 _NOT_SOURCE = {"target", "build", "dist", "__pycache__", "node_modules"}
-BUILD_LOG = "build.log"
 BUILD_ENVIRONMENT = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_PROFILE_RELEASE_LTO")
 
 
@@ -176,56 +172,6 @@ def cache_key(
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def _reusable(folder: Path, key: str) -> PartialManifest | None:
-    path = folder / PARTIAL_MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        manifest = PartialManifest.read(path)
-    except CastoffError:
-        return None
-    if manifest.cache_key != key:
-        return None
-    for artifact in manifest.artifacts:
-        file = folder / artifact.name
-        if not file.is_file() or sha256_file(file) != artifact.sha256:
-            return None
-    return manifest
-
-
-class _JobLog:
-    """A target's build.log, which also keeps the commands for the manifest."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.file = path.open("w", encoding="utf-8", newline="\n")
-        self.commands: list[CommandRecord] = []
-
-    def write(self, text: str) -> None:
-        self.file.write(text + "\n")
-        self.file.flush()
-
-    def run(
-        self, runner: Runner, command: Command, *, timeout: float | None = None, check: bool = True
-    ) -> int:
-        started = time.monotonic()
-        try:
-            result = runner.run(command, log=self.write, timeout=timeout, check=check)
-        finally:
-            self.commands.append(
-                CommandRecord(
-                    argv=command.argv,
-                    env=dict(command.env),
-                    cwd=str(command.cwd) if command.cwd else None,
-                    seconds=round(time.monotonic() - started, 3),
-                )
-            )
-        return result.returncode
-
-    def close(self) -> None:
-        self.file.close()
-
-
 def _check_built_tags(wheel: Path, job: BuildJob) -> None:
     _, _, _, tags = parse_wheel_filename(wheel.name)
     found = sorted({t.platform for t in tags})
@@ -261,7 +207,7 @@ def _smoke(
     version: str,
     tools: HostTools,
     runner: Runner,
-    log: _JobLog,
+    log: JobLog,
 ) -> tuple[SmokeRecord, ...]:
     how = smoke_plan(job.target, tools)
     records = []
@@ -316,7 +262,7 @@ def _compile(
     tools: HostTools,
     runner: Runner,
     options: BuildOptions,
-    log: _JobLog,
+    log: JobLog,
 ) -> Path:
     """Run maturin for one job and return its wheel, named as the plan names it."""
     target_dir = options.cache_dir / "cargo-target" / canonical_wheel_name(plan.name) / job.triple
@@ -337,7 +283,7 @@ def _compile_locked(
     tools: HostTools,
     runner: Runner,
     options: BuildOptions,
-    log: _JobLog,
+    log: JobLog,
     target_dir: Path,
 ) -> Path:
     folder = log.path.parent
@@ -423,7 +369,7 @@ def build_job(
         epoch=options.source_date_epoch,
         environment=runner.base_env,
     )
-    if (cached := _reusable(folder, key)) is not None:
+    if (cached := reusable(folder, key)) is not None:
         return cached, True
 
     started = time.monotonic()
@@ -437,7 +383,7 @@ def build_job(
         "build",
         [BUILD_LOG, PARTIAL_MANIFEST, ".wheel", job.built_wheel, *job.artifacts[1:]],
     )
-    log = _JobLog(folder / BUILD_LOG)
+    log = JobLog(folder / BUILD_LOG)
     try:
         report(job.triple, f"building ({choice.method}, std {choice.std})")
         wheel = _compile(
@@ -465,15 +411,6 @@ def build_job(
     finally:
         log.close()
 
-    def record(path: Path, kind: str, tags: tuple[str, ...] = ()) -> BuiltArtifact:
-        return BuiltArtifact(
-            name=path.name,
-            kind=kind,
-            sha256=sha256_file(path),
-            size=path.stat().st_size,
-            platform_tags=tags,
-        )
-
     manifest = PartialManifest(
         schema_version=MANIFEST_SCHEMA_VERSION,
         name=plan.name,
@@ -489,9 +426,9 @@ def build_job(
         commands=tuple(log.commands),
         seconds=round(time.monotonic() - started, 3),
         artifacts=(
-            record(wheel, "wheel", job.built_platform_tags),
-            record(archive, "archive"),
-            record(sidecar, "checksum"),
+            built_artifact(wheel, "wheel", job.built_platform_tags),
+            built_artifact(archive, "archive"),
+            built_artifact(sidecar, "checksum"),
         ),
         smoke=smoke,
     )
@@ -536,59 +473,57 @@ def build_all(
         raise UsageError(f"{options.out_dir}: is a file, not a folder for the builds.")
     for job in plan.jobs:
         check_claimable(options.out_dir / job.triple, "build", UsageError, "--out")
+    if plan.sdist is not None:
+        check_claimable(options.out_dir / SDIST, "build", UsageError, "--out")
     options.out_dir.mkdir(parents=True, exist_ok=True)
     tools = stable_maturin(tools, options.cache_dir)
     # Set by the failing worker itself, so a worker that is free next sees it before starting.
     stop = threading.Event()
 
-    def one(job: BuildJob) -> Outcome:
-        folder = options.out_dir / job.triple
+    def one(name: str, build: Callable[[], tuple[PartialManifest, bool]]) -> Outcome:
+        folder = options.out_dir / name
         if stop.is_set():
             error = "not started after an earlier failure (use --keep-going)"
             return Outcome(
-                target=job.triple,
-                status="skipped",
-                seconds=0.0,
-                folder=folder,
-                manifest=None,
+                target=name, status="skipped", seconds=0.0, folder=folder, manifest=None,
                 error=error,
-            )
+            )  # fmt: skip
         started = time.monotonic()
         try:
-            manifest, cached = build_job(
-                job,
-                plan=plan,
-                tools=tools,
-                runner=runner,
-                options=options,
-                source_commit=source_commit,
-                tree=tree,
-                report=report,
-            )
+            manifest, cached = build()
         except CastoffError as exc:
             if not options.keep_going:
                 stop.set()
-            report(job.triple, "failed")
+            report(name, "failed")
             seconds = time.monotonic() - started
             return Outcome(
-                target=job.triple,
-                status="failed",
-                seconds=seconds,
-                folder=folder,
-                manifest=None,
+                target=name, status="failed", seconds=seconds, folder=folder, manifest=None,
                 error=exc.paragraph(),
-            )
+            )  # fmt: skip
         status = "cached" if cached else "built"
-        report(job.triple, status)
+        report(name, status)
         seconds = time.monotonic() - started
         return Outcome(
-            target=job.triple,
-            status=status,
-            seconds=seconds,
-            folder=folder,
-            manifest=manifest,
+            target=name, status=status, seconds=seconds, folder=folder, manifest=manifest,
             error=None,
-        )
+        )  # fmt: skip
 
+    def target(job: BuildJob) -> Callable[[], tuple[PartialManifest, bool]]:
+        return lambda: build_job(
+            job, plan=plan, tools=tools, runner=runner, options=options,
+            source_commit=source_commit, tree=tree, report=report,
+        )  # fmt: skip
+
+    work = [(job.triple, target(job)) for job in plan.jobs]
+    if (sdist := plan.sdist) is not None:
+
+        def source() -> tuple[PartialManifest, bool]:
+            report(SDIST, "maturin sdist")
+            return build_sdist(
+                sdist, plan=plan, tools=tools, runner=runner, out_dir=options.out_dir,
+                project_dir=options.project_dir, source_commit=source_commit, tree=tree,
+            )  # fmt: skip
+
+        work.append((SDIST, source))
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        return [future.result() for future in [pool.submit(one, job) for job in plan.jobs]]
+        return [f.result() for f in [pool.submit(one, name, build) for name, build in work]]

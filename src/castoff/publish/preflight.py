@@ -17,12 +17,19 @@ from packaging.utils import (
 from packaging.version import Version
 
 from castoff.assemble.assembler import check_contract
+from castoff.assemble.contents import ContentsError, read_sdist
 from castoff.config import Config
 from castoff.errors import CastoffError, ContractError, PreflightError, PublishError, VerifyError
 from castoff.manifest import ReleaseArtifact, ReleaseManifest
 from castoff.publish import index, twine
 from castoff.publish.publisher import pypi_files
-from castoff.pypi import MAXIMUM_AGE_FOR_NEW_UPLOADS_DAYS, canonical_wheel_name, wheel_refusal
+from castoff.pypi import (
+    MAXIMUM_AGE_FOR_NEW_UPLOADS_DAYS,
+    ONE_SDIST,
+    SUPPORTED_METADATA_VERSIONS,
+    canonical_wheel_name,
+    wheel_refusal,
+)
 from castoff.results import PreflightResult, Report, kept_pairs
 from castoff.runner import Runner
 from castoff.sign.signing import check_files
@@ -51,16 +58,79 @@ def _version_of(filename: str) -> Version | None:
         return None
 
 
+def _size_finding(artifact: ReleaseArtifact, config: Config) -> list[Finding]:
+    limit = config.publish.pypi.max_file_size
+    if artifact.size <= limit:
+        return []
+    return [
+        Finding(
+            file=artifact.name,
+            check="size",
+            problem=f"{artifact.size} bytes is over the index's limit of {limit} "
+            "(raise tool.castoff.publish.pypi.max-file-size once PyPI raised yours)",
+        )
+    ]
+
+
+def _sdist_findings(
+    dist: Path, manifest: ReleaseManifest, artifact: ReleaseArtifact
+) -> list[Finding]:
+    """Check an sdist as warehouse does: PEP 625 name, version, PKG-INFO, metadata version."""
+    name = artifact.name
+    expected = f"{canonical_wheel_name(manifest.name)}-{manifest.version}.tar.gz"
+    if name != expected:
+        # warehouse takes other spellings that normalize alike; castoff writes only this one.
+        return [
+            Finding(
+                file=name,
+                check="filename",
+                problem=f"an sdist of {manifest.name} {manifest.version} is named {expected} "
+                "(PEP 625)",
+            )
+        ]
+    try:
+        sdist = read_sdist(
+            dist / name,
+            folder=expected.removesuffix(".tar.gz"),
+            project=manifest.name,
+            version=manifest.version,
+        )
+    except (ContentsError, OSError) as exc:
+        problem = exc.problem if isinstance(exc, ContentsError) else str(exc.strerror or exc)
+        return [Finding(file=name, check="sdist", problem=problem)]
+    if sdist.metadata_version not in SUPPORTED_METADATA_VERSIONS:
+        return [
+            Finding(
+                file=name,
+                check="metadata",
+                problem=f"PKG-INFO's Metadata-Version {sdist.metadata_version[:20]!r} is not one "
+                f"PyPI accepts ({', '.join(sorted(SUPPORTED_METADATA_VERSIONS))})",
+            )
+        ]
+    return []
+
+
 def _names_and_tags(
-    manifest: ReleaseManifest, config: Config, files: list[ReleaseArtifact]
+    dist: Path, manifest: ReleaseManifest, config: Config, files: list[ReleaseArtifact]
 ) -> list[Finding]:
     findings = []
     expected = canonical_wheel_name(manifest.name)
+    sdists = [a.name for a in files if a.kind == "sdist"]
+    if len(sdists) > 1:
+        findings += [
+            Finding(file=n, check="sdist", problem=f"{ONE_SDIST}, and this one has {len(sdists)}")
+            for n in sdists
+        ]
     for artifact in files:
         name = artifact.name
+        if artifact.kind == "sdist" and name.endswith(".tar.gz"):
+            findings += _sdist_findings(dist, manifest, artifact) + _size_finding(artifact, config)
+            continue
         if artifact.kind != "wheel" or not name.endswith(".whl"):
             findings.append(
-                Finding(file=name, check="filename", problem="only wheels go to the index")
+                Finding(
+                    file=name, check="filename", problem="only wheels and the sdist go to the index"
+                )
             )
             continue
         try:
@@ -90,16 +160,7 @@ def _names_and_tags(
         refusal = wheel_refusal({t.platform for t in tags})
         if refusal is not None:
             findings.append(Finding(file=name, check="pypi-tags", problem=refusal))
-        limit = config.publish.pypi.max_file_size
-        if artifact.size > limit:
-            findings.append(
-                Finding(
-                    file=name,
-                    check="size",
-                    problem=f"{artifact.size} bytes is over the index's limit of {limit} "
-                    "(raise tool.castoff.publish.pypi.max-file-size once PyPI raised yours)",
-                )
-            )
+        findings += _size_finding(artifact, config)
     return findings
 
 
@@ -135,6 +196,22 @@ def index_findings(
             )
     missing = [a for a in files if a.name not in served]
     release = [f for f in served.values() if _version_of(f.filename) == Version(version)]
+    ours = {a.name for a in files}
+    other_sdists = [
+        f.filename
+        for f in release
+        if f.filename.endswith((".tar.gz", ".zip")) and f.filename not in ours
+    ]
+    findings += [
+        Finding(
+            file=a.name,
+            check="index",
+            problem=f"the index already serves the sdist {other_sdists[0]} for {version}: "
+            f"{ONE_SDIST}",
+        )
+        for a in missing
+        if a.kind == "sdist" and other_sdists
+    ]
     times = [f.upload_time for f in release if f.upload_time is not None]
     if missing and times:
         first = min(times)
@@ -195,10 +272,10 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
                 f"{config.pyproject} releases {config.name} {config.version}",
             )
         )
-    findings += _names_and_tags(manifest, config, files)
-    wheels = [dist / a.name for a in manifest.artifacts if a.kind == "wheel"]
+    findings += _names_and_tags(dist, manifest, config, files)
+    wheels = [dist / a.name for a in manifest.artifacts if a.kind in ("wheel", "sdist")]
     if wheels:
-        report(f"twine check --strict: {len(wheels)} wheels")
+        report(f"twine check --strict: {len(wheels)} distributions")
         result = runner.run(twine.check_command(wheels), check=False, log=lambda _: None)
         failures = twine.check_failures(result, wheels)
         findings += [
@@ -206,8 +283,8 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
         ]
         if undescribed := twine.check_warnings(result, wheels):
             report(
-                f"twine check: {len(undescribed)} wheels have no long description; PyPI takes "
-                'them and shows none (readme = "README.md" in [project] gives one)'
+                f"twine check: {len(undescribed)} distributions have no long description; PyPI "
+                'takes them and shows none (readme = "README.md" in [project] gives one)'
             )
         if result.returncode != 0 and not failures and not undescribed:
             findings.append(

@@ -50,8 +50,13 @@ class PublishOptions:
 
 
 def pypi_files(manifest: ReleaseManifest) -> list[ReleaseArtifact]:
-    """Return the manifest's files bound for the index, in the fixed order they are uploaded."""
-    return sorted((a for a in manifest.artifacts if "pypi" in a.destinations), key=lambda a: a.name)
+    """Return the manifest's files bound for the index, in the fixed order they are uploaded.
+
+    Wheels first, the sdist last: a publish stopped halfway leaves installers no sdist to build
+    from source where the wheel they should get is not there yet.
+    """
+    files = (a for a in manifest.artifacts if "pypi" in a.destinations)
+    return sorted(files, key=lambda a: (a.kind == "sdist", a.name))
 
 
 def _command(

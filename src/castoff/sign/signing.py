@@ -103,7 +103,9 @@ def check_files(dist: Path, manifest: ReleaseManifest) -> tuple[dict[str, str], 
                 )
             )
             sums = {}
-        listed = {a.name: a.sha256 for a in manifest.artifacts if a.kind in ("wheel", "archive")}
+        listed = {
+            a.name: a.sha256 for a in manifest.artifacts if a.kind in ("wheel", "archive", "sdist")
+        }
         for name in sorted(set(sums) | set(listed)):
             if sums.get(name) != listed.get(name):
                 problems.append(

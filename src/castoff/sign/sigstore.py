@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from castoff.build.archive import sha256_file
 from castoff.errors import SignError, ToolMissingError
 from castoff.manifest import Field
+from castoff.pypi import is_sdist_filename
 from castoff.runner import Command, CommandFailedError, Runner
 from castoff.sign import Checker, Signer, last_line
 from castoff.sign.backend import SignContext, Tool
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from sigstore.verify.policy import VerificationPolicy
 
 SUFFIX = ".sigstore.json"
-# What `twine upload --attestations` takes from beside a wheel (PEP 740); sigstore makes it.
+# What `twine upload --attestations` takes from beside a distribution (PEP 740); sigstore makes it.
 ATTESTATION_SUFFIX = ".publish.attestation"
 # The name of GitHub Actions' bearer token for requesting an OIDC token (not a secret itself).
 OIDC_REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105
@@ -68,7 +69,7 @@ class KeylessSigner(Protocol):
     def attest(self, files: Sequence[Path], predicate: Path) -> None:
         """Write <file>.sigstore.json: an in-toto statement about the file with this predicate."""
 
-    def attest_wheels(self, wheels: Sequence[Path]) -> None:
+    def attest_dists(self, wheels: Sequence[Path]) -> None:
         """Write <wheel>.publish.attestation: the PEP 740 attestation twine uploads."""
 
 
@@ -104,7 +105,7 @@ class AmbientSigstore:
         argv = (sys.executable, "-m", "sigstore", "attest", "--predicate-type", SLSA_PROVENANCE)
         self._run((*argv, "--predicate", str(predicate), "--overwrite", *map(str, files)), files)
 
-    def attest_wheels(self, wheels: Sequence[Path]) -> None:
+    def attest_dists(self, wheels: Sequence[Path]) -> None:
         """Run `pypi-attestations sign` over the wheels."""
         self._run((sys.executable, "-m", "pypi_attestations", "sign", *map(str, wheels)), wheels)
 
@@ -119,11 +120,12 @@ class SigstoreSigner:
         self.predicate = predicate
 
     def sign(self, files: Sequence[Path]) -> None:
-        """Write <file>.sigstore.json beside each file, and <wheel>.publish.attestation."""
+        """Write <file>.sigstore.json beside each file, and <dist>.publish.attestation."""
         self.keyless.attest(files, self.predicate)
-        wheels = [f for f in files if f.name.endswith(".whl")]
-        if wheels:
-            self.keyless.attest_wheels(wheels)
+        # PyPI takes a PEP 740 attestation with each distribution: wheels and the sdist.
+        dists = [f for f in files if f.name.endswith(".whl") or is_sdist_filename(f.name)]
+        if dists:
+            self.keyless.attest_dists(dists)
 
 
 class SigstoreChecker:
@@ -238,8 +240,8 @@ class SigstoreBackend:
         )
 
     def signatures(self, name: str, kind: str) -> tuple[str, ...]:
-        """Return `<file>.sigstore.json`, and for a wheel its PEP 740 attestation too."""
-        if kind == "wheel":
+        """Return `<file>.sigstore.json`, and for a wheel or sdist its PEP 740 attestation too."""
+        if kind in ("wheel", "sdist"):
             return (name + SUFFIX, name + ATTESTATION_SUFFIX)
         return (name + SUFFIX,)
 

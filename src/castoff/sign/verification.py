@@ -32,6 +32,7 @@ from castoff.manifest import (
     parse_checksums,
 )
 from castoff.plan import signatures_of
+from castoff.pypi import is_sdist_filename
 from castoff.results import Report, VerifyResult
 from castoff.runner import Runner
 from castoff.sign import Checker
@@ -63,6 +64,8 @@ def _kind(name: str) -> str:
         return "wheel"
     if name.endswith(".sha256"):
         return "checksum"
+    if is_sdist_filename(name):
+        return "sdist"
     return "archive"
 
 
