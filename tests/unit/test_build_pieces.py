@@ -15,13 +15,13 @@ import pytest
 
 from castoff.build.archive import write_archive, write_sidecar
 from castoff.build.builder import (
-    JobLog,
     _smoke,
     _unrun_allowed,
     cache_key,
     source_tree_sha256,
     stable_maturin,
 )
+from castoff.build.record import JobLog
 from castoff.build.smoke import judge, smoke_command
 from castoff.build.toolchains import Choice, SmokePlan
 from castoff.config import load
