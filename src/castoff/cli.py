@@ -368,13 +368,16 @@ def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
         env=settings.env,
         report=render.say,
     )
-    _show(args, result, render.rehearse_table)
     if result.failed:
+        # One JSON document for machines: the error's, which carries the whole result.
+        if not args.json:
+            render.rehearse_table(result)
         raise RehearseError(
             f"{len(result.failed)} targets failed the rehearsal: {', '.join(result.failed)}.",
             hint="The table (or --json) says what failed for each.",
             details=result.to_json(),
         )
+    _show(args, result, render.rehearse_table)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
 import shutil
 import socket
@@ -212,7 +213,6 @@ class InstallBack:
     runner: Runner
     work: Path
     report: Report
-    cache_dir: Path | None = None  # the sdist's cargo target folder lives here between runs
 
 
 def _run_binary(ctx: InstallBack, triple: str, binary: Path) -> str:
@@ -355,10 +355,11 @@ def install_sdist(ctx: InstallBack, sdist: Path) -> str:
     backend = run(Command(argv=(*pip, *requires)), check=False, log=lambda _: None)
     if backend.returncode != 0:
         return f"failed: pip could not install the build requirements {', '.join(requires)}"
-    env = {}
-    if ctx.cache_dir is not None:
-        # Dependencies compiled once stay compiled; the project's own crate is rebuilt each time.
-        env["CARGO_TARGET_DIR"] = str(ctx.cache_dir / "cargo-target" / ctx.project / "sdist")
+    # maturin's build backend runs the maturin on PATH: the venv's own, as for a user who
+    # activated it. No shared cargo target folder: cargo would reuse what an earlier build
+    # compiled, and a file missing from the sdist would go unnoticed.
+    path = ctx.runner.base_env.get("PATH", "")
+    env = {"PATH": os.pathsep.join(filter(None, [str(venv / "bin"), path]))}
     result = run(
         Command(
             argv=(
@@ -506,7 +507,6 @@ def rehearse(
             runner=runner,
             work=work,
             report=report,
-            cache_dir=build_options.cache_dir,
         )
         rows = install_back(ctx, manifest, work / "release" / tag if host else dist)
     report("stopped the local index")
