@@ -78,7 +78,7 @@ def test_preflight_passes_and_says_what_stays_off_the_index(
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["findings"] == []
-    assert len(doc["index"]) == 10
+    assert len(doc["index"]) == 11  # ten wheels and the sdist
     kept = doc["kept_from_index"]
     assert [k["name"].split("-py3-none-")[1] for k in kept] == [
         "manylinux_2_36_loongarch64.musllinux_1_2_loongarch64.whl"
@@ -116,7 +116,7 @@ def test_preflight_lists_every_problem_at_once_and_uploads_nothing(
     assert (wheels[0], "sha256") in checks
     assert (f"{wheels[1]}.minisig", "signature:minisign") in checks
     assert (wheels[2], "index") in checks
-    assert sum(f["check"] == "size" for f in findings) == 10
+    assert sum(f["check"] == "size" for f in findings) == 11
     assert "nothing uploaded" in result.stderr
     assert sorted(p.name for p in server.packages.iterdir()) == [wheels[2]]
     assert not (release / "publish-journal.json").exists()
@@ -125,7 +125,7 @@ def test_preflight_lists_every_problem_at_once_and_uploads_nothing(
 def test_publish_uploads_each_file_once_reads_it_back_and_resumes_without_repeats(
     release: Path, keys: Path, server: LocalIndex
 ) -> None:
-    """All ten index-bound wheels arrive with their sha256; a second run is refused or a no-op."""
+    """The wheels and the sdist arrive with their sha256; a rerun is refused, a resume a no-op."""
     result = _publish(release, keys, server, "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -144,7 +144,7 @@ def test_publish_uploads_each_file_once_reads_it_back_and_resumes_without_repeat
     resumed = _publish(release, keys, server, "--resume", "--json")
     assert resumed.returncode == 0, resumed.stderr
     # The index, asked about every file, has them all: nothing is uploaded again.
-    assert resumed.stderr.count("on the index already") == 10
+    assert resumed.stderr.count("on the index already") == 11
     assert "twine upload" not in resumed.stderr
     assert _served(server) == _index_bound(release)
 
@@ -171,7 +171,7 @@ def test_dry_run_prints_every_upload_and_uploads_nothing(
     """--dry-run runs preflight, prints each twine command, and leaves the index empty."""
     result = _publish(release, keys, server, "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("-m twine upload --non-interactive") == 10
+    assert result.stderr.count("-m twine upload --non-interactive") == 11
     assert server.password not in result.stdout + result.stderr
     assert _served(server) == {}
     assert not (release / "publish-journal.json").exists()

@@ -43,7 +43,7 @@ def test_the_build_makes_the_sdist_and_the_release_ships_it(
 
 
 def _forged_sdist(folder: Path, pkg_info: bytes) -> None:
-    """Replace the sdist with one whose PKG-INFO says otherwise, and rehash it as an attacker would."""
+    """Replace the sdist with one whose PKG-INFO says otherwise; rehash it as an attacker would."""
     path = folder / SDIST
     with tarfile.open(path, "w:gz") as archive:
         for name, data in (
@@ -84,17 +84,20 @@ def _project_whose_sdist_misses_a_file(folder: Path) -> Path:
     project = Path(shutil.copytree(EXAMPLE, folder))
     cargo = project / "Cargo.toml"
     cargo.write_text(
-        cargo.read_text().replace("publish = false\n", 'publish = false\nexclude = ["src/motd.txt"]\n')
+        cargo.read_text().replace(
+            "publish = false\n", 'publish = false\nexclude = ["src/motd.txt"]\n'
+        )
     )
     (project / "src" / "motd.txt").write_text("have a nice day\n")
     main = project / "src" / "main.rs"
-    main.write_text(main.read_text() + '\n#[allow(dead_code)]\nconst MOTD: &str = include_str!("motd.txt");\n')
+    main.write_text(
+        main.read_text() + '\n#[allow(dead_code)]\nconst MOTD: &str = include_str!("motd.txt");\n'
+    )
     return project
 
 
 def test_the_rehearsal_builds_the_sdist_back_and_catches_a_missing_file(tmp_path: Path) -> None:
-    """pip builds the sdist from the local index and the binary runs; an sdist without a file
-    the build needs fails the rehearsal (exit 14), where the wheels alone would have passed."""
+    """The sdist builds back from the index and runs; one missing a needed file fails (exit 14)."""
     work = tmp_path / "good"
     result = castoff(
         "rehearse", "--config", CONFIG, "--target", "sdist", "--build-dir", str(work / "build"),
