@@ -27,6 +27,8 @@ __all__ = ["CHECKSUMS_FILE"]
 SDIST = "sdist"
 # The runner of the sdist job: `maturin sdist` needs no particular machine.
 SDIST_RUNNER = "ubuntu-latest"
+# How its build manifest says it was made.
+SDIST_METHOD = "maturin-sdist"
 
 
 def sdist_filename(name: str, version: str) -> str:
@@ -360,14 +362,23 @@ def _plan_from(f: Field) -> ReleasePlan:
     project.only(("name", "version", "binaries"))
     name = project.key("name").project()
     version = project.key("version").version()
+    sdist = _sdist_from(f.key("sdist"), name, version)
+    artifacts = tuple(_artifact_from(a) for a in f.key("artifacts").items())
+    listed = [a.name for a in artifacts if a.kind == "sdist"]
+    if listed != ([sdist.name] if sdist else []):
+        # Executors find the sdist by its job: the two must name the one file.
+        f.key("artifacts").fail(
+            f"lists the sdist files {', '.join(listed) or 'none'}, but its sdist is "
+            f"{sdist.name if sdist else 'none'}."
+        )
     return ReleasePlan(
         schema_version=SCHEMA_VERSION,
         name=name,
         version=version,
         binaries=tuple(b.file_name() for b in project.key("binaries").items()),
         jobs=tuple(_job_from(j) for j in f.key("jobs").items()),
-        artifacts=tuple(_artifact_from(a) for a in f.key("artifacts").items()),
-        sdist=_sdist_from(f.key("sdist"), name, version),
+        artifacts=artifacts,
+        sdist=sdist,
     )
 
 

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tarfile
 import time
-import tomllib
 import urllib.error
 import urllib.request
 import zipfile
@@ -21,8 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-
+from castoff.assemble.contents import ContentsError, read_sdist
 from castoff.build.builder import BuildOptions
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import HostTools, smoke_plan
@@ -330,40 +328,46 @@ def run_archive(ctx: InstallBack, triple: str, archive: Path, runs_as: str) -> s
     return _run_binary(ctx, runs_as, found[0])
 
 
-def _build_requirements(sdist: Path, folder: str) -> list[str]:
-    """Return the sdist's [build-system] requires, each checked as a requirement."""
-    with tarfile.open(sdist, "r:gz") as opened:
-        member = opened.extractfile(f"{folder}/pyproject.toml")
-        data = tomllib.loads(member.read().decode("utf-8")) if member else {}
-    requires = data.get("build-system", {}).get("requires", [])
-    try:
-        return [str(Requirement(r)) for r in requires if isinstance(r, str)]
-    except InvalidRequirement as exc:
-        raise CastoffError(f"{sdist.name}: pyproject.toml: build-system.requires: {exc}") from None
-
-
 def install_sdist(ctx: InstallBack, sdist: Path) -> str:
     """Build the sdist from the index with pip, as a user without a wheel would; run the binary."""
+    try:
+        # Checked at assemble already; read again, as this is the copy pip gets.
+        read = read_sdist(
+            sdist, folder=sdist.name.removesuffix(".tar.gz"), project=ctx.project,
+            version=ctx.version,
+        )  # fmt: skip
+    except ContentsError as exc:
+        return f"failed: {sdist.name} {exc.problem}"
+    except OSError as exc:
+        return f"failed: {sdist.name} cannot be read ({exc.strerror or exc})"
     venv = ctx.work / "installs" / "sdist" / "pip-venv"
     run = ctx.runner.run
     run(Command(argv=(sys.executable, "-m", "venv", str(venv))), log=lambda _: None)
     python = str(venv / "bin" / "python")
-    pip = (python, "-m", "pip", "install", "--disable-pip-version-check")
     # The build backend (maturin) comes from the index this machine's pip is set up with, as it
     # does for any user; the project itself only from the local index, and never as a wheel.
-    requires = _build_requirements(sdist, sdist.name.removesuffix(".tar.gz"))
-    backend = run(Command(argv=(*pip, *requires)), check=False, log=lambda _: None)
+    requires = read.build_requires
+    backend = run(
+        Command(argv=(python, "-m", "pip", "install", "--disable-pip-version-check", *requires)),
+        check=False,
+        log=lambda _: None,
+    )
     if backend.returncode != 0:
         return f"failed: pip could not install the build requirements {', '.join(requires)}"
     # maturin's build backend runs the maturin on PATH: the venv's own, as for a user who
-    # activated it. No shared cargo target folder: cargo would reuse what an earlier build
-    # compiled, and a file missing from the sdist would go unnoticed.
+    # activated it. A new cargo target folder: one an earlier build filled would hide a file
+    # missing from the sdist. --isolated: no pip config or PIP_* variable adds another index.
     path = ctx.runner.base_env.get("PATH", "")
-    env = {"PATH": os.pathsep.join(filter(None, [str(venv / "bin"), path]))}
+    env = {
+        "PATH": os.pathsep.join(filter(None, [str(venv / "bin"), path])),
+        "CARGO_TARGET_DIR": str(venv.parent / "cargo-target"),
+        "MATURIN_PEP517_ARGS": "",
+    }
     result = run(
         Command(
             argv=(
-                *pip, "--no-cache-dir", "--no-binary", ":all:", "--no-build-isolation",
+                python, "-m", "pip", "--isolated", "install", "--disable-pip-version-check",
+                "--no-cache-dir", "--no-binary", ":all:", "--no-build-isolation",
                 "--index-url", ctx.index_url, _spec(ctx),
             ),
             env=env,
@@ -371,12 +375,12 @@ def install_sdist(ctx: InstallBack, sdist: Path) -> str:
         check=False,
         log=lambda _: None,
     )  # fmt: skip
+    if result.returncode != 0:
+        return f"failed: pip could not build and install {_spec(ctx)} from its sdist"
     host = ctx.tools.host_triple or ""
     if host not in TARGETS:
-        return f"built; not run: castoff does not know this machine's triple {host!r}"
-    return _installed(
-        ctx, host, "pip (from the sdist)", result.returncode, venv / "bin" / ctx.binary
-    )
+        return f"failed: castoff does not know this machine's triple {host!r}, to run what it built"
+    return _installed(ctx, host, "pip (from the sdist)", 0, venv / "bin" / ctx.binary)
 
 
 def install_back(ctx: InstallBack, manifest: ReleaseManifest, release: Path) -> list[Row]:

@@ -33,6 +33,7 @@ def _manifests(out: Path) -> dict[str, dict[str, Any]]:
     return {
         p.parent.name: json.loads(p.read_text(encoding="utf-8"))
         for p in sorted(out.glob("*/manifest.json"))
+        if p.parent.name != "sdist"
     }
 
 

@@ -118,4 +118,6 @@ def test_the_rehearsal_builds_the_sdist_back_and_catches_a_missing_file(tmp_path
     assert result.returncode == 14, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     [row] = json.loads(result.stdout)["targets"]
-    assert row["pip"].startswith("failed: pip (from the sdist) could not install"), row
+    assert row["pip"].startswith("failed: pip could not build and install castoff-hello==0.1.0"), (
+        row
+    )

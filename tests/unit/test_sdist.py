@@ -264,6 +264,7 @@ def test_a_plan_naming_another_sdist_is_refused(config: Config) -> None:
     with pytest.raises(PlanError, match=r"castoff_hello-0\.1\.0\.tar\.gz"):
         ReleasePlan.from_json(json.dumps(data))
     data["sdist"] = None
+    data["artifacts"] = [a for a in data["artifacts"] if a["kind"] != "sdist"]
     assert ReleasePlan.from_json(json.dumps(data)).sdist is None
 
 
@@ -331,3 +332,89 @@ def test_an_index_that_serves_another_sdist_of_the_version_refuses_ours() -> Non
         )
     }
     assert index_findings([ours], older, now, "1.0") == []
+
+
+def test_a_huge_pax_header_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    """Tarfile reads a pax header whole: a small file claiming a huge one is stopped unpacking."""
+    path = tmp_path / SDIST_NAME
+    info = _member(f"{FOLDER}/PKG-INFO", size=len(PKG_INFO))
+    info.pax_headers = {"comment": "x" * (80 << 20)}
+    with (
+        gzip.open(path, "wb") as raw,
+        tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        tar.addfile(info, io.BytesIO(PKG_INFO))
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(ContentsError, match="decompression bomb"):
+        _read(path)
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "match"),
+    [
+        (b'[build-system]\nrequires = "maturin"\n', "no \\[build-system\\] requires list"),
+        (b"build-system = 1\n", "no \\[build-system\\] requires list"),
+        (b"[build-system]\nrequires = []\n", "no \\[build-system\\] requires list"),
+        (b"[build-system\n", "not UTF-8 TOML"),
+        (b"\xff\xfe", "not UTF-8 TOML"),
+        (b'[build-system]\nrequires = ["maturin @ https://evil.invalid/m.whl"]\n', "names a URL"),
+        (b'[build-system]\nrequires = ["--index-url=https://evil.invalid"]\n', "not a requirement"),
+    ],
+)
+def test_build_requirements_pip_could_not_use_safely_are_refused(
+    tmp_path: Path, pyproject: bytes, match: str
+) -> None:
+    """The rehearsal installs the sdist's build requirements: only a list of plain ones passes."""
+    members = [
+        (_member(f"{FOLDER}/PKG-INFO"), PKG_INFO),
+        (_member(f"{FOLDER}/pyproject.toml"), pyproject),
+    ]
+    with pytest.raises(ContentsError, match=match):
+        _read(_sdist(tmp_path, members))
+
+
+def test_a_file_named_as_the_folder_and_non_utf8_pkg_info_are_refused(tmp_path: Path) -> None:
+    """Pip cannot unpack a file where the folder goes; PKG-INFO that is not text is named."""
+    members = [(_member(FOLDER), b"x"), (_member(f"{FOLDER}/PKG-INFO"), PKG_INFO)]
+    with pytest.raises(ContentsError, match="a file where the sdist's folder is"):
+        _read(_sdist(tmp_path, members))
+    members = [
+        (_member(f"{FOLDER}/PKG-INFO"), b"Name: \xff\n"),
+        (_member(f"{FOLDER}/pyproject.toml"), PYPROJECT),
+    ]
+    with pytest.raises(ContentsError, match="PKG-INFO is not UTF-8"):
+        _read(_sdist(tmp_path, members))
+
+
+def test_the_build_requirements_are_read(tmp_path: Path) -> None:
+    """What pip needs to build it comes back checked and normalized."""
+    sdist = read_sdist(_sdist(tmp_path), folder=FOLDER, project="demo-tool", version="1.0")
+    assert sdist.build_requires == ("maturin<2,>=1.8",)
+
+
+def test_a_plan_whose_sdist_and_artifacts_disagree_is_refused(config: Config) -> None:
+    """The sdist job and the sdist artifact name one file, or the plan is refused."""
+    honest = json.loads(build_plan(config).to_json())
+    for change in ("no job", "no artifact", "renamed", "two"):
+        data = json.loads(json.dumps(honest))
+        artifact = next(a for a in data["artifacts"] if a["kind"] == "sdist")
+        if change == "no job":
+            data["sdist"] = None
+        elif change == "no artifact":
+            data["artifacts"].remove(artifact)
+        elif change == "renamed":
+            artifact["name"] = "other-9.tar.gz"
+        else:
+            data["artifacts"].append(dict(artifact))
+        with pytest.raises(PlanError, match="lists the sdist files"):
+            ReleasePlan.from_json(json.dumps(data))
+
+
+def test_audit_leaves_the_sdist_alone(tmp_path: Path) -> None:
+    """An sdist holds no binaries: a folder's audit skips it, and naming it says why."""
+    from castoff.assemble.audit import audit_paths  # noqa: PLC0415
+
+    _sdist(tmp_path)
+    assert audit_paths([tmp_path]) == ([], [])
+    with pytest.raises(UsageError, match="is an sdist"):
+        audit_paths([tmp_path / SDIST_NAME])

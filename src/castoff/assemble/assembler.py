@@ -53,7 +53,15 @@ from castoff.manifest import (
     format_checksums,
     previous_artifacts,
 )
-from castoff.plan import SDIST, Artifact, BuildJob, ReleasePlan, archive_folder, wheel_filename
+from castoff.plan import (
+    SDIST,
+    SDIST_METHOD,
+    Artifact,
+    BuildJob,
+    ReleasePlan,
+    archive_folder,
+    wheel_filename,
+)
 
 CONTRACT_KINDS = ("archive", "checksum")
 __all__ = ["RELEASE_MANIFEST", "Input", "assemble", "check_contract", "collect", "make_alias"]
@@ -170,6 +178,12 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
                 f"{where}: built from commit {m.source_commit}, the other builds from "
                 f"{', '.join(sorted(str(c) for c in commits))}.",
                 hint="Assemble the builds of one commit: a release is made from one source.",
+            )
+        if m.target == SDIST and (m.method, m.std, m.smoke) != (SDIST_METHOD, "none", ()):
+            raise AssembleError(
+                f"{where}: says the sdist was made by {m.method[:40]!r} (std {m.std[:20]!r}, "
+                f"{len(m.smoke)} smoke-runs); castoff makes it with {SDIST_METHOD} alone.",
+                hint="Build it again with `castoff build --target sdist`.",
             )
         expected = planned[m.target]
         listed = {a.name: (a.kind, tuple(sorted(a.platform_tags))) for a in m.artifacts}

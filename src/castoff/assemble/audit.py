@@ -10,6 +10,7 @@ from pathlib import Path
 from castoff.assemble.contents import ContentsError, Member, read_archive, read_wheel
 from castoff.assemble.elf import ElfFacts
 from castoff.errors import AuditError, UsageError
+from castoff.pypi import is_sdist_filename
 from castoff.targets import TARGETS, Elf, Target, parse_linux_tag
 
 EF_ARM_ABI_FLOAT_HARD = 0x400
@@ -231,10 +232,18 @@ def audit_paths(paths: Sequence[Path]) -> tuple[list[str], list[Finding]]:
             files += sorted(
                 p
                 for p in path.rglob("*")
-                if p.name.endswith((".whl", ".tar.gz", ".zip")) and p.is_file()
+                if p.name.endswith((".whl", ".tar.gz", ".zip"))
+                and not is_sdist_filename(p.name)
+                and p.is_file()
             )
         elif not path.is_file():
             raise UsageError(f"{path}: not a file or folder.", hint="Name wheels or archives.")
+        elif is_sdist_filename(path.name):
+            raise UsageError(
+                f"{path}: is an sdist; it holds sources, not binaries, so there is nothing to "
+                "audit (assemble and preflight read it whole).",
+                hint="Name wheels, archives or folders.",
+            )
         else:
             files.append(path)
     findings: list[Finding] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import gzip
 import hashlib
 import re
@@ -18,6 +19,7 @@ import stat
 import struct
 import tarfile
 import tempfile
+import tomllib
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -25,8 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import IO, BinaryIO, Literal, cast
+from typing import IO, BinaryIO, Literal, NoReturn, cast
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag
 from packaging.utils import (
     InvalidWheelFilename,
@@ -42,6 +45,10 @@ MAX_MEMBER_BYTES = 1 << 30
 MAX_TOTAL_BYTES = 4 << 30
 MAX_MEMBERS = 20_000
 MAX_METADATA_BYTES = 4 << 20
+# warehouse's decompression-bomb rule for zips: over 64 MiB unpacked and 50 times the packed
+# size. castoff applies it to every .tar.gz it reads (tarfile has no limit of its own).
+UNPACK_RATIO = 50
+UNPACK_FLOOR = 64 << 20
 # Members up to this size stay in memory while they are checked; bigger ones go to disk.
 SPOOL_BYTES = 16 << 20
 _CHUNK = 1 << 20
@@ -381,6 +388,59 @@ def _check_programs(programs: Sequence[Member], wanted: Sequence[str], expected:
             raise ContentsError(f"{_show(name)} {member.elf_problem}")
 
 
+class _Bounded:
+    """A gzip stream that refuses to unpack past a limit.
+
+    tarfile reads a pax or GNU long-name header whole, at the size the header claims, before
+    any member is seen: only the stream itself can stop a small file that unpacks to gigabytes.
+    """
+
+    def __init__(self, raw: gzip.GzipFile, limit: int) -> None:
+        self.raw = raw
+        self.limit = limit
+
+    def _refuse(self) -> NoReturn:
+        raise ContentsError(
+            f"unpacks to more than {self.limit >> 20} MiB, over {UNPACK_RATIO} times its own "
+            "size: a decompression bomb by warehouse's rule"
+        )
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = self.limit - self.raw.tell()
+        wanted = left + 1 if size is None or size < 0 else min(size, left + 1)
+        data = self.raw.read(max(0, wanted))
+        if self.raw.tell() > self.limit:
+            self._refuse()
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.raw.tell()}.get(whence)
+        if base is None or base + offset > self.limit:
+            # Seeking from the end would unpack everything to find it.
+            self._refuse()
+        return self.raw.seek(base + offset)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+
+def unpack_limit(path: Path) -> int:
+    """Return how much a .tar.gz may unpack to: warehouse's rule of 50 times, at least 64 MiB."""
+    return max(UNPACK_FLOOR, UNPACK_RATIO * path.stat().st_size)
+
+
+@contextmanager
+def open_tar_gz(path: Path) -> Iterator[tarfile.TarFile]:
+    """Open a gzip-compressed tar file whose unpacked stream is bounded by unpack_limit."""
+    with (
+        gzip.GzipFile(path, "rb") as raw,
+        tarfile.open(
+            fileobj=cast("IO[bytes]", _Bounded(raw, unpack_limit(path))), mode="r:"
+        ) as tar,
+    ):
+        yield tar
+
+
 def read_archive(
     path: Path, folder: str | None = None, expected: Expected | None = None
 ) -> list[Member]:
@@ -403,7 +463,7 @@ def _read_tar_archive(path: Path) -> list[Member]:
     members: list[Member] = []
     names: list[str] = []
     total = 0
-    with tarfile.open(path, mode="r:*") as archive:
+    with open_tar_gz(path) as archive:
         while (info := archive.next()) is not None:
             names.append(info.name)
             if len(names) > MAX_MEMBERS:
@@ -530,11 +590,6 @@ def read_sidecar(path: Path, archive: str, digest: str) -> None:
         )
 
 
-# warehouse's decompression-bomb rule for zips: over 64 MiB unpacked and 50 times the packed size.
-SDIST_RATIO = 50
-SDIST_RATIO_FLOOR = 64 << 20
-
-
 @dataclass(frozen=True, kw_only=True)
 class Sdist:
     """What an sdist holds: its PKG-INFO's name, version and metadata version, and its files."""
@@ -543,6 +598,7 @@ class Sdist:
     version: str
     metadata_version: str
     files: tuple[str, ...]  # member names below the sdist's folder
+    build_requires: tuple[str, ...]  # pyproject.toml's [build-system] requires, each checked
 
 
 def read_sdist(path: Path, *, folder: str, project: str, version: str) -> Sdist:
@@ -556,25 +612,17 @@ def read_sdist(path: Path, *, folder: str, project: str, version: str) -> Sdist:
 
 
 def _read_sdist(path: Path, folder: str, project: str, version: str) -> Sdist:
-    limit = max(SDIST_RATIO_FLOOR, SDIST_RATIO * path.stat().st_size)
     names: list[str] = []
     small: dict[str, bytes] = {}
     wanted = {f"{folder}/PKG-INFO", f"{folder}/pyproject.toml"}
-    total = 0
-    # r:gz, not r:*: PyPI takes only gzip-compressed sdists (PEP 625).
-    with tarfile.open(path, mode="r:gz") as archive:
+    # Only gzip: PyPI takes only gzip-compressed sdists (PEP 625).
+    with open_tar_gz(path) as archive:
         while (info := archive.next()) is not None:
             names.append(info.name)
             if len(names) > MAX_MEMBERS:
                 raise ContentsError(f"holds more than {MAX_MEMBERS} members")
             if not _sdist_file(info, folder):
                 continue
-            total += info.size
-            if total > limit:
-                raise ContentsError(
-                    f"unpacks to more than {limit >> 20} MiB, {SDIST_RATIO} times its size: "
-                    "PyPI takes that for a decompression bomb"
-                )
             stream = archive.extractfile(info)
             if stream is None:  # pragma: no cover - regular members always have data
                 raise ContentsError(f"member {_show(info.name)} has no data")
@@ -596,7 +644,43 @@ def _read_sdist(path: Path, folder: str, project: str, version: str) -> Sdist:
                 f"has no {needed} (or one over {MAX_METADATA_BYTES >> 20} MiB); pip builds an "
                 "sdist from its pyproject.toml, and PyPI reads its PKG-INFO"
             )
-    return _sdist_metadata(small[f"{folder}/PKG-INFO"], names, folder, project, version)
+    sdist = _sdist_metadata(small[f"{folder}/PKG-INFO"], names, folder, project, version)
+    requires = _build_requires(small[f"{folder}/pyproject.toml"])
+    return dataclasses.replace(sdist, build_requires=requires)
+
+
+def _build_requires(raw: bytes) -> tuple[str, ...]:
+    """Return pyproject.toml's build requirements: a list of plain requirements, no URLs."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ContentsError(f"pyproject.toml is not UTF-8 TOML ({exc})") from None
+    system = data.get("build-system")
+    requires = system.get("requires") if isinstance(system, dict) else None
+    if (
+        not isinstance(requires, list)
+        or not requires
+        or not all(isinstance(r, str) for r in requires)
+    ):
+        raise ContentsError(
+            "pyproject.toml has no [build-system] requires list of strings, which pip needs "
+            "to build it"
+        )
+    checked = []
+    for text in requires:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            raise ContentsError(
+                f"pyproject.toml: build-system.requires has {text[:60]!r}, not a requirement"
+            ) from None
+        if requirement.url:
+            # pip would fetch it from anywhere, not from an index.
+            raise ContentsError(
+                f"pyproject.toml: build-system.requires names a URL ({text[:60]!r})"
+            )
+        checked.append(str(requirement))
+    return tuple(checked)
 
 
 def _sdist_file(info: tarfile.TarInfo, folder: str) -> bool:
@@ -608,6 +692,8 @@ def _sdist_file(info: tarfile.TarInfo, folder: str) -> bool:
         raise ContentsError(f"member {_show(info.name)} is not inside {folder}/")
     if info.isdir():
         return False
+    if info.name.rstrip("/") == folder:
+        raise ContentsError(f"member {_show(info.name)} is a file where the sdist's folder is")
     if not info.isreg():
         # pip would unpack a link that points anywhere; maturin writes none.
         what = "a link" if info.issym() or info.islnk() else "not a regular file"
@@ -618,7 +704,11 @@ def _sdist_file(info: tarfile.TarInfo, folder: str) -> bool:
 def _sdist_metadata(
     raw: bytes, names: Sequence[str], folder: str, project: str, version: str
 ) -> Sdist:
-    headers = _headers(raw.decode("utf-8"), "PKG-INFO")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ContentsError("PKG-INFO is not UTF-8 text") from None
+    headers = _headers(text, "PKG-INFO")
     metadata_version = _one(headers, "Metadata-Version", "PKG-INFO")
     name = _one(headers, "Name", "PKG-INFO")
     if canonicalize_name(name) != canonicalize_name(project):
@@ -630,4 +720,7 @@ def _sdist_metadata(
     if found != Version(version) or str(found) != version:
         raise ContentsError(f"PKG-INFO says version {str(found)[:40]}, not {version}")
     files = tuple(n.removeprefix(folder + "/") for n in names if n.rstrip("/") != folder)
-    return Sdist(name=name, version=version, metadata_version=metadata_version, files=files)
+    return Sdist(
+        name=name, version=version, metadata_version=metadata_version, files=files,
+        build_requires=(),
+    )  # fmt: skip

@@ -15,12 +15,11 @@ from castoff.build.toolchains import INSTALL_BUILD_PYTHON, HostTools
 from castoff.errors import BuildError, ToolMissingError
 from castoff.folders import check_claimable, mark
 from castoff.manifest import MANIFEST_SCHEMA_VERSION, PARTIAL_MANIFEST, PartialManifest
-from castoff.plan import SDIST, ReleasePlan, SdistJob
+from castoff.plan import SDIST, SDIST_METHOD, ReleasePlan, SdistJob
 from castoff.runner import Command, CommandFailedError, Runner
 
 # Where maturin writes, inside the folder; the sdist is moved out of it once checked.
 _STAGING = ".sdist"
-METHOD = "maturin-sdist"
 
 
 def sdist_command(tools: HostTools, out: Path, project_dir: Path) -> Command:
@@ -115,7 +114,7 @@ def build_sdist(
         name=plan.name,
         version=plan.version,
         target=SDIST,
-        method=METHOD,
+        method=SDIST_METHOD,
         std="none",
         cache_key=key,
         source_commit=source_commit,

@@ -53,6 +53,10 @@ def _version_of(filename: str) -> Version | None:
     try:
         if filename.endswith(".whl"):
             return parse_wheel_filename(filename)[1]
+        for legacy in (".tar.bz2", ".tgz"):
+            # Sdists of old releases, which packaging does not parse: named the same way.
+            if filename.endswith(legacy):
+                filename = filename.removesuffix(legacy) + ".tar.gz"
         return parse_sdist_filename(filename)[1]
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
@@ -127,11 +131,12 @@ def _names_and_tags(
             findings += _sdist_findings(dist, manifest, artifact) + _size_finding(artifact, config)
             continue
         if artifact.kind != "wheel" or not name.endswith(".whl"):
-            findings.append(
-                Finding(
-                    file=name, check="filename", problem="only wheels and the sdist go to the index"
-                )
+            problem = (
+                "an sdist is a .tar.gz (PEP 625)"
+                if artifact.kind == "sdist"
+                else "only wheels and the sdist go to the index"
             )
+            findings.append(Finding(file=name, check="filename", problem=problem))
             continue
         try:
             project, version, _, tags = parse_wheel_filename(name)
@@ -200,7 +205,7 @@ def index_findings(
     other_sdists = [
         f.filename
         for f in release
-        if f.filename.endswith((".tar.gz", ".zip")) and f.filename not in ours
+        if f.filename.endswith((".tar.gz", ".zip", ".tar.bz2", ".tgz")) and f.filename not in ours
     ]
     findings += [
         Finding(
@@ -309,7 +314,7 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
     kept = [
         {"name": a.name, "reason": a.reason_off("pypi") or "not bound for the index"}
         for a in manifest.artifacts
-        if a.kind == "wheel" and "pypi" not in a.destinations
+        if a.kind in ("wheel", "sdist") and "pypi" not in a.destinations
     ]
     doc: dict[str, object] = {
         "dist": str(dist),

@@ -69,8 +69,8 @@ class KeylessSigner(Protocol):
     def attest(self, files: Sequence[Path], predicate: Path) -> None:
         """Write <file>.sigstore.json: an in-toto statement about the file with this predicate."""
 
-    def attest_dists(self, wheels: Sequence[Path]) -> None:
-        """Write <wheel>.publish.attestation: the PEP 740 attestation twine uploads."""
+    def attest_dists(self, dists: Sequence[Path]) -> None:
+        """Write <dist>.publish.attestation: the PEP 740 attestation twine uploads."""
 
 
 class AmbientSigstore:
@@ -105,9 +105,9 @@ class AmbientSigstore:
         argv = (sys.executable, "-m", "sigstore", "attest", "--predicate-type", SLSA_PROVENANCE)
         self._run((*argv, "--predicate", str(predicate), "--overwrite", *map(str, files)), files)
 
-    def attest_dists(self, wheels: Sequence[Path]) -> None:
-        """Run `pypi-attestations sign` over the wheels."""
-        self._run((sys.executable, "-m", "pypi_attestations", "sign", *map(str, wheels)), wheels)
+    def attest_dists(self, dists: Sequence[Path]) -> None:
+        """Run `pypi-attestations sign` over the wheels and the sdist."""
+        self._run((sys.executable, "-m", "pypi_attestations", "sign", *map(str, dists)), dists)
 
 
 class SigstoreSigner:
