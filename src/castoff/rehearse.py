@@ -243,6 +243,11 @@ def _spec(ctx: InstallBack) -> str:
     return f"{ctx.project}=={ctx.version}"
 
 
+# The installs below read nothing but the local index: pip --isolated and uv --no-config ignore
+# config files (and pip its PIP_* variables) that could add another index or a find-links folder
+# and so install the project from somewhere else.
+
+
 def install_native(ctx: InstallBack, triple: str) -> tuple[str, str]:
     """Install into fresh venvs with pip and with uv, as a user of this machine would; run it."""
     folder = ctx.work / "installs" / "native"
@@ -252,8 +257,9 @@ def install_native(ctx: InstallBack, triple: str) -> tuple[str, str]:
     pip = run(
         Command(
             argv=(
-                str(pip_venv / "bin" / "python"), "-m", "pip", "install", "--no-cache-dir",
-                "--disable-pip-version-check", "--index-url", ctx.index_url, _spec(ctx),
+                str(pip_venv / "bin" / "python"), "-m", "pip", "--isolated", "install",
+                "--no-cache-dir", "--disable-pip-version-check", "--index-url", ctx.index_url,
+                _spec(ctx),
             )
         ),
         check=False,
@@ -264,7 +270,8 @@ def install_native(ctx: InstallBack, triple: str) -> tuple[str, str]:
     uv_result = run(
         Command(
             argv=(
-                *uv, "pip", "install", "--no-cache", "--python", str(uv_venv / "bin" / "python"),
+                *uv, "pip", "install", "--no-config", "--no-cache",
+                "--python", str(uv_venv / "bin" / "python"),
                 "--index-url", ctx.index_url, _spec(ctx),
             )
         ),
@@ -284,7 +291,7 @@ def install_foreign(ctx: InstallBack, triple: str, tag: str, runs_as: str) -> tu
     pip = ctx.runner.run(
         Command(
             argv=(
-                sys.executable, "-m", "pip", "install", "--no-cache-dir", "--no-deps",
+                sys.executable, "-m", "pip", "--isolated", "install", "--no-cache-dir", "--no-deps",
                 "--disable-pip-version-check", "--only-binary=:all:", "--target", str(pip_dir),
                 "--platform", tag, "--python-version", PYTHON_VERSION, "--implementation", "py",
                 "--index-url", ctx.index_url, _spec(ctx),
@@ -300,8 +307,8 @@ def install_foreign(ctx: InstallBack, triple: str, tag: str, runs_as: str) -> tu
     uv = ctx.runner.run(
         Command(
             argv=(
-                sys.executable, "-m", "uv", "pip", "install", "--no-cache", "--no-deps",
-                "--target", str(uv_dir), "--python-platform", platform,
+                sys.executable, "-m", "uv", "pip", "install", "--no-config", "--no-cache",
+                "--no-deps", "--target", str(uv_dir), "--python-platform", platform,
                 "--python-version", PYTHON_VERSION, "--index-url", ctx.index_url, _spec(ctx),
             )
         ),

@@ -153,6 +153,11 @@ def test_source_hash_changes_with_sources_not_with_outputs(tmp_path: Path) -> No
     assert source_tree_sha256(tmp_path) == before
     (tmp_path / "src" / "main.rs").write_text("fn main() { println!() }")
     assert source_tree_sha256(tmp_path) != before
+    # But the project's cargo config counts: it says where the dependencies come from.
+    before = source_tree_sha256(tmp_path)
+    (tmp_path / ".cargo").mkdir()
+    (tmp_path / ".cargo" / "config.toml").write_text("[net]\noffline = true\n")
+    assert source_tree_sha256(tmp_path) != before
 
 
 def test_cache_key_depends_on_every_input(example_pyproject: Path) -> None:

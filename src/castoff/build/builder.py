@@ -73,12 +73,19 @@ StepReport = Callable[[str, str], None]  # (target, its step now): drawn as one 
 
 
 def source_tree_sha256(project_dir: Path, exclude: Sequence[Path] = ()) -> str:
-    """Hash a project's source files (names and bytes), skipping outputs and hidden folders."""
+    """Hash a project's source files (names and bytes), skipping outputs and hidden folders.
+
+    But for .cargo/config.toml (and .cargo/config): cargo reads it, where dependencies come from
+    and how they are built, and maturin ships it in the sdist.
+    """
     digest = hashlib.sha256()
     excluded = {p.resolve() for p in exclude}
     for path in sorted(project_dir.rglob("*")):
         relative = path.relative_to(project_dir)
-        if any(part.startswith(".") or part in _NOT_SOURCE for part in relative.parts):
+        cargo_config = relative.parts in ((".cargo", "config.toml"), (".cargo", "config"))
+        if not cargo_config and any(
+            part.startswith(".") or part in _NOT_SOURCE for part in relative.parts
+        ):
             continue
         if path.resolve() in excluded or any(
             parent in excluded for parent in path.resolve().parents
