@@ -647,34 +647,14 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
         assert source is not None  # noqa: S101 - config validated aliases
         source_name = archive_filename(config.archive_name, alias.source, source.archive)
         artifacts += _archive_artifacts(config, alias.to, source.archive, source_name)
-    sums = CHECKSUMS_FILE
-    destinations, excluded = _route({"github": _github_reason(config), "pypi": _NOT_FOR_PYPI})
-    artifacts.append(
-        Artifact(
-            name=sums,
-            kind="checksum",
-            target=None,
-            destinations=destinations,
-            excluded=excluded,
-            alias_of=None,
-            platform_tags=(),
-            signatures=signatures_for(config, sums, "checksum"),
-        )
-    )
+    not_for_pypi: dict[Destination, str | None] = {
+        "github": _github_reason(config),
+        "pypi": _NOT_FOR_PYPI,
+    }
+    artifacts.append(_release_file(config, CHECKSUMS_FILE, "checksum", not_for_pypi))
     # Written and signed by `castoff sign`: its subjects are every file above, with sha256.
     provenance = provenance_filename(config.name, config.version)
-    artifacts.append(
-        Artifact(
-            name=provenance,
-            kind="provenance",
-            target=None,
-            destinations=destinations,
-            excluded=excluded,
-            alias_of=None,
-            platform_tags=(),
-            signatures=signatures_for(config, provenance, "provenance"),
-        )
-    )
+    artifacts.append(_release_file(config, provenance, "provenance", not_for_pypi))
     _check_name_lengths(config, artifacts)
     return ReleasePlan(
         schema_version=SCHEMA_VERSION,
@@ -693,16 +673,25 @@ def _sdist_artifact(config: Config, name: str) -> Artifact:
         if config.publish.pypi.enabled
         else "publishing to PyPI is off (tool.castoff.publish.pypi.enabled = false)"
     )
-    destinations, excluded = _route({"github": _github_reason(config), "pypi": pypi_reason})
+    return _release_file(
+        config, name, "sdist", {"github": _github_reason(config), "pypi": pypi_reason}
+    )
+
+
+def _release_file(
+    config: Config, name: str, kind: ArtifactKind, wanted: Mapping[Destination, str | None]
+) -> Artifact:
+    """Return a file of the whole release (no target): the sdist, SHA256SUMS, the provenance."""
+    destinations, excluded = _route(wanted)
     return Artifact(
         name=name,
-        kind="sdist",
+        kind=kind,
         target=None,
         destinations=destinations,
         excluded=excluded,
         alias_of=None,
         platform_tags=(),
-        signatures=signatures_for(config, name, "sdist"),
+        signatures=signatures_for(config, name, kind),
     )
 
 
