@@ -117,8 +117,12 @@ def test_every_target_builds_and_runs_on_simulated_ubuntu_runners(
     graph.run()
     artifacts = tmp_path / "runner" / "artifacts"
     assert sorted(p.name for p in artifacts.iterdir()) == sorted(
-        f"castoff-build-{t}" for t in targets
+        f"castoff-build-{t}" for t in [*targets, "sdist"]
     )
+    # The sdist's job: maturin sdist with the runner's rustup cargo.
+    sdist = json.loads((artifacts / "castoff-build-sdist" / "manifest.json").read_text())
+    assert [a["kind"] for a in sdist["artifacts"]] == ["sdist"]
+    assert (sdist["toolchain"]["cargo"] or "").startswith("cargo "), sdist["toolchain"]
     for target in targets:
         manifest = json.loads((artifacts / f"castoff-build-{target}" / "manifest.json").read_text())
         assert manifest["toolchain"]["rustc"].startswith("rustc 1.96.0"), target
