@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import tarfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -418,3 +419,23 @@ def test_audit_leaves_the_sdist_alone(tmp_path: Path) -> None:
     assert audit_paths([tmp_path]) == ([], [])
     with pytest.raises(UsageError, match="is an sdist"):
         audit_paths([tmp_path / SDIST_NAME])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+def test_preflight_does_not_open_an_sdist_that_is_a_fifo_or_a_link(
+    config: Config, tmp_path: Path
+) -> None:
+    """A downloaded release may hold a FIFO (reading it would hang) or a link: neither is read."""
+    import dataclasses  # noqa: PLC0415
+
+    demo = dataclasses.replace(config, name="demo-tool", version="1.0")
+    manifest = _manifest(_artifact(SDIST_NAME, "sdist"))
+    os.mkfifo(tmp_path / SDIST_NAME)
+    [finding] = _names_and_tags(tmp_path, manifest, demo, list(manifest.artifacts))
+    assert (finding.check, finding.problem) == ("sdist", "is not a regular file")
+    (tmp_path / SDIST_NAME).unlink()
+    (tmp_path / "x").mkdir()
+    elsewhere = _sdist(tmp_path / "x")
+    (tmp_path / SDIST_NAME).symlink_to(elsewhere)
+    [finding] = _names_and_tags(tmp_path, manifest, demo, list(manifest.artifacts))
+    assert finding.problem == "is not a regular file"

@@ -62,6 +62,11 @@ def _version_of(filename: str) -> Version | None:
         return None
 
 
+def _plain_file(path: Path) -> bool:
+    """Return whether a path is a regular file, not a link: only those are opened (a FIFO hangs)."""
+    return not path.is_symlink() and path.is_file()
+
+
 def _size_finding(artifact: ReleaseArtifact, config: Config) -> list[Finding]:
     limit = config.publish.pypi.max_file_size
     if artifact.size <= limit:
@@ -92,6 +97,8 @@ def _sdist_findings(
                 "(PEP 625)",
             )
         ]
+    if not _plain_file(dist / name):
+        return [Finding(file=name, check="sdist", problem="is not a regular file")]
     try:
         sdist = read_sdist(
             dist / name,
@@ -278,7 +285,12 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
             )
         )
     findings += _names_and_tags(dist, manifest, config, files)
-    wheels = [dist / a.name for a in manifest.artifacts if a.kind in ("wheel", "sdist")]
+    # Files that are missing, links or not regular are findings of the checks above already.
+    wheels = [
+        dist / a.name
+        for a in manifest.artifacts
+        if a.kind in ("wheel", "sdist") and _plain_file(dist / a.name)
+    ]
     if wheels:
         report(f"twine check --strict: {len(wheels)} distributions")
         result = runner.run(twine.check_command(wheels), check=False, log=lambda _: None)
