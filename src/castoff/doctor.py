@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 from castoff.build import toolchains
 from castoff.build.setup import Machine, plan_setup
-from castoff.build.toolchains import HostTools
-from castoff.plan import ReleasePlan
+from castoff.build.toolchains import INSTALL_BUILD_PYTHON, INSTALL_RUSTUP, HostTools, Missing
+from castoff.plan import SDIST, SDIST_METHOD, ReleasePlan
 from castoff.results import DoctorResult, SigningTool, TargetReadiness
 from castoff.sign import registry
 from castoff.sign.backend import Tool
@@ -23,6 +23,25 @@ def _found(tool: Tool, path: str | None) -> str | None:
             return None
         return None if spec is None else (spec.origin or tool.module)
     return shutil.which(tool.command, path=path)
+
+
+def _sdist_readiness(tools: HostTools) -> TargetReadiness:
+    """Return whether `maturin sdist` runs here: it lists the crate's files with cargo."""
+    missing = []
+    if tools.maturin is None:
+        missing.append(Missing(what="maturin", install=INSTALL_BUILD_PYTHON))
+    if tools.default is None:
+        missing.append(Missing(what="cargo", install=INSTALL_RUSTUP))
+    return TargetReadiness(
+        target=SDIST,
+        buildable=not missing,
+        method=SDIST_METHOD,
+        std="none",
+        why="maturin sdist packs the sources; cargo lists the crate's files",
+        smoke="pip, in the rehearsal",
+        smoke_why="the rehearsal builds it back with pip install --no-binary :all: and runs it",
+        missing=tuple(missing),
+    )
 
 
 def diagnose(
@@ -46,6 +65,8 @@ def diagnose(
                 missing=(*choice.missing, *smoke.missing),
             )
         )
+    if plan.sdist is not None:
+        targets.append(_sdist_readiness(tools))
     # The backends the plan's signatures name: the plan alone says what signing needs.
     backends = dict.fromkeys(s.backend for a in plan.artifacts for s in a.signatures)
     path = env.get("PATH")

@@ -303,3 +303,20 @@ def test_a_known_cause_in_the_build_log_says_what_to_do(tmp_path: Path) -> None:
     log.write_text("error: linking failed: undefined symbol: foo\n")
     assert known_causes(log) == []
     assert known_causes(tmp_path / "absent.log") == []
+
+
+def test_the_sdist_command_and_what_doctor_says_it_needs(tmp_path: Path) -> None:
+    """`maturin sdist` runs with the default toolchain's cargo; doctor names what is missing."""
+    from castoff.build.sdist import sdist_command  # noqa: PLC0415
+    from castoff.doctor import _sdist_readiness  # noqa: PLC0415
+
+    command = sdist_command(TOOLS, tmp_path / "out", tmp_path)
+    assert command.argv == ("/venv/bin/maturin", "sdist", "--out", str(tmp_path / "out"))
+    assert command.env == {"CARGO": "/rustup/cargo"}
+    assert command.cwd == tmp_path
+    ready = _sdist_readiness(TOOLS)
+    assert (ready.target, ready.buildable, ready.missing) == ("sdist", True, ())
+    bare = dataclasses.replace(TOOLS, maturin=None, maturin_version=None, default=None)
+    lacking = _sdist_readiness(bare)
+    assert not lacking.buildable
+    assert [m.what for m in lacking.missing] == ["maturin", "cargo"]
