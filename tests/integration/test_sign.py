@@ -115,9 +115,9 @@ def _sha256(path: Path) -> str:
 
 
 def test_sign_writes_every_signature_and_lists_it_in_the_manifest(signed: Path) -> None:
-    """Each wheel, archive, SHA256SUMS and the provenance has one signature per backend."""
+    """Each wheel, archive, the sdist, SHA256SUMS and the provenance: one signature per backend."""
     manifest = _manifest(signed)
-    signed_kinds = {"wheel", "archive", "provenance"}
+    signed_kinds = {"wheel", "archive", "provenance", "sdist"}
     for artifact in manifest["artifacts"]:
         needs = artifact["kind"] in signed_kinds or artifact["name"] == "SHA256SUMS"
         expected = [artifact["name"] + SUFFIXES[b] for b in KEY_BACKENDS] if needs else []
