@@ -89,7 +89,7 @@ class ReplayKeyless:
     def __init__(self) -> None:
         self.attested: list[list[str]] = []
         self.predicates: list[dict[str, object]] = []
-        self.wheels: list[list[str]] = []
+        self.dists: list[list[str]] = []
 
     def attest(self, files: Sequence[Path], predicate: Path) -> None:
         """Write the recorded bundle beside each file, as `sigstore attest` would name it."""
@@ -98,9 +98,9 @@ class ReplayKeyless:
         for file in files:
             shutil.copy(BUNDLE, f"{file}.sigstore.json")
 
-    def attest_dists(self, wheels: Sequence[Path]) -> None:
-        """Record the call; the release below has no wheels."""
-        self.wheels.append([w.name for w in wheels])
+    def attest_dists(self, dists: Sequence[Path]) -> None:
+        """Record the call (no PEP 740 attestation of the release below was recorded)."""
+        self.dists.append([d.name for d in dists])
 
 
 SIGSTORE_TABLE = """[tool.castoff.sign]
@@ -170,7 +170,9 @@ def test_sigstore_signing_faked_by_replay_is_verified_for_real_and_stops_on_bad_
     # One attest call for everything: the sdist, SHA256SUMS and the provenance statement.
     assert fake.attested == [[BUNDLED.name, "SHA256SUMS", "castoff_hello-0.1.0.intoto.json"]]
     assert fake.predicates[0]["buildDefinition"]["externalParameters"]["version"] == "0.1.0"  # type: ignore[index]
-    assert fake.wheels == []
+    # Named as an sdist is, it is handed to PEP 740 signing too (its manifest calls it an
+    # archive, so no attestation is expected of it below).
+    assert fake.dists == [[BUNDLED.name]]
     problems = caught.value.details["problems"]
     assert isinstance(problems, list)
     # The recorded bundle really is the sdist's: only the other two files are refused.
