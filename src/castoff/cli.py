@@ -130,15 +130,13 @@ def _show_setup(args: argparse.Namespace, setup: SetupPlan, *, ran: bool) -> Non
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from castoff.build.builder import build_all  # noqa: PLC0415
-    from castoff.plan import SDIST  # noqa: PLC0415
     from castoff.results import BuildResult  # noqa: PLC0415
 
     _, plan = _plan(settings)
     runner = _runner(settings.env)
     options = resolve_build(args, settings, "out")
     tools = _tools(runner, settings.env)
-    names = [job.triple for job in plan.jobs] + ([SDIST] if plan.sdist else [])
-    with render.build_progress(names) as report:
+    with render.build_progress(list(plan.build_folders)) as report:
         outcomes = build_all(plan, tools=tools, runner=runner, options=options, report=report)
     result = BuildResult(out=options.out_dir, outcomes=tuple(outcomes))
     if not args.json:

@@ -143,6 +143,11 @@ class ReleasePlan:
         """Return the backends the plan's signatures come from, in the order first named."""
         return tuple(dict.fromkeys(s.backend for a in self.artifacts for s in a.signatures))
 
+    @property
+    def build_folders(self) -> tuple[str, ...]:
+        """Return the names of the plan's build folders: each target's triple, then SDIST."""
+        return (*(job.triple for job in self.jobs), *([SDIST] if self.sdist else []))
+
     def job(self, triple: str) -> BuildJob:
         """Return the job of a planned triple."""
         return next(j for j in self.jobs if j.triple == triple)

@@ -28,7 +28,7 @@ from castoff.config import Config
 from castoff.errors import CastoffError, UsageError
 from castoff.folders import check_claimable, mark
 from castoff.manifest import ReleaseManifest
-from castoff.plan import ReleasePlan
+from castoff.plan import ReleasePlan, sdist_folder
 from castoff.publish.github import FolderRelease
 from castoff.publish.publisher import PublishOptions
 from castoff.release import build_and_assemble, publish_checked
@@ -340,7 +340,7 @@ def install_sdist(ctx: InstallBack, sdist: Path) -> str:
     try:
         # Checked at assemble already; read again, as this is the copy pip gets.
         read = read_sdist(
-            sdist, folder=sdist.name.removesuffix(".tar.gz"), project=ctx.project,
+            sdist, folder=sdist_folder(ctx.project, ctx.version), project=ctx.project,
             version=ctx.version,
         )  # fmt: skip
     except ContentsError as exc:

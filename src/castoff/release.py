@@ -12,7 +12,7 @@ from castoff.build.toolchains import HostTools
 from castoff.config import Config
 from castoff.errors import BuildError, UsageError
 from castoff.manifest import ReleaseManifest
-from castoff.plan import SDIST, ReleasePlan
+from castoff.plan import ReleasePlan
 from castoff.publish.github import FolderRelease, ReleaseHost
 from castoff.publish.preflight import preflight
 from castoff.publish.publisher import STEPS, PublishOptions, publish_release
@@ -77,8 +77,7 @@ def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
             raise BuildError(" ".join(f"[{o.target}] {o.error}" for o in failed))
     report(f"assembling {dist}")
     # Built here: this plan's target folders. Not built (downloaded by CI): whatever is there.
-    built = [job.triple for job in plan.jobs] + [SDIST] * bool(plan.sdist)
-    folders = [build_dir / name for name in built] if build_options else [build_dir]
+    folders = [build_dir / name for name in plan.build_folders] if build_options else [build_dir]
     return assemble(
         plan,
         config,

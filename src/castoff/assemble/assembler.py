@@ -534,10 +534,7 @@ def _assemble_into(
             for a in plan.artifacts
             if a.kind != "provenance"
         ),
-        builds=tuple(
-            BuildRecord.of(by_target[name].manifest)
-            for name in [job.triple for job in plan.jobs] + [SDIST] * bool(plan.sdist)
-        ),
+        builds=tuple(BuildRecord.of(by_target[name].manifest) for name in plan.build_folders),
     )
     manifest.write(out_dir)
     mark(out_dir, "release", [*produced, RELEASE_MANIFEST])

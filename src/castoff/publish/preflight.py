@@ -21,6 +21,7 @@ from castoff.assemble.contents import ContentsError, read_sdist
 from castoff.config import Config
 from castoff.errors import CastoffError, ContractError, PreflightError, PublishError, VerifyError
 from castoff.manifest import ReleaseArtifact, ReleaseManifest
+from castoff.plan import sdist_filename, sdist_folder
 from castoff.publish import index, twine
 from castoff.publish.publisher import pypi_files
 from castoff.pypi import (
@@ -86,7 +87,7 @@ def _sdist_findings(
 ) -> list[Finding]:
     """Check an sdist as warehouse does: PEP 625 name, version, PKG-INFO, metadata version."""
     name = artifact.name
-    expected = f"{canonical_wheel_name(manifest.name)}-{manifest.version}.tar.gz"
+    expected = sdist_filename(manifest.name, manifest.version)
     if name != expected:
         # warehouse takes other spellings that normalize alike; castoff writes only this one.
         return [
@@ -102,7 +103,7 @@ def _sdist_findings(
     try:
         sdist = read_sdist(
             dist / name,
-            folder=expected.removesuffix(".tar.gz"),
+            folder=sdist_folder(manifest.name, manifest.version),
             project=manifest.name,
             version=manifest.version,
         )
