@@ -21,6 +21,7 @@ from castoff.settings import Settings, resolve, resolve_build, resolve_workflows
 # Commands import what they use when they run: `castoff retag` should not pay for rich's
 # progress bars or the build machinery at start-up (start-up was most of a retag's time).
 if TYPE_CHECKING:
+    from castoff.build.cibuildwheel import ExtensionTools
     from castoff.build.setup import SetupPlan
     from castoff.build.toolchains import HostTools
     from castoff.config import Config
@@ -66,6 +67,17 @@ def _tools(runner: Runner, env: Mapping[str, str]) -> HostTools:
     return toolchains.probe(runner, env)
 
 
+def _extension_tools(
+    runner: Runner, settings: Settings, plan: ReleasePlan, tools: HostTools
+) -> ExtensionTools | None:
+    """Return what an extension's builds need here, probed only for a plan that has them."""
+    if not plan.extensions:
+        return None
+    from castoff.build import cibuildwheel  # noqa: PLC0415
+
+    return cibuildwheel.probe(runner, settings.env, settings.cache_dir, docker=tools.docker)
+
+
 def _show(args: argparse.Namespace, result: Result, human: Callable[[Any], None]) -> int:
     """Print a result: JSON for --json, else what people read."""
     if args.json:
@@ -93,8 +105,10 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from castoff.doctor import diagnose  # noqa: PLC0415
 
     _, plan = _plan(settings)
-    tools = _tools(_runner(settings.env), settings.env)
-    result = diagnose(plan, tools, settings.env, machine_here(settings.env))
+    runner = _runner(settings.env)
+    tools = _tools(runner, settings.env)
+    extension_tools = _extension_tools(runner, settings, plan, tools)
+    result = diagnose(plan, tools, settings.env, machine_here(settings.env), extension_tools)
     return _show(args, result, render.doctor_table)
 
 
@@ -108,7 +122,9 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 
     _, plan = _plan(settings)
     runner = _runner(settings.env)
-    setup = plan_setup(plan, _tools(runner, settings.env), machine_here(settings.env))
+    tools = _tools(runner, settings.env)
+    extension_tools = _extension_tools(runner, settings, plan, tools)
+    setup = plan_setup(plan, tools, machine_here(settings.env), extension_tools=extension_tools)
     if args.dry_run:
         # A dry run shows everything, what must be installed by hand too, and fails as
         # the real run would (with --json, one document: the error's, holding the plan).

@@ -7,10 +7,11 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from packaging.version import InvalidVersion, Version
 
+from castoff import cibw
 from castoff import targets as tg
 from castoff.errors import ConfigError
 from castoff.pypi import DEFAULT_MAX_FILE_SIZE
@@ -27,6 +28,11 @@ DEFAULT_RUNNERS = {"linux": "ubuntu-latest", "macos": "macos-latest", "windows":
 TARGET_RUNNERS = {"aarch64-pc-windows-msvc": "windows-11-arm"}
 # warehouse's _project_name_re: what PyPI accepts as a project name.
 _PROJECT_NAME_RE = re.compile(r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE | re.ASCII)
+Kind = Literal["binary", "extension"]
+KINDS: tuple[Kind, ...] = ("binary", "extension")
+# cibuildwheel builds an extension's wheels: a target names where, and which tags, nothing else.
+EXTENSION_METHOD = "cibuildwheel"
+_EXTENSION_TARGET_KEYS = ("triple", "manylinux", "musllinux", "macosx", "pypi", "runner")
 _DIGEST_PIN_RE = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
 
@@ -126,6 +132,12 @@ class Config:
     archive_name: str
     manifest_path: Path
     sdist: bool  # `maturin sdist` ships the sources beside the wheels
+    kind: Kind = "binary"  # a program (maturin bin wheels, archives) or a PyO3 extension module
+    # An extension's interpreters: one abi3 entry, or CPython versions (cibuildwheel builds each).
+    python: tuple[cibw.Interpreter, ...] = ()
+    module: str | None = (
+        None  # what `import` names an extension (cibuildwheel and rehearse test it)
+    )
     targets: tuple[TargetConfig, ...]
     aliases: tuple[Alias, ...]
     tag_policy: TagPolicy
@@ -162,6 +174,9 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
             "binaries",
             "archive-name",
             "sdist",
+            "kind",
+            "python",
+            "module",
             "targets",
             "aliases",
             "tag-policy",
@@ -183,7 +198,18 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
     name = _name(table, project)
     cargo = _CargoToml(manifest_path)
     version = _version(table, project, cargo)
-    binaries = table.strings("binaries") or cargo.binaries(table)
+    kind = cast("Kind", table.choice("kind", KINDS, "binary"))
+    python = _python(table, kind)
+    if kind == "extension":
+        for key in ("binaries", "aliases", "tag-policy"):
+            if key in table.data:
+                table.fail(
+                    key, "applies to binary projects only, not kind = 'extension'.", "Remove it."
+                )
+    binaries = () if kind == "extension" else table.strings("binaries") or cargo.binaries(table)
+    module = _module(table, document, cargo) if kind == "extension" else None
+    if kind == "binary" and "module" in table.data:
+        table.fail("module", "applies to kind = 'extension' only.", "Remove it.")
     for i, binary in enumerate(binaries):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", binary):
             table.fail(f"binaries[{i}]", f"'{binary}' is not a file name a binary can have.")
@@ -195,7 +221,7 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
             "Use letters, digits, '.', '_' and '-' only.",
         )
 
-    target_configs = _targets(table)
+    target_configs = _targets(table, kind)
     tag_policy = _tag_policy(table.table("tag-policy"))
     publish = _publish(table.table("publish"))
     return Config(
@@ -207,6 +233,9 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
         archive_name=archive_name,
         manifest_path=manifest_path,
         sdist=table.boolean("sdist") is not False,
+        kind=kind,
+        python=python,
+        module=module,
         targets=target_configs,
         aliases=_aliases(table.table("aliases"), target_configs),
         tag_policy=tag_policy,
@@ -273,6 +302,14 @@ class _CargoToml:
         # Without [[bin]] tables cargo builds one binary named after the package.
         return (name,)
 
+    def lib_name(self, table: Table) -> str:
+        """Return the library's name: [lib] name, else the package's with '-' as '_'."""
+        name = self.package_name(table, "module")
+        assert self._data is not None  # noqa: S101 - package_name loaded it
+        lib = self._data.get("lib")
+        lib_name = lib.get("name") if isinstance(lib, dict) else None
+        return lib_name if isinstance(lib_name, str) else name.replace("-", "_")
+
 
 def _name(table: Table, project: Table) -> str:
     name = table.string("name") or project.string("name")
@@ -329,7 +366,76 @@ def _compat(table: Table, key: str) -> tuple[int, int] | None:
     return version
 
 
-def _targets(table: Table) -> tuple[TargetConfig, ...]:
+MODULE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", re.ASCII)
+
+
+def _module(table: Table, document: Mapping[str, object], cargo: _CargoToml) -> str:
+    """Return the module an extension's wheel makes importable, as maturin names it."""
+    module = table.string("module")
+    key = "tool.castoff.module"
+    if module is None:
+        tool = document.get("tool")
+        maturin = tool.get("maturin") if isinstance(tool, dict) else None
+        named = maturin.get("module-name") if isinstance(maturin, dict) else None
+        module, key = (
+            (named, "tool.maturin.module-name")
+            if isinstance(named, str)
+            else (cargo.lib_name(table), f"[lib] name of {cargo.path}")
+        )
+    if len(module) > 200 or not MODULE_RE.fullmatch(module):
+        raise ConfigError(
+            f"{table.file}: {key}: '{module[:60]}' is not a Python module path.",
+            hint="Name the module `import` loads (letters, digits and '_', parts joined by '.'); "
+            "set tool.castoff.module if maturin's module-name is not it.",
+        )
+    return module
+
+
+def _python(table: Table, kind: Kind) -> tuple[cibw.Interpreter, ...]:
+    """Return an extension's interpreters, checked: one abi3 entry, or distinct versions."""
+    entries = table.strings("python")
+    if kind == "binary":
+        if entries is not None:
+            table.fail("python", "applies to kind = 'extension' only.", "Remove it.")
+        return ()
+    if not entries:
+        table.fail(
+            "python",
+            "is required with kind = 'extension'.",
+            "Name the interpreters the wheels are for: python = ['cp38-abi3'] for one abi3 "
+            "wheel per target (pyo3's abi3-py38 feature), or CPython versions: ['cp311', 'cp312'].",
+        )
+    oldest, newest = (
+        tg.format_version(v).replace("_", ".") for v in (cibw.OLDEST_PYTHON, cibw.NEWEST_PYTHON)
+    )
+    interpreters: list[cibw.Interpreter] = []
+    for i, entry in enumerate(entries):
+        interpreter = cibw.parse_interpreter(entry)
+        if interpreter is None:
+            table.fail(
+                f"python[{i}]",
+                f"'{entry[:40]}' is not a CPython cibuildwheel builds for.",
+                "Write cpXY for CPython X.Y's own ABI (cp312), or cpXY-abi3 for the stable ABI "
+                "from X.Y on (cp38-abi3).",
+            )
+        if not cibw.OLDEST_PYTHON <= interpreter.version <= cibw.NEWEST_PYTHON:
+            table.fail(
+                f"python[{i}]",
+                f"'{entry}': cibuildwheel builds CPython {oldest} to {newest}.",
+            )
+        if interpreter in interpreters:
+            table.fail(f"python[{i}]", f"'{entry}' is listed twice.", "List it once.")
+        interpreters.append(interpreter)
+    if any(i.abi3 for i in interpreters) and len(interpreters) > 1:
+        table.fail(
+            "python",
+            "an abi3 entry already serves every later CPython: it must be the only entry.",
+            "Keep the abi3 entry alone, or list CPython versions without it.",
+        )
+    return tuple(sorted(interpreters, key=lambda i: i.version))
+
+
+def _targets(table: Table, kind: Kind = "binary") -> tuple[TargetConfig, ...]:
     entries = table.tables("targets")
     if not entries:
         table.fail(
@@ -341,7 +447,7 @@ def _targets(table: Table) -> tuple[TargetConfig, ...]:
     seen: dict[str, str] = {}
     result = []
     for entry in entries:
-        target_config = _target(entry)
+        target_config = _extension_target(entry) if kind == "extension" else _target(entry)
         if target_config.triple in seen:
             entry.fail(
                 "triple",
@@ -353,23 +459,14 @@ def _targets(table: Table) -> tuple[TargetConfig, ...]:
     return tuple(result)
 
 
-def _target(entry: Table) -> TargetConfig:
-    entry.check_keys(
-        [
-            "triple",
-            "method",
-            "manylinux",
-            "musllinux",
-            "macosx",
-            "extra-tags",
-            "archive",
-            "pypi",
-            "image",
-            "runner",
-            "lsx",
-            "no-smoke-run",
-        ]
-    )
+_TARGET_KEYS = (
+    "triple", "method", "manylinux", "musllinux", "macosx", "extra-tags", "archive", "pypi",
+    "image", "runner", "lsx", "no-smoke-run",
+)  # fmt: skip
+
+
+def _known_target(entry: Table) -> tg.Target:
+    """Return the target of an entry's triple, refusing one castoff does not know."""
     triple = entry.string("triple")
     if triple is None:
         entry.fail("triple", "is missing.", "Every target needs a Rust target triple.")
@@ -383,6 +480,13 @@ def _target(entry: Table) -> TargetConfig:
             if close
             else f"known triples: {', '.join(sorted(tg.TARGETS))}.",
         )
+    return target
+
+
+def _target(entry: Table) -> TargetConfig:
+    entry.check_keys(_TARGET_KEYS)
+    target = _known_target(entry)
+    triple = target.triple
     from castoff.build import methods  # noqa: PLC0415 - they import the plan, which imports this
 
     method = entry.choice("method", methods.names(), methods.AUTO)
@@ -445,6 +549,68 @@ def _target(entry: Table) -> TargetConfig:
         linked_glibc=linked_glibc,
         simd_off=tg.LOONGARCH_WITHOUT_LSX if lsx is False else None,
         no_smoke_run=_no_smoke_run(entry),
+        key_path=entry.path,
+    )
+
+
+def _extension_target(entry: Table) -> TargetConfig:
+    """Return a target of an extension project: where cibuildwheel builds it, and its tags."""
+    for key in entry.data:
+        if key not in _EXTENSION_TARGET_KEYS and key in _TARGET_KEYS:
+            entry.fail(
+                key,
+                "applies to binary projects only: cibuildwheel builds an extension's wheels.",
+                f"Remove it (an extension target takes {', '.join(_EXTENSION_TARGET_KEYS)}).",
+            )
+    entry.check_keys(_EXTENSION_TARGET_KEYS)
+    target = _known_target(entry)
+    plat = cibw.platform(target)
+    if plat is None:
+        entry.fail(
+            "triple",
+            f"cibuildwheel does not build extension wheels for {target.triple}.",
+            "Choose a Linux (glibc or musl), macOS or Windows MSVC triple of an architecture "
+            "cibuildwheel builds.",
+        )
+    manylinux = _compat(entry, "manylinux")
+    musllinux = _compat(entry, "musllinux")
+    macosx = _compat(entry, "macosx")
+    _check_compat_fits(entry, target, manylinux=manylinux, musllinux=musllinux, macosx=macosx)
+    if target.tag_family == "manylinux":
+        choices = cibw.manylinux_choices(target.wheel_arch)
+        manylinux = manylinux or choices[0]
+        if manylinux not in choices:
+            spelled = ", ".join(f"'{tg.format_version(c)}'" for c in choices)
+            entry.fail(
+                "manylinux",
+                f"'{tg.format_version(manylinux)}': cibuildwheel has no {target.wheel_arch} "
+                "image that builds against that glibc.",
+                f"Choose one of {spelled}.",
+            )
+    elif target.tag_family == "musllinux":
+        musllinux = musllinux or cibw.MUSLLINUX
+        if musllinux != cibw.MUSLLINUX:
+            entry.fail(
+                "musllinux",
+                f"'{tg.format_version(musllinux)}': cibuildwheel builds musllinux_1_2 only.",
+                "Remove it, or write '1_2'.",
+            )
+    elif target.tag_family == "macosx":
+        macosx = macosx or target.macos_floor
+    runner = entry.string("runner") or cibw.RUNNERS.get(target.triple, DEFAULT_RUNNERS[target.os])
+    return TargetConfig(
+        triple=target.triple,
+        target=target,
+        method=EXTENSION_METHOD,
+        manylinux=manylinux,
+        musllinux=musllinux,
+        macosx=macosx,
+        extra_tags=(),
+        archive=target.archive_kind,
+        pypi=entry.boolean("pypi"),
+        image=None,
+        runner=runner,
+        simd_off=None,
         key_path=entry.path,
     )
 

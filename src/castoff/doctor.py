@@ -7,9 +7,11 @@ import shutil
 from collections.abc import Mapping
 
 from castoff.build import toolchains
+from castoff.build.cibuildwheel import ExtensionTools, build_identifiers, engine_for
+from castoff.build.image import image_tag
 from castoff.build.setup import Machine, plan_setup
 from castoff.build.toolchains import INSTALL_BUILD_PYTHON, INSTALL_RUSTUP, HostTools, Missing
-from castoff.plan import SDIST, SDIST_METHOD, ReleasePlan
+from castoff.plan import SDIST, SDIST_METHOD, ExtensionJob, ReleasePlan
 from castoff.results import DoctorResult, SigningTool, TargetReadiness
 from castoff.sign import registry
 from castoff.sign.backend import Tool
@@ -44,8 +46,32 @@ def _sdist_readiness(tools: HostTools) -> TargetReadiness:
     )
 
 
+def _extension_readiness(job: ExtensionJob, tools: ExtensionTools) -> TargetReadiness:
+    """Return how cibuildwheel builds an extension's target here, and what it lacks."""
+    engine = engine_for(job, tools)
+    where = {
+        "docker": f"in cibuildwheel's {job.image} image (pinned by its version), with Docker",
+        "podman": f"in castoff's local image {image_tag()}, with podman",
+        "native": "natively",
+    }[engine.name]
+    return TargetReadiness(
+        target=job.triple,
+        buildable=not engine.lacking,
+        method=f"cibuildwheel {' '.join(build_identifiers(job, engine))}",
+        std=engine.name,
+        why=f"cibuildwheel builds {', '.join(job.wheels)} {where}",
+        smoke="cibuildwheel's test-command",
+        smoke_why="it imports the module from the repaired wheel in a fresh environment",
+        missing=engine.lacking,
+    )
+
+
 def diagnose(
-    plan: ReleasePlan, tools: HostTools, env: Mapping[str, str], machine: Machine
+    plan: ReleasePlan,
+    tools: HostTools,
+    env: Mapping[str, str],
+    machine: Machine,
+    extension_tools: ExtensionTools | None = None,
 ) -> DoctorResult:
     """Return how each planned target builds and runs here, and which signing tools are here."""
     targets = []
@@ -65,6 +91,9 @@ def diagnose(
                 missing=(*choice.missing, *smoke.missing),
             )
         )
+    for ext in plan.extensions if extension_tools else ():
+        assert extension_tools is not None  # noqa: S101 - checked above
+        targets.append(_extension_readiness(ext, extension_tools))
     if plan.sdist is not None:
         targets.append(_sdist_readiness(tools))
     # The backends the plan's signatures name: the plan alone says what signing needs.
@@ -86,5 +115,8 @@ def diagnose(
         zig=tools.zig_version,
         targets=tuple(targets),
         signing=signing,
-        setup=tuple(s.command.display() for s in plan_setup(plan, tools, machine, choices).steps),
+        setup=tuple(
+            s.command.display()
+            for s in plan_setup(plan, tools, machine, choices, extension_tools).steps
+        ),
     )

@@ -19,7 +19,7 @@ Installer = Callable[[nox.Session, Sequence[str]], None]
 # exactly these, so a new maturin or twine cannot change a release between two runs. (A unit
 # test keeps them equal to castoff's own [dependency-groups].)
 TESTED: dict[str, tuple[str, ...]] = {
-    "build": ("maturin==1.16.0", "ziglang==0.17.0"),
+    "build": ("maturin==1.16.0", "ziglang==0.17.0", "cibuildwheel==4.3.3"),
     "sigstore": ("sigstore==4.5.1", "pypi-attestations==0.0.30"),
     "publish": ("twine==7.0.0",),
     "rehearse": ("twine==7.0.0", "pypiserver[passlib]==2.4.2", "pip==26.3", "uv==0.13.8"),

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal, cast, get_args
 
+from castoff import cibw
 from castoff import targets as tg
-from castoff.config import Config, TagPolicy, TargetConfig
+from castoff.config import EXTENSION_METHOD, KINDS, MODULE_RE, Config, TagPolicy, TargetConfig
 from castoff.errors import ConfigError, PlanError, UsageError
 from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES, Field
 from castoff.pypi import canonical_wheel_name, tag_set, wheel_refusal
 from castoff.sign import registry
 
-SCHEMA_VERSION = 4  # 4: the sdist; 3: jobs name the glibc a cross gcc links (linked_glibc)
+# 5: extension modules (cibuildwheel); 4: the sdist; 3: jobs name the glibc a cross gcc links.
+SCHEMA_VERSION = 5
 Destination = Literal["github", "pypi"]
 ArtifactKind = Literal["wheel", "archive", "checksum", "provenance", "sdist"]
 DESTINATIONS: tuple[Destination, ...] = ("github", "pypi")
@@ -127,6 +129,27 @@ class SdistJob:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExtensionJob:
+    """One target of an extension module: cibuildwheel's builds of it, one wheel each."""
+
+    target: tg.Target
+    runner: str
+    # cibuildwheel's Linux image (manylinux2014, musllinux_1_2): its version pins the digest.
+    image: str | None
+    manylinux: str | None
+    musllinux: str | None
+    macosx: str | None
+    platform_tags: tuple[str, ...]
+    identifiers: tuple[str, ...]  # cibuildwheel's build identifiers: cp38-manylinux_x86_64
+    wheels: tuple[str, ...]  # the final name of each identifier's wheel, in the same order
+
+    @property
+    def triple(self) -> str:
+        """Return the target triple."""
+        return self.target.triple
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleasePlan:
     """Everything a release will build and publish; a versioned JSON contract."""
 
@@ -137,6 +160,9 @@ class ReleasePlan:
     jobs: tuple[BuildJob, ...]
     artifacts: tuple[Artifact, ...]
     sdist: SdistJob | None = None
+    kind: str = "binary"  # castoff.config.Kind
+    extensions: tuple[ExtensionJob, ...] = ()
+    module: str | None = None  # what `import` names an extension (None for a binary project)
 
     @property
     def signing_backends(self) -> tuple[str, ...]:
@@ -146,7 +172,11 @@ class ReleasePlan:
     @property
     def build_folders(self) -> tuple[str, ...]:
         """Return the names of the plan's build folders: each target's triple, then SDIST."""
-        return (*(job.triple for job in self.jobs), *([SDIST] if self.sdist else []))
+        return (
+            *(job.triple for job in self.jobs),
+            *(ext.triple for ext in self.extensions),
+            *([SDIST] if self.sdist else []),
+        )
 
     def job(self, triple: str) -> BuildJob:
         """Return the job of a planned triple."""
@@ -159,9 +189,12 @@ class ReleasePlan:
             "project": {
                 "name": self.name,
                 "version": self.version,
+                "kind": self.kind,
                 "binaries": list(self.binaries),
+                "module": self.module,
             },
             "jobs": [_job_dict(job) for job in self.jobs],
+            "extensions": [_extension_dict(ext) for ext in self.extensions],
             "sdist": None
             if self.sdist is None
             else {"name": self.sdist.name, "runner": self.sdist.runner},
@@ -180,6 +213,10 @@ class ReleasePlan:
             if job.image:
                 entry["image"] = job.image
             include.append(entry)
+        for ext in self.extensions:
+            include.append(
+                {"target": ext.triple, "method": EXTENSION_METHOD, "runs-on": ext.runner}
+            )
         if self.sdist is not None:
             include.append({"target": SDIST, "method": SDIST, "runs-on": self.sdist.runner})
         return {"include": include}
@@ -256,6 +293,60 @@ def _job_dict(job: BuildJob) -> dict[str, Any]:
         "no_smoke_run": job.no_smoke_run,
         "linked_glibc": job.linked_glibc,
     }
+
+
+def _extension_dict(ext: ExtensionJob) -> dict[str, Any]:
+    return {
+        "target": ext.triple,
+        "facts": target_facts(ext.target),
+        "runner": ext.runner,
+        "image": ext.image,
+        "manylinux": ext.manylinux,
+        "musllinux": ext.musllinux,
+        "macosx": ext.macosx,
+        "platform_tags": list(ext.platform_tags),
+        "identifiers": list(ext.identifiers),
+        "wheels": list(ext.wheels),
+    }
+
+
+def _extension_from(f: Field) -> ExtensionJob:
+    f.only(EXTENSION_KEYS)
+    target = _target_from(f)
+    if cibw.platform(target) is None:
+        f.key("target").fail(f"is not a target cibuildwheel builds ({target.triple}).")
+    identifiers = f.key("identifiers").strings()
+    wheels = tuple(w.file_name() for w in f.key("wheels").items())
+    if not identifiers or len(identifiers) != len(wheels):
+        f.key("wheels").fail("should name one wheel per cibuildwheel identifier.")
+    return ExtensionJob(
+        target=target,
+        runner=f.key("runner").text(),
+        image=f.key("image").optional_string(),
+        manylinux=f.key("manylinux").optional_compat(),
+        musllinux=f.key("musllinux").optional_compat(),
+        macosx=f.key("macosx").optional_string(),
+        platform_tags=f.key("platform_tags").strings(),
+        identifiers=identifiers,
+        wheels=wheels,
+    )
+
+
+def _module_from(f: Field, kind: str) -> str | None:
+    if kind == "binary":
+        if f.value is not None:
+            f.fail("is for extension modules only.")
+        return None
+    module = f.string()
+    if not MODULE_RE.fullmatch(module):
+        f.fail("is not a Python module path.")
+    return module
+
+
+EXTENSION_KEYS = (
+    "target", "facts", "runner", "image", "manylinux", "musllinux", "macosx", "platform_tags",
+    "identifiers", "wheels",
+)  # fmt: skip
 
 
 def _artifact_dict(artifact: Artifact) -> dict[str, Any]:
@@ -362,11 +453,20 @@ def _sdist_from(f: Field, name: str, version: str) -> SdistJob | None:
 
 
 def _plan_from(f: Field) -> ReleasePlan:
-    f.only(("schema_version", "project", "jobs", "sdist", "artifacts"))
+    f.only(("schema_version", "project", "jobs", "extensions", "sdist", "artifacts"))
     project = f.key("project")
-    project.only(("name", "version", "binaries"))
+    project.only(("name", "version", "kind", "binaries", "module"))
     name = project.key("name").project()
     version = project.key("version").version()
+    kind = project.key("kind").choice(KINDS)
+    jobs = tuple(_job_from(j) for j in f.key("jobs").items())
+    extensions = tuple(_extension_from(e) for e in f.key("extensions").items())
+    if (kind == "extension" and jobs) or (kind == "binary" and extensions):
+        # Executors pick their pipeline by the kind: a plan with both would be half built.
+        f.key("jobs").fail(f"a {kind} project's plan has {'jobs' if jobs else 'extensions'}.")
+    triples = [j.triple for j in jobs] + [e.triple for e in extensions]
+    if len(set(triples)) != len(triples):
+        f.key("jobs").fail("name a target twice.")
     sdist = _sdist_from(f.key("sdist"), name, version)
     artifacts = tuple(_artifact_from(a) for a in f.key("artifacts").items())
     listed = [a.name for a in artifacts if a.kind == "sdist"]
@@ -376,14 +476,22 @@ def _plan_from(f: Field) -> ReleasePlan:
             f"lists the sdist files {', '.join(listed) or 'none'}, but its sdist is "
             f"{sdist.name if sdist else 'none'}."
         )
+    for ext in extensions:
+        wheels = sorted(a.name for a in artifacts if a.kind == "wheel" and a.target == ext.triple)
+        if wheels != sorted(ext.wheels):
+            # Executors stage an extension's wheels by its job: the artifacts must agree.
+            f.key("artifacts").fail(f"do not list the wheels of {ext.triple} its job names.")
     return ReleasePlan(
         schema_version=SCHEMA_VERSION,
         name=name,
         version=version,
         binaries=tuple(b.file_name() for b in project.key("binaries").items()),
-        jobs=tuple(_job_from(j) for j in f.key("jobs").items()),
+        jobs=jobs,
         artifacts=artifacts,
         sdist=sdist,
+        kind=kind,
+        extensions=extensions,
+        module=_module_from(project.key("module"), kind),
     )
 
 
@@ -499,8 +607,10 @@ def archive_filename(archive_name: str, triple: str, kind: tg.ArchiveKind) -> st
     return f"{archive_folder(archive_name, triple)}.{kind}"
 
 
-def _wheel_artifact(config: Config, target_config: TargetConfig, tags: tuple[str, ...]) -> Artifact:
-    name = wheel_filename(config.name, config.version, tags)
+def _wheel_artifact(
+    config: Config, target_config: TargetConfig, tags: tuple[str, ...], *, name: str | None = None
+) -> Artifact:
+    name = name or wheel_filename(config.name, config.version, tags)
     pypi_reason: str | None
     if not config.publish.pypi.enabled:
         pypi_reason = "publishing to PyPI is off (tool.castoff.publish.pypi.enabled = false)"
@@ -597,8 +707,43 @@ def select_targets(config: Config, wanted: Iterable[str], *, source: str) -> tup
     return tuple(chosen)
 
 
+def _extension_job(
+    config: Config, target_config: TargetConfig
+) -> tuple[ExtensionJob, list[Artifact]]:
+    """Return an extension target's job and its wheels: one per interpreter (one for abi3)."""
+    target = target_config.target
+    tags = built_platform_tags(target_config)
+    wheels = [
+        _wheel_artifact(
+            config,
+            target_config,
+            tags,
+            name=cibw.wheel_filename(
+                canonical_wheel_name(config.name), config.version, interpreter, tag_set(tags)
+            ),
+        )
+        for interpreter in config.python
+    ]
+    job = ExtensionJob(
+        target=target,
+        runner=target_config.runner,
+        image=cibw.image_for(target, target_config.manylinux),
+        manylinux=_spelled(target_config.manylinux),
+        musllinux=_spelled(target_config.musllinux),
+        macosx=f"{target_config.macosx[0]}.{target_config.macosx[1]}"
+        if target_config.macosx
+        else None,
+        platform_tags=tags,
+        identifiers=tuple(cibw.identifier(i, target) for i in config.python),
+        wheels=tuple(w.name for w in wheels),
+    )
+    return job, wheels
+
+
 def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
     """Plan the release of a Config, optionally limited to some configured targets."""
+    if config.kind == "extension":
+        return _extension_plan(config, only)
     # Final tags depend on every configured target (the tag policy looks for glibc siblings), so
     # they are computed over the whole config: a partial plan names files as the full one does.
     tags_by_target = {
@@ -640,10 +785,6 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
                 linked_glibc=_spelled(target_config.linked_glibc),
             )
         )
-    sdist = None
-    if config.sdist and (not only or SDIST in only):
-        sdist = SdistJob(name=sdist_filename(config.name, config.version), runner=SDIST_RUNNER)
-        artifacts.append(_sdist_artifact(config, sdist.name))
     selected_triples = {t.triple for t in selected}
     for alias in config.aliases:
         if alias.source not in selected_triples:
@@ -652,6 +793,24 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
         assert source is not None  # noqa: S101 - config validated aliases
         source_name = archive_filename(config.archive_name, alias.source, source.archive)
         artifacts += _archive_artifacts(config, alias.to, source.archive, source_name)
+    return _finish(config, only, artifacts, jobs=tuple(jobs), extensions=())
+
+
+def _finish(
+    config: Config,
+    only: Sequence[str],
+    artifacts: list[Artifact],
+    *,
+    jobs: tuple[BuildJob, ...],
+    extensions: tuple[ExtensionJob, ...],
+) -> ReleasePlan:
+    """Add the files of the whole release (sdist, SHA256SUMS, provenance) and make the plan."""
+    sdist = None
+    if config.sdist and (not only or SDIST in only):
+        sdist = SdistJob(name=sdist_filename(config.name, config.version), runner=SDIST_RUNNER)
+        # After the targets' own files, before the aliases' (the order plans always had).
+        place = next((i for i, a in enumerate(artifacts) if a.alias_of), len(artifacts))
+        artifacts.insert(place, _sdist_artifact(config, sdist.name))
     not_for_pypi: dict[Destination, str | None] = {
         "github": _github_reason(config),
         "pypi": _NOT_FOR_PYPI,
@@ -666,10 +825,26 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
         name=config.name,
         version=config.version,
         binaries=config.binaries,
-        jobs=tuple(jobs),
+        jobs=jobs,
         artifacts=tuple(artifacts),
         sdist=sdist,
+        kind=config.kind,
+        extensions=extensions,
+        module=config.module,
     )
+
+
+def _extension_plan(config: Config, only: Sequence[str]) -> ReleasePlan:
+    """Plan an extension module's release: cibuildwheel's wheels per target, the sdist."""
+    extensions: list[ExtensionJob] = []
+    artifacts: list[Artifact] = []
+    for target_config in config.targets:
+        if only and target_config.triple not in only:
+            continue
+        job, wheels = _extension_job(config, target_config)
+        extensions.append(job)
+        artifacts += wheels
+    return _finish(config, only, artifacts, jobs=(), extensions=tuple(extensions))
 
 
 def _sdist_artifact(config: Config, name: str) -> Artifact:

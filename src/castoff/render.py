@@ -92,7 +92,7 @@ def plan_table(plan: ReleasePlan) -> None:
     out = console()
     wheels = {a.target: a for a in plan.artifacts if a.kind == "wheel"}
     table = Table(
-        title=f"{plan.name} {plan.version}: {len(plan.jobs) + bool(plan.sdist)} build jobs",
+        title=f"{plan.name} {plan.version}: {len(plan.build_folders)} build jobs",
         title_justify="left",
     )
     table.add_column("target", no_wrap=True)
@@ -108,6 +108,13 @@ def plan_table(plan: ReleasePlan) -> None:
             runner += f" (links glibc {job.linked_glibc.replace('_', '.')})"
         row = (job.triple, job.method, runner, pypi, ".".join(wheel.platform_tags))
         table.add_row(*map(escape, row))
+    by_name = {a.name: a for a in plan.artifacts}
+    for ext in plan.extensions:
+        for identifier, name in zip(ext.identifiers, ext.wheels, strict=True):
+            wheel = by_name[name]
+            pypi = next((e.reason for e in wheel.excluded if e.destination == "pypi"), "upload")
+            row = (ext.triple, f"cibuildwheel {identifier}", ext.runner, pypi, name)
+            table.add_row(*map(escape, row))
     if plan.sdist is not None:
         sdist = next(a for a in plan.artifacts if a.kind == "sdist")
         pypi = next((e.reason for e in sdist.excluded if e.destination == "pypi"), "upload")

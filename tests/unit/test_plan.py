@@ -220,8 +220,8 @@ def test_plan_json_round_trips(config: Config) -> None:
     [
         ("{", "not JSON"),
         ("[]", "not a castoff plan"),
-        ('{"schema_version": 99}', "schema_version 99, but this castoff reads version 4"),
-        ('{"schema_version": 4, "project": {}}', "malformed castoff plan"),
+        ('{"schema_version": 99}', "schema_version 99, but this castoff reads version 5"),
+        ('{"schema_version": 5, "project": {}}', "malformed castoff plan"),
     ],
 )
 def test_unreadable_plans_are_plan_errors(text: str, fragment: str) -> None:

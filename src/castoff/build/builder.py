@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -20,10 +21,16 @@ from packaging.utils import parse_wheel_filename
 
 from castoff import __version__
 from castoff import targets as tg
-from castoff.build import methods, stds
-from castoff.build.archive import sha256_file, write_archive, write_sidecar
+from castoff.build import cibuildwheel, methods, stds
+from castoff.build.archive import write_archive, write_sidecar
 from castoff.build.maturin import BuildPaths, maturin_command
-from castoff.build.record import BUILD_LOG, JobLog, built_artifact, reusable
+from castoff.build.record import (
+    BUILD_LOG,
+    JobLog,
+    built_artifact,
+    reusable,
+    source_tree_sha256,
+)
 from castoff.build.sdist import build_sdist
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import Choice, HostTools, choose, smoke_plan
@@ -36,12 +43,10 @@ from castoff.manifest import (
     PartialManifest,
     SmokeRecord,
 )
-from castoff.plan import SDIST, BuildJob, ReleasePlan
+from castoff.plan import SDIST, BuildJob, ExtensionJob, ReleasePlan
 from castoff.pypi import canonical_wheel_name
 from castoff.runner import Command, CommandFailedError, Runner
 
-# Folders that never hold the sources of a build (outputs, caches, VCS metadata).
-_NOT_SOURCE = {"target", "build", "dist", "__pycache__", "node_modules"}
 BUILD_ENVIRONMENT = ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_PROFILE_RELEASE_LTO")
 
 
@@ -70,32 +75,6 @@ class Outcome:
 
 
 StepReport = Callable[[str, str], None]  # (target, its step now): drawn as one spinner per target
-
-
-def source_tree_sha256(project_dir: Path, exclude: Sequence[Path] = ()) -> str:
-    """Hash a project's source files (names and bytes), skipping outputs and hidden folders.
-
-    But for .cargo/config.toml (and .cargo/config): cargo reads it, where dependencies come from
-    and how they are built, and maturin ships it in the sdist.
-    """
-    digest = hashlib.sha256()
-    excluded = {p.resolve() for p in exclude}
-    for path in sorted(project_dir.rglob("*")):
-        relative = path.relative_to(project_dir)
-        cargo_config = relative.parts in ((".cargo", "config.toml"), (".cargo", "config"))
-        if not cargo_config and any(
-            part.startswith(".") or part in _NOT_SOURCE for part in relative.parts
-        ):
-            continue
-        if path.resolve() in excluded or any(
-            parent in excluded for parent in path.resolve().parents
-        ):
-            continue
-        if path.is_file():
-            # as_posix: one tree, one hash, whatever OS's separator.
-            name = relative.as_posix().encode()
-            digest.update(name + b"\0" + sha256_file(path).encode() + b"\0")
-    return digest.hexdigest()
 
 
 def _toolchain_record(job: BuildJob, choice: Choice, tools: HostTools) -> dict[str, str | None]:
@@ -478,10 +457,8 @@ def build_all(
     # Every target's folder is castoff's to replace (or new) before any build starts.
     if options.out_dir.exists() and not options.out_dir.is_dir():
         raise UsageError(f"{options.out_dir}: is a file, not a folder for the builds.")
-    for job in plan.jobs:
-        check_claimable(options.out_dir / job.triple, "build", UsageError, "--out")
-    if plan.sdist is not None:
-        check_claimable(options.out_dir / SDIST, "build", UsageError, "--out")
+    for name in plan.build_folders:
+        check_claimable(options.out_dir / name, "build", UsageError, "--out")
     options.out_dir.mkdir(parents=True, exist_ok=True)
     tools = stable_maturin(tools, options.cache_dir)
     # Set by the failing worker itself, so a worker that is free next sees it before starting.
@@ -532,5 +509,22 @@ def build_all(
             )  # fmt: skip
 
         work.append((SDIST, source))
+    if plan.extensions:
+        extension_tools = cibuildwheel.probe(
+            runner, os.environ, options.cache_dir, docker=tools.docker
+        )
+
+        def extension(ext: ExtensionJob) -> Callable[[], tuple[PartialManifest, bool]]:
+            def build() -> tuple[PartialManifest, bool]:
+                report(ext.triple, "cibuildwheel")
+                return cibuildwheel.build_extension(
+                    ext, plan=plan, tools=extension_tools, runner=runner,
+                    out_dir=options.out_dir,
+                    project_dir=options.project_dir, source_commit=source_commit, tree=tree,
+                )  # fmt: skip
+
+            return build
+
+        work[len(plan.jobs) : len(plan.jobs)] = [(e.triple, extension(e)) for e in plan.extensions]
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         return [f.result() for f in [pool.submit(one, name, build) for name, build in work]]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from castoff.build.archive import sha256_file
@@ -11,6 +13,40 @@ from castoff.manifest import PARTIAL_MANIFEST, BuiltArtifact, CommandRecord, Par
 from castoff.runner import Command, Runner
 
 BUILD_LOG = "build.log"
+# Folders that never hold the sources of a build (outputs, caches, VCS metadata).
+_NOT_SOURCE = {"target", "build", "dist", "__pycache__", "node_modules"}
+
+
+def source_files(project_dir: Path, exclude: Sequence[Path] = ()) -> Iterator[tuple[str, Path]]:
+    """Yield a project's source files, sorted, as (POSIX relative name, path).
+
+    Outputs and hidden folders are skipped, but for .cargo/config.toml (and .cargo/config):
+    cargo reads it, where dependencies come from and how they are built, and maturin ships it
+    in the sdist.
+    """
+    excluded = {p.resolve() for p in exclude}
+    for path in sorted(project_dir.rglob("*")):
+        relative = path.relative_to(project_dir)
+        cargo_config = relative.parts in ((".cargo", "config.toml"), (".cargo", "config"))
+        if not cargo_config and any(
+            part.startswith(".") or part in _NOT_SOURCE for part in relative.parts
+        ):
+            continue
+        if path.resolve() in excluded or any(
+            parent in excluded for parent in path.resolve().parents
+        ):
+            continue
+        if path.is_file():
+            yield relative.as_posix(), path
+
+
+def source_tree_sha256(project_dir: Path, exclude: Sequence[Path] = ()) -> str:
+    """Hash a project's source files (names and bytes), as source_files finds them."""
+    digest = hashlib.sha256()
+    for name, path in source_files(project_dir, exclude):
+        # POSIX names: one tree, one hash, whatever OS's separator.
+        digest.update(name.encode() + b"\0" + sha256_file(path).encode() + b"\0")
+    return digest.hexdigest()
 
 
 def built_artifact(path: Path, kind: str, tags: tuple[str, ...] = ()) -> BuiltArtifact:

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from castoff.build import stds, toolchains
+from castoff.build import image, stds, toolchains
+from castoff.build.cibuildwheel import ExtensionTools, engine_for
 from castoff.errors import ToolMissingError
 from castoff.runner import Command, CommandFailedError, Runner
 
@@ -96,19 +97,39 @@ def plan_setup(
     tools: HostTools,
     machine: Machine,
     choices: Mapping[str, Choice] | None = None,
+    extension_tools: ExtensionTools | None = None,
 ) -> SetupPlan:
     """Return the commands that install what the plan's targets lack here; pure.
 
-    `choices` are the jobs' choices by triple, when the caller has made them already.
+    `choices` are the jobs' choices by triple, when the caller has made them already;
+    `extension_tools` what an extension's builds need (cibuildwheel, podman, the local image).
     """
     packages: dict[str, None] = {}
     manual: dict[tuple[str, str], Missing] = {}
     downloads: dict[tuple[str, ...], Step] = {}
+    lacking: list[tuple[Missing, ...]] = []
     for job in plan.jobs:
         choice = (choices or {}).get(job.triple) or toolchains.choose(job, tools)
         # A target the config lets ship without a smoke-run needs no emulator installed.
         smoke = () if job.no_smoke_run else toolchains.smoke_plan(job.target, tools).missing
-        for missing in (*choice.missing, *smoke):
+        lacking.append((*choice.missing, *smoke))
+        if choice.std in stds.SOURCES:
+            for command in stds.get(choice.std).setup(choice, tools, job.triple):
+                downloads.setdefault(
+                    command.argv, Step(what=f"std for {job.triple}", command=command)
+                )
+    image_step: tuple[Step, ...] = ()
+    for ext in plan.extensions if extension_tools else ():
+        assert extension_tools is not None  # noqa: S101 - checked above
+        engine = engine_for(ext, extension_tools)
+        lacking.append(engine.missing)
+        if engine.needs_image:
+            # After apt-get: it needs podman and mmdebstrap.
+            command = image.setup_command(extension_tools.podman_root.parent)
+            what = f"castoff's local build image ({image.image_tag()})"
+            image_step = (Step(what=what, command=command),)
+    for missings in lacking:
+        for missing in missings:
             if missing.packages and _can_apt(machine):
                 packages.update(dict.fromkeys(missing.packages))
             elif missing.packages and machine.apt_get:
@@ -116,15 +137,10 @@ def plan_setup(
                 manual.setdefault((missing.what, install), replace(missing, install=install))
             else:
                 manual.setdefault((missing.what, missing.install), missing)
-        if choice.std in stds.SOURCES:
-            for command in stds.get(choice.std).setup(choice, tools, job.triple):
-                downloads.setdefault(
-                    command.argv, Step(what=f"std for {job.triple}", command=command)
-                )
     steps = _apt(machine, sorted(packages)) if packages else ()
     return SetupPlan(
         system=machine.system,
-        steps=(*steps, *downloads.values()),
+        steps=(*steps, *downloads.values(), *image_step),
         manual=tuple(manual.values()),
     )
 

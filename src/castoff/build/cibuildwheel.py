@@ -1,0 +1,356 @@
+"""Build an extension module's wheels with cibuildwheel, one target into build/<triple>/.
+
+cibuildwheel runs the project's PEP 517 backend (maturin) per build identifier, repairs the wheel
+(auditwheel on Linux) and runs its test-command, which castoff sets to import the module. On
+Linux it builds inside a container: Docker with the image cibuildwheel's version pins by digest
+where Docker answers, else podman with castoff's local image (castoff.build.image), handed over by
+its ID. On macOS and Windows it builds natively. castoff then checks the wheels it made against
+the plan and records how in the folder's manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from castoff import __version__
+from castoff.build import image
+from castoff.build.record import BUILD_LOG, JobLog, built_artifact, reusable, source_files
+from castoff.build.toolchains import Missing
+from castoff.errors import BuildError, ToolMissingError
+from castoff.folders import check_claimable, mark
+from castoff.manifest import MANIFEST_SCHEMA_VERSION, PARTIAL_MANIFEST, PartialManifest
+from castoff.plan import ExtensionJob, ReleasePlan
+from castoff.runner import Command, CommandFailedError, Runner
+
+METHOD = "cibuildwheel"
+INSTALL_CIBUILDWHEEL = "pip install 'castoff[build]' (maturin, ziglang and cibuildwheel)"
+# cibuildwheel copies the project into the container; castoff hands it the hashed sources only.
+_SOURCES = ".sources"
+_WHEELHOUSE = ".wheelhouse"
+# The Linux machines castoff's local image builds for: the image is of the host's CPU.
+_LOCAL_ARCHES = {"x86_64": "x86_64"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtensionTools:
+    """What an extension build needs here: cibuildwheel, and on Linux a container engine."""
+
+    system: str  # linux, macos, windows
+    machine: str  # the host's CPU as wheel tags spell it (x86_64, aarch64, arm64, amd64)
+    cibuildwheel: str | None
+    cibuildwheel_version: str | None
+    docker: bool  # a Docker engine answers
+    podman: str | None
+    mmdebstrap: str | None
+    local_image: str | None  # the ID of castoff's local image, when it is built
+    podman_root: Path  # castoff's podman configuration and storage (under the cache folder)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Engine:
+    """Where cibuildwheel builds a target: docker or podman (with the image), or natively."""
+
+    name: str  # docker, podman, native
+    image: str | None  # what CIBW_*_IMAGE names: cibuildwheel's image or the local image's ID
+    missing: tuple[Missing, ...]  # what a package or the user installs
+    needs_image: bool = False  # castoff's local image is not built yet (castoff setup makes it)
+
+    @property
+    def lacking(self) -> tuple[Missing, ...]:
+        """Return everything the build lacks here, the local image included."""
+        if not self.needs_image:
+            return self.missing
+        made = Missing(
+            what=f"castoff's local build image ({image.image_tag()})",
+            install="castoff setup (it makes the image with mmdebstrap and podman)",
+        )
+        return (*self.missing, made)
+
+
+def probe(
+    runner: Runner, env: Mapping[str, str], cache_dir: Path, *, docker: bool
+) -> ExtensionTools:
+    """Look for cibuildwheel (beside castoff's Python), podman, mmdebstrap and the local image."""
+    path = env.get("PATH", "")
+    beside = os.pathsep.join([str(Path(sys.executable).parent), path])
+    found = shutil.which(METHOD, path=beside)
+    version = None
+    if found:
+        shown = runner.capture(
+            Command(
+                argv=(sys.executable, "-c", "import cibuildwheel; print(cibuildwheel.__version__)")
+            )
+        )
+        version = shown.stdout.strip() if shown.returncode == 0 else None
+    podman = shutil.which(image.PODMAN, path=path)
+    local_image = None
+    if podman and sys.platform == "linux":
+        engine = image.podman_for(cache_dir)
+        engine.configure()
+        shown = runner.capture(engine.inspect_id(image.image_tag()))
+        local_image = image.parse_image_id(shown.stdout) if shown.returncode == 0 else None
+    import platform  # noqa: PLC0415 - only here
+
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
+    return ExtensionTools(
+        system={"linux": "linux", "darwin": "macos", "win32": "windows"}.get(
+            sys.platform, sys.platform
+        ),
+        machine=machine,
+        cibuildwheel=found,
+        cibuildwheel_version=version,
+        docker=docker,
+        podman=podman,
+        mmdebstrap=shutil.which(image.MMDEBSTRAP, path=path),
+        local_image=local_image,
+        podman_root=image.podman_for(cache_dir).root,
+    )
+
+
+def engine_for(job: ExtensionJob, tools: ExtensionTools) -> Engine:
+    """Return where cibuildwheel builds a job on this machine, and what it lacks for that."""
+    missing: list[Missing] = []
+    if tools.cibuildwheel is None:
+        missing.append(Missing(what="cibuildwheel", install=INSTALL_CIBUILDWHEEL))
+    target = job.target
+    if target.os != "linux":
+        if tools.system != target.os:
+            missing.append(
+                Missing(
+                    what=f"a {target.os} machine (cibuildwheel builds {target.os} wheels natively)",
+                    install=f"run this job on its GitHub runner ({job.runner})",
+                )
+            )
+        return Engine(name="native", image=None, missing=tuple(missing))
+    if tools.system != "linux":
+        missing.append(
+            Missing(what="a Linux machine with Docker", install=f"run this job on {job.runner}")
+        )
+        return Engine(name="docker", image=job.image, missing=tuple(missing))
+    if tools.docker:
+        return Engine(name="docker", image=job.image, missing=tuple(missing))
+    # No Docker: podman with castoff's local image, which builds for this CPU's glibc targets.
+    if target.libc != "gnu" or _LOCAL_ARCHES.get(target.wheel_arch) != tools.machine:
+        missing.append(
+            Missing(
+                what=f"a Docker engine (castoff's local image builds {tools.machine} "
+                f"manylinux wheels only, not {target.triple})",
+                install=f"run this job where Docker runs ({job.runner})",
+            )
+        )
+        return Engine(name="podman", image=None, missing=tuple(missing))
+    for identifier in job.identifiers:
+        if not identifier.startswith(image.PYTHON + "-") and not _abi3(job):
+            missing.append(
+                Missing(
+                    what=f"CPython for {identifier} (castoff's local image has CPython "
+                    f"{image.PYTHON_VERSION[0]}.{image.PYTHON_VERSION[1]} only)",
+                    install=f"run this job where Docker runs ({job.runner})",
+                )
+            )
+    if tools.podman is None or tools.mmdebstrap is None:
+        missing.append(
+            Missing(
+                what="podman and mmdebstrap (castoff's local build image)",
+                install=f"apt-get install {' '.join(image.PACKAGES)}",
+                packages=image.PACKAGES,
+            )
+        )
+    return Engine(
+        name="podman",
+        image=f"sha256:{tools.local_image}" if tools.local_image else None,
+        missing=tuple(missing),
+        needs_image=tools.local_image is None,
+    )
+
+
+def _abi3(job: ExtensionJob) -> bool:
+    return all("-abi3-" in wheel for wheel in job.wheels)
+
+
+def build_identifiers(job: ExtensionJob, engine: Engine) -> tuple[str, ...]:
+    """Return the identifiers cibuildwheel builds: the local image's CPython builds abi3 wheels."""
+    if engine.name == "podman" and _abi3(job):
+        # An abi3 wheel is the same built by any CPython from its floor on; the image has one.
+        platform = job.identifiers[0].split("-", 1)[1]
+        return (f"{image.PYTHON}-{platform}",)
+    return job.identifiers
+
+
+def cibuildwheel_env(
+    job: ExtensionJob, engine: Engine, module: str, identifiers: tuple[str, ...]
+) -> dict[str, str]:
+    """Return the CIBW_* settings of one target's build (they override the project's own)."""
+    arch = job.identifiers[0].split("_", 1)[1] if job.target.os == "linux" else None
+    env = {
+        "CIBW_BUILD": " ".join(identifiers),
+        # The module must import, in a fresh environment, from the repaired wheel.
+        "CIBW_TEST_COMMAND": f'python -c "import {module}"',
+        "CIBW_BUILD_VERBOSITY": "1",
+    }
+    if job.target.os == "linux":
+        assert arch is not None  # noqa: S101 - Linux identifiers end in the arch
+        family = "musllinux" if job.target.libc == "musl" else "manylinux"
+        env["CIBW_ARCHS_LINUX"] = arch
+        env["CIBW_CONTAINER_ENGINE"] = engine.name
+        if engine.image:
+            env[f"CIBW_{family.upper()}_{arch.upper()}_IMAGE"] = engine.image
+    if engine.name == "podman":
+        # uv in the container and for the host's abi3 audit: no virtualenv.pyz download, and the
+        # image's own tools (it pins them) rather than cibuildwheel's constraints files.
+        env["CIBW_BUILD_FRONTEND"] = "build[uv]"
+        env["CIBW_DEPENDENCY_VERSIONS"] = "latest"
+        # The image's glibc is newer than the wheel's tag: zig links against the tagged one.
+        manylinux = job.manylinux or "2_17"
+        compat = {"2_17": "manylinux2014"}.get(manylinux, f"manylinux_{manylinux}")
+        env["CIBW_ENVIRONMENT_LINUX"] = f'MATURIN_PEP517_ARGS="--zig --compatibility {compat}"'
+    elif engine.name == "docker":
+        # cibuildwheel's images have no Rust: rustup installs it once per container.
+        env["CIBW_BEFORE_ALL_LINUX"] = (
+            "curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal"
+        )
+        env["CIBW_ENVIRONMENT_LINUX"] = 'PATH="$HOME/.cargo/bin:$PATH"'
+    if job.macosx:
+        env["MACOSX_DEPLOYMENT_TARGET"] = job.macosx
+    return env
+
+
+def extension_key(
+    job: ExtensionJob,
+    plan: ReleasePlan,
+    engine: Engine,
+    env: Mapping[str, str],
+    tools: ExtensionTools,
+    tree: str,
+) -> str:
+    """Return a target's cache key: the same sources, image and settings make the same wheels."""
+    inputs = {
+        "castoff": __version__,
+        "job": [job.triple, list(job.identifiers), list(job.wheels)],
+        "project": [plan.name, plan.version, plan.module],
+        "engine": [engine.name, engine.image],
+        "cibuildwheel": tools.cibuildwheel_version,
+        "env": dict(sorted(env.items())),
+        "tree": tree,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _copy_sources(project_dir: Path, dest: Path, exclude: list[Path]) -> None:
+    """Copy the project's source files (those the tree hash covers) into dest."""
+    for name, path in source_files(project_dir, exclude):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
+def build_extension(
+    job: ExtensionJob,
+    *,
+    plan: ReleasePlan,
+    tools: ExtensionTools,
+    runner: Runner,
+    out_dir: Path,
+    project_dir: Path,
+    source_commit: str | None,
+    tree: str,
+) -> tuple[PartialManifest, bool]:
+    """Build a target's wheels into out_dir/<triple>; return the manifest and whether cached."""
+    engine = engine_for(job, tools)
+    if engine.lacking:
+        raise ToolMissingError(
+            f"{job.triple}: cibuildwheel cannot build it here: "
+            + "; ".join(f"{m.what} (install: {m.install})" for m in engine.lacking)
+            + ".",
+            hint="castoff doctor shows what each target needs; castoff setup installs it.",
+        )
+    assert tools.cibuildwheel is not None and plan.module is not None  # noqa: PT018, S101
+    identifiers = build_identifiers(job, engine)
+    settings = cibuildwheel_env(job, engine, plan.module, identifiers)
+    folder = out_dir / job.triple
+    key = extension_key(job, plan, engine, settings, tools, tree)
+    if (cached := reusable(folder, key)) is not None:
+        return cached, True
+    started = time.monotonic()
+    check_claimable(folder, "build", BuildError, "--out (its target folder)")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    mark(folder, "build", [BUILD_LOG, PARTIAL_MANIFEST, _SOURCES, _WHEELHOUSE, *job.wheels])
+    log = JobLog(folder / BUILD_LOG)
+    sources = folder / _SOURCES
+    wheelhouse = folder / _WHEELHOUSE
+    env = dict(settings)
+    if engine.name == "podman":
+        podman = image.Podman(root=tools.podman_root)
+        podman.configure()
+        env.update(podman.env)
+    try:
+        _copy_sources(project_dir.resolve(), sources, [out_dir.resolve()])
+        platform = {"linux": "linux", "macos": "macos", "windows": "windows"}[job.target.os]
+        command = Command(
+            argv=(tools.cibuildwheel, "--platform", platform, "--output-dir", str(wheelhouse), "."),
+            env=env,
+            cwd=sources,
+            install_hint=INSTALL_CIBUILDWHEEL,
+        )
+        try:
+            log.run(runner, command)
+        except CommandFailedError as exc:
+            raise BuildError(
+                f"{job.triple}: cibuildwheel failed. {exc.message}", hint=f"Full log: {log.path}"
+            ) from None
+        made = sorted(p.name for p in wheelhouse.iterdir()) if wheelhouse.is_dir() else []
+        if made != sorted(job.wheels):
+            raise BuildError(
+                f"{job.triple}: cibuildwheel made {', '.join(made) or 'nothing'}, but the plan "
+                f"names {', '.join(job.wheels)}.",
+                hint="The interpreter tag comes from tool.castoff.python (an abi3 entry needs "
+                "pyo3's matching abi3-pyXY feature), the platform tag from the target's "
+                f"manylinux/musllinux/macosx. Full log: {log.path}",
+            )
+        for wheel in job.wheels:
+            (wheelhouse / wheel).rename(folder / wheel)
+        wheelhouse.rmdir()
+        shutil.rmtree(sources)
+    finally:
+        log.close()
+    manifest = PartialManifest(
+        schema_version=MANIFEST_SCHEMA_VERSION,
+        name=plan.name,
+        version=plan.version,
+        target=job.triple,
+        method=METHOD,
+        std="image" if engine.name != "native" else "toolchain",
+        cache_key=key,
+        source_commit=source_commit,
+        source_tree_sha256=tree,
+        image=_image_record(engine),
+        toolchain={"cibuildwheel": tools.cibuildwheel_version, "engine": engine.name},
+        commands=tuple(log.commands),
+        seconds=round(time.monotonic() - started, 3),
+        artifacts=tuple(
+            built_artifact(folder / wheel, "wheel", job.platform_tags) for wheel in job.wheels
+        ),
+        smoke=(),
+    )
+    manifest.write(folder)
+    return manifest, False
+
+
+def _image_record(engine: Engine) -> str | None:
+    """Return the image as the manifest records it: castoff's local image by its ID."""
+    if engine.name == "podman" and engine.image:
+        return f"{image.IMAGE_NAME}@{engine.image}"
+    # cibuildwheel's own image: its version (in the toolchain record) pins the digest.
+    return engine.image
