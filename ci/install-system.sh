@@ -7,6 +7,9 @@
 #   libc6-*-cross                      glibc sysroots for QEMU_LD_PREFIX
 #   gnupg gpgv minisign openssh-client signing backends (sign and verify)
 #   librust-clap-dev ... librust-anyhow-dev  crates of examples/greet, offline (its .cargo/config.toml)
+#   librust-pyo3-dev                   PyO3 for examples/knot's sdist, built back offline
+#   podman runc uidmap slirp4netns mmdebstrap  cibuildwheel's container engine, and what makes
+#                                      castoff's local build image (no registry is reachable)
 set -eu
 # These are Debian 12's package names (rustc-web exists nowhere else): on another system, say
 # so instead of half-installing. GitHub runs this suite in a debian:12 container (tests.yml).
@@ -19,7 +22,8 @@ fi
 packages="rustc-web cargo-web rust-web-src qemu-user-static binfmt-support
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libc6-ppc64el-cross libc6-arm64-cross
     gnupg gpgv minisign openssh-client
-    librust-clap-dev librust-clap-derive-dev librust-anyhow-dev"
+    librust-clap-dev librust-clap-derive-dev librust-anyhow-dev librust-pyo3-dev
+    podman runc uidmap slirp4netns mmdebstrap"
 missing=""
 for package in $packages; do
     status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)

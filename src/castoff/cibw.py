@@ -14,10 +14,14 @@ from castoff import targets as tg
 
 # The cibuildwheel castoff drives (tests, rehearsals and the generated workflows pin it).
 CIBUILDWHEEL = "cibuildwheel"
+# castoff's own build image where no registry can be pulled from (castoff.build.image), and how
+# a build manifest records it: by its ID.
+LOCAL_IMAGE_NAME = "localhost/castoff-cibw"
+LOCAL_IMAGE_RE = re.compile(re.escape(LOCAL_IMAGE_NAME) + r"@sha256:[0-9a-f]{64}", re.ASCII)
 # cibuildwheel 3 builds CPython 3.8 and later.
 OLDEST_PYTHON = (3, 8)
 NEWEST_PYTHON = (3, 14)
-_PYTHON_RE = re.compile(r"cp3(\d{1,2})(-abi3)?", re.ASCII)
+_PYTHON_RE = re.compile(r"cp3([0-9]|[1-9][0-9])(-abi3)?", re.ASCII)
 # cibuildwheel's spelling of each architecture in a Linux build identifier, where it builds it.
 _LINUX_ARCHES = {
     "x86_64": "x86_64",
@@ -71,6 +75,11 @@ class Interpreter:
     def abi_tag(self) -> str:
         """Return the wheel's ABI tag: abi3, or the version's own (cp311)."""
         return "abi3" if self.abi3 else self.python_tag
+
+
+def oldest_python(target: tg.Target) -> tuple[int, int]:
+    """Return the oldest CPython cibuildwheel builds a target for (Windows on Arm: 3.9)."""
+    return (3, 9) if target.os == "windows" and target.wheel_arch == "arm64" else OLDEST_PYTHON
 
 
 def parse_interpreter(text: str) -> Interpreter | None:

@@ -201,7 +201,7 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
     kind = cast("Kind", table.choice("kind", KINDS, "binary"))
     python = _python(table, kind)
     if kind == "extension":
-        for key in ("binaries", "aliases", "tag-policy"):
+        for key in ("binaries", "archive-name", "aliases", "tag-policy"):
             if key in table.data:
                 table.fail(
                     key, "applies to binary projects only, not kind = 'extension'.", "Remove it."
@@ -213,7 +213,12 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
     for i, binary in enumerate(binaries):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", binary):
             table.fail(f"binaries[{i}]", f"'{binary}' is not a file name a binary can have.")
-    archive_name = table.string("archive-name") or cargo.package_name(table)
+    # An extension makes no archives; its name is never used.
+    archive_name = (
+        name.replace("-", "_")
+        if kind == "extension"
+        else table.string("archive-name") or cargo.package_name(table)
+    )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", archive_name):
         table.fail(
             "archive-name",
@@ -222,6 +227,15 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
         )
 
     target_configs = _targets(table, kind)
+    for target_config in target_configs if kind == "extension" else ():
+        floor = cibw.oldest_python(target_config.target)
+        if python and python[0].version < floor:
+            table.fail(
+                "python",
+                f"'{python[0].spelled}': cibuildwheel builds {target_config.triple} for CPython "
+                f"{floor[0]}.{floor[1]} and later ({target_config.key_path}).",
+                f"Start at cp{floor[0]}{floor[1]}, or drop that target.",
+            )
     tag_policy = _tag_policy(table.table("tag-policy"))
     publish = _publish(table.table("publish"))
     return Config(

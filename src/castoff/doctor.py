@@ -51,18 +51,23 @@ def _extension_readiness(job: ExtensionJob, tools: ExtensionTools) -> TargetRead
     engine = engine_for(job, tools)
     where = {
         "docker": f"in cibuildwheel's {job.image} image (pinned by its version), with Docker",
-        "podman": f"in castoff's local image {image_tag()}, with podman",
+        "podman": f"in castoff's local image {image_tag()}, with podman"
+        + (
+            " (not made yet: the first build, or castoff setup, makes it once)"
+            if engine.needs_image
+            else ""
+        ),
         "native": "natively",
     }[engine.name]
     return TargetReadiness(
         target=job.triple,
-        buildable=not engine.lacking,
+        buildable=not engine.missing,
         method=f"cibuildwheel {' '.join(build_identifiers(job, engine))}",
         std=engine.name,
         why=f"cibuildwheel builds {', '.join(job.wheels)} {where}",
         smoke="cibuildwheel's test-command",
         smoke_why="it imports the module from the repaired wheel in a fresh environment",
-        missing=engine.lacking,
+        missing=engine.missing,
     )
 
 

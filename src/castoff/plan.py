@@ -463,7 +463,10 @@ def _plan_from(f: Field) -> ReleasePlan:
     extensions = tuple(_extension_from(e) for e in f.key("extensions").items())
     if (kind == "extension" and jobs) or (kind == "binary" and extensions):
         # Executors pick their pipeline by the kind: a plan with both would be half built.
-        f.key("jobs").fail(f"a {kind} project's plan has {'jobs' if jobs else 'extensions'}.")
+        f.key("jobs").fail(
+            f"{'an extension' if kind == 'extension' else 'a binary'} project's plan has "
+            f"{'jobs' if jobs else 'extensions'}."
+        )
     triples = [j.triple for j in jobs] + [e.triple for e in extensions]
     if len(set(triples)) != len(triples):
         f.key("jobs").fail("name a target twice.")
@@ -476,6 +479,9 @@ def _plan_from(f: Field) -> ReleasePlan:
             f"lists the sdist files {', '.join(listed) or 'none'}, but its sdist is "
             f"{sdist.name if sdist else 'none'}."
         )
+    stray = {a.target for a in artifacts if a.kind == "wheel"} - set(triples)
+    if stray:
+        f.key("artifacts").fail(f"list wheels of {', '.join(sorted(map(str, stray)))}, no job's.")
     for ext in extensions:
         wheels = sorted(a.name for a in artifacts if a.kind == "wheel" and a.target == ext.triple)
         if wheels != sorted(ext.wheels):

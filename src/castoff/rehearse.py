@@ -20,6 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.tags import sys_tags
+from packaging.utils import parse_wheel_filename
+
 from castoff.assemble.contents import ContentsError, read_sdist
 from castoff.build.builder import BuildOptions
 from castoff.build.smoke import run_smoke
@@ -206,11 +209,12 @@ class InstallBack:
     index_url: str
     project: str
     version: str
-    binary: str
+    binary: str  # a binary project's first program ("" for an extension module)
     tools: HostTools
     runner: Runner
     work: Path
     report: Report
+    module: str | None = None  # an extension module's import name (None for a binary project)
 
 
 def _run_binary(ctx: InstallBack, triple: str, binary: Path) -> str:
@@ -384,10 +388,121 @@ def install_sdist(ctx: InstallBack, sdist: Path) -> str:
     )  # fmt: skip
     if result.returncode != 0:
         return f"failed: pip could not build and install {_spec(ctx)} from its sdist"
+    return _check_built(ctx, venv)
+
+
+def _check_built(ctx: InstallBack, venv: Path) -> str:
+    """Run the binary, or import the module, that pip built from the sdist."""
+    if ctx.module is not None:
+        return _import_built(ctx, venv, "the build from the sdist")
     host = ctx.tools.host_triple or ""
     if host not in TARGETS:
         return f"failed: castoff does not know this machine's triple {host!r}, to run what it built"
     return _installed(ctx, host, "pip (from the sdist)", 0, venv / "bin" / ctx.binary)
+
+
+def _import_built(ctx: InstallBack, venv: Path, what: str) -> str:
+    """Import the module installed into a venv, as the venv's Python finds it (-I, from venv)."""
+    # Isolated, from the venv's folder: the module must come from what was installed, not from
+    # the project's sources or PYTHONPATH.
+    probe = (
+        f"import {ctx.module}, sys; p = {ctx.module}.__file__ or ''; "
+        "sys.exit(0 if p.startswith(sys.prefix) else 3)"
+    )
+    result = ctx.runner.run(
+        Command(argv=(str(venv / "bin" / "python"), "-I", "-c", probe), cwd=venv),
+        check=False,
+        log=lambda _: None,
+    )
+    if result.returncode != 0:
+        return f"failed: `import {ctx.module}` after {what} exited {result.returncode}"
+    major, minor = sys.version_info[:2]
+    return f"ok (import {ctx.module}, CPython {major}.{minor})"
+
+
+def _import(ctx: InstallBack, venv: Path, how: str, returncode: int, wheel: str) -> str:
+    """Import the module in a venv pip or uv installed into, from the wheel the row names."""
+    if returncode != 0:
+        return f"failed: {how} could not install {_spec(ctx)}"
+    installed = sorted(venv.glob("lib/python*/site-packages/*.dist-info/WHEEL"))
+    expected = {str(t) for t in parse_wheel_filename(wheel)[3]}
+    found = {
+        line.split(":", 1)[1].strip()
+        for path in installed
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if line.startswith("Tag:")
+    }
+    if not found & expected:
+        return f"failed: {how} installed another wheel than {wheel} ({', '.join(sorted(found))})"
+    return _import_built(ctx, venv, f"{how}'s install")
+
+
+def install_extension(ctx: InstallBack, wheel: str) -> tuple[str, str]:
+    """Install an extension's wheel for this machine with pip and uv (no sdist); import it."""
+    folder = ctx.work / "installs" / "extension"
+    pip_venv, uv_venv = folder / "pip-venv", folder / "uv-venv"
+    run = ctx.runner.run
+    run(Command(argv=(sys.executable, "-m", "venv", str(pip_venv))), log=lambda _: None)
+    pip = run(
+        Command(
+            argv=(
+                str(pip_venv / "bin" / "python"), "-m", "pip", "--isolated", "install",
+                "--no-cache-dir", "--disable-pip-version-check", "--only-binary", ":all:",
+                "--index-url", ctx.index_url, _spec(ctx),
+            )
+        ),
+        check=False,
+        log=lambda _: None,
+    )  # fmt: skip
+    uv = [sys.executable, "-m", "uv"]
+    run(Command(argv=(*uv, "venv", "--python", sys.executable, str(uv_venv))), log=lambda _: None)
+    uv_result = run(
+        Command(
+            argv=(
+                *uv, "pip", "install", "--no-config", "--no-cache", "--only-binary", ":all:",
+                "--python", str(uv_venv / "bin" / "python"),
+                "--index-url", ctx.index_url, _spec(ctx),
+            )
+        ),
+        check=False,
+        log=lambda _: None,
+    )  # fmt: skip
+    return (
+        _import(ctx, pip_venv, "pip", pip.returncode, wheel),
+        _import(ctx, uv_venv, "uv", uv_result.returncode, wheel),
+    )
+
+
+def _extension_rows(ctx: InstallBack, manifest: ReleaseManifest) -> list[Row]:
+    """Install back each extension wheel this machine's CPython can load; say why not elsewhere."""
+    rows = []
+    host = ctx.tools.host_triple or ""
+    here = {str(t) for t in sys_tags()}
+    for wheel in (a for a in manifest.artifacts if a.kind == "wheel"):
+        excluded = wheel.reason_off("pypi")
+        tags = {str(t) for t in parse_wheel_filename(wheel.name)[3]}
+        if excluded is not None:
+            pip = uv = "not run: not on the index"
+        elif not tags & here:
+            major, minor = sys.version_info[:2]
+            pip = uv = (
+                f"not run: no CPython here loads it (this is {host}, CPython {major}.{minor})"
+            )
+        else:
+            ctx.report(f"{wheel.target}: installing {wheel.name} back and importing it")
+            pip, uv = install_extension(ctx, wheel.name)
+        rows.append(
+            Row(
+                target=wheel.target or "",
+                wheel=wheel.name,
+                archive="-",
+                index="uploaded" if excluded is None else f"kept off: {excluded}",
+                archive_run="-",
+                pip=pip,
+                uv=uv,
+            )
+        )
+    return rows
 
 
 def install_back(ctx: InstallBack, manifest: ReleaseManifest, release: Path) -> list[Row]:
@@ -413,6 +528,8 @@ def install_back(ctx: InstallBack, manifest: ReleaseManifest, release: Path) -> 
                 uv="not run: the sdist is built once, by pip",
             )
         )
+    if ctx.module is not None:
+        return rows + _extension_rows(ctx, manifest)
     for archive in archives:
         triple = archive.target or ""
         source = archive.alias_of and next(a.target for a in archives if a.name == archive.alias_of)
@@ -513,7 +630,8 @@ def rehearse(
             index_url=served.index_url,
             project=plan.name,
             version=plan.version,
-            binary=plan.binaries[0],
+            binary=plan.binaries[0] if plan.binaries else "",
+            module=plan.module,
             tools=tools,
             runner=runner,
             work=work,

@@ -18,10 +18,9 @@ from castoff.build.builder import (
     _smoke,
     _unrun_allowed,
     cache_key,
-    source_tree_sha256,
     stable_maturin,
 )
-from castoff.build.record import JobLog
+from castoff.build.record import JobLog, source_tree_sha256
 from castoff.build.smoke import judge, smoke_command
 from castoff.build.toolchains import Choice, SmokePlan
 from castoff.config import load

@@ -24,6 +24,7 @@ from castoff.assemble.contents import (
     Expected,
     Member,
     read_archive,
+    read_extension_wheel,
     read_sdist,
     read_sidecar,
     read_wheel,
@@ -37,6 +38,7 @@ from castoff.build.archive import (
     write_archive,
     write_sidecar,
 )
+from castoff.cibw import CIBUILDWHEEL, LOCAL_IMAGE_RE
 from castoff.config import Config
 from castoff.errors import AssembleError, AuditError, ContractError, PlanError
 from castoff.folders import check_claimable, mark, replace_folder, staging_beside
@@ -58,6 +60,7 @@ from castoff.plan import (
     SDIST_METHOD,
     Artifact,
     BuildJob,
+    ExtensionJob,
     ReleasePlan,
     archive_folder,
     wheel_filename,
@@ -133,6 +136,8 @@ def _expected_names(plan: ReleasePlan, job: BuildJob) -> dict[str, tuple[str, tu
 def _planned_files(plan: ReleasePlan) -> dict[str, dict[str, tuple[str, tuple[str, ...]]]]:
     """Return each build folder's files by the name in its manifest: target, or SDIST."""
     planned = {job.triple: _expected_names(plan, job) for job in plan.jobs}
+    for ext in plan.extensions:
+        planned[ext.triple] = {w: ("wheel", tuple(sorted(ext.platform_tags))) for w in ext.wheels}
     if plan.sdist is not None:
         planned[SDIST] = {plan.sdist.name: ("sdist", ())}
     return planned
@@ -142,6 +147,7 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
     """Refuse duplicates, mixed names or versions, missing or unplanned targets, other files."""
     by_target: dict[str, Input] = {}
     jobs = {job.triple: job for job in plan.jobs}
+    extensions = {ext.triple: ext for ext in plan.extensions}
     planned = _planned_files(plan)
     for item in inputs:
         m = item.manifest
@@ -165,7 +171,10 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
                 "when the plan has one).",
             )
         job = jobs.get(m.target)
-        if m.image != (job.image if job else None):
+        extension = extensions.get(m.target)
+        if extension is not None:
+            _check_extension_record(item, extension)
+        elif m.image != (job.image if job else None):
             # The provenance records the image; it must be the one the plan pinned.
             raise AssembleError(
                 f"{where}: built in image {m.image!r}, but the plan pins "
@@ -204,6 +213,25 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
             "or nothing.",
         )
     return by_target
+
+
+def _check_extension_record(item: Input, job: ExtensionJob) -> None:
+    """Refuse an extension's build manifest that castoff's cibuildwheel build did not write."""
+    m = item.manifest
+    where = item.folder / PARTIAL_MANIFEST
+    local = m.image is not None and LOCAL_IMAGE_RE.fullmatch(m.image) is not None
+    linux = job.target.os == "linux"
+    if (
+        m.method != CIBUILDWHEEL
+        or m.smoke
+        or not ((linux and (m.image == job.image or local)) or (not linux and m.image is None))
+    ):
+        raise AssembleError(
+            f"{where}: says {m.target} was built by {m.method[:40]!r} in image "
+            f"{(m.image or 'none')[:100]!r}; castoff builds it with cibuildwheel, in "
+            f"{job.image or 'no image'} or its own local image.",
+            hint=f"Build it again with `castoff build --target {job.triple}`.",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -300,6 +328,29 @@ def _check_target(item: Input, plan: ReleasePlan, staging: Path) -> tuple[_Check
         programs=wheel.programs,
     )
     return checked, findings
+
+
+def _check_extension(
+    item: Input, plan: ReleasePlan, staging: Path
+) -> tuple[dict[str, tuple[Path, str]], list[Finding]]:
+    """Copy an extension's wheels into staging, read each whole and audit its shared objects."""
+    job = next(e for e in plan.extensions if e.triple == item.manifest.target)
+    copies = _copy_inputs(item, staging / job.triple)
+    assert plan.module is not None  # noqa: S101 - an extension's plan names its module
+    findings: list[Finding] = []
+    for name in job.wheels:
+        try:
+            wheel = read_extension_wheel(
+                copies[name][0], project=plan.name, version=plan.version, module=plan.module
+            )
+        except ContentsError as exc:
+            raise AssembleError(
+                f"{item.folder}: {name}: {exc.problem}.",
+                hint="castoff ships only what `castoff build` makes; rebuild this target.",
+            ) from None
+        if job.target.os == "linux":
+            findings += audit_members(wheel.programs, artifact=name, tags=job.platform_tags)
+    return copies, findings
 
 
 def _check_sdist(item: Input, plan: ReleasePlan, staging: Path) -> tuple[Path, str]:
@@ -453,6 +504,11 @@ def assemble(
             for job, future in zip(plan.jobs, futures, strict=True):
                 checked[job.triple], found = future.result()
                 findings += found
+        extension_wheels: dict[str, tuple[Path, str]] = {}
+        for ext in plan.extensions:
+            copies, found = _check_extension(by_target[ext.triple], plan, staging)
+            extension_wheels.update(copies)
+            findings += found
         sdist = _check_sdist(by_target[SDIST], plan, staging) if plan.sdist else None
         if findings:
             raise AuditError(
@@ -464,7 +520,9 @@ def assemble(
             )
         release = staging / "release"
         release.mkdir()
-        manifest = _assemble_into(release, plan, by_target, checked, sdist, mtime=mtime)
+        manifest = _assemble_into(
+            release, plan, by_target, checked, sdist, extension_wheels, mtime=mtime
+        )
         replace_folder(release, out_dir, "release")
     return manifest
 
@@ -475,6 +533,7 @@ def _assemble_into(
     by_target: dict[str, Input],
     checked: dict[str, _Checked],
     sdist: tuple[Path, str] | None,
+    extension_wheels: Mapping[str, tuple[Path, str]],
     *,
     mtime: int,
 ) -> ReleaseManifest:
@@ -483,7 +542,12 @@ def _assemble_into(
     # sidecars, SHA256SUMS and the manifest all reuse it.
     digests: dict[str, str] = {}
     for artifact in plan.artifacts:
-        if artifact.kind == "wheel":
+        if artifact.name in extension_wheels:
+            # cibuildwheel's wheel has its final name and tags already: it moves as checked.
+            produced[artifact.name] = out_dir / artifact.name
+            shutil.move(extension_wheels[artifact.name][0], produced[artifact.name])
+            digests[artifact.name] = extension_wheels[artifact.name][1]
+        elif artifact.kind == "wheel":
             item = checked[artifact.target or ""]
             wheel = copy_wheel(item.wheel, out_dir, artifact.platform_tags)
             produced[artifact.name] = wheel

@@ -366,6 +366,92 @@ def _read_wheel(
     return Wheel(project=project, version=version, tags=tags, programs=tuple(programs))
 
 
+def read_extension_wheel(path: Path, *, project: str, version: str, module: str) -> Wheel:
+    """Read and check an extension module's wheel whole; its programs are its shared objects.
+
+    Besides its dist-info it may hold only the module (a `knot.abi3.so`-like file, or a `knot/`
+    package) and the libraries auditwheel or delvewheel graft in (`<name>.libs/`): a `.pth`, a
+    top-level module of another name or a .data folder would run or install code the project
+    did not name.
+    """
+    try:
+        name, wheel_version, _, tags = parse_wheel_filename(path.name)
+    except (InvalidWheelFilename, InvalidVersion) as exc:
+        raise ContentsError(f"is not a wheel file name ({exc})") from None
+    if canonicalize_name(name) != canonicalize_name(project) or Version(
+        str(wheel_version)
+    ) != Version(version):
+        raise ContentsError(f"is {name} {wheel_version}, but the plan is {project} {version}")
+    try:
+        return _read_extension_wheel(path, str(name), str(wheel_version), tags, module)
+    except _READ_ERRORS as exc:
+        raise ContentsError(f"is not a readable wheel ({type(exc).__name__}: {exc})") from None
+
+
+_SHARED_OBJECT = (".so", ".pyd", ".dylib", ".dll")
+
+
+def _read_extension_wheel(
+    path: Path, project: str, version: str, tags: frozenset[Tag], module: str
+) -> Wheel:
+    stem = path.name.split("-")[0] + "-" + path.name.split("-")[1]
+    dist_info = f"{stem}.dist-info/"
+    top = module.split(".", 1)[0]
+    grafted = (f"{stem.split('-')[0]}.libs/", f"{top}.libs/")
+    with zipfile.ZipFile(path) as archive:
+        infos = _zip_members(archive)
+        found_module = False
+        for info in infos:
+            member = info.filename
+            first = member.split("/", 1)[0]
+            in_package = member.startswith(f"{top}/")
+            single = (
+                "/" not in member
+                and first.split(".", 1)[0] == top
+                and (first.endswith(_SHARED_OBJECT) or first.endswith((".py", ".pyi")))
+            )
+            if not (member.startswith(dist_info) or member.startswith(grafted)) and not (
+                in_package or single
+            ):
+                raise ContentsError(
+                    f"member {_show(member)} is neither the module {top} nor its dist-info or "
+                    "grafted libraries: it would install code the project does not name"
+                )
+            if member.endswith(".pth"):
+                raise ContentsError(f"member {_show(member)} is a .pth file, run at start-up")
+            found_module = found_module or in_package or single
+        if not found_module:
+            raise ContentsError(f"holds no module {top} (tool.castoff.module)")
+        names = {i.filename for i in infos}
+        record = f"{dist_info}RECORD"
+        for needed in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
+            if needed not in names:
+                raise ContentsError(f"has no {needed} (or its dist-info is not named {stem})")
+        hashes: dict[str, tuple[bytes, int]] = {}
+        small: dict[str, str] = {}
+        objects: list[Member] = []
+        for info, mode, (spool, digest, size) in _zip_files(archive, infos):
+            hashes[info.filename] = (bytes.fromhex(digest), size)
+            if info.filename in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
+                if size > MAX_METADATA_BYTES:
+                    raise ContentsError(f"{info.filename} is over {MAX_METADATA_BYTES} bytes")
+                small[info.filename] = spool.read().decode("utf-8")
+            elif info.filename.endswith(_SHARED_OBJECT) or ".so." in info.filename:
+                executable = mode is not None and bool(mode & 0o111)
+                objects.append(_member(spool, info.filename, digest, size, executable=executable))
+        _check_record(_parse_record(small[record]), hashes, record)
+        _check_metadata(
+            small[f"{dist_info}METADATA"],
+            small[f"{dist_info}WHEEL"],
+            project=project,
+            version=version,
+            tags=tags,
+        )
+    if not objects:
+        raise ContentsError("holds no shared object: an extension module's wheel builds one")
+    return Wheel(project=project, version=version, tags=tags, programs=tuple(objects))
+
+
 def _check_programs(programs: Sequence[Member], wanted: Sequence[str], expected: Expected) -> None:
     by_name = {p.name: p for p in programs}
     extra = sorted(set(by_name) - set(wanted))

@@ -10,6 +10,7 @@ the plan and records how in the folder's manifest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,17 +21,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from castoff import __version__
+from castoff import __version__, cibw
 from castoff.build import image
 from castoff.build.record import BUILD_LOG, JobLog, built_artifact, reusable, source_files
 from castoff.build.toolchains import Missing
 from castoff.errors import BuildError, ToolMissingError
+from castoff.filelock import locked
 from castoff.folders import check_claimable, mark
 from castoff.manifest import MANIFEST_SCHEMA_VERSION, PARTIAL_MANIFEST, PartialManifest
 from castoff.plan import ExtensionJob, ReleasePlan
 from castoff.runner import Command, CommandFailedError, Runner
 
-METHOD = "cibuildwheel"
+METHOD = cibw.CIBUILDWHEEL
 INSTALL_CIBUILDWHEEL = "pip install 'castoff[build]' (maturin, ziglang and cibuildwheel)"
 # cibuildwheel copies the project into the container; castoff hands it the hashed sources only.
 _SOURCES = ".sources"
@@ -61,18 +63,8 @@ class Engine:
     name: str  # docker, podman, native
     image: str | None  # what CIBW_*_IMAGE names: cibuildwheel's image or the local image's ID
     missing: tuple[Missing, ...]  # what a package or the user installs
-    needs_image: bool = False  # castoff's local image is not built yet (castoff setup makes it)
-
-    @property
-    def lacking(self) -> tuple[Missing, ...]:
-        """Return everything the build lacks here, the local image included."""
-        if not self.needs_image:
-            return self.missing
-        made = Missing(
-            what=f"castoff's local build image ({image.image_tag()})",
-            install="castoff setup (it makes the image with mmdebstrap and podman)",
-        )
-        return (*self.missing, made)
+    # castoff's local image is not made yet: the first build (or castoff setup) makes it.
+    needs_image: bool = False
 
 
 def probe(
@@ -143,8 +135,9 @@ def engine_for(job: ExtensionJob, tools: ExtensionTools) -> Engine:
     if target.libc != "gnu" or _LOCAL_ARCHES.get(target.wheel_arch) != tools.machine:
         missing.append(
             Missing(
-                what=f"a Docker engine (castoff's local image builds {tools.machine} "
-                f"manylinux wheels only, not {target.triple})",
+                what=f"a Docker engine (castoff's local image builds "
+                f"{' and '.join(_LOCAL_ARCHES)} manylinux wheels on a machine of that CPU only, "
+                f"not {target.triple} on this {tools.machine} one)",
                 install=f"run this job where Docker runs ({job.runner})",
             )
         )
@@ -172,6 +165,32 @@ def engine_for(job: ExtensionJob, tools: ExtensionTools) -> Engine:
         missing=tuple(missing),
         needs_image=tools.local_image is None,
     )
+
+
+def make_local_image(tools: ExtensionTools, runner: Runner) -> str:
+    """Make castoff's local image unless a parallel build just did; return its ID.
+
+    podman's and mmdebstrap's output goes to image.log beside castoff's podman storage.
+    """
+    podman = image.Podman(root=tools.podman_root)
+    podman.configure()
+    with locked(podman.root / "image.lock"):
+        shown = runner.capture(podman.inspect_id(image.image_tag()))
+        found = image.parse_image_id(shown.stdout) if shown.returncode == 0 else None
+        if found is not None:
+            return found
+        bundle = image.host_ca_bundle(os.environ)
+        if bundle is None:
+            raise ToolMissingError(
+                "castoff's local build image needs this machine's CA bundle (SSL_CERT_FILE or "
+                "/etc/ssl/certs/ca-certificates.crt) to reach PyPI from inside.",
+                hint="Install ca-certificates, or point SSL_CERT_FILE at the bundle.",
+            )
+        log = JobLog(podman.root / "image.log")
+        try:
+            return image.build_image(runner, podman, bundle, log=log.write)
+        finally:
+            log.close()
 
 
 def _abi3(job: ExtensionJob) -> bool:
@@ -267,13 +286,17 @@ def build_extension(
 ) -> tuple[PartialManifest, bool]:
     """Build a target's wheels into out_dir/<triple>; return the manifest and whether cached."""
     engine = engine_for(job, tools)
-    if engine.lacking:
+    if engine.missing:
         raise ToolMissingError(
             f"{job.triple}: cibuildwheel cannot build it here: "
-            + "; ".join(f"{m.what} (install: {m.install})" for m in engine.lacking)
+            + "; ".join(f"{m.what} (install: {m.install})" for m in engine.missing)
             + ".",
             hint="castoff doctor shows what each target needs; castoff setup installs it.",
         )
+    if engine.needs_image:
+        # As docker pulls cibuildwheel's image on first use, castoff makes its own, once.
+        tools = dataclasses.replace(tools, local_image=make_local_image(tools, runner))
+        engine = engine_for(job, tools)
     assert tools.cibuildwheel is not None and plan.module is not None  # noqa: PT018, S101
     identifiers = build_identifiers(job, engine)
     settings = cibuildwheel_env(job, engine, plan.module, identifiers)

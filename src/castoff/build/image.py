@@ -17,9 +17,11 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from castoff import cibw
 from castoff.errors import CastoffError, ToolMissingError
 from castoff.runner import Command, CommandFailedError, Runner
 
@@ -27,7 +29,7 @@ PODMAN = "podman"
 MMDEBSTRAP = "mmdebstrap"
 # What the host needs to build and run the image (Debian and Ubuntu package names).
 PACKAGES = ("podman", "runc", "uidmap", "slirp4netns", "mmdebstrap")
-IMAGE_NAME = "localhost/castoff-cibw"
+IMAGE_NAME = cibw.LOCAL_IMAGE_NAME
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 SOURCES = (
@@ -191,7 +193,9 @@ def host_ca_bundle(env: dict[str, str] | os._Environ[str]) -> Path | None:
     return None
 
 
-def build_image(runner: Runner, podman: Podman, ca_bundle: Path) -> str:
+def build_image(
+    runner: Runner, podman: Podman, ca_bundle: Path, *, log: Callable[[str], None] | None = None
+) -> str:
     """Make the local image (mmdebstrap, podman import, podman build); return its ID."""
     podman.configure()
     # castoff's own scratch folder: the root filesystem (about 1.3 GB) lives there briefly.
@@ -201,7 +205,7 @@ def build_image(runner: Runner, podman: Podman, ca_bundle: Path) -> str:
     write_context(work, ca_bundle)
     try:
         for command in build_commands(podman, work):
-            runner.run(command)
+            runner.run(command, log=log)
     except CommandFailedError as exc:
         raise ToolMissingError(
             f"castoff's local build image could not be made: {exc.message}",

@@ -1,0 +1,195 @@
+"""examples/knot, a PyO3 extension module, end to end: real cibuildwheel in podman, then castoff.
+
+cibuildwheel builds Linux wheels only inside a container. This machine has no Docker and no
+registry, so castoff makes its own image (mmdebstrap and podman, once per machine, cached under
+~/.cache/castoff/podman) and cibuildwheel builds, repairs and import-tests the wheel in it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.conftest import castoff
+
+KNOT = REPO / "examples" / "knot"
+CONFIG = str(KNOT / "pyproject.toml")
+TRIPLE = "x86_64-unknown-linux-gnu"
+WHEEL = "castoff_knot-0.1.0-cp38-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+SDIST = "castoff_knot-0.1.0.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def knot_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """Build the example's wheel (cibuildwheel, podman) and sdist once; return folder, outcome."""
+    out = tmp_path_factory.mktemp("knot-build")
+    result = castoff("build", "--config", CONFIG, "--out", str(out), "--json")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    outcome: dict[str, Any] = json.loads(result.stdout)
+    return out, outcome
+
+
+def test_cibuildwheel_builds_the_planned_wheel_in_castoffs_image(
+    knot_build: tuple[Path, dict[str, Any]],
+) -> None:
+    """The wheel has the plan's name; the manifest records cibuildwheel, its settings, the image."""
+    out, outcome = knot_build
+    statuses = {t["target"]: t["status"] for t in outcome["targets"]}
+    assert statuses == {TRIPLE: statuses[TRIPLE], "sdist": statuses["sdist"]}
+    assert {statuses[TRIPLE], statuses["sdist"]} <= {"built", "cached"}
+    manifest = json.loads((out / TRIPLE / "manifest.json").read_text())
+    assert manifest["method"] == "cibuildwheel"
+    assert re.fullmatch(r"localhost/castoff-cibw@sha256:[0-9a-f]{64}", manifest["image"])
+    assert [a["name"] for a in manifest["artifacts"]] == [WHEEL]
+    env = manifest["commands"][0]["env"]
+    # The image has CPython 3.11: it builds the abi3 wheel the plan names for cp38.
+    assert env["CIBW_BUILD"] == "cp311-manylinux_x86_64"
+    assert env["CIBW_TEST_COMMAND"] == 'python -c "import knot"'
+    assert env["CIBW_CONTAINER_ENGINE"] == "podman"
+    assert env["CIBW_MANYLINUX_X86_64_IMAGE"] == manifest["image"].split("@", 1)[1]
+    log = (out / TRIPLE / "build.log").read_text()
+    # cibuildwheel ran its test-command (the import) on the repaired wheel.
+    assert "Testing wheel..." in log
+    with zipfile.ZipFile(out / TRIPLE / WHEEL) as wheel:
+        assert "knot/knot.abi3.so" in wheel.namelist()
+
+
+def test_a_second_build_is_served_from_the_cache(
+    knot_build: tuple[Path, dict[str, Any]],
+) -> None:
+    """An unchanged tree and image reuse the folder: cibuildwheel does not run again."""
+    out, _ = knot_build
+    result = castoff("build", "--config", CONFIG, "--out", str(out), "--target", TRIPLE, "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    [target] = json.loads(result.stdout)["targets"]
+    assert target["status"] == "cached"
+
+
+def test_assemble_audits_the_shared_object_and_ships_the_wheel_as_built(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The release holds cibuildwheel's wheel byte for byte, with the sdist and SHA256SUMS."""
+    out, _ = knot_build
+    dist = tmp_path / "dist"
+    result = castoff("assemble", "--config", CONFIG, "--out", str(dist), str(out / TRIPLE),
+                     str(out / "sdist"))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    shipped = sorted(p.name for p in dist.iterdir() if not p.name.startswith("."))
+    assert shipped == sorted(["SHA256SUMS", "manifest.json", SDIST, WHEEL])
+    assert (dist / WHEEL).read_bytes() == (out / TRIPLE / WHEEL).read_bytes()
+
+
+def _forge(folder: Path, replace: dict[str, bytes]) -> None:
+    """Rewrite the folder's wheel with members replaced or added, RECORD and manifest rehashed."""
+    path = folder / WHEEL
+    with zipfile.ZipFile(path) as wheel:
+        members = {i.filename: wheel.read(i) for i in wheel.infolist() if not i.is_dir()}
+    members.update(replace)
+    record = next(n for n in members if n.endswith(".dist-info/RECORD"))
+    lines = []
+    for name, data in members.items():
+        if name == record:
+            continue
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{name},sha256={digest},{len(data)}")
+    members[record] = ("\n".join([*lines, f"{record},,"]) + "\n").encode()
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, data in members.items():
+            wheel.writestr(name, data)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["artifacts"][0]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest["artifacts"][0]["size"] = path.stat().st_size
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _forged_copy(knot_build: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
+    out, _ = knot_build
+    folder = tmp_path / TRIPLE
+    shutil.copytree(out / TRIPLE, folder)
+    return folder
+
+
+def test_a_shared_object_needing_a_newer_glibc_than_its_tag_is_refused(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A module linked against glibc 2.34's pthread_create breaks manylinux_2_17: audit says so."""
+    source = tmp_path / "needs234.c"
+    source.write_text(
+        "#include <pthread.h>\n"
+        "static void *run(void *a) { return a; }\n"
+        "int start(void) { pthread_t t; return pthread_create(&t, 0, run, 0); }\n"
+    )
+    built = tmp_path / "knot.abi3.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(built), str(source)], check=True)
+    folder = _forged_copy(knot_build, tmp_path)
+    _forge(folder, {"knot/knot.abi3.so": built.read_bytes()})
+    out, _ = knot_build
+    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
+                     str(folder), str(out / "sdist"))  # fmt: skip
+    assert result.returncode != 0
+    assert "manylinux_2_17_x86_64" in result.stderr
+    assert "GLIBC_2.34" in result.stderr
+    assert not (tmp_path / "dist").exists()
+
+
+@pytest.mark.parametrize(
+    ("member", "fragment"),
+    [
+        ("evil.pth", "neither the module knot"),
+        ("other_module.py", "neither the module knot"),
+        ("knot/hook.pth", ".pth file, run at start-up"),
+    ],
+)
+def test_a_wheel_holding_code_the_project_does_not_name_is_refused(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path, member: str, fragment: str
+) -> None:
+    """A .pth or another top-level module added to the wheel (rehashed) stops the release."""
+    folder = _forged_copy(knot_build, tmp_path)
+    _forge(folder, {member: b"import os\n"})
+    out, _ = knot_build
+    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
+                     str(folder), str(out / "sdist"))  # fmt: skip
+    assert result.returncode != 0
+    assert fragment in result.stderr
+    assert WHEEL in result.stderr
+
+
+def test_a_manifest_claiming_another_image_is_refused(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A build record whose image is neither cibuildwheel's nor castoff's local one is refused."""
+    folder = _forged_copy(knot_build, tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["image"] = "docker.io/attacker/image:latest"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    out, _ = knot_build
+    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
+                     str(folder), str(out / "sdist"))  # fmt: skip
+    assert result.returncode != 0
+    assert "attacker" in result.stderr
+    assert "castoff build --target x86_64-unknown-linux-gnu" in result.stderr
+
+
+def test_the_rehearsal_installs_the_wheel_and_the_sdist_back_and_imports_them(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Uploaded to a local index: pip and uv install the wheel, pip builds the sdist; all import."""
+    out, _ = knot_build
+    result = castoff("rehearse", "--config", CONFIG, "--work", str(tmp_path / "work"),
+                     "--build-dir", str(out), "--json")  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = {r["target"]: r for r in json.loads(result.stdout)["targets"]}
+    assert rows[TRIPLE]["wheel"] == WHEEL
+    assert rows[TRIPLE]["pip"].startswith("ok (import knot, CPython 3.")
+    assert rows[TRIPLE]["uv"].startswith("ok (import knot, CPython 3.")
+    assert rows["sdist"]["pip"].startswith("ok (import knot")
