@@ -205,6 +205,7 @@ def _cmd_assemble(args: argparse.Namespace, settings: Settings) -> int:
         out_dir=args.out.absolute(),
         previous=args.previous,
         mtime=settings.source_date_epoch,
+        runner=_runner(settings.env),
     )
     if args.json:
         render.emit_json(manifest.to_dict())

@@ -22,6 +22,7 @@ TESTED: dict[str, tuple[str, ...]] = {
     "build": ("maturin==1.16.0", "ziglang==0.17.0", "cibuildwheel==4.3.3"),
     "sigstore": ("sigstore==4.5.1", "pypi-attestations==0.0.30"),
     "publish": ("twine==7.0.0",),
+    "audit": ("abi3audit==0.0.26",),
     "rehearse": ("twine==7.0.0", "pypiserver[passlib]==2.4.2", "pip==26.3", "uv==0.13.8"),
 }
 
@@ -96,7 +97,7 @@ def release_sessions(  # noqa: PLR0915 - one short nested function per session
     @session("assemble")
     def assemble(session: nox.Session) -> None:
         """Merge build/ into dist/: final tags, aliases, audit, checksums, one manifest."""
-        install(session, ())
+        install(session, ("audit",))
         args = session.posargs or ["build", "--out", "dist"]
         session.run("castoff", "assemble", "--config", config, *args)
 
@@ -125,7 +126,7 @@ def release_sessions(  # noqa: PLR0915 - one short nested function per session
     def release(session: nox.Session) -> None:
         """Build, assemble, sign, preflight and publish (-- --dry-run: everything but uploads)."""
         ready(session)
-        install(session, ("build", "sigstore", "publish"))
+        install(session, ("build", "audit", "sigstore", "publish"))
         session.run("castoff", "release", "--config", config, *session.posargs)
 
     @session("publish")
@@ -139,5 +140,5 @@ def release_sessions(  # noqa: PLR0915 - one short nested function per session
     def rehearse(session: nox.Session) -> None:
         """Rehearse the release: a local pypiserver and folder, then install back and run."""
         ready(session)
-        install(session, ("build", "rehearse"))
+        install(session, ("build", "audit", "rehearse"))
         session.run("castoff", "rehearse", "--config", config, *session.posargs)

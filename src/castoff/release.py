@@ -85,6 +85,7 @@ def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
         out_dir=dist,
         previous=None,
         mtime=mtime,
+        runner=runner,
     )
 
 

@@ -142,6 +142,28 @@ def test_a_shared_object_needing_a_newer_glibc_than_its_tag_is_refused(
     assert not (tmp_path / "dist").exists()
 
 
+def test_a_module_calling_outside_the_stable_abi_is_refused(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """abi3audit finds a call the cp38 stable ABI lacks: the abi3 wheel's promise is broken."""
+    source = tmp_path / "unstable.c"
+    # PyUnicode_AsUTF8 joined the stable ABI in 3.10: a cp38-abi3 module may not call it.
+    source.write_text(
+        "extern const char *PyUnicode_AsUTF8(void *);\n"
+        "const char *text(void *o) { return PyUnicode_AsUTF8(o); }\n"
+    )
+    built = tmp_path / "knot.abi3.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(built), str(source)], check=True)
+    folder = _forged_copy(knot_build, tmp_path)
+    _forge(folder, {"knot/knot.abi3.so": built.read_bytes()})
+    out, _ = knot_build
+    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
+                     str(folder), str(out / "sdist"))  # fmt: skip
+    assert result.returncode != 0
+    assert "outside the stable ABI (PyUnicode_AsUTF8)" in result.stderr
+    assert not (tmp_path / "dist").exists()
+
+
 @pytest.mark.parametrize(
     ("member", "fragment"),
     [

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from castoff.assemble.audit import Finding, archive_findings, audit_members
+from castoff.assemble.audit import Finding, abi3_findings, archive_findings, audit_members
 from castoff.assemble.contents import (
     ContentsError,
     Expected,
@@ -65,6 +65,7 @@ from castoff.plan import (
     archive_folder,
     wheel_filename,
 )
+from castoff.runner import Runner
 
 CONTRACT_KINDS = ("archive", "checksum")
 __all__ = ["RELEASE_MANIFEST", "Input", "assemble", "check_contract", "collect", "make_alias"]
@@ -331,7 +332,7 @@ def _check_target(item: Input, plan: ReleasePlan, staging: Path) -> tuple[_Check
 
 
 def _check_extension(
-    item: Input, plan: ReleasePlan, staging: Path
+    item: Input, plan: ReleasePlan, staging: Path, runner: Runner
 ) -> tuple[dict[str, tuple[Path, str]], list[Finding]]:
     """Copy an extension's wheels into staging, read each whole and audit its shared objects."""
     job = next(e for e in plan.extensions if e.triple == item.manifest.target)
@@ -350,6 +351,9 @@ def _check_extension(
             ) from None
         if job.target.os == "linux":
             findings += audit_members(wheel.programs, artifact=name, tags=job.platform_tags)
+        if any(t.abi == "abi3" for t in wheel.tags):
+            # The stable ABI is a promise about which CPython functions the module calls.
+            findings += abi3_findings(runner, copies[name][0])
     return copies, findings
 
 
@@ -473,8 +477,12 @@ def assemble(
     out_dir: Path,
     previous: Path | None,
     mtime: int,
+    runner: Runner,
 ) -> ReleaseManifest:
-    """Assemble the release folder and return its manifest (also written as manifest.json)."""
+    """Assemble the release folder and return its manifest (also written as manifest.json).
+
+    `runner` runs abi3audit on an extension's abi3 wheels (nothing else runs a command).
+    """
     by_target = check_inputs(inputs, plan)
     check_contract(
         config, {a.name for a in plan.artifacts}, previous or config.contract.previous_manifest
@@ -506,7 +514,7 @@ def assemble(
                 findings += found
         extension_wheels: dict[str, tuple[Path, str]] = {}
         for ext in plan.extensions:
-            copies, found = _check_extension(by_target[ext.triple], plan, staging)
+            copies, found = _check_extension(by_target[ext.triple], plan, staging, runner)
             extension_wheels.update(copies)
             findings += found
         sdist = _check_sdist(by_target[SDIST], plan, staging) if plan.sdist else None

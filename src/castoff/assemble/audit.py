@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ from castoff.assemble.contents import ContentsError, Member, read_archive, read_
 from castoff.assemble.elf import ElfFacts
 from castoff.errors import AuditError, UsageError
 from castoff.pypi import is_sdist_filename
+from castoff.runner import Command, Runner
 from castoff.targets import TARGETS, Elf, Target, parse_linux_tag
 
 EF_ARM_ABI_FLOAT_HARD = 0x400
@@ -260,3 +263,59 @@ def audit_error(findings: Sequence[Finding], details: dict[str, object]) -> Audi
         "cannot keep.",
         details=details,
     )
+
+
+INSTALL_ABI3AUDIT = "pip install 'castoff[audit]' (abi3audit)"
+
+
+def abi3audit_command(wheel: Path) -> Command:
+    """Return abi3audit's strict JSON audit of one abi3 wheel (the one beside castoff's Python)."""
+    beside = Path(sys.executable).parent / "abi3audit"
+    return Command(
+        argv=(str(beside) if beside.is_file() else "abi3audit", "--strict", "--report", str(wheel)),
+        install_hint=INSTALL_ABI3AUDIT,
+    )
+
+
+def abi3_findings(runner: Runner, wheel: Path) -> list[Finding]:
+    """Return abi3audit's findings for an abi3 wheel: symbols outside the stable ABI, its floor."""
+    result = runner.capture(abi3audit_command(wheel))
+    try:
+        report = json.loads(result.stdout)
+        specs = report["specs"][str(wheel)]["wheel"]
+        results = [(entry["name"], entry["result"]) for entry in specs]
+    except (ValueError, KeyError, TypeError):
+        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        return [
+            Finding(
+                artifact=wheel.name,
+                binary="-",
+                tag="abi3",
+                problem=f"abi3audit did not report on it (exit {result.returncode}: "
+                f"{detail[0][:200]})",
+            )
+        ]
+    findings = []
+    for name, found in results:
+        if not isinstance(found, dict):
+            continue
+        problems = []
+        if not found.get("is_abi3", False):
+            problems.append("is not built for the stable ABI")
+        if not found.get("is_abi3_baseline_compatible", False):
+            problems.append(
+                f"uses the stable ABI of CPython {found.get('computed')}, newer than the "
+                f"wheel's cp{str(found.get('baseline', '')).replace('.', '')} promises"
+            )
+        symbols = found.get("non_abi3_symbols") or []
+        if symbols:
+            shown = ", ".join(str(s) for s in symbols[:5])
+            problems.append(f"calls {len(symbols)} functions outside the stable ABI ({shown})")
+        findings += [
+            Finding(artifact=wheel.name, binary=str(name), tag="abi3", problem=p) for p in problems
+        ]
+    if result.returncode != 0 and not findings:
+        findings.append(
+            Finding(artifact=wheel.name, binary="-", tag="abi3", problem="abi3audit failed it")
+        )
+    return findings
