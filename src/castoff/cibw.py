@@ -48,7 +48,7 @@ _WINDOWS_ARCHES = {"amd64": "win_amd64", "win32": "win32", "arm64": "win_arm64"}
 RUNNERS = {
     "aarch64-unknown-linux-gnu": "ubuntu-24.04-arm",
     "aarch64-unknown-linux-musl": "ubuntu-24.04-arm",
-    "x86_64-apple-darwin": "macos-13",
+    "x86_64-apple-darwin": "macos-15-intel",
     "aarch64-apple-darwin": "macos-14",
     "aarch64-pc-windows-msvc": "windows-11-arm",
 }

@@ -87,6 +87,67 @@ public-key = "keys/minisign.pub"
 """
 
 
+# Where an extension's wheels are built by cibuildwheel, as maturin-action's projects ship them.
+_EXTENSION_TARGETS = (
+    "x86_64-unknown-linux-gnu",
+    "aarch64-unknown-linux-gnu",
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-musl",
+    "x86_64-apple-darwin",
+    "aarch64-apple-darwin",
+    "x86_64-pc-windows-msvc",
+)
+# Without abi3, one wheel per CPython cibuildwheel builds for today.
+_PER_VERSION = ("cp39", "cp310", "cp311", "cp312", "cp313")
+_SIGN = """
+# Every wheel, the sdist, SHA256SUMS and the provenance is signed and verified before publishing.
+# Commit the public key; keep the secret key and its password in GitHub secrets of these names.
+[tool.castoff.sign]
+backends = ["minisign"]
+
+[tool.castoff.sign.minisign]
+secret-key-env = "CASTOFF_MINISIGN_KEY"
+password-env = "CASTOFF_MINISIGN_PASSWORD"
+public-key = "keys/minisign.pub"
+"""
+
+
+def extension_python(cargo: dict[str, object]) -> tuple[str, ...] | None:
+    """Return the `python` of a PyO3 extension crate (its abi3-pyXY feature), or None if none.
+
+    None: the crate is not a PyO3 cdylib, so it is a binary project.
+    """
+    lib = cargo.get("lib")
+    kinds = lib.get("crate-type") if isinstance(lib, dict) else None
+    dependencies = cargo.get("dependencies")
+    pyo3 = dependencies.get("pyo3") if isinstance(dependencies, dict) else None
+    if not (isinstance(kinds, list) and "cdylib" in kinds and pyo3 is not None):
+        return None
+    features = pyo3.get("features") if isinstance(pyo3, dict) else None
+    abi3 = sorted(
+        int(f.removeprefix("abi3-py3"))
+        for f in (features if isinstance(features, list) else [])
+        if isinstance(f, str) and f.startswith("abi3-py3") and f[8:].isdigit()
+    )
+    return (f"cp3{abi3[0]}-abi3",) if abi3 else _PER_VERSION
+
+
+def extension_table(python: tuple[str, ...]) -> str:
+    """Return the [tool.castoff] tables castoff init appends to a PyO3 extension project."""
+    targets = "".join(f'\n[[tool.castoff.targets]]\ntriple = "{t}"\n' for t in _EXTENSION_TARGETS)
+    listed = ", ".join(f'"{p}"' for p in python)
+    return f"""
+# ---------------------------------------------------------------------------------------------
+# castoff: what to build and where it goes (written by `castoff init`; see castoff's
+# docs/config.md). A PyO3 extension module: cibuildwheel builds its wheels (Linux in
+# containers, macOS and Windows natively); castoff audits, signs and publishes them.
+# ---------------------------------------------------------------------------------------------
+[tool.castoff]
+kind = "extension"
+python = [{listed}]
+{targets}{_SIGN}"""
+
+
 def _read_pyproject(project: Path) -> tuple[str, dict[str, object]]:
     pyproject = project / "pyproject.toml"
     if not project.is_dir():
@@ -114,14 +175,16 @@ def planned_files(project: Path) -> dict[Path, str]:
         shown = repr(backend)[:60]
         raise UsageError(
             f"{pyproject}: build-system.build-backend is {shown}, not 'maturin'.",
-            hint='castoff releases maturin projects that ship a binary (bindings = "bin").',
+            hint='castoff releases maturin projects: a binary (bindings = "bin") or a PyO3 extension.',
         )
     tool = document.get("tool", {})
     if not isinstance(tool, dict):
         raise ConfigError(f"{pyproject}: tool: expected a table.", hint="Write it as [tool.*].")
     files: dict[Path, str] = {project / "noxfile.py": NOXFILE, project / "tasks.py": TASKS}
     if "castoff" not in tool:
-        text = text.rstrip("\n") + "\n" + starter_table()
+        python = extension_python(_cargo(project, tool))
+        table = starter_table() if python is None else extension_table(python)
+        text = text.rstrip("\n") + "\n" + table
         files[pyproject] = text
     # The workflows are generated from the config as it will be.
     config = resolve(tomllib.loads(text), pyproject=pyproject)
@@ -129,6 +192,14 @@ def planned_files(project: Path) -> dict[Path, str]:
     for name, content in render_all(config, WorkflowOptions.for_project()).items():
         files[workflows / name] = content
     return files
+
+
+def _cargo(project: Path, tool: dict[str, object]) -> dict[str, object]:
+    """Return the project's Cargo.toml ([tool.maturin] manifest-path), or {} if there is none."""
+    maturin = tool.get("maturin")
+    manifest = maturin.get("manifest-path") if isinstance(maturin, dict) else None
+    path = project / (manifest if isinstance(manifest, str) else "Cargo.toml")
+    return read_toml(path, what="a Cargo.toml") if path.is_file() else {}
 
 
 def _check_writable(path: Path) -> None:

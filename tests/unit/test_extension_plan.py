@@ -466,7 +466,7 @@ def test_macosx_defaults_to_the_targets_floor_and_can_be_raised(pyproject: Path)
         (X86_MUSL, "ubuntu-latest"),
         (ARM64, "ubuntu-24.04-arm"),
         (ARM64_MUSL, "ubuntu-24.04-arm"),
-        (MAC_X86, "macos-13"),
+        (MAC_X86, "macos-15-intel"),
         (MAC_ARM, "macos-14"),
         (WIN, "windows-latest"),
         ("aarch64-pc-windows-msvc", "windows-11-arm"),
@@ -696,7 +696,7 @@ def test_one_wheel_per_interpreter_with_their_own_abi(versions: Config) -> None:
     [
         (ARM64_MUSL, "cp311-musllinux_aarch64", "musllinux_1_2_aarch64", "ubuntu-24.04-arm",
          "musllinux_1_2", ("musllinux", "1_2")),
-        (MAC_X86, "cp311-macosx_x86_64", "macosx_10_12_x86_64", "macos-13", None,
+        (MAC_X86, "cp311-macosx_x86_64", "macosx_10_12_x86_64", "macos-15-intel", None,
          ("macosx", "10.12")),
         (MAC_ARM, "cp311-macosx_arm64", "macosx_11_0_arm64", "macos-14", None,
          ("macosx", "11.0")),
@@ -798,7 +798,7 @@ def test_the_github_matrix_runs_cibuildwheel_per_target(versions: Config) -> Non
     assert [e["runs-on"] for e in plan.github_matrix()["include"]][:4] == [
         "ubuntu-latest",
         "ubuntu-24.04-arm",
-        "macos-13",
+        "macos-15-intel",
         "macos-14",
     ]
 
@@ -1043,7 +1043,7 @@ def test_targets_the_local_image_cannot_build_need_docker(
     assert engine_for(job, dataclasses.replace(DOCKER, machine=machine)).missing == ()
 
 
-@pytest.mark.parametrize(("triple", "runner"), [(MAC_X86, "macos-13"), (MAC_ARM, "macos-14")])
+@pytest.mark.parametrize(("triple", "runner"), [(MAC_X86, "macos-15-intel"), (MAC_ARM, "macos-14")])
 def test_a_macos_target_on_linux_needs_its_runner(
     pyproject: Path, triple: str, runner: str
 ) -> None:
