@@ -36,9 +36,10 @@ _LINUX_ARCHES = {
 # (manylinux2014 is glibc 2.17; armv7l starts at 2.31, riscv64 at 2.39).
 _MANYLINUX_IMAGES: dict[tuple[int, int], tuple[str, frozenset[str]]] = {
     (2, 17): ("manylinux2014", frozenset({"x86_64", "i686", "aarch64", "ppc64le", "s390x"})),
-    (2, 28): ("manylinux_2_28", frozenset({"x86_64", "aarch64", "ppc64le", "s390x"})),
+    (2, 28): ("manylinux_2_28", frozenset({"x86_64", "i686", "aarch64", "ppc64le", "s390x"})),
     (2, 31): ("manylinux_2_31", frozenset({"armv7l"})),
-    (2, 34): ("manylinux_2_34", frozenset({"x86_64", "aarch64", "ppc64le", "s390x"})),
+    (2, 34): ("manylinux_2_34", frozenset({"x86_64", "i686", "aarch64", "ppc64le", "s390x"})),
+    (2, 35): ("manylinux_2_35", frozenset({"armv7l"})),
     (2, 39): ("manylinux_2_39", frozenset({"riscv64"})),
 }
 MUSLLINUX = (1, 2)  # the one musllinux image cibuildwheel 3 offers
@@ -129,6 +130,11 @@ def image_for(target: tg.Target, manylinux: tuple[int, int] | None) -> str | Non
     if target.libc == "musl":
         return f"musllinux_{tg.format_version(MUSLLINUX)}"
     return manylinux_image(target.wheel_arch, manylinux) if manylinux else None
+
+
+def pinned_image_re(image: str, arch: str) -> re.Pattern[str]:
+    """Return the pattern of the reference cibuildwheel pins an image by (quay.io, by digest)."""
+    return re.compile(rf"quay\.io/pypa/{re.escape(image)}_{re.escape(arch)}@sha256:[0-9a-f]{{64}}")
 
 
 def wheel_filename(

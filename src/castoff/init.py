@@ -175,7 +175,8 @@ def planned_files(project: Path) -> dict[Path, str]:
         shown = repr(backend)[:60]
         raise UsageError(
             f"{pyproject}: build-system.build-backend is {shown}, not 'maturin'.",
-            hint='castoff releases maturin projects: a binary (bindings = "bin") or a PyO3 extension.',
+            hint='castoff releases maturin projects: a program (bindings = "bin") or a PyO3 '
+            "extension module.",
         )
     tool = document.get("tool", {})
     if not isinstance(tool, dict):

@@ -202,6 +202,30 @@ def test_a_manifest_claiming_another_image_is_refused(
     assert "castoff build --target x86_64-unknown-linux-gnu" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("image", "accepted"),
+    [
+        (f"quay.io/pypa/manylinux2014_x86_64@sha256:{'a' * 64}", True),
+        # Another image than the plan's manylinux2014, or one not pinned by digest.
+        (f"quay.io/pypa/manylinux_2_28_x86_64@sha256:{'a' * 64}", False),
+        ("quay.io/pypa/manylinux2014_x86_64:latest", False),
+        (None, False),
+    ],
+)
+def test_a_docker_build_record_must_name_the_plans_image_by_digest(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path, image: str | None, accepted: bool
+) -> None:
+    """A build on GitHub records cibuildwheel's pinned image: only the plan's, by digest, passes."""
+    folder = _forged_copy(knot_build, tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["image"] = image
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    out, _ = knot_build
+    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
+                     str(folder), str(out / "sdist"))  # fmt: skip
+    assert (result.returncode == 0) is accepted, result.stderr
+
+
 def test_the_rehearsal_installs_the_wheel_and_the_sdist_back_and_imports_them(
     knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:

@@ -404,8 +404,8 @@ def test_a_manylinux_cibuildwheel_has_an_image_for_is_kept(
     [
         (X86, "2_24", "'2_17', '2_28', '2_34'"),
         (X86, "2_39", "'2_17', '2_28', '2_34'"),
-        ("i686-unknown-linux-gnu", "2_28", "'2_17'"),
-        ("armv7-unknown-linux-gnueabihf", "2_17", "'2_31'"),
+        ("i686-unknown-linux-gnu", "2_24", "'2_17', '2_28', '2_34'"),
+        ("armv7-unknown-linux-gnueabihf", "2_17", "'2_31', '2_35'"),
         ("riscv64gc-unknown-linux-gnu", "2_31", "'2_39'"),
     ],
 )
@@ -628,7 +628,8 @@ def test_image_for_names_cibuildwheels_linux_images_only() -> None:
     """Linux targets get a manylinux or musllinux image; macOS and Windows none."""
     assert cibw.image_for(TARGETS[X86], (2, 17)) == "manylinux2014"
     assert cibw.image_for(TARGETS[X86], (2, 24)) is None
-    assert cibw.image_for(TARGETS["i686-unknown-linux-gnu"], (2, 28)) is None
+    assert cibw.image_for(TARGETS["i686-unknown-linux-gnu"], (2, 28)) == "manylinux_2_28"
+    assert cibw.image_for(TARGETS["riscv64gc-unknown-linux-gnu"], (2, 28)) is None
     assert cibw.image_for(TARGETS[ARM64_MUSL], None) == "musllinux_1_2"
     assert cibw.image_for(TARGETS[MAC_ARM], None) is None
     assert cibw.image_for(TARGETS[WIN], None) is None
@@ -1463,3 +1464,11 @@ def test_doctor_without_podman_is_not_buildable_and_installs_it(knot: Config) ->
     assert len(result.setup) == 3
     assert "install -y -q --no-install-recommends mmdebstrap podman runc" in result.setup[1]
     assert result.setup[2].endswith("-m castoff.build.image --cache-dir /cache/castoff")
+
+
+def test_the_installed_cibuildwheel_pins_each_image_by_digest() -> None:
+    """Docker builds record the reference cibuildwheel's version pins, read from its resources."""
+    from castoff.build.cibuildwheel import pinned_image  # noqa: PLC0415
+
+    for name, arch in (("manylinux2014", "x86_64"), ("musllinux_1_2", "aarch64")):
+        assert cibw.pinned_image_re(name, arch).fullmatch(pinned_image(name, arch))

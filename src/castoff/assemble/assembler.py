@@ -38,7 +38,7 @@ from castoff.build.archive import (
     write_archive,
     write_sidecar,
 )
-from castoff.cibw import CIBUILDWHEEL, LOCAL_IMAGE_RE
+from castoff.cibw import CIBUILDWHEEL, LOCAL_IMAGE_RE, pinned_image_re
 from castoff.config import Config
 from castoff.errors import AssembleError, AuditError, ContractError, PlanError
 from castoff.folders import check_claimable, mark, replace_folder, staging_beside
@@ -220,17 +220,22 @@ def _check_extension_record(item: Input, job: ExtensionJob) -> None:
     """Refuse an extension's build manifest that castoff's cibuildwheel build did not write."""
     m = item.manifest
     where = item.folder / PARTIAL_MANIFEST
-    local = m.image is not None and LOCAL_IMAGE_RE.fullmatch(m.image) is not None
     linux = job.target.os == "linux"
+    arch = job.identifiers[0].split("-", 1)[1].split("_", 1)[1] if linux else ""
+    # castoff's local image by its ID, or the image cibuildwheel's version pins by digest.
+    pinned = m.image is not None and bool(
+        LOCAL_IMAGE_RE.fullmatch(m.image)
+        or (job.image is not None and pinned_image_re(job.image, arch).fullmatch(m.image))
+    )
     if (
         m.method != CIBUILDWHEEL
         or m.smoke
-        or not ((linux and (m.image == job.image or local)) or (not linux and m.image is None))
+        or not ((linux and pinned) or (not linux and not m.image))
     ):
         raise AssembleError(
             f"{where}: says {m.target} was built by {m.method[:40]!r} in image "
             f"{(m.image or 'none')[:100]!r}; castoff builds it with cibuildwheel, in "
-            f"{job.image or 'no image'} or its own local image.",
+            f"{job.image or 'no image'} pinned by digest or castoff's own local image.",
             hint=f"Build it again with `castoff build --target {job.triple}`.",
         )
 

@@ -130,6 +130,7 @@ def engine_for(job: ExtensionJob, tools: ExtensionTools) -> Engine:
         )
         return Engine(name="docker", image=job.image, missing=tuple(missing))
     if tools.docker:
+        # cibuildwheel resolves the short name to the image its version pins by digest.
         return Engine(name="docker", image=job.image, missing=tuple(missing))
     # No Docker: podman with castoff's local image, which builds for this CPU's glibc targets.
     if target.libc != "gnu" or _LOCAL_ARCHES.get(target.wheel_arch) != tools.machine:
@@ -358,7 +359,7 @@ def build_extension(
         cache_key=key,
         source_commit=source_commit,
         source_tree_sha256=tree,
-        image=_image_record(engine),
+        image=_image_record(engine, job),
         toolchain={"cibuildwheel": tools.cibuildwheel_version, "engine": engine.name},
         commands=tuple(log.commands),
         seconds=round(time.monotonic() - started, 3),
@@ -371,9 +372,42 @@ def build_extension(
     return manifest, False
 
 
-def _image_record(engine: Engine) -> str | None:
-    """Return the image as the manifest records it: castoff's local image by its ID."""
+def _image_record(engine: Engine, job: ExtensionJob) -> str | None:
+    """Return the image as the manifest records it, by digest: castoff's by its ID."""
     if engine.name == "podman" and engine.image:
         return f"{image.IMAGE_NAME}@{engine.image}"
-    # cibuildwheel's own image: its version (in the toolchain record) pins the digest.
-    return engine.image
+    if engine.name == "docker" and engine.image:
+        return pinned_image(engine.image, _arch(job))
+    return None
+
+
+def _arch(job: ExtensionJob) -> str:
+    """Return the architecture half of a Linux job's cibuildwheel platform (x86_64)."""
+    return job.identifiers[0].split("-", 1)[1].split("_", 1)[1]
+
+
+def pinned_image(name: str, arch: str) -> str:
+    """Return the reference by digest the installed cibuildwheel pins an image to."""
+    import configparser  # noqa: PLC0415 - only for Docker builds
+    from importlib import resources  # noqa: PLC0415
+
+    try:
+        text = (
+            resources.files("cibuildwheel")
+            .joinpath("resources/pinned_docker_images.cfg")
+            .read_text(encoding="utf-8")
+        )
+        parser = configparser.ConfigParser(inline_comment_prefixes=("#",))
+        parser.read_string(text)
+        found = parser.get(arch, name).strip()
+    except (ImportError, OSError, configparser.Error) as exc:
+        raise ToolMissingError(
+            f"cibuildwheel does not say which {name} image it pins for {arch} ({exc}).",
+            hint=INSTALL_CIBUILDWHEEL,
+        ) from None
+    if not cibw.pinned_image_re(name, arch).fullmatch(found):
+        raise ToolMissingError(
+            f"cibuildwheel pins {name} for {arch} as {found[:100]!r}, not by digest on quay.io.",
+            hint=INSTALL_CIBUILDWHEEL,
+        )
+    return found
