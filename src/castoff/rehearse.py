@@ -252,9 +252,8 @@ def _spec(ctx: InstallBack) -> str:
 # and so install the project from somewhere else.
 
 
-def install_native(ctx: InstallBack, triple: str) -> tuple[str, str]:
-    """Install into fresh venvs with pip and with uv, as a user of this machine would; run it."""
-    folder = ctx.work / "installs" / "native"
+def _pip_and_uv(ctx: InstallBack, folder: Path, *extra: str) -> tuple[Path, int, Path, int]:
+    """Install the project into a fresh pip venv and a fresh uv venv; return venvs and codes."""
     pip_venv, uv_venv = folder / "pip-venv", folder / "uv-venv"
     run = ctx.runner.run
     run(Command(argv=(sys.executable, "-m", "venv", str(pip_venv))), log=lambda _: None)
@@ -262,8 +261,8 @@ def install_native(ctx: InstallBack, triple: str) -> tuple[str, str]:
         Command(
             argv=(
                 str(pip_venv / "bin" / "python"), "-m", "pip", "--isolated", "install",
-                "--no-cache-dir", "--disable-pip-version-check", "--index-url", ctx.index_url,
-                _spec(ctx),
+                "--no-cache-dir", "--disable-pip-version-check", *extra,
+                "--index-url", ctx.index_url, _spec(ctx),
             )
         ),
         check=False,
@@ -274,7 +273,7 @@ def install_native(ctx: InstallBack, triple: str) -> tuple[str, str]:
     uv_result = run(
         Command(
             argv=(
-                *uv, "pip", "install", "--no-config", "--no-cache",
+                *uv, "pip", "install", "--no-config", "--no-cache", *extra,
                 "--python", str(uv_venv / "bin" / "python"),
                 "--index-url", ctx.index_url, _spec(ctx),
             )
@@ -282,9 +281,15 @@ def install_native(ctx: InstallBack, triple: str) -> tuple[str, str]:
         check=False,
         log=lambda _: None,
     )  # fmt: skip
+    return pip_venv, pip.returncode, uv_venv, uv_result.returncode
+
+
+def install_native(ctx: InstallBack, triple: str) -> tuple[str, str]:
+    """Install into fresh venvs with pip and with uv, as a user of this machine would; run it."""
+    pip_venv, pip, uv_venv, uv = _pip_and_uv(ctx, ctx.work / "installs" / "native")
     return (
-        _installed(ctx, triple, "pip", pip.returncode, pip_venv / "bin" / ctx.binary),
-        _installed(ctx, triple, "uv", uv_result.returncode, uv_venv / "bin" / ctx.binary),
+        _installed(ctx, triple, "pip", pip, pip_venv / "bin" / ctx.binary),
+        _installed(ctx, triple, "uv", uv, uv_venv / "bin" / ctx.binary),
     )
 
 
@@ -440,36 +445,10 @@ def _import(ctx: InstallBack, venv: Path, how: str, returncode: int, wheel: str)
 def install_extension(ctx: InstallBack, wheel: str) -> tuple[str, str]:
     """Install an extension's wheel for this machine with pip and uv (no sdist); import it."""
     folder = ctx.work / "installs" / "extension"
-    pip_venv, uv_venv = folder / "pip-venv", folder / "uv-venv"
-    run = ctx.runner.run
-    run(Command(argv=(sys.executable, "-m", "venv", str(pip_venv))), log=lambda _: None)
-    pip = run(
-        Command(
-            argv=(
-                str(pip_venv / "bin" / "python"), "-m", "pip", "--isolated", "install",
-                "--no-cache-dir", "--disable-pip-version-check", "--only-binary", ":all:",
-                "--index-url", ctx.index_url, _spec(ctx),
-            )
-        ),
-        check=False,
-        log=lambda _: None,
-    )  # fmt: skip
-    uv = [sys.executable, "-m", "uv"]
-    run(Command(argv=(*uv, "venv", "--python", sys.executable, str(uv_venv))), log=lambda _: None)
-    uv_result = run(
-        Command(
-            argv=(
-                *uv, "pip", "install", "--no-config", "--no-cache", "--only-binary", ":all:",
-                "--python", str(uv_venv / "bin" / "python"),
-                "--index-url", ctx.index_url, _spec(ctx),
-            )
-        ),
-        check=False,
-        log=lambda _: None,
-    )  # fmt: skip
+    pip_venv, pip, uv_venv, uv = _pip_and_uv(ctx, folder, "--only-binary", ":all:")
     return (
-        _import(ctx, pip_venv, "pip", pip.returncode, wheel),
-        _import(ctx, uv_venv, "uv", uv_result.returncode, wheel),
+        _import(ctx, pip_venv, "pip", pip, wheel),
+        _import(ctx, uv_venv, "uv", uv, wheel),
     )
 
 

@@ -22,7 +22,7 @@ import tempfile
 import tomllib
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import HeaderParser
@@ -327,33 +327,10 @@ def _read_wheel(
                     f"member {_show(info.filename)} is outside {dist_info} and {scripts}: a "
                     "binary wheel of castoff's holds nothing else"
                 )
-        names = {i.filename for i in infos}
-        record = f"{dist_info}RECORD"
-        for needed in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
-            if needed not in names:
-                raise ContentsError(f"has no {needed} (or its dist-info is not named {stem})")
-        if f"{dist_info}entry_points.txt" in names:
+        if f"{dist_info}entry_points.txt" in {i.filename for i in infos}:
             raise ContentsError(f"{dist_info}entry_points.txt would install commands of its own")
-        hashes: dict[str, tuple[bytes, int]] = {}
-        small: dict[str, str] = {}
-        programs: list[Member] = []
-        for info, mode, (spool, digest, size) in _zip_files(archive, infos):
-            hashes[info.filename] = (bytes.fromhex(digest), size)
-            if info.filename in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
-                if size > MAX_METADATA_BYTES:
-                    raise ContentsError(f"{info.filename} is over {MAX_METADATA_BYTES} bytes")
-                small[info.filename] = spool.read().decode("utf-8")
-            elif info.filename.startswith(scripts):
-                executable = mode is not None and bool(mode & 0o111)
-                member = _member(spool, info.filename, digest, size, executable=executable)
-                programs.append(member)
-        _check_record(_parse_record(small[record]), hashes, record)
-        _check_metadata(
-            small[f"{dist_info}METADATA"],
-            small[f"{dist_info}WHEEL"],
-            project=project,
-            version=version,
-            tags=tags,
+        programs = _read_members(
+            archive, infos, stem, (project, version, tags), lambda name: name.startswith(scripts)
         )
     if expected is not None:
         if canonicalize_name(project) != canonicalize_name(expected.project) or Version(
@@ -364,6 +341,44 @@ def _read_wheel(
             )
         _check_programs(programs, [scripts + b for b in expected.binaries], expected)
     return Wheel(project=project, version=version, tags=tags, programs=tuple(programs))
+
+
+def _read_members(
+    archive: zipfile.ZipFile,
+    infos: Sequence[zipfile.ZipInfo],
+    stem: str,
+    identity: tuple[str, str, frozenset[Tag]],
+    keep: Callable[[str], bool],
+) -> list[Member]:
+    """Check a wheel's dist-info (RECORD hashes, METADATA, WHEEL) and read the members kept."""
+    dist_info = f"{stem}.dist-info/"
+    names = {i.filename for i in infos}
+    record = f"{dist_info}RECORD"
+    for needed in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
+        if needed not in names:
+            raise ContentsError(f"has no {needed} (or its dist-info is not named {stem})")
+    hashes: dict[str, tuple[bytes, int]] = {}
+    small: dict[str, str] = {}
+    members: list[Member] = []
+    for info, mode, (spool, digest, size) in _zip_files(archive, infos):
+        hashes[info.filename] = (bytes.fromhex(digest), size)
+        if info.filename in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
+            if size > MAX_METADATA_BYTES:
+                raise ContentsError(f"{info.filename} is over {MAX_METADATA_BYTES} bytes")
+            small[info.filename] = spool.read().decode("utf-8")
+        elif keep(info.filename):
+            executable = mode is not None and bool(mode & 0o111)
+            members.append(_member(spool, info.filename, digest, size, executable=executable))
+    _check_record(_parse_record(small[record]), hashes, record)
+    project, version, tags = identity
+    _check_metadata(
+        small[f"{dist_info}METADATA"],
+        small[f"{dist_info}WHEEL"],
+        project=project,
+        version=version,
+        tags=tags,
+    )
+    return members
 
 
 def read_extension_wheel(path: Path, *, project: str, version: str, module: str) -> Wheel:
@@ -422,30 +437,12 @@ def _read_extension_wheel(
             found_module = found_module or in_package or single
         if not found_module:
             raise ContentsError(f"holds no module {top} (tool.castoff.module)")
-        names = {i.filename for i in infos}
-        record = f"{dist_info}RECORD"
-        for needed in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
-            if needed not in names:
-                raise ContentsError(f"has no {needed} (or its dist-info is not named {stem})")
-        hashes: dict[str, tuple[bytes, int]] = {}
-        small: dict[str, str] = {}
-        objects: list[Member] = []
-        for info, mode, (spool, digest, size) in _zip_files(archive, infos):
-            hashes[info.filename] = (bytes.fromhex(digest), size)
-            if info.filename in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
-                if size > MAX_METADATA_BYTES:
-                    raise ContentsError(f"{info.filename} is over {MAX_METADATA_BYTES} bytes")
-                small[info.filename] = spool.read().decode("utf-8")
-            elif info.filename.endswith(_SHARED_OBJECT) or ".so." in info.filename:
-                executable = mode is not None and bool(mode & 0o111)
-                objects.append(_member(spool, info.filename, digest, size, executable=executable))
-        _check_record(_parse_record(small[record]), hashes, record)
-        _check_metadata(
-            small[f"{dist_info}METADATA"],
-            small[f"{dist_info}WHEEL"],
-            project=project,
-            version=version,
-            tags=tags,
+        objects = _read_members(
+            archive,
+            infos,
+            stem,
+            (project, version, tags),
+            lambda name: name.endswith(_SHARED_OBJECT) or ".so." in name,
         )
     if not objects:
         raise ContentsError("holds no shared object: an extension module's wheel builds one")

@@ -23,12 +23,11 @@ from pathlib import Path
 
 from castoff import __version__, cibw
 from castoff.build import image
-from castoff.build.record import BUILD_LOG, JobLog, built_artifact, reusable, source_files
+from castoff.build.record import JobLog, built_artifact, fresh_job_folder, reusable, source_files
 from castoff.build.toolchains import Missing
 from castoff.errors import BuildError, ToolMissingError
 from castoff.filelock import locked
-from castoff.folders import check_claimable, mark
-from castoff.manifest import MANIFEST_SCHEMA_VERSION, PARTIAL_MANIFEST, PartialManifest
+from castoff.manifest import MANIFEST_SCHEMA_VERSION, PartialManifest
 from castoff.plan import ExtensionJob, ReleasePlan
 from castoff.runner import Command, CommandFailedError, Runner
 
@@ -306,12 +305,7 @@ def build_extension(
     if (cached := reusable(folder, key)) is not None:
         return cached, True
     started = time.monotonic()
-    check_claimable(folder, "build", BuildError, "--out (its target folder)")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    mark(folder, "build", [BUILD_LOG, PARTIAL_MANIFEST, _SOURCES, _WHEELHOUSE, *job.wheels])
-    log = JobLog(folder / BUILD_LOG)
+    log = fresh_job_folder(folder, [_SOURCES, _WHEELHOUSE, *job.wheels], "its target folder")
     sources = folder / _SOURCES
     wheelhouse = folder / _WHEELHOUSE
     env = dict(settings)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from castoff.build.archive import sha256_file
-from castoff.errors import CastoffError
+from castoff.errors import BuildError, CastoffError
+from castoff.folders import check_claimable, mark
 from castoff.manifest import PARTIAL_MANIFEST, BuiltArtifact, CommandRecord, PartialManifest
 from castoff.runner import Command, Runner
 
@@ -58,6 +60,19 @@ def built_artifact(path: Path, kind: str, tags: tuple[str, ...] = ()) -> BuiltAr
         size=path.stat().st_size,
         platform_tags=tags,
     )
+
+
+def fresh_job_folder(folder: Path, names: Sequence[str], what: str) -> JobLog:
+    """Empty (or make) a job's build folder, mark what castoff writes there; open its log.
+
+    The folder must be castoff's own (its marker) or new: another's is never emptied.
+    """
+    check_claimable(folder, "build", BuildError, f"--out ({what})")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    mark(folder, "build", [BUILD_LOG, PARTIAL_MANIFEST, *names])
+    return JobLog(folder / BUILD_LOG)
 
 
 def reusable(folder: Path, key: str) -> PartialManifest | None:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 
 from castoff import __version__
 from castoff.assemble.contents import ContentsError, read_sdist
-from castoff.build.record import BUILD_LOG, JobLog, built_artifact, reusable
+from castoff.build.record import built_artifact, fresh_job_folder, reusable
 from castoff.build.toolchains import INSTALL_BUILD_PYTHON, HostTools
 from castoff.errors import BuildError, ToolMissingError
-from castoff.folders import check_claimable, mark
-from castoff.manifest import MANIFEST_SCHEMA_VERSION, PARTIAL_MANIFEST, PartialManifest
+from castoff.manifest import MANIFEST_SCHEMA_VERSION, PartialManifest
 from castoff.plan import SDIST, SDIST_METHOD, ReleasePlan, SdistJob
 from castoff.runner import Command, CommandFailedError, Runner
 
@@ -75,12 +73,7 @@ def build_sdist(
     if (cached := reusable(folder, key)) is not None:
         return cached, True
     started = time.monotonic()
-    check_claimable(folder, "build", BuildError, "--out (its sdist folder)")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    mark(folder, "build", [BUILD_LOG, PARTIAL_MANIFEST, _STAGING, sdist.name])
-    log = JobLog(folder / BUILD_LOG)
+    log = fresh_job_folder(folder, [_STAGING, sdist.name], "its sdist folder")
     staging = folder / _STAGING
     try:
         try:
