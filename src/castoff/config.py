@@ -208,6 +208,8 @@ def resolve(document: Mapping[str, object], *, pyproject: Path) -> Config:
                 )
     binaries = () if kind == "extension" else table.strings("binaries") or cargo.binaries(table)
     module = _module(table, document, cargo) if kind == "extension" else None
+    if kind == "extension":
+        _check_cibuildwheel_table(document, pyproject)
     if kind == "binary" and "module" in table.data:
         table.fail("module", "applies to kind = 'extension' only.", "Remove it.")
     for i, binary in enumerate(binaries):
@@ -381,6 +383,44 @@ def _compat(table: Table, key: str) -> tuple[int, int] | None:
 
 
 MODULE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", re.ASCII)
+# Modules CPython imports by itself at start-up: a wheel installing one runs code everywhere.
+_STARTUP_MODULES = frozenset({"sitecustomize", "usercustomize"})
+
+
+def module_problem(module: str) -> str | None:
+    """Return why a string cannot be an extension's module name, or None when it can."""
+    if len(module) > 200 or not MODULE_RE.fullmatch(module):
+        return "is not a Python module path"
+    if module.split(".", 1)[0] in _STARTUP_MODULES:
+        return "is a module CPython imports at every start-up"
+    return None
+
+
+# cibuildwheel options that would undo what castoff promises of a build: its import test runs on
+# the repaired wheel, from outside the sources, and no host variable enters the container.
+_CIBUILDWHEEL_OWNED = ("test-skip", "test-sources", "environment-pass", "test-command")
+
+
+def _check_cibuildwheel_table(document: Mapping[str, object], pyproject: Path) -> None:
+    """Refuse [tool.cibuildwheel] settings (anywhere in it) that castoff's builds own."""
+    tool = document.get("tool")
+    table = tool.get("cibuildwheel") if isinstance(tool, dict) else None
+    if not isinstance(table, dict):
+        return
+    scopes: list[tuple[str, object]] = [("tool.cibuildwheel", table)]
+    scopes += [(f"tool.cibuildwheel.{p}", table.get(p)) for p in ("linux", "macos", "windows")]
+    overrides = table.get("overrides")
+    if isinstance(overrides, list):
+        scopes += [(f"tool.cibuildwheel.overrides[{i}]", o) for i, o in enumerate(overrides)]
+    for where, scope in scopes:
+        for key in _CIBUILDWHEEL_OWNED:
+            if isinstance(scope, dict) and key in scope:
+                raise ConfigError(
+                    f"{pyproject}: {where}.{key}: castoff sets this cibuildwheel option itself "
+                    "(its test imports the module from the repaired wheel, and no variable of "
+                    "the build machine enters the container).",
+                    hint=f"Remove {key}; other [tool.cibuildwheel] settings apply as usual.",
+                )
 
 
 def _module(table: Table, document: Mapping[str, object], cargo: _CargoToml) -> str:
@@ -396,9 +436,10 @@ def _module(table: Table, document: Mapping[str, object], cargo: _CargoToml) -> 
             if isinstance(named, str)
             else (cargo.lib_name(table), f"[lib] name of {cargo.path}")
         )
-    if len(module) > 200 or not MODULE_RE.fullmatch(module):
+    problem = module_problem(module)
+    if problem is not None:
         raise ConfigError(
-            f"{table.file}: {key}: '{module[:60]}' is not a Python module path.",
+            f"{table.file}: {key}: '{module[:60]}' {problem}.",
             hint="Name the module `import` loads (letters, digits and '_', parts joined by '.'); "
             "set tool.castoff.module if maturin's module-name is not it.",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def extension_python(cargo: dict[str, object]) -> tuple[str, ...] | None:
     abi3 = sorted(
         int(f.removeprefix("abi3-py3"))
         for f in (features if isinstance(features, list) else [])
-        if isinstance(f, str) and f.startswith("abi3-py3") and f[8:].isdigit()
+        if isinstance(f, str) and re.fullmatch(r"abi3-py3[0-9]{1,2}", f, re.ASCII)
     )
     return (f"cp3{abi3[0]}-abi3",) if abi3 else _PER_VERSION
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -10,7 +11,7 @@ from typing import Any, Literal, cast, get_args
 
 from castoff import cibw
 from castoff import targets as tg
-from castoff.config import EXTENSION_METHOD, KINDS, MODULE_RE, Config, TagPolicy, TargetConfig
+from castoff.config import EXTENSION_METHOD, KINDS, Config, TagPolicy, TargetConfig, module_problem
 from castoff.errors import ConfigError, PlanError, UsageError
 from castoff.manifest import CHECKSUMS_FILE, MAX_NAME_BYTES, Field
 from castoff.pypi import canonical_wheel_name, tag_set, wheel_refusal
@@ -310,23 +311,57 @@ def _extension_dict(ext: ExtensionJob) -> dict[str, Any]:
     }
 
 
-def _extension_from(f: Field) -> ExtensionJob:
+def _extension_from(f: Field, name: str, version: str) -> ExtensionJob:
+    """Read an extension job, checking each field against what castoff derives for it."""
     f.only(EXTENSION_KEYS)
     target = _target_from(f)
-    if cibw.platform(target) is None:
+    platform = cibw.platform(target)
+    if platform is None:
         f.key("target").fail(f"is not a target cibuildwheel builds ({target.triple}).")
+    manylinux = f.key("manylinux").optional_compat()
+    musllinux = f.key("musllinux").optional_compat()
+    macosx = f.key("macosx").optional_string()
+    if macosx is not None and not re.fullmatch(r"[0-9]{1,2}\.[0-9]{1,2}", macosx):
+        f.key("macosx").fail("should be a macOS version such as 11.0.")
+    try:
+        tags = tg.native_platform_tags(
+            target,
+            manylinux=tg.parse_version(manylinux) if manylinux else None,
+            musllinux=tg.parse_version(musllinux) if musllinux else None,
+            macosx=tg.parse_version(macosx) if macosx else None,
+        )
+    except ValueError:
+        f.fail(f"lacks the version its {target.triple} tags need.")
+    if f.key("platform_tags").strings() != tags:
+        f.key("platform_tags").fail(f"should be {', '.join(tags)}, the target's tags.")
+    image = f.key("image").optional_string()
+    wanted = cibw.image_for(target, tg.parse_version(manylinux) if manylinux else None)
+    if image != wanted:
+        f.key("image").fail(f"should be {wanted}, cibuildwheel's image for these tags.")
     identifiers = f.key("identifiers").strings()
     wheels = tuple(w.file_name() for w in f.key("wheels").items())
     if not identifiers or len(identifiers) != len(wheels):
         f.key("wheels").fail("should name one wheel per cibuildwheel identifier.")
+    for identifier, wheel in zip(identifiers, wheels, strict=True):
+        interpreter = cibw.parse_interpreter(identifier.removesuffix(f"-{platform}"))
+        named: list[str] = []
+        if interpreter is not None and not interpreter.abi3 and identifier.endswith(platform):
+            # cpXY builds cpXY-cpXY, or cpXY-abi3 for a crate with the abi3-pyXY feature.
+            abi3 = cibw.Interpreter(version=interpreter.version, abi3=True)
+            named = [
+                cibw.wheel_filename(canonical_wheel_name(name), version, i, tag_set(tags))
+                for i in (interpreter, abi3)
+            ]
+        if wheel not in named:
+            f.key("wheels").fail(f"{wheel[:120]} is not the wheel of {identifier[:40]}.")
     return ExtensionJob(
         target=target,
         runner=f.key("runner").text(),
-        image=f.key("image").optional_string(),
-        manylinux=f.key("manylinux").optional_compat(),
-        musllinux=f.key("musllinux").optional_compat(),
-        macosx=f.key("macosx").optional_string(),
-        platform_tags=f.key("platform_tags").strings(),
+        image=image,
+        manylinux=manylinux,
+        musllinux=musllinux,
+        macosx=macosx,
+        platform_tags=tags,
         identifiers=identifiers,
         wheels=wheels,
     )
@@ -338,8 +373,9 @@ def _module_from(f: Field, kind: str) -> str | None:
             f.fail("is for extension modules only.")
         return None
     module = f.string()
-    if not MODULE_RE.fullmatch(module):
-        f.fail("is not a Python module path.")
+    problem = module_problem(module)
+    if problem is not None:
+        f.fail(f"{problem}.")
     return module
 
 
@@ -460,7 +496,7 @@ def _plan_from(f: Field) -> ReleasePlan:
     version = project.key("version").version()
     kind = project.key("kind").choice(KINDS)
     jobs = tuple(_job_from(j) for j in f.key("jobs").items())
-    extensions = tuple(_extension_from(e) for e in f.key("extensions").items())
+    extensions = tuple(_extension_from(e, name, version) for e in f.key("extensions").items())
     if (kind == "extension" and jobs) or (kind == "binary" and extensions):
         # Executors pick their pipeline by the kind: a plan with both would be half built.
         f.key("jobs").fail(

@@ -276,7 +276,9 @@ def _pip_and_uv(ctx: InstallBack, folder: Path, *extra: str) -> tuple[Path, int,
                 *uv, "pip", "install", "--no-config", "--no-cache", *extra,
                 "--python", str(uv_venv / "bin" / "python"),
                 "--index-url", ctx.index_url, _spec(ctx),
-            )
+            ),
+            # --no-config leaves UV_FIND_LINKS, UV_INDEX and the like in force.
+            unset=("UV_",),
         ),
         check=False,
         log=lambda _: None,
@@ -319,7 +321,8 @@ def install_foreign(ctx: InstallBack, triple: str, tag: str, runs_as: str) -> tu
                 sys.executable, "-m", "uv", "pip", "install", "--no-config", "--no-cache",
                 "--no-deps", "--target", str(uv_dir), "--python-platform", platform,
                 "--python-version", PYTHON_VERSION, "--index-url", ctx.index_url, _spec(ctx),
-            )
+            ),
+            unset=("UV_",),
         ),
         check=False,
         log=lambda _: None,

@@ -32,6 +32,8 @@ class Command:
     input_text: str | None = field(default=None, repr=False)
     # Start without a controlling terminal, so a tool cannot prompt on /dev/tty (ssh-keygen).
     no_terminal: bool = False
+    # Prefixes of inherited variables the process must not see (UV_: another index for uv).
+    unset: tuple[str, ...] = ()
 
     def display(self, secrets: Sequence[str] = ()) -> str:
         """Return the command as a shell line (changed environment first), secrets redacted."""
@@ -108,7 +110,10 @@ class Runner:
 
     def environment(self, command: Command) -> dict[str, str]:
         """Return the full environment a command runs with."""
-        return {**self.base_env, **command.env}
+        inherited = {
+            k: v for k, v in self.base_env.items() if not k.startswith(command.unset or ("\0",))
+        }
+        return {**inherited, **command.env}
 
     def which(self, command: Command) -> str:
         """Resolve argv[0] on the command's PATH, or explain how to install it."""

@@ -170,6 +170,8 @@ def test_a_module_calling_outside_the_stable_abi_is_refused(
         ("evil.pth", "neither the module knot"),
         ("other_module.py", "neither the module knot"),
         ("knot/hook.pth", ".pth file, run at start-up"),
+        # A second copy of the module beside the package: one of them would go unaudited.
+        ("knot.py", "holds the module knot more than once"),
     ],
 )
 def test_a_wheel_holding_code_the_project_does_not_name_is_refused(
@@ -184,6 +186,21 @@ def test_a_wheel_holding_code_the_project_does_not_name_is_refused(
     assert result.returncode != 0
     assert fragment in result.stderr
     assert WHEEL in result.stderr
+
+
+def test_a_module_that_is_not_an_elf_object_is_refused(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A .so that is a script, not ELF, is a broken promise of a Linux wheel (never skipped)."""
+    folder = _forged_copy(knot_build, tmp_path)
+    _forge(folder, {"knot/knot.abi3.so": b"#!/bin/sh\necho hi\n"})
+    out, _ = knot_build
+    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
+                     str(folder), str(out / "sdist"))  # fmt: skip
+    assert result.returncode != 0
+    assert "knot/knot.abi3.so is not an object file, not the elf a linux wheel holds" in (
+        result.stderr.replace("\n", " ")
+    )
 
 
 def test_a_manifest_claiming_another_image_is_refused(

@@ -1107,6 +1107,9 @@ def test_cibuildwheel_env_for_podman(knot_job: ExtensionJob) -> None:
     assert env == {
         "CIBW_BUILD": "cp311-manylinux_x86_64",
         "CIBW_TEST_COMMAND": 'python -c "import knot"',
+        "CIBW_TEST_SKIP": "",
+        "CIBW_TEST_SOURCES": "",
+        "CIBW_ENVIRONMENT_PASS_LINUX": "",
         "CIBW_BUILD_VERBOSITY": "1",
         "CIBW_ARCHS_LINUX": "x86_64",
         "CIBW_CONTAINER_ENGINE": "podman",
@@ -1134,6 +1137,9 @@ def test_cibuildwheel_env_for_docker(knot_job: ExtensionJob) -> None:
     assert env == {
         "CIBW_BUILD": "cp38-manylinux_x86_64",
         "CIBW_TEST_COMMAND": 'python -c "import knot_pkg._knot"',
+        "CIBW_TEST_SKIP": "",
+        "CIBW_TEST_SOURCES": "",
+        "CIBW_ENVIRONMENT_PASS_LINUX": "",
         "CIBW_BUILD_VERBOSITY": "1",
         "CIBW_ARCHS_LINUX": "x86_64",
         "CIBW_CONTAINER_ENGINE": "docker",
@@ -1161,6 +1167,9 @@ def test_cibuildwheel_env_for_native_builds(pyproject: Path) -> None:
     assert env == {
         "CIBW_BUILD": "cp38-macosx_x86_64",
         "CIBW_TEST_COMMAND": 'python -c "import knot"',
+        "CIBW_TEST_SKIP": "",
+        "CIBW_TEST_SOURCES": "",
+        "CIBW_ENVIRONMENT_PASS_LINUX": "",
         "CIBW_BUILD_VERBOSITY": "1",
         "MACOSX_DEPLOYMENT_TARGET": "10.12",
     }
@@ -1170,6 +1179,9 @@ def test_cibuildwheel_env_for_native_builds(pyproject: Path) -> None:
     assert env == {
         "CIBW_BUILD": "cp38-win_amd64",
         "CIBW_TEST_COMMAND": 'python -c "import knot"',
+        "CIBW_TEST_SKIP": "",
+        "CIBW_TEST_SOURCES": "",
+        "CIBW_ENVIRONMENT_PASS_LINUX": "",
         "CIBW_BUILD_VERBOSITY": "1",
     }
 
@@ -1472,3 +1484,58 @@ def test_the_installed_cibuildwheel_pins_each_image_by_digest() -> None:
 
     for name, arch in (("manylinux2014", "x86_64"), ("musllinux_1_2", "aarch64")):
         assert cibw.pinned_image_re(name, arch).fullmatch(pinned_image(name, arch))
+
+
+@pytest.mark.parametrize(
+    ("table", "where"),
+    [
+        ({"test-skip": "*"}, "tool.cibuildwheel.test-skip"),
+        ({"linux": {"test-sources": ["tests"]}}, "tool.cibuildwheel.linux.test-sources"),
+        ({"overrides": [{"select": "*", "environment-pass": ["TOKEN"]}]},
+         "tool.cibuildwheel.overrides[0].environment-pass"),
+        ({"test-command": "true"}, "tool.cibuildwheel.test-command"),
+    ],
+)  # fmt: skip
+def test_cibuildwheel_settings_castoff_owns_are_refused(
+    pyproject: Path, table: dict[str, Any], where: str
+) -> None:
+    """A project's [tool.cibuildwheel] cannot skip castoff's import test or pass variables in."""
+    doc = document({"triple": X86})
+    doc["tool"]["cibuildwheel"] = table
+    with pytest.raises(ConfigError, match=re.escape(where)):
+        resolve(doc, pyproject=pyproject)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("image", "ghcr.io/evil/img:latest", "should be manylinux2014"),
+        ("image", None, "should be manylinux2014"),
+        ("identifiers", ["*"], "is not the wheel of *"),
+        ("identifiers", ["cp38-musllinux_x86_64"], "is not the wheel of cp38-musllinux_x86_64"),
+        ("macosx", "$(id)", "should be a macOS version"),
+        ("platform_tags", ["any"], "the target's tags"),
+        ("wheels", ["castoff_knot-0.1.0-py3-none-any.whl"], "is not the wheel of cp38"),
+        ("manylinux", "2_28", "the target's tags"),
+    ],
+)
+def test_an_extension_job_must_be_what_castoff_derives(
+    knot: Config, field: str, value: object, problem: str
+) -> None:
+    """Every field of an extension job is checked against what its target and tags make."""
+    data = json.loads(build_plan(knot).to_json())
+    data["extensions"][0][field] = value
+    with pytest.raises(PlanError) as info:
+        ReleasePlan.from_json(json.dumps(data), source="plan.json")
+    assert problem in info.value.message
+
+
+@pytest.mark.parametrize("module", ["sitecustomize", "usercustomize.x", "k" * 201])
+def test_a_plan_module_cpython_runs_at_start_up_or_too_long_is_refused(
+    knot: Config, module: str
+) -> None:
+    """The plan reader refuses what the config refuses: start-up modules, overlong names."""
+    data = json.loads(build_plan(knot).to_json())
+    data["project"]["module"] = module
+    with pytest.raises(PlanError, match=r"start-up|not a Python module path"):
+        ReleasePlan.from_json(json.dumps(data), source="plan.json")

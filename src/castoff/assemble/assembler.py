@@ -223,8 +223,10 @@ def _check_extension_record(item: Input, job: ExtensionJob) -> None:
     linux = job.target.os == "linux"
     arch = job.identifiers[0].split("-", 1)[1].split("_", 1)[1] if linux else ""
     # castoff's local image by its ID, or the image cibuildwheel's version pins by digest.
+    # castoff's local image builds x86_64 glibc wheels only.
+    local = job.target.libc == "gnu" and arch == "x86_64"
     pinned = m.image is not None and bool(
-        LOCAL_IMAGE_RE.fullmatch(m.image)
+        (local and LOCAL_IMAGE_RE.fullmatch(m.image))
         or (job.image is not None and pinned_image_re(job.image, arch).fullmatch(m.image))
     )
     if (
@@ -354,11 +356,24 @@ def _check_extension(
                 f"{item.folder}: {name}: {exc.problem}.",
                 hint="castoff ships only what `castoff build` makes; rebuild this target.",
             ) from None
+        wanted = {"linux": "elf", "macos": "mach-o", "windows": "pe"}[job.target.os]
+        findings += [
+            Finding(
+                artifact=name,
+                binary=m.name,
+                tag=None,
+                problem=f"is {'not an object file' if m.format == 'other' else m.format}, not "
+                f"the {wanted} a {job.target.os} wheel holds",
+            )
+            for m in wheel.programs
+            if m.format != wanted
+        ]
         if job.target.os == "linux":
             findings += audit_members(wheel.programs, artifact=name, tags=job.platform_tags)
         if any(t.abi == "abi3" for t in wheel.tags):
             # The stable ABI is a promise about which CPython functions the module calls.
-            findings += abi3_findings(runner, copies[name][0])
+            modules = [m.name.rsplit("/", 1)[-1] for m in wheel.programs]
+            findings += abi3_findings(runner, copies[name][0], modules)
     return copies, findings
 
 

@@ -277,8 +277,12 @@ def abi3audit_command(wheel: Path) -> Command:
     )
 
 
-def abi3_findings(runner: Runner, wheel: Path) -> list[Finding]:
-    """Return abi3audit's findings for an abi3 wheel: symbols outside the stable ABI, its floor."""
+def abi3_findings(runner: Runner, wheel: Path, objects: Sequence[str]) -> list[Finding]:
+    """Return abi3audit's findings for an abi3 wheel: symbols outside the stable ABI, its floor.
+
+    `objects` are the base names of the wheel's object files: abi3audit must have audited
+    every .so and .pyd among them (it looks at no other), and at least one.
+    """
     result = runner.capture(abi3audit_command(wheel))
     try:
         report = json.loads(result.stdout)
@@ -296,6 +300,18 @@ def abi3_findings(runner: Runner, wheel: Path) -> list[Finding]:
             )
         ]
     findings = []
+    modules = sorted(n for n in objects if n.endswith((".so", ".pyd")))
+    if not modules or sorted(str(name) for name, _ in results) != modules:
+        audited = ", ".join(sorted(str(n) for n, _ in results)) or "none"
+        return [
+            Finding(
+                artifact=wheel.name,
+                binary="-",
+                tag="abi3",
+                problem=f"abi3audit audited {audited}, not its extension modules "
+                f"({', '.join(modules) or 'none: no .so or .pyd'})",
+            )
+        ]
     for name, found in results:
         if not isinstance(found, dict):
             continue

@@ -58,6 +58,7 @@ _MACH_O = (b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf
 _FAT = b"\xca\xfe\xba\xbe"
 # What zipfile, tarfile and gzip raise on a damaged or hostile file.
 _READ_ERRORS = (
+    csv.Error,  # a RECORD field over csv's limit
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     tarfile.TarError,
@@ -415,7 +416,7 @@ def _read_extension_wheel(
     grafted = (f"{stem.split('-')[0]}.libs/", f"{top}.libs/")
     with zipfile.ZipFile(path) as archive:
         infos = _zip_members(archive)
-        found_module = False
+        package, files = False, []
         for info in infos:
             member = info.filename
             first = member.split("/", 1)[0]
@@ -434,16 +435,23 @@ def _read_extension_wheel(
                 )
             if member.endswith(".pth"):
                 raise ContentsError(f"member {_show(member)} is a .pth file, run at start-up")
-            found_module = found_module or in_package or single
-        if not found_module:
+            package = package or in_package
+            files += [member] if single else []
+        if not package and not files:
             raise ContentsError(f"holds no module {top} (tool.castoff.module)")
-        objects = _read_members(
-            archive,
-            infos,
-            stem,
-            (project, version, tags),
-            lambda name: name.endswith(_SHARED_OBJECT) or ".so." in name,
-        )
+        if (package and files) or len(files) > 1:
+            # Python imports one of them; the others would ship unused, or unaudited.
+            raise ContentsError(
+                f"holds the module {top} more than once ({', '.join(map(_show, files))}"
+                f"{' and the package ' + top + '/' if package else ''})"
+            )
+        members = _read_members(archive, infos, stem, (project, version, tags), lambda _: True)
+    # Every file that is an object by its name or its first bytes: the audit reads each.
+    objects = [
+        m
+        for m in members
+        if m.format != "other" or m.name.endswith(_SHARED_OBJECT) or ".so." in m.name
+    ]
     if not objects:
         raise ContentsError("holds no shared object: an extension module's wheel builds one")
     return Wheel(project=project, version=version, tags=tags, programs=tuple(objects))

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from collections.abc import Mapping
@@ -85,9 +86,14 @@ def probe(
     local_image = None
     if podman and sys.platform == "linux":
         engine = image.podman_for(cache_dir)
-        engine.configure()
-        shown = runner.capture(engine.inspect_id(image.image_tag()))
-        local_image = image.parse_image_id(shown.stdout) if shown.returncode == 0 else None
+        try:
+            engine.configure()
+            configured = True
+        except OSError:
+            configured = False  # an unwritable cache: the build says so; doctor shows no image
+        if configured:
+            shown = runner.capture(engine.inspect_id(image.image_tag()))
+            local_image = image.parse_image_id(shown.stdout) if shown.returncode == 0 else None
     import platform  # noqa: PLC0415 - only here
 
     machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(
@@ -213,8 +219,12 @@ def cibuildwheel_env(
     arch = job.identifiers[0].split("_", 1)[1] if job.target.os == "linux" else None
     env = {
         "CIBW_BUILD": " ".join(identifiers),
-        # The module must import, in a fresh environment, from the repaired wheel.
+        # The module must import, in a fresh environment, from the repaired wheel: every build
+        # runs the test, from outside the sources, and no host variable enters the container.
         "CIBW_TEST_COMMAND": f'python -c "import {module}"',
+        "CIBW_TEST_SKIP": "",
+        "CIBW_TEST_SOURCES": "",
+        "CIBW_ENVIRONMENT_PASS_LINUX": "",
         "CIBW_BUILD_VERBOSITY": "1",
     }
     if job.target.os == "linux":
@@ -266,11 +276,22 @@ def extension_key(
 
 
 def _copy_sources(project_dir: Path, dest: Path, exclude: list[Path]) -> None:
-    """Copy the project's source files (those the tree hash covers) into dest."""
+    """Copy the project's source files (those the tree hash covers) into dest, modes kept.
+
+    A link is copied as the file it names only when that file is inside the project: the
+    copy goes into a container whose build scripts can read all of it.
+    """
+    root = project_dir.resolve()
     for name, path in source_files(project_dir, exclude):
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise BuildError(
+                f"{path}: is a link to {path.resolve()}, outside the project; castoff copies "
+                "only the project's own files into the build container.",
+                hint="Replace the link with a copy of the file (or remove it).",
+            )
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        shutil.copy(path, target)
 
 
 def build_extension(
@@ -292,6 +313,14 @@ def build_extension(
             + "; ".join(f"{m.what} (install: {m.install})" for m in engine.missing)
             + ".",
             hint="castoff doctor shows what each target needs; castoff setup installs it.",
+        )
+    inherited = sorted(k for k in runner.base_env if k.startswith("CIBW_"))
+    if inherited:
+        raise BuildError(
+            f"{job.triple}: the environment sets {', '.join(inherited)}; castoff sets "
+            "cibuildwheel's options itself, and the build record would not show yours.",
+            hint="Unset them and put what you need in the project's [tool.cibuildwheel] table "
+            "(part of the sources the build records).",
         )
     if engine.needs_image:
         # As docker pulls cibuildwheel's image on first use, castoff makes its own, once.
@@ -329,6 +358,13 @@ def build_extension(
                 f"{job.triple}: cibuildwheel failed. {exc.message}", hint=f"Full log: {log.path}"
             ) from None
         made = sorted(p.name for p in wheelhouse.iterdir()) if wheelhouse.is_dir() else []
+        for name in made:
+            if not stat.S_ISREG((wheelhouse / name).lstat().st_mode):
+                # Copied out of the container as it was there: a link would name a host file.
+                raise BuildError(
+                    f"{job.triple}: cibuildwheel's output {name} is not a plain file.",
+                    hint=f"Full log: {log.path}",
+                )
         if made != sorted(job.wheels):
             raise BuildError(
                 f"{job.triple}: cibuildwheel made {', '.join(made) or 'nothing'}, but the plan "

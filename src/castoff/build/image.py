@@ -23,6 +23,7 @@ from pathlib import Path
 
 from castoff import cibw
 from castoff.errors import CastoffError, ToolMissingError
+from castoff.manifest import write_replacing
 from castoff.runner import Command, CommandFailedError, Runner
 
 PODMAN = "podman"
@@ -125,10 +126,9 @@ class Podman:
         )
         for name, text in (("containers.conf", CONTAINERS_CONF), ("storage.conf", storage)):
             path = self.root / name
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                partial = path.with_suffix(".partial")
-                partial.write_text(text, encoding="utf-8", newline="\n")
-                partial.replace(path)
+            if path.is_symlink() or not path.is_file() or path.read_bytes() != text.encode():
+                # A private temporary name, renamed over: never written through a planted link.
+                write_replacing(path, text)
 
     def command(self, *args: str, cwd: Path | None = None) -> Command:
         """Return a podman command with castoff's configuration."""
@@ -247,6 +247,15 @@ def main(argv: list[str] | None = None) -> int:
     except CastoffError as exc:
         print(exc.paragraph(), file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        print(
+            f"castoff: error: castoff's local build image could not be made under "
+            f"{args.cache_dir}: {exc.strerror or exc} ({exc.filename}). Check that the cache "
+            "folder is writable and has space (the image needs about 2 GB), then run castoff "
+            "setup again.",
+            file=sys.stderr,
+        )
+        return ToolMissingError.exit_code
     print(f"{image_tag()} sha256:{found}")
     return 0
 

@@ -15,24 +15,31 @@ from castoff.manifest import PARTIAL_MANIFEST, BuiltArtifact, CommandRecord, Par
 from castoff.runner import Command, Runner
 
 BUILD_LOG = "build.log"
-# Folders that never hold the sources of a build (outputs, caches, VCS metadata).
-_NOT_SOURCE = {"target", "build", "dist", "__pycache__", "node_modules"}
+# Top-level folders that never hold the sources of a build (outputs, caches).
+_NOT_SOURCE = {"target", "build", "dist", "node_modules"}
+_CARGO_CONFIG = ((".cargo", "config.toml"), (".cargo", "config"))
+
+
+def _is_source(parts: tuple[str, ...]) -> bool:
+    """Return whether a relative path is a source: not an output, cache or hidden folder.
+
+    A package may well be named build or dist below the top; a vendored crate's
+    .cargo-checksum.json is a hidden file cargo needs. .cargo/config.toml (and .cargo/config)
+    count: they say where dependencies come from and how they are built.
+    """
+    if parts in _CARGO_CONFIG:
+        return True
+    if parts[0] in _NOT_SOURCE or "__pycache__" in parts or parts[0].startswith("."):
+        return False
+    return not any(part.startswith(".") for part in parts[:-1])
 
 
 def source_files(project_dir: Path, exclude: Sequence[Path] = ()) -> Iterator[tuple[str, Path]]:
-    """Yield a project's source files, sorted, as (POSIX relative name, path).
-
-    Outputs and hidden folders are skipped, but for .cargo/config.toml (and .cargo/config):
-    cargo reads it, where dependencies come from and how they are built, and maturin ships it
-    in the sdist.
-    """
+    """Yield a project's source files, sorted, as (POSIX relative name, path)."""
     excluded = {p.resolve() for p in exclude}
     for path in sorted(project_dir.rglob("*")):
         relative = path.relative_to(project_dir)
-        cargo_config = relative.parts in ((".cargo", "config.toml"), (".cargo", "config"))
-        if not cargo_config and any(
-            part.startswith(".") or part in _NOT_SOURCE for part in relative.parts
-        ):
+        if not _is_source(relative.parts):
             continue
         if path.resolve() in excluded or any(
             parent in excluded for parent in path.resolve().parents
