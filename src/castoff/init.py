@@ -56,6 +56,18 @@ _ALIASES = {
 }
 
 
+_SIGN = """\
+# Commit the public key; keep the secret key and its password in GitHub secrets of these names.
+[tool.castoff.sign]
+backends = ["minisign"]
+
+[tool.castoff.sign.minisign]
+secret-key-env = "CASTOFF_MINISIGN_KEY"
+password-env = "CASTOFF_MINISIGN_PASSWORD"
+public-key = "keys/minisign.pub"
+"""
+
+
 def starter_table() -> str:
     """Return the [tool.castoff] tables castoff init appends to a project's pyproject.toml."""
     targets = "".join(
@@ -77,15 +89,7 @@ def starter_table() -> str:
 static-musl-manylinux = true
 
 # Every wheel, archive, SHA256SUMS and the provenance is signed and verified before publishing.
-# Commit the public key; keep the secret key and its password in GitHub secrets of these names.
-[tool.castoff.sign]
-backends = ["minisign"]
-
-[tool.castoff.sign.minisign]
-secret-key-env = "CASTOFF_MINISIGN_KEY"
-password-env = "CASTOFF_MINISIGN_PASSWORD"
-public-key = "keys/minisign.pub"
-"""
+{_SIGN}"""
 
 
 # Where an extension's wheels are built by cibuildwheel, as maturin-action's projects ship them.
@@ -100,17 +104,6 @@ _EXTENSION_TARGETS = (
 )
 # Without abi3, one wheel per CPython cibuildwheel builds for today.
 _PER_VERSION = ("cp39", "cp310", "cp311", "cp312", "cp313")
-_SIGN = """
-# Every wheel, the sdist, SHA256SUMS and the provenance is signed and verified before publishing.
-# Commit the public key; keep the secret key and its password in GitHub secrets of these names.
-[tool.castoff.sign]
-backends = ["minisign"]
-
-[tool.castoff.sign.minisign]
-secret-key-env = "CASTOFF_MINISIGN_KEY"
-password-env = "CASTOFF_MINISIGN_PASSWORD"
-public-key = "keys/minisign.pub"
-"""
 
 
 def extension_python(cargo: dict[str, object]) -> tuple[str, ...] | None:
@@ -146,7 +139,9 @@ def extension_table(python: tuple[str, ...]) -> str:
 [tool.castoff]
 kind = "extension"
 python = [{listed}]
-{targets}{_SIGN}"""
+{targets}
+# Every wheel, the sdist, SHA256SUMS and the provenance is signed and verified before publishing.
+{_SIGN}"""
 
 
 def _read_pyproject(project: Path) -> tuple[str, dict[str, object]]:

@@ -119,23 +119,38 @@ def _forged_copy(knot_build: tuple[Path, dict[str, Any]], tmp_path: Path) -> Pat
     return folder
 
 
+def _assemble_forged(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path, replace: dict[str, bytes]
+) -> subprocess.CompletedProcess[str]:
+    """Assemble the build with the wheel's members replaced (RECORD and manifest rehashed)."""
+    folder = _forged_copy(knot_build, tmp_path)
+    _forge(folder, replace)
+    out, _ = knot_build
+    return castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
+                   str(folder), str(out / "sdist"))  # fmt: skip
+
+
+def _module_from_c(tmp_path: Path, source: str) -> dict[str, bytes]:
+    """Compile C into a shared object standing in for the wheel's module."""
+    (tmp_path / "module.c").write_text(source)
+    built = tmp_path / "knot.abi3.so"
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-o", str(built), str(tmp_path / "module.c")], check=True
+    )
+    return {"knot/knot.abi3.so": built.read_bytes()}
+
+
 def test_a_shared_object_needing_a_newer_glibc_than_its_tag_is_refused(
     knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     """A module linked against glibc 2.34's pthread_create breaks manylinux_2_17: audit says so."""
-    source = tmp_path / "needs234.c"
-    source.write_text(
+    module = _module_from_c(
+        tmp_path,
         "#include <pthread.h>\n"
         "static void *run(void *a) { return a; }\n"
-        "int start(void) { pthread_t t; return pthread_create(&t, 0, run, 0); }\n"
+        "int start(void) { pthread_t t; return pthread_create(&t, 0, run, 0); }\n",
     )
-    built = tmp_path / "knot.abi3.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(built), str(source)], check=True)
-    folder = _forged_copy(knot_build, tmp_path)
-    _forge(folder, {"knot/knot.abi3.so": built.read_bytes()})
-    out, _ = knot_build
-    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
-                     str(folder), str(out / "sdist"))  # fmt: skip
+    result = _assemble_forged(knot_build, tmp_path, module)
     assert result.returncode != 0
     assert "manylinux_2_17_x86_64" in result.stderr
     assert "GLIBC_2.34" in result.stderr
@@ -146,19 +161,13 @@ def test_a_module_calling_outside_the_stable_abi_is_refused(
     knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     """abi3audit finds a call the cp38 stable ABI lacks: the abi3 wheel's promise is broken."""
-    source = tmp_path / "unstable.c"
     # PyUnicode_AsUTF8 joined the stable ABI in 3.10: a cp38-abi3 module may not call it.
-    source.write_text(
+    module = _module_from_c(
+        tmp_path,
         "extern const char *PyUnicode_AsUTF8(void *);\n"
-        "const char *text(void *o) { return PyUnicode_AsUTF8(o); }\n"
+        "const char *text(void *o) { return PyUnicode_AsUTF8(o); }\n",
     )
-    built = tmp_path / "knot.abi3.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(built), str(source)], check=True)
-    folder = _forged_copy(knot_build, tmp_path)
-    _forge(folder, {"knot/knot.abi3.so": built.read_bytes()})
-    out, _ = knot_build
-    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
-                     str(folder), str(out / "sdist"))  # fmt: skip
+    result = _assemble_forged(knot_build, tmp_path, module)
     assert result.returncode != 0
     assert "outside the stable ABI (PyUnicode_AsUTF8)" in result.stderr
     assert not (tmp_path / "dist").exists()
@@ -178,11 +187,7 @@ def test_a_wheel_holding_code_the_project_does_not_name_is_refused(
     knot_build: tuple[Path, dict[str, Any]], tmp_path: Path, member: str, fragment: str
 ) -> None:
     """A .pth or another top-level module added to the wheel (rehashed) stops the release."""
-    folder = _forged_copy(knot_build, tmp_path)
-    _forge(folder, {member: b"import os\n"})
-    out, _ = knot_build
-    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
-                     str(folder), str(out / "sdist"))  # fmt: skip
+    result = _assemble_forged(knot_build, tmp_path, {member: b"import os\n"})
     assert result.returncode != 0
     assert fragment in result.stderr
     assert WHEEL in result.stderr
@@ -192,11 +197,7 @@ def test_a_module_that_is_not_an_elf_object_is_refused(
     knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     """A .so that is a script, not ELF, is a broken promise of a Linux wheel (never skipped)."""
-    folder = _forged_copy(knot_build, tmp_path)
-    _forge(folder, {"knot/knot.abi3.so": b"#!/bin/sh\necho hi\n"})
-    out, _ = knot_build
-    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
-                     str(folder), str(out / "sdist"))  # fmt: skip
+    result = _assemble_forged(knot_build, tmp_path, {"knot/knot.abi3.so": b"#!/bin/sh\necho\n"})
     assert result.returncode != 0
     assert "knot/knot.abi3.so is not an object file, not the elf a linux wheel holds" in (
         result.stderr.replace("\n", " ")
