@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -47,7 +48,7 @@ class ExtensionTools:
 
     system: str  # linux, macos, windows
     machine: str  # the host's CPU as wheel tags spell it (x86_64, aarch64, arm64, amd64)
-    cibuildwheel: str | None
+    cibuildwheel: str | None  # the Python that runs it (castoff's own), when it is installed
     cibuildwheel_version: str | None
     docker: bool  # a Docker engine answers
     podman: str | None
@@ -72,8 +73,9 @@ def probe(
 ) -> ExtensionTools:
     """Look for cibuildwheel (beside castoff's Python), podman, mmdebstrap and the local image."""
     path = env.get("PATH", "")
-    beside = os.pathsep.join([str(Path(sys.executable).parent), path])
-    found = shutil.which(METHOD, path=beside)
+    # castoff's own Python runs it (-m): the version recorded and the images it pins are the
+    # ones that build, whatever else PATH holds.
+    found = sys.executable if importlib.util.find_spec("cibuildwheel") else None
     version = None
     if found:
         shown = runner.capture(
@@ -346,7 +348,16 @@ def build_extension(
         _copy_sources(project_dir.resolve(), sources, [out_dir.resolve()])
         platform = {"linux": "linux", "macos": "macos", "windows": "windows"}[job.target.os]
         command = Command(
-            argv=(tools.cibuildwheel, "--platform", platform, "--output-dir", str(wheelhouse), "."),
+            argv=(
+                tools.cibuildwheel,
+                "-m",
+                METHOD,
+                "--platform",
+                platform,
+                "--output-dir",
+                str(wheelhouse),
+                ".",
+            ),
             env=env,
             cwd=sources,
             install_hint=INSTALL_CIBUILDWHEEL,
