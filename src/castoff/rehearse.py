@@ -447,7 +447,8 @@ def _import(ctx: InstallBack, venv: Path, how: str, returncode: int, wheel: str)
 
 def install_extension(ctx: InstallBack, wheel: str) -> tuple[str, str]:
     """Install an extension's wheel for this machine with pip and uv (no sdist); import it."""
-    folder = ctx.work / "installs" / "extension"
+    # One folder per wheel: two wheels this CPython loads get fresh venvs each.
+    folder = ctx.work / "installs" / wheel.removesuffix(".whl")
     pip_venv, pip, uv_venv, uv = _pip_and_uv(ctx, folder, "--only-binary", ":all:")
     return (
         _import(ctx, pip_venv, "pip", pip, wheel),
