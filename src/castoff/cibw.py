@@ -104,6 +104,11 @@ def platform(target: tg.Target) -> str | None:
     return None
 
 
+def linux_arch(target: tg.Target) -> str | None:
+    """Return the architecture of a Linux target as cibuildwheel names it (None elsewhere)."""
+    return _LINUX_ARCHES.get(target.wheel_arch) if target.os == "linux" else None
+
+
 def identifier(interpreter: Interpreter, target: tg.Target) -> str:
     """Return cibuildwheel's build identifier of an interpreter on a target."""
     plat = platform(target)

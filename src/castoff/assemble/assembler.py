@@ -38,7 +38,7 @@ from castoff.build.archive import (
     write_archive,
     write_sidecar,
 )
-from castoff.cibw import CIBUILDWHEEL, LOCAL_IMAGE_RE, pinned_image_re
+from castoff.cibw import CIBUILDWHEEL, LOCAL_IMAGE_RE, linux_arch, pinned_image_re
 from castoff.config import Config
 from castoff.errors import AssembleError, AuditError, ContractError, PlanError
 from castoff.folders import check_claimable, mark, replace_folder, staging_beside
@@ -221,7 +221,7 @@ def _check_extension_record(item: Input, job: ExtensionJob) -> None:
     m = item.manifest
     where = item.folder / PARTIAL_MANIFEST
     linux = job.target.os == "linux"
-    arch = job.identifiers[0].split("-", 1)[1].split("_", 1)[1] if linux else ""
+    arch = linux_arch(job.target) or ""
     # castoff's local image by its ID, or the image cibuildwheel's version pins by digest.
     # castoff's local image builds x86_64 glibc wheels only.
     local = job.target.libc == "gnu" and arch == "x86_64"

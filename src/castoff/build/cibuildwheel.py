@@ -94,8 +94,7 @@ def probe(
         except OSError:
             configured = False  # an unwritable cache: the build says so; doctor shows no image
         if configured:
-            shown = runner.capture(engine.inspect_id(image.image_tag()))
-            local_image = image.parse_image_id(shown.stdout) if shown.returncode == 0 else None
+            local_image = engine.image_id(runner, image.image_tag())
     import platform  # noqa: PLC0415 - only here
 
     machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(
@@ -183,8 +182,7 @@ def make_local_image(tools: ExtensionTools, runner: Runner) -> str:
     podman = image.Podman(root=tools.podman_root)
     podman.configure()
     with locked(podman.root / "image.lock"):
-        shown = runner.capture(podman.inspect_id(image.image_tag()))
-        found = image.parse_image_id(shown.stdout) if shown.returncode == 0 else None
+        found = podman.image_id(runner, image.image_tag())
         if found is not None:
             return found
         bundle = image.host_ca_bundle(os.environ)
@@ -209,8 +207,7 @@ def build_identifiers(job: ExtensionJob, engine: Engine) -> tuple[str, ...]:
     """Return the identifiers cibuildwheel builds: the local image's CPython builds abi3 wheels."""
     if engine.name == "podman" and _abi3(job):
         # An abi3 wheel is the same built by any CPython from its floor on; the image has one.
-        platform = job.identifiers[0].split("-", 1)[1]
-        return (f"{image.PYTHON}-{platform}",)
+        return (f"{image.PYTHON}-{cibw.platform(job.target)}",)
     return job.identifiers
 
 
@@ -218,7 +215,7 @@ def cibuildwheel_env(
     job: ExtensionJob, engine: Engine, module: str, identifiers: tuple[str, ...]
 ) -> dict[str, str]:
     """Return the CIBW_* settings of one target's build (they override the project's own)."""
-    arch = job.identifiers[0].split("_", 1)[1] if job.target.os == "linux" else None
+    arch = cibw.linux_arch(job.target)
     env = {
         "CIBW_BUILD": " ".join(identifiers),
         # The module must import, in a fresh environment, from the repaired wheel: every build
@@ -418,13 +415,10 @@ def _image_record(engine: Engine, job: ExtensionJob) -> str | None:
     if engine.name == "podman" and engine.image:
         return f"{image.IMAGE_NAME}@{engine.image}"
     if engine.name == "docker" and engine.image:
-        return pinned_image(engine.image, _arch(job))
+        arch = cibw.linux_arch(job.target)
+        assert arch is not None  # noqa: S101 - Docker builds Linux targets only
+        return pinned_image(engine.image, arch)
     return None
-
-
-def _arch(job: ExtensionJob) -> str:
-    """Return the architecture half of a Linux job's cibuildwheel platform (x86_64)."""
-    return job.identifiers[0].split("-", 1)[1].split("_", 1)[1]
 
 
 def pinned_image(name: str, arch: str) -> str:

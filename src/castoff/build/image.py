@@ -143,6 +143,11 @@ class Podman:
         """Return the command that prints an image's ID (exit 1: there is none)."""
         return self.command("image", "inspect", "--format", "{{.Id}}", tag)
 
+    def image_id(self, runner: Runner, tag: str) -> str | None:
+        """Return the ID of an image in castoff's storage, or None when there is none."""
+        shown = runner.capture(self.inspect_id(tag))
+        return parse_image_id(shown.stdout) if shown.returncode == 0 else None
+
 
 def podman_for(cache_dir: Path) -> Podman:
     """Return castoff's podman under a cache folder."""
@@ -214,8 +219,7 @@ def build_image(
         ) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    shown = runner.capture(podman.inspect_id(image_tag()))
-    found = parse_image_id(shown.stdout)
+    found = podman.image_id(runner, image_tag())
     if found is None:
         raise ToolMissingError(f"podman built {image_tag()} but does not show its ID.")
     return found
