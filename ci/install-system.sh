@@ -10,6 +10,8 @@
 #   librust-pyo3-dev                   PyO3 for examples/knot's sdist, built back offline
 #   podman runc uidmap slirp4netns mmdebstrap  cibuildwheel's container engine, and what makes
 #                                      castoff's local build image (no registry is reachable)
+#   musl                               musl's loader: the rehearsal imports knot's musllinux
+#                                      wheel with the musl CPython of castoff's musl image
 set -eu
 # These are Debian 12's package names (rustc-web exists nowhere else): on another system, say
 # so instead of half-installing. GitHub runs this suite in a debian:12 container (tests.yml).
@@ -23,7 +25,7 @@ packages="rustc-web cargo-web rust-web-src qemu-user-static binfmt-support
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libc6-ppc64el-cross libc6-arm64-cross
     gnupg gpgv minisign openssh-client
     librust-clap-dev librust-clap-derive-dev librust-anyhow-dev librust-pyo3-dev
-    podman runc uidmap slirp4netns mmdebstrap"
+    podman runc uidmap slirp4netns mmdebstrap musl"
 missing=""
 for package in $packages; do
     status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)

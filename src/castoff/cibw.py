@@ -15,9 +15,16 @@ from castoff import targets as tg
 # The cibuildwheel castoff drives (tests, rehearsals and the generated workflows pin it).
 CIBUILDWHEEL = "cibuildwheel"
 # castoff's own build image where no registry can be pulled from (castoff.build.image), and how
-# a build manifest records it: by its ID.
+# a build manifest records it: by its ID. One image per libc: glibc (manylinux), musl (musllinux).
 LOCAL_IMAGE_NAME = "localhost/castoff-cibw"
-LOCAL_IMAGE_RE = re.compile(re.escape(LOCAL_IMAGE_NAME) + r"@sha256:[0-9a-f]{64}", re.ASCII)
+LOCAL_IMAGE_NAMES = {"gnu": LOCAL_IMAGE_NAME, "musl": f"{LOCAL_IMAGE_NAME}-musl"}
+
+
+def local_image_re(libc: str) -> re.Pattern[str]:
+    """Return how a manifest records castoff's local image for a libc: its name and ID."""
+    return re.compile(re.escape(LOCAL_IMAGE_NAMES[libc]) + r"@sha256:[0-9a-f]{64}", re.ASCII)
+
+
 # cibuildwheel 3 builds CPython 3.8 and later.
 OLDEST_PYTHON = (3, 8)
 NEWEST_PYTHON = (3, 14)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from castoff.build import toolchains
 from castoff.build.cibuildwheel import ExtensionTools, build_identifiers, engine_for
-from castoff.build.image import image_tag
+from castoff.build.image import LIBCS, image_tag
 from castoff.build.setup import Machine, plan_setup
 from castoff.build.toolchains import INSTALL_BUILD_PYTHON, INSTALL_RUSTUP, HostTools, Missing
 from castoff.plan import SDIST, SDIST_METHOD, ExtensionJob, ReleasePlan
@@ -49,9 +49,10 @@ def _sdist_readiness(tools: HostTools) -> TargetReadiness:
 def _extension_readiness(job: ExtensionJob, tools: ExtensionTools) -> TargetReadiness:
     """Return how cibuildwheel builds an extension's target here, and what it lacks."""
     engine = engine_for(job, tools)
+    local = image_tag(job.target.libc) if job.target.libc in LIBCS else ""
     where = {
         "docker": f"in cibuildwheel's {job.image} image (pinned by its version), with Docker",
-        "podman": f"in castoff's local image {image_tag()}, with podman"
+        "podman": f"in castoff's local image {local}, with podman"
         + (
             " (not made yet: the first build, or castoff setup, makes it once)"
             if engine.needs_image

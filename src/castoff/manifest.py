@@ -258,16 +258,20 @@ def write_document(path: Path, document: Mapping[str, Any]) -> Path:
     return path
 
 
-def write_replacing(path: Path, text: str) -> None:
-    """Write text to a new private temporary file beside path, then rename it over path.
+def write_replacing(path: Path, text: str | bytes) -> None:
+    """Write text (or bytes) to a new private temporary file beside path, then rename it over.
 
     The temporary name is made by mkstemp (O_EXCL): a link planted under a guessable name
     cannot make castoff write through it.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:60]}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as raw:
+                raw.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
         os.chmod(tmp, 0o644)  # noqa: PTH101 - the name mkstemp returned
         Path(tmp).replace(path)
     except BaseException:

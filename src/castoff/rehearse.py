@@ -24,6 +24,7 @@ from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
 from castoff.assemble.contents import ContentsError, read_sdist
+from castoff.build import image
 from castoff.build.builder import BuildOptions
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import HostTools, smoke_plan
@@ -36,7 +37,7 @@ from castoff.publish.github import FolderRelease
 from castoff.publish.publisher import PublishOptions
 from castoff.release import build_and_assemble, publish_checked
 from castoff.results import RehearseResult, Report
-from castoff.runner import Command, Runner
+from castoff.runner import Command, CommandFailedError, Runner
 from castoff.sign import registry
 from castoff.sign.signing import keygen, sign_release
 from castoff.targets import TARGETS, parse_linux_tag
@@ -215,6 +216,45 @@ class InstallBack:
     work: Path
     report: Report
     module: str | None = None  # an extension module's import name (None for a binary project)
+    # CPythons beside this one that extension wheels are imported with (the musl image's), and
+    # why others are missing, for the rows no CPython here loads.
+    interpreters: tuple[Interpreter, ...] = ()
+    missing_interpreters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interpreter:
+    """A CPython that imports extension wheels: this machine's, or one of castoff's images."""
+
+    executable: str
+    label: str  # as the table says it: "CPython 3.11", "CPython 3.11 (musl)"
+    tags: frozenset[str]
+
+
+def host_interpreter() -> Interpreter:
+    """Return the CPython castoff runs on, with the wheel tags it installs."""
+    major, minor = sys.version_info[:2]
+    return Interpreter(
+        executable=sys.executable,
+        label=f"CPython {major}.{minor}",
+        tags=frozenset(str(t) for t in sys_tags()),
+    )
+
+
+# The interpreter's own pip says which tags it installs: its libc as the interpreter sees it.
+_TAGS_PROBE = "from pip._vendor.packaging.tags import sys_tags; print(*sys_tags(), sep='\\n')"
+
+
+def probe_interpreter(runner: Runner, executable: Path, label: str) -> Interpreter | None:
+    """Return another CPython with the tags its pip installs, or None when it does not run."""
+    try:
+        shown = runner.capture(Command(argv=(str(executable), "-I", "-c", _TAGS_PROBE)))
+    except (OSError, CastoffError):  # not there, or it hangs
+        return None
+    tags = frozenset(shown.stdout.split())
+    if shown.returncode != 0 or not tags:
+        return None
+    return Interpreter(executable=str(executable), label=label, tags=tags)
 
 
 def _run_binary(ctx: InstallBack, triple: str, binary: Path) -> str:
@@ -252,11 +292,13 @@ def _spec(ctx: InstallBack) -> str:
 # and so install the project from somewhere else.
 
 
-def _pip_and_uv(ctx: InstallBack, folder: Path, *extra: str) -> tuple[Path, int, Path, int]:
+def _pip_and_uv(
+    ctx: InstallBack, folder: Path, *extra: str, python: str = sys.executable
+) -> tuple[Path, int, Path, int]:
     """Install the project into a fresh pip venv and a fresh uv venv; return venvs and codes."""
     pip_venv, uv_venv = folder / "pip-venv", folder / "uv-venv"
     run = ctx.runner.run
-    run(Command(argv=(sys.executable, "-m", "venv", str(pip_venv))), log=lambda _: None)
+    run(Command(argv=(python, "-m", "venv", str(pip_venv))), log=lambda _: None)
     pip = run(
         Command(
             argv=(
@@ -269,7 +311,7 @@ def _pip_and_uv(ctx: InstallBack, folder: Path, *extra: str) -> tuple[Path, int,
         log=lambda _: None,
     )  # fmt: skip
     uv = [sys.executable, "-m", "uv"]
-    run(Command(argv=(*uv, "venv", "--python", sys.executable, str(uv_venv))), log=lambda _: None)
+    run(Command(argv=(*uv, "venv", "--python", python, str(uv_venv))), log=lambda _: None)
     uv_result = run(
         Command(
             argv=(
@@ -409,7 +451,7 @@ def _check_built(ctx: InstallBack, venv: Path) -> str:
     return _installed(ctx, host, "pip (from the sdist)", 0, venv / "bin" / ctx.binary)
 
 
-def _import_built(ctx: InstallBack, venv: Path, what: str) -> str:
+def _import_built(ctx: InstallBack, venv: Path, what: str, label: str | None = None) -> str:
     """Import the module installed into a venv, as the venv's Python finds it (-I, from venv)."""
     # Isolated, from the venv's folder: the module must come from what was installed, not from
     # the project's sources or PYTHONPATH.
@@ -424,11 +466,10 @@ def _import_built(ctx: InstallBack, venv: Path, what: str) -> str:
     )
     if result.returncode != 0:
         return f"failed: `import {ctx.module}` after {what} exited {result.returncode}"
-    major, minor = sys.version_info[:2]
-    return f"ok (import {ctx.module}, CPython {major}.{minor})"
+    return f"ok (import {ctx.module}, {label or host_interpreter().label})"
 
 
-def _import(ctx: InstallBack, venv: Path, how: str, returncode: int, wheel: str) -> str:
+def _import(ctx: InstallBack, venv: Path, how: str, returncode: int, wheel: str, label: str) -> str:
     """Import the module in a venv pip or uv installed into, from the wheel the row names."""
     if returncode != 0:
         return f"failed: {how} could not install {_spec(ctx)}"
@@ -442,17 +483,19 @@ def _import(ctx: InstallBack, venv: Path, how: str, returncode: int, wheel: str)
     }
     if not found & expected:
         return f"failed: {how} installed another wheel than {wheel} ({', '.join(sorted(found))})"
-    return _import_built(ctx, venv, f"{how}'s install")
+    return _import_built(ctx, venv, f"{how}'s install", label)
 
 
-def install_extension(ctx: InstallBack, wheel: str) -> tuple[str, str]:
-    """Install an extension's wheel for this machine with pip and uv (no sdist); import it."""
+def install_extension(ctx: InstallBack, wheel: str, python: Interpreter) -> tuple[str, str]:
+    """Install an extension's wheel with pip and uv into a CPython's venvs (no sdist); import it."""
     # One folder per wheel: two wheels this CPython loads get fresh venvs each.
     folder = ctx.work / "installs" / wheel.removesuffix(".whl")
-    pip_venv, pip, uv_venv, uv = _pip_and_uv(ctx, folder, "--only-binary", ":all:")
+    pip_venv, pip, uv_venv, uv = _pip_and_uv(
+        ctx, folder, "--only-binary", ":all:", python=python.executable
+    )
     return (
-        _import(ctx, pip_venv, "pip", pip, wheel),
-        _import(ctx, uv_venv, "uv", uv, wheel),
+        _import(ctx, pip_venv, "pip", pip, wheel, python.label),
+        _import(ctx, uv_venv, "uv", uv, wheel, python.label),
     )
 
 
@@ -460,20 +503,20 @@ def _extension_rows(ctx: InstallBack, manifest: ReleaseManifest) -> list[Row]:
     """Install back each extension wheel this machine's CPython can load; say why not elsewhere."""
     rows = []
     host = ctx.tools.host_triple or ""
-    here = {str(t) for t in sys_tags()}
+    pythons = (host_interpreter(), *ctx.interpreters)
     for wheel in (a for a in manifest.artifacts if a.kind == "wheel"):
         excluded = wheel.reason_off("pypi")
         tags = {str(t) for t in parse_wheel_filename(wheel.name)[3]}
+        python = next((p for p in pythons if tags & p.tags), None)
         if excluded is not None:
             pip = uv = "not run: not on the index"
-        elif not tags & here:
-            major, minor = sys.version_info[:2]
-            pip = uv = (
-                f"not run: no CPython here loads it (this is {host}, CPython {major}.{minor})"
-            )
+        elif python is None:
+            have = ", ".join(p.label for p in pythons)
+            notes = "".join(f"; {note}" for note in ctx.missing_interpreters)
+            pip = uv = f"not run: no CPython here loads it (this is {host}, {have}{notes})"
         else:
             ctx.report(f"{wheel.target}: installing {wheel.name} back and importing it")
-            pip, uv = install_extension(ctx, wheel.name)
+            pip, uv = install_extension(ctx, wheel.name, python)
         rows.append(
             Row(
                 target=wheel.target or "",
@@ -546,6 +589,36 @@ def install_back(ctx: InstallBack, manifest: ReleaseManifest, release: Path) -> 
     return rows
 
 
+MUSL_LOADER = Path("/lib/ld-musl-x86_64.so.1")
+
+
+def image_interpreters(
+    plan: ReleasePlan, cache_dir: Path, runner: Runner
+) -> tuple[tuple[Interpreter, ...], tuple[str, ...]]:
+    """Return the musl image's CPython for the plan's musllinux wheels, or why there is none."""
+    if not any(job.target.libc == "musl" for job in plan.extensions):
+        return (), ()
+    podman = image.podman_for(cache_dir)
+    exported = None
+    if shutil.which(image.PODMAN, path=runner.base_env.get("PATH", "")):
+        try:
+            podman.configure()
+            exported = image.exported_python(runner, podman, "musl")
+        except (CommandFailedError, OSError) as exc:
+            return (), (f"musl: its CPython could not be copied out of castoff's image ({exc})",)
+    if exported is None:
+        return (), ("musl: castoff's musl image is not made here (the wheels came from Docker)",)
+    if not MUSL_LOADER.exists():
+        return (), (f"musl: no {MUSL_LOADER} to run its CPython (apt-get install musl)",)
+    version = f"{image.PYTHON_VERSION[0]}.{image.PYTHON_VERSION[1]}"
+    found = probe_interpreter(runner, exported / "bin" / "python", f"CPython {version} (musl)")
+    if found is None:
+        return (), (
+            f"musl: the CPython copied out of castoff's musl image ({exported}) does not run",
+        )
+    return (found,), ()
+
+
 def rehearse(
     config: Config,
     plan: ReleasePlan,
@@ -609,7 +682,10 @@ def rehearse(
             env={**env, **served.twine_env()},
             report=report,
         )
+        pythons, missing = image_interpreters(plan, build_options.cache_dir, runner)
         ctx = InstallBack(
+            interpreters=pythons,
+            missing_interpreters=missing,
             index_url=served.index_url,
             project=plan.name,
             version=plan.version,

@@ -1,8 +1,9 @@
 """examples/knot, a PyO3 extension module, end to end: real cibuildwheel in podman, then castoff.
 
 cibuildwheel builds Linux wheels only inside a container. This machine has no Docker and no
-registry, so castoff makes its own image (mmdebstrap and podman, once per machine, cached under
-~/.cache/castoff/podman) and cibuildwheel builds, repairs and import-tests the wheel in it.
+registry, so castoff makes its own images (mmdebstrap and podman, once per machine, cached under
+~/.cache/castoff/podman): a glibc one for the manylinux wheel and a musl one (CPython built
+against musl) for the musllinux wheel. cibuildwheel builds, repairs and import-tests each in it.
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ KNOT = REPO / "examples" / "knot"
 CONFIG = str(KNOT / "pyproject.toml")
 TRIPLE = "x86_64-unknown-linux-gnu"
 WHEEL = "castoff_knot-0.1.0-cp38-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+MUSL = "x86_64-unknown-linux-musl"
+MUSL_WHEEL = "castoff_knot-0.1.0-cp38-abi3-musllinux_1_2_x86_64.whl"
 SDIST = "castoff_knot-0.1.0.tar.gz"
+FOLDERS = (TRIPLE, MUSL, "sdist")
 
 
 @pytest.fixture(scope="module")
 def knot_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """Build the example's wheel (cibuildwheel, podman) and sdist once; return folder, outcome."""
+    """Build the example's wheels (cibuildwheel, podman) and sdist once; return folder, outcome."""
     out = tmp_path_factory.mktemp("knot-build")
     result = castoff("build", "--config", CONFIG, "--out", str(out), "--json")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -45,8 +49,8 @@ def test_cibuildwheel_builds_the_planned_wheel_in_castoffs_image(
     """The wheel has the plan's name; the manifest records cibuildwheel, its settings, the image."""
     out, outcome = knot_build
     statuses = {t["target"]: t["status"] for t in outcome["targets"]}
-    assert statuses == {TRIPLE: statuses[TRIPLE], "sdist": statuses["sdist"]}
-    assert {statuses[TRIPLE], statuses["sdist"]} <= {"built", "cached"}
+    assert set(statuses) == set(FOLDERS)
+    assert set(statuses.values()) <= {"built", "cached"}
     manifest = json.loads((out / TRIPLE / "manifest.json").read_text())
     assert manifest["method"] == "cibuildwheel"
     assert re.fullmatch(r"localhost/castoff-cibw@sha256:[0-9a-f]{64}", manifest["image"])
@@ -62,6 +66,31 @@ def test_cibuildwheel_builds_the_planned_wheel_in_castoffs_image(
     assert "Testing wheel..." in log
     with zipfile.ZipFile(out / TRIPLE / WHEEL) as wheel:
         assert "knot/knot.abi3.so" in wheel.namelist()
+
+
+def test_cibuildwheel_builds_the_musllinux_wheel_in_castoffs_musl_image(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The musl wheel comes from the musl image (by ID); musl's CPython repairs and imports it."""
+    out, _ = knot_build
+    manifest = json.loads((out / MUSL / "manifest.json").read_text())
+    assert re.fullmatch(r"localhost/castoff-cibw-musl@sha256:[0-9a-f]{64}", manifest["image"])
+    assert [a["name"] for a in manifest["artifacts"]] == [MUSL_WHEEL]
+    env = manifest["commands"][0]["env"]
+    assert env["CIBW_BUILD"] == "cp311-musllinux_x86_64"
+    assert env["CIBW_MUSLLINUX_X86_64_IMAGE"] == manifest["image"].split("@", 1)[1]
+    assert f"--target {MUSL}" in env["CIBW_ENVIRONMENT_LINUX"]
+    log = (out / MUSL / "build.log").read_text()
+    assert "Testing wheel..." in log
+    # The module needs musl's libc only, with no glibc symbol version.
+    with zipfile.ZipFile(out / MUSL / MUSL_WHEEL) as wheel:
+        (tmp_path / "knot.so").write_bytes(wheel.read("knot/knot.abi3.so"))
+    dynamic = subprocess.run(
+        ["readelf", "--dynamic", "--version-info", str(tmp_path / "knot.so")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", dynamic) == ["libc.so"]
+    assert "GLIBC_" not in dynamic
 
 
 def test_a_second_build_is_served_from_the_cache(
@@ -81,17 +110,18 @@ def test_assemble_audits_the_shared_object_and_ships_the_wheel_as_built(
     """The release holds cibuildwheel's wheel byte for byte, with the sdist and SHA256SUMS."""
     out, _ = knot_build
     dist = tmp_path / "dist"
-    result = castoff("assemble", "--config", CONFIG, "--out", str(dist), str(out / TRIPLE),
-                     str(out / "sdist"))  # fmt: skip
+    result = castoff("assemble", "--config", CONFIG, "--out", str(dist),
+                     *(str(out / f) for f in FOLDERS))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     shipped = sorted(p.name for p in dist.iterdir() if not p.name.startswith("."))
-    assert shipped == sorted(["SHA256SUMS", "manifest.json", SDIST, WHEEL])
+    assert shipped == sorted(["SHA256SUMS", "manifest.json", SDIST, WHEEL, MUSL_WHEEL])
     assert (dist / WHEEL).read_bytes() == (out / TRIPLE / WHEEL).read_bytes()
+    assert (dist / MUSL_WHEEL).read_bytes() == (out / MUSL / MUSL_WHEEL).read_bytes()
 
 
 def _forge(folder: Path, replace: dict[str, bytes]) -> None:
     """Rewrite the folder's wheel with members replaced or added, RECORD and manifest rehashed."""
-    path = folder / WHEEL
+    path = folder / (MUSL_WHEEL if folder.name == MUSL else WHEEL)
     with zipfile.ZipFile(path) as wheel:
         members = {i.filename: wheel.read(i) for i in wheel.infolist() if not i.is_dir()}
     members.update(replace)
@@ -112,22 +142,35 @@ def _forge(folder: Path, replace: dict[str, bytes]) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-def _forged_copy(knot_build: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
+def _forged_copy(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path, triple: str = TRIPLE
+) -> Path:
     out, _ = knot_build
-    folder = tmp_path / TRIPLE
-    shutil.copytree(out / TRIPLE, folder)
+    folder = tmp_path / triple
+    shutil.copytree(out / triple, folder)
     return folder
 
 
+def _assemble_with(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path, folder: Path
+) -> subprocess.CompletedProcess[str]:
+    """Assemble the build with one target's folder replaced by a forged copy."""
+    out, _ = knot_build
+    others = [str(out / f) for f in FOLDERS if f != folder.name]
+    return castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
+                   str(folder), *others)  # fmt: skip
+
+
 def _assemble_forged(
-    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path, replace: dict[str, bytes]
+    knot_build: tuple[Path, dict[str, Any]],
+    tmp_path: Path,
+    replace: dict[str, bytes],
+    triple: str = TRIPLE,
 ) -> subprocess.CompletedProcess[str]:
     """Assemble the build with the wheel's members replaced (RECORD and manifest rehashed)."""
-    folder = _forged_copy(knot_build, tmp_path)
+    folder = _forged_copy(knot_build, tmp_path, triple)
     _forge(folder, replace)
-    out, _ = knot_build
-    return castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
-                   str(folder), str(out / "sdist"))  # fmt: skip
+    return _assemble_with(knot_build, tmp_path, folder)
 
 
 def _module_from_c(tmp_path: Path, source: str) -> dict[str, bytes]:
@@ -212,12 +255,42 @@ def test_a_manifest_claiming_another_image_is_refused(
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["image"] = "docker.io/attacker/image:latest"
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    out, _ = knot_build
-    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
-                     str(folder), str(out / "sdist"))  # fmt: skip
+    result = _assemble_with(knot_build, tmp_path, folder)
     assert result.returncode != 0
     assert "attacker" in result.stderr
     assert "castoff build --target x86_64-unknown-linux-gnu" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("triple", "claimed"),
+    [(MUSL, "localhost/castoff-cibw"), (TRIPLE, "localhost/castoff-cibw-musl")],
+)
+def test_a_record_naming_the_other_libcs_local_image_is_refused(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path, triple: str, claimed: str
+) -> None:
+    """A musl wheel claimed from the glibc image (or the reverse) is refused, ID or not."""
+    folder = _forged_copy(knot_build, tmp_path, triple)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["image"] = f"{claimed}@{manifest['image'].split('@', 1)[1]}"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    result = _assemble_with(knot_build, tmp_path, folder)
+    assert result.returncode != 0
+    assert f"castoff build --target {triple}" in result.stderr
+    assert not (tmp_path / "dist").exists()
+
+
+def test_a_musllinux_wheel_holding_a_glibc_module_is_refused(
+    knot_build: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The manylinux build's module in the musllinux wheel (rehashed): it needs glibc."""
+    out, _ = knot_build
+    with zipfile.ZipFile(out / TRIPLE / WHEEL) as wheel:
+        glibc_module = wheel.read("knot/knot.abi3.so")
+    result = _assemble_forged(knot_build, tmp_path, {"knot/knot.abi3.so": glibc_module}, MUSL)
+    assert result.returncode != 0
+    assert "musllinux_1_2_x86_64" in result.stderr
+    assert "not only musl" in result.stderr
+    assert not (tmp_path / "dist").exists()
 
 
 @pytest.mark.parametrize(
@@ -238,9 +311,7 @@ def test_a_docker_build_record_must_name_the_plans_image_by_digest(
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["image"] = image
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    out, _ = knot_build
-    result = castoff("assemble", "--config", CONFIG, "--out", str(tmp_path / "dist"),
-                     str(folder), str(out / "sdist"))  # fmt: skip
+    result = _assemble_with(knot_build, tmp_path, folder)
     assert (result.returncode == 0) is accepted, result.stderr
 
 
@@ -256,4 +327,8 @@ def test_the_rehearsal_installs_the_wheel_and_the_sdist_back_and_imports_them(
     assert rows[TRIPLE]["wheel"] == WHEEL
     assert rows[TRIPLE]["pip"].startswith("ok (import knot, CPython 3.")
     assert rows[TRIPLE]["uv"].startswith("ok (import knot, CPython 3.")
+    # The musllinux wheel: imported by the musl CPython of castoff's musl image.
+    assert rows[MUSL]["wheel"] == MUSL_WHEEL
+    assert rows[MUSL]["pip"] == "ok (import knot, CPython 3.11 (musl))"
+    assert rows[MUSL]["uv"] == "ok (import knot, CPython 3.11 (musl))"
     assert rows["sdist"]["pip"].startswith("ok (import knot")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import re
 import sys
@@ -29,7 +30,7 @@ from castoff.build.setup import Machine, plan_setup
 from castoff.build.toolchains import Missing
 from castoff.config import EXTENSION_METHOD, Config, load, resolve
 from castoff.doctor import diagnose
-from castoff.errors import ConfigError, PlanError, UsageError
+from castoff.errors import ConfigError, PlanError, ToolMissingError, UsageError
 from castoff.plan import (
     SDIST,
     ExtensionJob,
@@ -45,6 +46,7 @@ from tests.unit.test_toolchains import EVERYTHING
 
 KNOT = REPO / "examples" / "knot" / "pyproject.toml"
 KNOT_WHEEL = "castoff_knot-0.1.0-cp38-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+KNOT_MUSL_WHEEL = "castoff_knot-0.1.0-cp38-abi3-musllinux_1_2_x86_64.whl"
 X86 = "x86_64-unknown-linux-gnu"
 X86_MUSL = "x86_64-unknown-linux-musl"
 ARM64 = "aarch64-unknown-linux-gnu"
@@ -59,6 +61,7 @@ name = "py-knot"
 version = "0.3.0"
 """
 IMAGE_ID = "0123456789abcdef" * 4
+MUSL_IMAGE_ID = "fedcba9876543210" * 4
 # GitHub's ubuntu-latest: a passwordless sudoer with apt-get.
 UBUNTU = Machine(system="linux", apt_get="apt-get", sudo="sudo", root=False)
 FEDORA = Machine(system="linux", apt_get=None, sudo="sudo", root=False)
@@ -72,10 +75,10 @@ LOCAL = ExtensionTools(
     docker=False,
     podman="/usr/bin/podman",
     mmdebstrap="/usr/bin/mmdebstrap",
-    local_image=IMAGE_ID,
+    local_images={"gnu": IMAGE_ID, "musl": MUSL_IMAGE_ID},
     podman_root=Path("/cache/castoff/podman"),
 )
-DOCKER = dataclasses.replace(LOCAL, docker=True, podman=None, mmdebstrap=None, local_image=None)
+DOCKER = dataclasses.replace(LOCAL, docker=True, podman=None, mmdebstrap=None, local_images={})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -580,7 +583,7 @@ def test_an_extension_config_loads_from_toml_text(tmp_path: Path) -> None:
 
 
 def test_the_knot_example_is_an_abi3_extension(knot: Config) -> None:
-    """examples/knot: one cp38-abi3 interpreter, module knot, one x86_64 manylinux2014 target."""
+    """examples/knot: one cp38-abi3 interpreter, module knot, x86_64 manylinux2014 and musl."""
     assert (knot.kind, knot.module, knot.name, knot.version) == (
         "extension",
         "knot",
@@ -588,8 +591,9 @@ def test_the_knot_example_is_an_abi3_extension(knot: Config) -> None:
         "0.1.0",
     )
     assert knot.python == (cibw.Interpreter(version=(3, 8), abi3=True),)
-    assert [(t.triple, t.manylinux, t.method) for t in knot.targets] == [
-        (X86, (2, 17), EXTENSION_METHOD)
+    assert [(t.triple, t.manylinux, t.musllinux, t.method) for t in knot.targets] == [
+        (X86, (2, 17), None, EXTENSION_METHOD),
+        (X86_MUSL, None, (1, 2), EXTENSION_METHOD),
     ]
     assert knot.binaries == ()
 
@@ -640,11 +644,22 @@ def test_image_for_names_cibuildwheels_linux_images_only() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_the_knot_plan_has_one_extension_job_and_no_binary_jobs(knot: Config) -> None:
-    """examples/knot plans one cibuildwheel build of cp38-abi3 for x86_64 manylinux2014."""
+def test_the_knot_plan_has_two_extension_jobs_and_no_binary_jobs(knot: Config) -> None:
+    """examples/knot plans cibuildwheel builds of cp38-abi3 for x86_64 manylinux2014 and musl."""
     plan = build_plan(knot)
     assert (plan.kind, plan.module, plan.jobs, plan.binaries) == ("extension", "knot", (), ())
-    (job,) = plan.extensions
+    job, musl = plan.extensions
+    assert musl == ExtensionJob(
+        target=TARGETS[X86_MUSL],
+        runner="ubuntu-latest",
+        image="musllinux_1_2",
+        manylinux=None,
+        musllinux="1_2",
+        macosx=None,
+        platform_tags=("musllinux_1_2_x86_64",),
+        identifiers=("cp38-musllinux_x86_64",),
+        wheels=(KNOT_MUSL_WHEEL,),
+    )
     assert job == ExtensionJob(
         target=TARGETS[X86],
         runner="ubuntu-latest",
@@ -656,7 +671,7 @@ def test_the_knot_plan_has_one_extension_job_and_no_binary_jobs(knot: Config) ->
         identifiers=("cp38-manylinux_x86_64",),
         wheels=(KNOT_WHEEL,),
     )
-    assert plan.build_folders == (X86, SDIST)
+    assert plan.build_folders == (X86, X86_MUSL, SDIST)
     assert plan.sdist is not None
     assert plan.sdist.name == "castoff_knot-0.1.0.tar.gz"
 
@@ -666,6 +681,7 @@ def test_the_knot_plans_artifacts_are_the_wheel_sdist_sums_and_provenance(knot: 
     plan = build_plan(knot)
     assert [(a.name, a.kind, a.target) for a in plan.artifacts] == [
         (KNOT_WHEEL, "wheel", X86),
+        (KNOT_MUSL_WHEEL, "wheel", X86_MUSL),
         ("castoff_knot-0.1.0.tar.gz", "sdist", None),
         ("SHA256SUMS", "checksum", None),
         ("castoff_knot-0.1.0.intoto.json", "provenance", None),
@@ -781,7 +797,7 @@ def test_selecting_an_unplanned_triple_is_a_usage_error(knot: Config) -> None:
     with pytest.raises(UsageError) as info:
         select_targets(knot, [ARM64], source="--target")
     assert info.value.message == f"--target: '{ARM64}' is not a target of {KNOT}."
-    assert info.value.hint == f"Choose from: {X86}, {SDIST}."
+    assert info.value.hint == f"Choose from: {X86}, {X86_MUSL}, {SDIST}."
 
 
 def test_the_github_matrix_runs_cibuildwheel_per_target(versions: Config) -> None:
@@ -969,7 +985,8 @@ def test_a_binary_plan_round_trips_with_kind_binary_and_no_module() -> None:
 @pytest.fixture
 def knot_job(knot: Config) -> ExtensionJob:
     """Return examples/knot's x86_64 manylinux job."""
-    (job,) = build_plan(knot).extensions
+    job = build_plan(knot).extensions[0]
+    assert job.triple == X86
     return job
 
 
@@ -994,9 +1011,20 @@ def test_without_docker_podman_uses_the_local_image_by_id(knot_job: ExtensionJob
     assert not engine.needs_image
 
 
+def test_a_musl_target_uses_the_musl_image_by_id(pyproject: Path) -> None:
+    """x86_64 musl without Docker: podman with castoff's musl image, not the glibc one."""
+    job = ext_job(pyproject, X86_MUSL)
+    engine = engine_for(job, LOCAL)
+    assert engine == Engine(name="podman", image=f"sha256:{MUSL_IMAGE_ID}", missing=())
+    # Only the glibc image made: the musl one is still needed.
+    only_gnu = dataclasses.replace(LOCAL, local_images={"gnu": IMAGE_ID})
+    assert engine_for(job, only_gnu).needs_image
+    assert not engine_for(ext_job(pyproject, X86), only_gnu).needs_image
+
+
 def test_without_the_local_image_it_is_needed_but_not_missing(knot_job: ExtensionJob) -> None:
     """Before the image is made, the engine needs it, hands no image over, and misses nothing."""
-    engine = engine_for(knot_job, dataclasses.replace(LOCAL, local_image=None))
+    engine = engine_for(knot_job, dataclasses.replace(LOCAL, local_images={}))
     assert (engine.name, engine.image, engine.needs_image, engine.missing) == (
         "podman",
         None,
@@ -1004,7 +1032,7 @@ def test_without_the_local_image_it_is_needed_but_not_missing(knot_job: Extensio
         (),
     )
     # A missing tool is reported on its own; the image is still needed once they are there.
-    bare = engine_for(knot_job, dataclasses.replace(LOCAL, local_image=None, podman=None))
+    bare = engine_for(knot_job, dataclasses.replace(LOCAL, local_images={}, podman=None))
     assert bare.needs_image
     assert [m.packages for m in bare.missing] == [image.PACKAGES]
 
@@ -1028,12 +1056,12 @@ def test_without_podman_or_mmdebstrap_the_packages_are_missing(
 
 @pytest.mark.parametrize(
     ("triple", "machine"),
-    [(X86_MUSL, "x86_64"), (ARM64, "x86_64"), (ARM64_MUSL, "x86_64"), (X86, "aarch64")],
+    [(ARM64, "x86_64"), (ARM64_MUSL, "x86_64"), (X86, "aarch64"), (X86_MUSL, "aarch64")],
 )
 def test_targets_the_local_image_cannot_build_need_docker(
     pyproject: Path, triple: str, machine: str
 ) -> None:
-    """musl, other arches and other hosts without Docker: run where Docker runs."""
+    """Other arches and other hosts without Docker: run where Docker runs."""
     job = ext_job(pyproject, triple)
     engine = engine_for(job, dataclasses.replace(LOCAL, machine=machine))
     assert (engine.name, engine.image, engine.needs_image) == ("podman", None, False)
@@ -1191,41 +1219,96 @@ def test_cibuildwheel_env_for_native_builds(pyproject: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_the_recipe_key_is_stable() -> None:
+@pytest.mark.parametrize("libc", image.LIBCS)
+def test_the_recipe_key_is_stable(libc: str) -> None:
     """The same recipe hashes to the same 16 hex digits, and the tag carries them."""
-    key = image.recipe_key()
-    assert key == image.recipe_key()
+    key = image.recipe_key(libc)
+    assert key == image.recipe_key(libc)
     assert re.fullmatch(r"[0-9a-f]{16}", key)
-    assert image.image_tag() == f"localhost/castoff-cibw:bookworm-{key}"
+    name = {"gnu": "localhost/castoff-cibw", "musl": "localhost/castoff-cibw-musl"}[libc]
+    assert image.image_tag(libc) == f"{name}:bookworm-{key}"
+    assert image.recipe_key("gnu") != image.recipe_key("musl")
 
 
+@pytest.mark.parametrize("libc", image.LIBCS)
 @pytest.mark.parametrize(
     ("constant", "value"),
     [
-        ("PIP_PINS", ("maturin==9.9.9",)),
-        ("PYTHON", "cp312"),
+        ("PIP_PINS", ("build==9.9.9", "maturin==9.9.9")),
+        ("_PYTHON_DIR", "/opt/python/cp312-cp312"),
         ("DEBIAN_PACKAGES", ("bash",)),
         ("SOURCES", ("deb http://example.invalid/debian bookworm main",)),
     ],
 )
 def test_the_recipe_key_changes_with_the_recipe(
-    monkeypatch: pytest.MonkeyPatch, constant: str, value: object
+    monkeypatch: pytest.MonkeyPatch, libc: str, constant: str, value: object
 ) -> None:
     """Changing what the image is made from changes its key and its tag."""
-    before = (image.recipe_key(), image.image_tag())
+    before = (image.recipe_key(libc), image.image_tag(libc))
     monkeypatch.setattr(image, constant, value)
-    after = (image.recipe_key(), image.image_tag())
+    after = (image.recipe_key(libc), image.image_tag(libc))
     assert after[0] != before[0]
     assert after[1] != before[1]
+
+
+def test_the_musl_recipe_changes_with_its_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another CPython tarball (by hash) or build script makes another musl image."""
+    before = image.recipe_key("musl")
+    other = dataclasses.replace(image.DOWNLOADS[0], sha256="0" * 64)
+    monkeypatch.setattr(image, "DOWNLOADS", (other, image.DOWNLOADS[1]))
+    assert image.recipe_key("musl") != before
+    monkeypatch.undo()
+    monkeypatch.setattr(image, "BUILD_STD", image.BUILD_STD + "# changed\n")
+    assert image.recipe_key("musl") != before
+    assert image.recipe_key("gnu") == image.recipe_key("gnu")
 
 
 def test_the_containerfile_builds_on_the_base_and_pins_its_tools() -> None:
     """The Containerfile starts from the imported root filesystem and installs every pin."""
     text = image.containerfile()
-    assert text.startswith("FROM localhost/castoff-cibw-base:bookworm\n")
+    assert text.startswith(f"FROM {image.base_tag()}\n")
+    assert re.fullmatch(r"localhost/castoff-cibw-base:bookworm-[0-9a-f]{16}", image.base_tag())
     assert "/opt/python/cp311-cp311/bin/pip install -q" in text
     assert all(pin in text for pin in image.PIP_PINS)
     assert f"COPY {image.CA_BUNDLE} " in text
+
+
+def test_the_musl_containerfile_builds_cpython_and_std() -> None:
+    """The musl layer builds CPython from the pinned tarballs and std for the musl target."""
+    text = image.containerfile("musl")
+    assert text.startswith(f"FROM {image.base_tag()}\n")
+    assert all(d.name in text for d in image.DOWNLOADS)
+    assert "/usr/local/bin/build-python.sh" in text
+    assert "/usr/local/bin/build-std.sh" in text
+    # The repair tools are pinned, apart from the CPython the wheel is built and tested by.
+    assert all(
+        pin in text for pin in image.PIP_PINS if not pin.startswith(("virtualenv", "maturin"))
+    )
+    assert "AUDITWHEEL_LD_LIBRARY_PATH=/usr/lib/x86_64-linux-musl" in text
+    files = image.context_files("musl")
+    assert image.MUSL_TRIPLE in files["build-std.sh"]
+    assert "-Zbuild-std=std,panic_abort" in files["build-std.sh"]
+    assert image.STD_VENDOR in files["std/config.toml"]
+    assert "--prefix=/opt/python/cp311-cp311" in files["build-python.sh"]
+    assert image.context_files("gnu") == {}
+
+
+def test_fetch_checks_the_pinned_hash(tmp_path: Path) -> None:
+    """A cached tarball is used only with its pinned hash; a wrong one is fetched again."""
+    data = b"tarball"
+    pinned = image.Download(
+        name="t.tar.gz", url=(tmp_path / "src").as_uri(), sha256=hashlib.sha256(data).hexdigest()
+    )
+    (tmp_path / "src").write_bytes(data)
+    cache = tmp_path / "cache"
+    assert image.fetch(pinned, cache).read_bytes() == data
+    (cache / "t.tar.gz").write_bytes(b"tampered")
+    assert image.fetch(pinned, cache).read_bytes() == data
+    (tmp_path / "src").write_bytes(b"changed upstream")
+    (cache / "t.tar.gz").unlink()
+    with pytest.raises(ToolMissingError, match="not the"):
+        image.fetch(pinned, cache)
+    assert not (cache / "t.tar.gz").exists()
 
 
 def test_podman_configure_writes_both_files_idempotently(tmp_path: Path) -> None:
@@ -1283,20 +1366,19 @@ def test_parse_image_id(text: str, expected: str | None) -> None:
     assert image.parse_image_id(text) == expected
 
 
-def test_build_commands_make_the_image_in_order(tmp_path: Path) -> None:
-    """mmdebstrap, podman import, podman build --tag image_tag(), podman image rm of the base."""
+@pytest.mark.parametrize("libc", image.LIBCS)
+def test_build_commands_make_the_image_in_order(tmp_path: Path, libc: str) -> None:
+    """Mmdebstrap and podman import (only without the base), then podman build --tag."""
     podman = image.podman_for(tmp_path)
     work = tmp_path / "work"
-    commands = image.build_commands(podman, work)
+    commands = image.build_commands(podman, work, libc, base=True)
     assert [c.argv[:2] for c in commands] == [
         ("mmdebstrap", "--variant=apt"),
         ("podman", "import"),
         ("podman", "build"),
-        ("podman", "image"),
     ]
-    debootstrap, imported, built, removed = commands
+    debootstrap, imported, built = commands
     rootfs = str(work / "rootfs.tar")
-    base = "localhost/castoff-cibw-base:bookworm"
     assert debootstrap.argv == (
         "mmdebstrap",
         "--variant=apt",
@@ -1305,20 +1387,23 @@ def test_build_commands_make_the_image_in_order(tmp_path: Path) -> None:
         rootfs,
         *image.SOURCES,
     )
-    assert imported.argv == ("podman", "import", "--change", 'CMD ["/bin/bash"]', rootfs, base)
+    assert imported.argv == (
+        "podman", "import", "--change", 'CMD ["/bin/bash"]', rootfs, image.base_tag(),
+    )  # fmt: skip
     assert built.argv == (
         "podman",
         "build",
         "--quiet",
         "--tag",
-        image.image_tag(),
+        image.image_tag(libc),
         str(work / "context"),
     )
-    assert removed.argv == ("podman", "image", "rm", base)
-    for command in (imported, built, removed):
+    for command in (imported, built):
         assert command.env == podman.env
         assert set(command.env) == {"CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF"}
     assert "CONTAINERS_CONF" not in debootstrap.env
+    # The base is kept: the other image builds on it without a second mmdebstrap.
+    assert image.build_commands(podman, work, libc, base=False) == (built,)
 
 
 def test_inspect_and_setup_commands(tmp_path: Path) -> None:
@@ -1333,7 +1418,12 @@ def test_inspect_and_setup_commands(tmp_path: Path) -> None:
         "castoff.build.image",
         "--cache-dir",
         str(tmp_path),
+        "--libc",
+        "gnu",
     )
+    assert image.setup_command(tmp_path, ("gnu", "musl")).argv[-4:] == (
+        "--libc", "gnu", "--libc", "musl",
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1343,21 +1433,25 @@ def test_inspect_and_setup_commands(tmp_path: Path) -> None:
 
 def test_setup_installs_podman_then_makes_the_image(knot: Config) -> None:
     """Lacking podman: apt-get installs image.PACKAGES, then the image step runs."""
-    tools = dataclasses.replace(LOCAL, podman=None, local_image=None)
+    tools = dataclasses.replace(LOCAL, podman=None, local_images={})
     setup = plan_setup(build_plan(knot), EVERYTHING, UBUNTU, extension_tools=tools)
     assert [s.command.argv for s in setup.steps] == [
         (*APT, "update", "-q"),
         (*APT, "install", "-y", "-q", "--no-install-recommends", *sorted(image.PACKAGES)),
-        (sys.executable, "-m", "castoff.build.image", "--cache-dir", "/cache/castoff"),
-    ]
-    assert setup.steps[-1].command.argv[-2:] == ("--cache-dir", str(LOCAL.podman_root.parent))
-    assert image.image_tag() in setup.steps[-1].what
+        (
+            sys.executable, "-m", "castoff.build.image", "--cache-dir", "/cache/castoff",
+            "--libc", "gnu", "--libc", "musl",
+        ),
+    ]  # fmt: skip
+    assert setup.steps[-1].command.argv[4] == str(LOCAL.podman_root.parent)
+    assert image.image_tag("gnu") in setup.steps[-1].what
+    assert image.image_tag("musl") in setup.steps[-1].what
     assert setup.manual == ()
 
 
 def test_setup_with_podman_but_no_image_only_makes_the_image(knot: Config) -> None:
     """With podman and mmdebstrap but no image yet, the image step alone."""
-    tools = dataclasses.replace(LOCAL, local_image=None)
+    tools = dataclasses.replace(LOCAL, local_images={})
     setup = plan_setup(build_plan(knot), EVERYTHING, UBUNTU, extension_tools=tools)
     assert [s.command.argv[1:3] for s in setup.steps] == [("-m", "castoff.build.image")]
 
@@ -1372,22 +1466,23 @@ def test_setup_with_everything_present_has_no_steps(
 
 
 def test_setup_makes_the_image_once_for_several_targets(pyproject: Path) -> None:
-    """Two targets needing the image: one apt-get install and one image step."""
+    """Targets needing the images: one apt-get install and one image step for both libcs."""
     plan = build_plan(
         configured(pyproject, {"triple": X86}, {"triple": ARM64}, {"triple": X86_MUSL})
     )
-    tools = dataclasses.replace(LOCAL, docker=False, mmdebstrap=None, local_image=None)
+    tools = dataclasses.replace(LOCAL, docker=False, mmdebstrap=None, local_images={})
     setup = plan_setup(plan, EVERYTHING, UBUNTU, extension_tools=tools)
     argvs = [s.command.argv for s in setup.steps]
     assert len(argvs) == 3
     assert argvs[1][-len(image.PACKAGES) :] == tuple(sorted(image.PACKAGES))
     assert argvs[2][1:3] == ("-m", "castoff.build.image")
-    # aarch64 and musl cannot build in the local image: they need a machine with Docker.
-    assert {m.what for m in setup.manual} == {
-        "a Docker engine (castoff's local image builds x86_64 manylinux wheels on a machine of "
-        f"that CPU only, not {t} on this x86_64 one)"
-        for t in (ARM64, X86_MUSL)
-    }
+    assert argvs[2][-4:] == ("--libc", "gnu", "--libc", "musl")
+    # aarch64 cannot build in the local images: it needs a machine with Docker.
+    expected = (
+        "a Docker engine (castoff's local images build x86_64 manylinux and musllinux wheels on "
+        f"a machine of that CPU only, not {ARM64} on this x86_64 one)"
+    )
+    assert {m.what for m in setup.manual} == {expected}
 
 
 def test_setup_without_apt_get_leaves_podman_to_the_user(knot: Config) -> None:
@@ -1405,8 +1500,10 @@ def test_doctor_shows_the_local_image_build(knot: Config) -> None:
     """A buildable podman row names the identifiers it builds and the local image."""
     plan = build_plan(knot)
     result = diagnose(plan, EVERYTHING, {"PATH": ""}, UBUNTU, extension_tools=LOCAL)
-    assert [t.target for t in result.targets] == [X86, SDIST]
-    row = result.targets[0]
+    assert [t.target for t in result.targets] == [X86, X86_MUSL, SDIST]
+    row, musl = result.targets[:2]
+    assert (musl.buildable, musl.method) == (True, "cibuildwheel cp311-musllinux_x86_64")
+    assert image.image_tag("musl") in musl.why
     assert (row.buildable, row.method, row.std, row.missing) == (
         True,
         "cibuildwheel cp311-manylinux_x86_64",
@@ -1422,7 +1519,7 @@ def test_doctor_shows_the_local_image_build(knot: Config) -> None:
 
 def test_doctor_without_the_image_says_it_is_not_made_and_plans_it(knot: Config) -> None:
     """Without the image the row is buildable (the first build makes it) and setup makes it."""
-    tools = dataclasses.replace(LOCAL, local_image=None)
+    tools = dataclasses.replace(LOCAL, local_images={})
     result = diagnose(build_plan(knot), EVERYTHING, {"PATH": ""}, UBUNTU, extension_tools=tools)
     row = result.targets[0]
     assert (row.buildable, row.missing, row.std) == (True, (), "podman")
@@ -1467,7 +1564,7 @@ def test_doctor_without_extension_tools_lists_the_sdist_only(knot: Config) -> No
 
 def test_doctor_without_podman_is_not_buildable_and_installs_it(knot: Config) -> None:
     """Without podman the row is not buildable, and setup installs the packages then the image."""
-    tools = dataclasses.replace(LOCAL, podman=None, local_image=None)
+    tools = dataclasses.replace(LOCAL, podman=None, local_images={})
     result = diagnose(build_plan(knot), EVERYTHING, {"PATH": ""}, UBUNTU, extension_tools=tools)
     row = result.targets[0]
     assert not row.buildable
@@ -1475,7 +1572,9 @@ def test_doctor_without_podman_is_not_buildable_and_installs_it(knot: Config) ->
     assert result.status == "missing"
     assert len(result.setup) == 3
     assert "install -y -q --no-install-recommends mmdebstrap podman runc" in result.setup[1]
-    assert result.setup[2].endswith("-m castoff.build.image --cache-dir /cache/castoff")
+    assert result.setup[2].endswith(
+        "-m castoff.build.image --cache-dir /cache/castoff --libc gnu --libc musl"
+    )
 
 
 def test_the_installed_cibuildwheel_pins_each_image_by_digest() -> None:

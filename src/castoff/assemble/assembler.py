@@ -38,7 +38,13 @@ from castoff.build.archive import (
     write_archive,
     write_sidecar,
 )
-from castoff.cibw import CIBUILDWHEEL, LOCAL_IMAGE_RE, linux_arch, pinned_image_re
+from castoff.cibw import (
+    CIBUILDWHEEL,
+    LOCAL_IMAGE_NAMES,
+    linux_arch,
+    local_image_re,
+    pinned_image_re,
+)
 from castoff.config import Config
 from castoff.errors import AssembleError, AuditError, ContractError, PlanError
 from castoff.folders import check_claimable, mark, replace_folder, staging_beside
@@ -222,11 +228,11 @@ def _check_extension_record(item: Input, job: ExtensionJob) -> None:
     where = item.folder / PARTIAL_MANIFEST
     linux = job.target.os == "linux"
     arch = linux_arch(job.target) or ""
-    # castoff's local image by its ID, or the image cibuildwheel's version pins by digest.
-    # castoff's local image builds x86_64 glibc wheels only.
-    local = job.target.libc == "gnu" and arch == "x86_64"
+    # castoff's local image of the target's libc by its ID, or the image cibuildwheel's version
+    # pins by digest. castoff's local images build x86_64 wheels only.
+    local = job.target.libc in LOCAL_IMAGE_NAMES and arch == "x86_64"
     pinned = m.image is not None and bool(
-        (local and LOCAL_IMAGE_RE.fullmatch(m.image))
+        (local and local_image_re(job.target.libc).fullmatch(m.image))
         or (job.image is not None and pinned_image_re(job.image, arch).fullmatch(m.image))
     )
     if (

@@ -53,7 +53,7 @@ class ExtensionTools:
     docker: bool  # a Docker engine answers
     podman: str | None
     mmdebstrap: str | None
-    local_image: str | None  # the ID of castoff's local image, when it is built
+    local_images: Mapping[str, str]  # libc -> the ID of castoff's local image for it, once built
     podman_root: Path  # castoff's podman configuration and storage (under the cache folder)
 
 
@@ -85,7 +85,7 @@ def probe(
         )
         version = shown.stdout.strip() if shown.returncode == 0 else None
     podman = shutil.which(image.PODMAN, path=path)
-    local_image = None
+    local_images: dict[str, str] = {}
     if podman and sys.platform == "linux":
         engine = image.podman_for(cache_dir)
         try:
@@ -93,8 +93,9 @@ def probe(
             configured = True
         except OSError:
             configured = False  # an unwritable cache: the build says so; doctor shows no image
-        if configured:
-            local_image = engine.image_id(runner, image.image_tag())
+        for libc in image.LIBCS if configured else ():
+            if found_id := engine.image_id(runner, image.image_tag(libc)):
+                local_images[libc] = found_id
     import platform  # noqa: PLC0415 - only here
 
     machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(
@@ -110,7 +111,7 @@ def probe(
         docker=docker,
         podman=podman,
         mmdebstrap=shutil.which(image.MMDEBSTRAP, path=path),
-        local_image=local_image,
+        local_images=local_images,
         podman_root=image.podman_for(cache_dir).root,
     )
 
@@ -138,12 +139,13 @@ def engine_for(job: ExtensionJob, tools: ExtensionTools) -> Engine:
     if tools.docker:
         # cibuildwheel resolves the short name to the image its version pins by digest.
         return Engine(name="docker", image=job.image, missing=tuple(missing))
-    # No Docker: podman with castoff's local image, which builds for this CPU's glibc targets.
-    if target.libc != "gnu" or _LOCAL_ARCHES.get(target.wheel_arch) != tools.machine:
+    # No Docker: podman with castoff's local images, which build for this CPU (glibc and musl).
+    if target.libc not in image.LIBCS or _LOCAL_ARCHES.get(target.wheel_arch) != tools.machine:
         missing.append(
             Missing(
-                what=f"a Docker engine (castoff's local image builds "
-                f"{' and '.join(_LOCAL_ARCHES)} manylinux wheels on a machine of that CPU only, "
+                what=f"a Docker engine (castoff's local images build "
+                f"{' and '.join(_LOCAL_ARCHES)} manylinux and musllinux wheels on a machine of "
+                "that CPU only, "
                 f"not {target.triple} on this {tools.machine} one)",
                 install=f"run this job where Docker runs ({job.runner})",
             )
@@ -166,23 +168,24 @@ def engine_for(job: ExtensionJob, tools: ExtensionTools) -> Engine:
                 packages=image.PACKAGES,
             )
         )
+    found = tools.local_images.get(target.libc)
     return Engine(
         name="podman",
-        image=f"sha256:{tools.local_image}" if tools.local_image else None,
+        image=f"sha256:{found}" if found else None,
         missing=tuple(missing),
-        needs_image=tools.local_image is None,
+        needs_image=found is None,
     )
 
 
-def make_local_image(tools: ExtensionTools, runner: Runner) -> str:
-    """Make castoff's local image unless a parallel build just did; return its ID.
+def make_local_image(tools: ExtensionTools, runner: Runner, libc: str) -> str:
+    """Make castoff's local image for a libc unless a parallel build just did; return its ID.
 
     podman's and mmdebstrap's output goes to image.log beside castoff's podman storage.
     """
     podman = image.Podman(root=tools.podman_root)
     podman.configure()
     with locked(podman.root / "image.lock"):
-        found = podman.image_id(runner, image.image_tag())
+        found = podman.image_id(runner, image.image_tag(libc))
         if found is not None:
             return found
         bundle = image.host_ca_bundle(os.environ)
@@ -194,7 +197,7 @@ def make_local_image(tools: ExtensionTools, runner: Runner) -> str:
             )
         log = JobLog(podman.root / "image.log")
         try:
-            return image.build_image(runner, podman, bundle, log=log.write)
+            return image.build_image(runner, podman, bundle, libc, log=log.write)
         finally:
             log.close()
 
@@ -238,10 +241,21 @@ def cibuildwheel_env(
         # image's own tools (it pins them) rather than cibuildwheel's constraints files.
         env["CIBW_BUILD_FRONTEND"] = "build[uv]"
         env["CIBW_DEPENDENCY_VERSIONS"] = "latest"
-        # The image's glibc is newer than the wheel's tag: zig links against the tagged one.
-        manylinux = job.manylinux or "2_17"
-        compat = {"2_17": "manylinux2014"}.get(manylinux, f"manylinux_{manylinux}")
-        env["CIBW_ENVIRONMENT_LINUX"] = f'MATURIN_PEP517_ARGS="--zig --compatibility {compat}"'
+        if job.target.libc == "musl":
+            # The image's rustc is glibc's: the musl target and its tag are asked for by name.
+            flags = f"--target {job.triple} --compatibility musllinux_{job.musllinux or '1_2'}"
+            # zig links the module against `libc.so`, a name musl's loader keeps for itself
+            # (as it does Alpine's libc.musl-<arch>.so.1, the only one auditwheel knows):
+            # grafted into the wheel, a second libc would load beside the process's own.
+            env["CIBW_REPAIR_WHEEL_COMMAND_LINUX"] = (
+                "auditwheel repair --exclude libc.so -w {dest_dir} {wheel}"
+            )
+        else:
+            # The image's glibc is newer than the wheel's tag: zig links against the tagged one.
+            manylinux = job.manylinux or "2_17"
+            compat = {"2_17": "manylinux2014"}.get(manylinux, f"manylinux_{manylinux}")
+            flags = f"--compatibility {compat}"
+        env["CIBW_ENVIRONMENT_LINUX"] = f'MATURIN_PEP517_ARGS="--zig {flags}"'
     elif engine.name == "docker":
         # cibuildwheel's images have no Rust: rustup installs it once per container.
         env["CIBW_BEFORE_ALL_LINUX"] = (
@@ -323,7 +337,10 @@ def build_extension(
         )
     if engine.needs_image:
         # As docker pulls cibuildwheel's image on first use, castoff makes its own, once.
-        tools = dataclasses.replace(tools, local_image=make_local_image(tools, runner))
+        image_id = make_local_image(tools, runner, job.target.libc)
+        tools = dataclasses.replace(
+            tools, local_images={**tools.local_images, job.target.libc: image_id}
+        )
         engine = engine_for(job, tools)
     assert tools.cibuildwheel is not None and plan.module is not None  # noqa: PT018, S101
     identifiers = build_identifiers(job, engine)
@@ -413,7 +430,7 @@ def build_extension(
 def _image_record(engine: Engine, job: ExtensionJob) -> str | None:
     """Return the image as the manifest records it, by digest: castoff's by its ID."""
     if engine.name == "podman" and engine.image:
-        return f"{image.IMAGE_NAME}@{engine.image}"
+        return f"{cibw.LOCAL_IMAGE_NAMES[job.target.libc]}@{engine.image}"
     if engine.name == "docker" and engine.image:
         arch = cibw.linux_arch(job.target)
         assert arch is not None  # noqa: S101 - Docker builds Linux targets only

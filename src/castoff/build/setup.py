@@ -119,15 +119,18 @@ def plan_setup(
                     command.argv, Step(what=f"std for {job.triple}", command=command)
                 )
     image_step: tuple[Step, ...] = ()
+    libcs: dict[str, None] = {}
     for ext in plan.extensions if extension_tools else ():
         assert extension_tools is not None  # noqa: S101 - checked above
         engine = engine_for(ext, extension_tools)
         lacking.append(engine.missing)
         if engine.needs_image:
-            # After apt-get: it needs podman and mmdebstrap.
-            command = image.setup_command(extension_tools.podman_root.parent)
-            what = f"castoff's local build image ({image.image_tag()})"
-            image_step = (Step(what=what, command=command),)
+            libcs[ext.target.libc] = None
+    if libcs and extension_tools is not None:
+        # After apt-get: it needs podman and mmdebstrap.
+        command = image.setup_command(extension_tools.podman_root.parent, tuple(libcs))
+        names = ", ".join(image.image_tag(libc) for libc in libcs)
+        image_step = (Step(what=f"castoff's local build images ({names})", command=command),)
     for missings in lacking:
         for missing in missings:
             if missing.packages and _can_apt(machine):
