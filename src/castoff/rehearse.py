@@ -28,6 +28,7 @@ from castoff.build import image
 from castoff.build.builder import BuildOptions
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import HostTools, smoke_plan
+from castoff.cibw import local_image_re
 from castoff.config import Config
 from castoff.errors import CastoffError, UsageError
 from castoff.folders import check_claimable, mark
@@ -37,7 +38,7 @@ from castoff.publish.github import FolderRelease
 from castoff.publish.publisher import PublishOptions
 from castoff.release import build_and_assemble, publish_checked
 from castoff.results import RehearseResult, Report
-from castoff.runner import Command, CommandFailedError, Runner
+from castoff.runner import Command, Runner
 from castoff.sign import registry
 from castoff.sign.signing import keygen, sign_release
 from castoff.targets import TARGETS, parse_linux_tag
@@ -216,10 +217,10 @@ class InstallBack:
     work: Path
     report: Report
     module: str | None = None  # an extension module's import name (None for a binary project)
-    # CPythons beside this one that extension wheels are imported with (the musl image's), and
-    # why others are missing, for the rows no CPython here loads.
-    interpreters: tuple[Interpreter, ...] = ()
-    missing_interpreters: tuple[str, ...] = ()
+    # Per target, the CPython beside this one its extension wheel is imported with (the musl
+    # image's), or the row's verdict when there is none.
+    interpreters: Mapping[str, Interpreter] = field(default_factory=dict)
+    interpreter_verdicts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -503,17 +504,20 @@ def _extension_rows(ctx: InstallBack, manifest: ReleaseManifest) -> list[Row]:
     """Install back each extension wheel this machine's CPython can load; say why not elsewhere."""
     rows = []
     host = ctx.tools.host_triple or ""
-    pythons = (host_interpreter(), *ctx.interpreters)
+    here = host_interpreter()
     for wheel in (a for a in manifest.artifacts if a.kind == "wheel"):
         excluded = wheel.reason_off("pypi")
         tags = {str(t) for t in parse_wheel_filename(wheel.name)[3]}
+        target = wheel.target or ""
+        pythons = (here, *([ctx.interpreters[target]] if target in ctx.interpreters else []))
         python = next((p for p in pythons if tags & p.tags), None)
         if excluded is not None:
             pip = uv = "not run: not on the index"
+        elif python is None and target in ctx.interpreter_verdicts:
+            pip = uv = ctx.interpreter_verdicts[target]
         elif python is None:
             have = ", ".join(p.label for p in pythons)
-            notes = "".join(f"; {note}" for note in ctx.missing_interpreters)
-            pip = uv = f"not run: no CPython here loads it (this is {host}, {have}{notes})"
+            pip = uv = f"not run: no CPython here loads it (this is {host}, {have})"
         else:
             ctx.report(f"{wheel.target}: installing {wheel.name} back and importing it")
             pip, uv = install_extension(ctx, wheel.name, python)
@@ -589,34 +593,56 @@ def install_back(ctx: InstallBack, manifest: ReleaseManifest, release: Path) -> 
     return rows
 
 
-MUSL_LOADER = Path("/lib/ld-musl-x86_64.so.1")
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
 
 
 def image_interpreters(
-    plan: ReleasePlan, cache_dir: Path, runner: Runner
-) -> tuple[tuple[Interpreter, ...], tuple[str, ...]]:
-    """Return the musl image's CPython for the plan's musllinux wheels, or why there is none."""
-    if not any(job.target.libc == "musl" for job in plan.extensions):
-        return (), ()
-    podman = image.podman_for(cache_dir)
-    exported = None
-    if shutil.which(image.PODMAN, path=runner.base_env.get("PATH", "")):
+    manifest: ReleaseManifest, cache_dir: Path, runner: Runner
+) -> tuple[dict[str, Interpreter], dict[str, str]]:
+    """Per musl target: the CPython of the image that built it, or the row's verdict why not.
+
+    A wheel castoff built in its own musl image is imported with that image's CPython, copied
+    out by the image's ID; when that cannot run here, the row fails with how to fix it. A wheel
+    built with Docker (in cibuildwheel's image) is not run: castoff has no musl CPython for it.
+    """
+    pythons: dict[str, Interpreter] = {}
+    verdicts: dict[str, str] = {}
+    label = f"CPython {image.PYTHON_VERSION[0]}.{image.PYTHON_VERSION[1]} (musl)"
+    for build in manifest.builds:
+        target = TARGETS.get(build.target)
+        if target is None or target.libc != "musl":
+            continue
+        built_here = build.image is not None and local_image_re("musl").fullmatch(build.image)
+        if not built_here:
+            verdicts[target.triple] = (
+                f"not run: built in {(build.image or 'no image')[:100]}; castoff's musl CPython "
+                "comes from its own musl image (the podman builds)"
+            )
+            continue
+        if not image.MUSL_LOADER.exists():
+            verdicts[target.triple] = (
+                f"failed: no {image.MUSL_LOADER} here to run the musl image's CPython "
+                "(apt-get install musl, or castoff setup)"
+            )
+            continue
+        assert build.image is not None  # noqa: S101 - matched above
         try:
+            podman = image.podman_for(cache_dir)
             podman.configure()
-            exported = image.exported_python(runner, podman, "musl")
-        except (CommandFailedError, OSError) as exc:
-            return (), (f"musl: its CPython could not be copied out of castoff's image ({exc})",)
-    if exported is None:
-        return (), ("musl: castoff's musl image is not made here (the wheels came from Docker)",)
-    if not MUSL_LOADER.exists():
-        return (), (f"musl: no {MUSL_LOADER} to run its CPython (apt-get install musl)",)
-    version = f"{image.PYTHON_VERSION[0]}.{image.PYTHON_VERSION[1]}"
-    found = probe_interpreter(runner, exported / "bin" / "python", f"CPython {version} (musl)")
-    if found is None:
-        return (), (
-            f"musl: the CPython copied out of castoff's musl image ({exported}) does not run",
-        )
-    return (found,), ()
+            exported = image.exported_python(runner, podman, build.image.rsplit(":", 1)[1])
+        except CastoffError as exc:
+            verdicts[target.triple] = f"failed: {_one_line(exc.message)}"
+            continue
+        except OSError as exc:
+            verdicts[target.triple] = f"failed: the musl CPython could not be copied out ({exc})"
+            continue
+        found = probe_interpreter(runner, exported / "bin" / "python", label)
+        if found is None:
+            verdicts[target.triple] = f"failed: the musl CPython copied to {exported} does not run"
+        else:
+            pythons[target.triple] = found
+    return pythons, verdicts
 
 
 def rehearse(
@@ -682,10 +708,10 @@ def rehearse(
             env={**env, **served.twine_env()},
             report=report,
         )
-        pythons, missing = image_interpreters(plan, build_options.cache_dir, runner)
+        pythons, verdicts = image_interpreters(manifest, build_options.cache_dir, runner)
         ctx = InstallBack(
             interpreters=pythons,
-            missing_interpreters=missing,
+            interpreter_verdicts=verdicts,
             index_url=served.index_url,
             project=plan.name,
             version=plan.version,

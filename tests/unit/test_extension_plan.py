@@ -30,7 +30,7 @@ from castoff.build.setup import Machine, plan_setup
 from castoff.build.toolchains import Missing
 from castoff.config import EXTENSION_METHOD, Config, load, resolve
 from castoff.doctor import diagnose
-from castoff.errors import ConfigError, PlanError, ToolMissingError, UsageError
+from castoff.errors import BuildError, ConfigError, PlanError, ToolMissingError, UsageError
 from castoff.plan import (
     SDIST,
     ExtensionJob,
@@ -77,6 +77,7 @@ LOCAL = ExtensionTools(
     mmdebstrap="/usr/bin/mmdebstrap",
     local_images={"gnu": IMAGE_ID, "musl": MUSL_IMAGE_ID},
     podman_root=Path("/cache/castoff/podman"),
+    musl_loader=True,
 )
 DOCKER = dataclasses.replace(LOCAL, docker=True, podman=None, mmdebstrap=None, local_images={})
 
@@ -1253,14 +1254,15 @@ def test_the_recipe_key_changes_with_the_recipe(
 
 def test_the_musl_recipe_changes_with_its_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     """Another CPython tarball (by hash) or build script makes another musl image."""
-    before = image.recipe_key("musl")
+    before, gnu = image.recipe_key("musl"), image.recipe_key("gnu")
     other = dataclasses.replace(image.DOWNLOADS[0], sha256="0" * 64)
     monkeypatch.setattr(image, "DOWNLOADS", (other, image.DOWNLOADS[1]))
     assert image.recipe_key("musl") != before
     monkeypatch.undo()
     monkeypatch.setattr(image, "BUILD_STD", image.BUILD_STD + "# changed\n")
     assert image.recipe_key("musl") != before
-    assert image.recipe_key("gnu") == image.recipe_key("gnu")
+    # The glibc image does not build from them.
+    assert image.recipe_key("gnu") == gnu
 
 
 def test_the_containerfile_builds_on_the_base_and_pins_its_tools() -> None:
@@ -1293,22 +1295,39 @@ def test_the_musl_containerfile_builds_cpython_and_std() -> None:
     assert image.context_files("gnu") == {}
 
 
-def test_fetch_checks_the_pinned_hash(tmp_path: Path) -> None:
-    """A cached tarball is used only with its pinned hash; a wrong one is fetched again."""
+def test_fetch_checks_the_pinned_hash_and_size(tmp_path: Path) -> None:
+    """A cached tarball serves only as pinned; a wrong one is refetched; a changed one fails."""
     data = b"tarball"
     pinned = image.Download(
-        name="t.tar.gz", url=(tmp_path / "src").as_uri(), sha256=hashlib.sha256(data).hexdigest()
+        name="t.tar.gz",
+        url=(tmp_path / "src").as_uri(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
     )
     (tmp_path / "src").write_bytes(data)
     cache = tmp_path / "cache"
-    assert image.fetch(pinned, cache).read_bytes() == data
-    (cache / "t.tar.gz").write_bytes(b"tampered")
-    assert image.fetch(pinned, cache).read_bytes() == data
-    (tmp_path / "src").write_bytes(b"changed upstream")
+    assert image.fetch(pinned, cache) == data
+    assert (cache / "t.tar.gz").read_bytes() == data
+    (cache / "t.tar.gz").write_bytes(b"tampere")  # same size, another hash
+    assert image.fetch(pinned, cache) == data
+    # A link planted in the cache is replaced, never written through.
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"keep")
     (cache / "t.tar.gz").unlink()
-    with pytest.raises(ToolMissingError, match="not the"):
+    (cache / "t.tar.gz").symlink_to(outside)
+    assert image.fetch(pinned, cache) == data
+    assert outside.read_bytes() == b"keep"
+    assert not (cache / "t.tar.gz").is_symlink()
+    (tmp_path / "src").write_bytes(b"changed upstream, and longer")
+    (cache / "t.tar.gz").unlink()
+    with pytest.raises(BuildError, match="castoff pins"):
         image.fetch(pinned, cache)
     assert not (cache / "t.tar.gz").exists()
+    missing = dataclasses.replace(pinned, url=(tmp_path / "absent").as_uri())
+    with pytest.raises(ToolMissingError, match="could not be fetched"):
+        image.fetch(missing, cache)
+    with pytest.raises(ToolMissingError, match="could not be fetched"):
+        image.fetch(dataclasses.replace(pinned, url="not a url"), cache)
 
 
 def test_podman_configure_writes_both_files_idempotently(tmp_path: Path) -> None:
@@ -1483,6 +1502,18 @@ def test_setup_makes_the_image_once_for_several_targets(pyproject: Path) -> None
         f"a machine of that CPU only, not {ARM64} on this x86_64 one)"
     )
     assert {m.what for m in setup.manual} == {expected}
+
+
+def test_setup_installs_musl_for_the_rehearsal_of_a_musl_target(knot: Config) -> None:
+    """Without musl's loader, setup installs musl: the rehearsal imports with musl's CPython."""
+    tools = dataclasses.replace(LOCAL, musl_loader=False)
+    setup = plan_setup(build_plan(knot), EVERYTHING, UBUNTU, extension_tools=tools)
+    assert [s.command.argv for s in setup.steps][1] == (
+        *APT, "install", "-y", "-q", "--no-install-recommends", "musl",
+    )  # fmt: skip
+    # With Docker the musl wheel comes from cibuildwheel's image: no musl CPython to run.
+    docker = dataclasses.replace(DOCKER, musl_loader=False)
+    assert plan_setup(build_plan(knot), EVERYTHING, UBUNTU, extension_tools=docker).steps == ()
 
 
 def test_setup_without_apt_get_leaves_podman_to_the_user(knot: Config) -> None:

@@ -451,3 +451,32 @@ def _b64(data: bytes) -> str:
     import hashlib  # noqa: PLC0415
 
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("needed", "max_glibc", "problem"),
+    [
+        (("libc.so",), None, None),
+        (("libc.musl-x86_64.so.1",), None, None),
+        (("libc.so.6",), None, "needs libc.so.6, not only musl"),
+        # libc.so with glibc's symbol versions: musl's loader would map it, but not the versions.
+        (
+            ("libc.so",),
+            ((2, 17), "memcpy"),
+            "needs glibc's symbol versions (memcpy), not only musl",
+        ),
+    ],
+)
+def test_a_musllinux_tag_takes_musl_libraries_and_no_glibc_symbol_version(
+    needed: tuple[str, ...], max_glibc: tuple[tuple[int, ...], str] | None, problem: str | None
+) -> None:
+    """The musl audit of a shared object (no loader): only musl's libc, no GLIBC_x versions."""
+    from castoff.assemble.audit import audit_binary  # noqa: PLC0415
+    from castoff.assemble.elf import ElfFacts  # noqa: PLC0415
+
+    facts = ElfFacts(
+        machine="EM_X86_64", elf_class=64, little_endian=True, flags=0, interpreter=None,
+        needed=needed, max_glibc=max_glibc,
+    )  # fmt: skip
+    findings = audit_binary(facts, artifact="w.whl", binary="m.so", tags=["musllinux_1_2_x86_64"])
+    assert [f.problem for f in findings] == ([problem] if problem else [])

@@ -10,56 +10,93 @@ import pytest
 
 from castoff import rehearse
 from castoff.build import image
-from castoff.config import load
-from castoff.plan import build_plan
+from castoff.errors import ToolMissingError
+from castoff.manifest import BuildRecord, ReleaseManifest
 from castoff.runner import Runner
-from tests.conftest import REPO
 
-KNOT = REPO / "examples" / "knot" / "pyproject.toml"
+GNU = "x86_64-unknown-linux-gnu"
+MUSL = "x86_64-unknown-linux-musl"
+IMAGE_ID = "0123456789abcdef" * 4
 
 
-def _runner(path: str) -> Runner:
+def _runner(path: str = "") -> Runner:
     return Runner(base_env={**os.environ, "PATH": path}, echo=lambda _: None)
+
+
+def _record(target: str, image_ref: str | None) -> BuildRecord:
+    return BuildRecord(
+        target=target, method="cibuildwheel", std="image", source_commit=None,
+        source_tree_sha256="0" * 64, image=image_ref, toolchain={}, commands=(), smoke=(),
+        cache_key="0" * 64,
+    )  # fmt: skip
+
+
+def _manifest(*builds: BuildRecord) -> ReleaseManifest:
+    return ReleaseManifest(name="castoff-knot", version="0.1.0", artifacts=(), builds=builds)
+
+
+MUSL_LOCAL = f"localhost/castoff-cibw-musl@sha256:{IMAGE_ID}"
 
 
 def test_the_host_interpreter_carries_this_pythons_tags() -> None:
     """This CPython's label and tags, as packaging lists them."""
     host = rehearse.host_interpreter()
     assert host.executable == sys.executable
-    assert host.label == f"CPython {sys.version_info[0]}.{sys.version_info[1]}"
     major, minor = sys.version_info[:2]
-    assert f"cp{major}{minor}-abi3-manylinux_2_17_x86_64" in host.tags or sys.platform != "linux"
+    assert host.label == f"CPython {major}.{minor}"
+    assert f"cp{major}{minor}-abi3-manylinux_2_17_x86_64" in host.tags
 
 
-def test_a_plan_without_musl_targets_needs_no_other_interpreter(tmp_path: Path) -> None:
-    """examples/hello (binaries) asks for nothing: no podman call, no note."""
-    plan = build_plan(load(REPO / "examples" / "hello" / "pyproject.toml"))
-    assert rehearse.image_interpreters(plan, tmp_path, _runner("")) == ((), ())
+def test_only_musl_targets_need_another_interpreter(tmp_path: Path) -> None:
+    """Glibc builds and the sdist ask for nothing: no podman call, no verdict."""
+    manifest = _manifest(
+        _record(GNU, f"localhost/castoff-cibw@sha256:{IMAGE_ID}"), _record("sdist", None)
+    )
+    assert rehearse.image_interpreters(manifest, tmp_path, _runner()) == ({}, {})
     assert not (tmp_path / "podman").exists()
 
 
-def test_without_podman_the_musl_rows_say_why(tmp_path: Path) -> None:
-    """Knot's musl wheel with no podman here (the wheels came from Docker): a note, no CPython."""
-    plan = build_plan(load(KNOT))
-    pythons, notes = rehearse.image_interpreters(plan, tmp_path, _runner(str(tmp_path)))
-    assert pythons == ()
-    assert notes == ("musl: castoff's musl image is not made here (the wheels came from Docker)",)
+@pytest.mark.parametrize(
+    "image_ref", [f"quay.io/pypa/musllinux_1_2_x86_64@sha256:{IMAGE_ID}", None]
+)
+def test_a_musl_wheel_built_with_docker_is_not_run(tmp_path: Path, image_ref: str | None) -> None:
+    """Castoff's musl CPython comes from its own image: a Docker-built wheel's row says so."""
+    pythons, verdicts = rehearse.image_interpreters(
+        _manifest(_record(MUSL, image_ref)), tmp_path, _runner()
+    )
+    assert pythons == {}
+    assert verdicts[MUSL].startswith("not run: built in ")
+    assert not (tmp_path / "podman").exists()
 
 
-def test_without_musls_loader_the_musl_rows_say_how_to_install_it(
+def test_without_musls_loader_the_musl_row_fails_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The image's CPython copied out, but no /lib/ld-musl-x86_64.so.1: apt-get install musl."""
-    exported = tmp_path / "exported"
-    monkeypatch.setattr(image, "exported_python", lambda *_: exported)
-    monkeypatch.setattr(rehearse, "MUSL_LOADER", tmp_path / "ld-musl-x86_64.so.1")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "podman").write_text("#!/bin/sh\nexit 1\n")  # found on PATH, never run here
-    (bin_dir / "podman").chmod(0o755)
-    plan = build_plan(load(KNOT))
-    pythons, notes = rehearse.image_interpreters(plan, tmp_path / "cache", _runner(str(bin_dir)))
-    assert pythons == ()
-    assert notes == (
-        f"musl: no {tmp_path / 'ld-musl-x86_64.so.1'} to run its CPython (apt-get install musl)",
+    """Built in castoff's musl image, but no loader here: failed, apt-get install musl."""
+    monkeypatch.setattr(image, "MUSL_LOADER", tmp_path / "ld-musl-x86_64.so.1")
+    pythons, verdicts = rehearse.image_interpreters(
+        _manifest(_record(MUSL, MUSL_LOCAL)), tmp_path, _runner()
     )
+    assert pythons == {}
+    assert verdicts == {
+        MUSL: f"failed: no {tmp_path / 'ld-musl-x86_64.so.1'} here to run the musl image's "
+        "CPython (apt-get install musl, or castoff setup)"
+    }
+
+
+def test_an_image_that_cannot_be_copied_out_fails_the_row_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """exported_python's error (the image is gone) becomes the row's one-line verdict."""
+    loader = tmp_path / "ld-musl-x86_64.so.1"
+    loader.write_text("")
+    monkeypatch.setattr(image, "MUSL_LOADER", loader)
+
+    def gone(*_: object) -> Path:
+        raise ToolMissingError("the image\nthat built it\nis gone.")
+
+    monkeypatch.setattr(image, "exported_python", gone)
+    _, verdicts = rehearse.image_interpreters(
+        _manifest(_record(MUSL, MUSL_LOCAL)), tmp_path / "cache", _runner()
+    )
+    assert verdicts == {MUSL: "failed: the image that built it is gone."}

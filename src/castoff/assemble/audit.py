@@ -101,6 +101,9 @@ def _musl_problem(facts: ElfFacts) -> str | None:
     foreign = [n for n in facts.needed if not _MUSL_LIBRARY.match(n)]
     if foreign or (facts.interpreter and "musl" not in facts.interpreter):
         return f"needs {', '.join(foreign) or facts.interpreter}, not only musl"
+    if facts.max_glibc:
+        # musl's loader maps libc.so.6 to itself too, but has no glibc symbol versions.
+        return f"needs glibc's symbol versions ({facts.max_glibc[1]}), not only musl"
     return None
 
 

@@ -55,6 +55,9 @@ class ExtensionTools:
     mmdebstrap: str | None
     local_images: Mapping[str, str]  # libc -> the ID of castoff's local image for it, once built
     podman_root: Path  # castoff's podman configuration and storage (under the cache folder)
+    # musl's loader is installed: the rehearsal imports musllinux wheels with the musl image's
+    # CPython through it.
+    musl_loader: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +116,7 @@ def probe(
         mmdebstrap=shutil.which(image.MMDEBSTRAP, path=path),
         local_images=local_images,
         podman_root=image.podman_for(cache_dir).root,
+        musl_loader=image.MUSL_LOADER.exists(),
     )
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +30,8 @@ from pathlib import Path
 
 from castoff import cibw
 from castoff.build.stds.sysroot import CRATE, WRAPPER, cargo_home_config
-from castoff.errors import CastoffError, ToolMissingError
+from castoff.errors import BuildError, CastoffError, ToolMissingError
+from castoff.filelock import locked
 from castoff.manifest import write_replacing
 from castoff.runner import Command, CommandFailedError, Runner
 
@@ -53,6 +56,9 @@ DEBIAN_PACKAGES = (
 )  # fmt: skip
 LIBCS = ("gnu", "musl")
 MUSL_TRIPLE = "x86_64-unknown-linux-musl"
+# musl's loader on the host (Debian's musl package): the musl image's CPython runs through it.
+MUSL_LOADER = Path("/lib/ld-musl-x86_64.so.1")
+MUSL_PACKAGES = ("musl",)
 # Debian's own orig tarballs of the CPython and zlib bookworm ships, pinned by hash.
 POOL = f"{MIRROR}/pool/main"
 
@@ -64,6 +70,7 @@ class Download:
     name: str
     url: str
     sha256: str
+    size: int  # bytes: a server sending more is cut off, not read into memory
 
 
 DOWNLOADS = (
@@ -71,11 +78,13 @@ DOWNLOADS = (
         name="python3.11_3.11.2.orig.tar.gz",
         url=f"{POOL}/p/python3.11/python3.11_3.11.2.orig.tar.gz",
         sha256="2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849",
+        size=26437858,
     ),
     Download(
         name="zlib_1.2.13.dfsg.orig.tar.bz2",
         url=f"{POOL}/z/zlib/zlib_1.2.13.dfsg.orig.tar.bz2",
         sha256="71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1",
+        size=1239825,
     ),
 )
 # The one CPython in the image, as cibuildwheel's identifiers name it.
@@ -331,28 +340,42 @@ def build_commands(podman: Podman, work: Path, libc: str, *, base: bool) -> tupl
     return (debootstrap, imported, layer) if base else (layer,)
 
 
-def fetch(download: Download, folder: Path) -> Path:
-    """Return a source tarball from castoff's download cache, fetched first if need be."""
+def _cached(path: Path, download: Download) -> bytes | None:
+    """Return a cached tarball's bytes when they are the pinned ones (never through a link)."""
+    if path.is_symlink() or not path.is_file() or path.stat().st_size != download.size:
+        return None
+    data = path.read_bytes()
+    return data if hashlib.sha256(data).hexdigest() == download.sha256 else None
+
+
+def fetch(download: Download, folder: Path) -> bytes:
+    """Return a source tarball's bytes, checked against its pin: from the cache, else fetched."""
     path = folder / download.name
-    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == download.sha256:
-        return path
+    cached = _cached(path, download)
+    if cached is not None:
+        return cached
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        with urllib.request.urlopen(download.url, timeout=120) as response:  # noqa: S310 - https/http pinned above
-            data = response.read()
-    except OSError as exc:
+        with urllib.request.urlopen(download.url, timeout=120) as response:  # noqa: S310 - the pinned URL
+            data: bytes = response.read(download.size + 1)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise ToolMissingError(
-            f"castoff's musl build image needs {download.url}, which could not be fetched ({exc}).",
-            hint="It comes from Debian's mirror (deb.debian.org): let this machine reach it.",
+            f"castoff's musl build image needs {download.url}, which could not be fetched "
+            f"({type(exc).__name__}: {exc}).",
+            hint="It comes from Debian's mirror (deb.debian.org): let this machine reach it, "
+            "then run the build (or castoff setup) again.",
         ) from None
     found = hashlib.sha256(data).hexdigest()
-    if found != download.sha256:
-        raise ToolMissingError(
-            f"{download.url} has sha256 {found}, not the {download.sha256} castoff pins.",
+    if len(data) != download.size or found != download.sha256:
+        raise BuildError(
+            f"{download.url} sent {len(data)} bytes with sha256 {found[:16]}…, not the "
+            f"{download.size} bytes and sha256 {download.sha256[:16]}… castoff pins: nothing "
+            "was built from it.",
             hint="A proxy or mirror changed it: fetch it from deb.debian.org directly.",
         )
+    # A private temporary file renamed over the name: a link planted there is replaced.
     write_replacing(path, data)
-    return path
+    return data
 
 
 def write_context(work: Path, ca_bundle: Path, libc: str, downloads: Path) -> None:
@@ -365,7 +388,8 @@ def write_context(work: Path, ca_bundle: Path, libc: str, downloads: Path) -> No
         (context / name).parent.mkdir(parents=True, exist_ok=True)
         (context / name).write_text(text, encoding="utf-8", newline="\n")
     for download in DOWNLOADS if libc == "musl" else ():
-        shutil.copyfile(fetch(download, downloads), context / download.name)
+        # The bytes checked are the bytes written: the cache is not read a second time.
+        (context / download.name).write_bytes(fetch(download, downloads))
 
 
 def host_ca_bundle(env: dict[str, str] | os._Environ[str]) -> Path | None:
@@ -409,32 +433,64 @@ def build_image(
     return found
 
 
-def exported_python(runner: Runner, podman: Podman, libc: str) -> Path | None:
-    """Return the image's CPython copied out to castoff's cache (once per image), or None.
+_EXPORTED = (
+    "castoff-exported"  # written last, holding the image ID: a copy without it is unfinished
+)
 
-    The rehearsal imports musllinux wheels with it: a real CPython of the tagged libc, which
-    runs here where musl's loader (Debian's musl package) is installed.
+
+def exported_python(runner: Runner, podman: Podman, image_id: str) -> Path:
+    """Return the CPython of a local image (by ID) copied out to castoff's cache, once per image.
+
+    The rehearsal imports musllinux wheels with the musl image's CPython: a real CPython of the
+    tagged libc, which runs here where musl's loader (Debian's musl package) is installed.
     """
-    found = podman.image_id(runner, image_tag(libc))
-    if found is None:
-        return None
-    dest = podman.root / "pythons" / f"{libc}-{found[:16]}"
-    done = dest / "castoff-exported"
-    if done.is_file():
-        return dest
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.rmtree(dest, ignore_errors=True)  # unfinished: castoff's own
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    name = f"castoff-export-{found[:16]}"
-    runner.run(podman.command("rm", "--force", "--ignore", name), log=lambda _: None)
-    runner.run(podman.command("create", "--name", name, found), log=lambda _: None)
-    try:
-        runner.run(podman.command("cp", f"{name}:{_PYTHON_DIR}", str(partial)), log=lambda _: None)
-    finally:
-        runner.run(podman.command("rm", "--force", name), check=False, log=lambda _: None)
-    (partial / "castoff-exported").write_text(found + "\n", encoding="utf-8", newline="\n")
-    partial.rename(dest)
+    if parse_image_id(image_id) != image_id:
+        raise ToolMissingError(f"{image_id[:80]!r} is not a podman image ID (64 hex digits).")
+    if podman.image_id(runner, image_id) != image_id:
+        raise ToolMissingError(
+            f"the image sha256:{image_id[:16]}… that built the wheel is not in castoff's podman "
+            f"storage ({podman.root / 'storage'}).",
+            hint="Build the target again (castoff build, or the rehearsal without --build-dir).",
+        )
+    pythons = podman.root / "pythons"
+    dest = pythons / image_id[:16]
+    with locked(podman.root / "export.lock"):
+        for folder in (podman.root, pythons):
+            if folder.is_symlink():
+                raise ToolMissingError(
+                    f"{folder} is a link; castoff copies its CPython only into a folder of its "
+                    "own.",
+                    hint=f"Remove the link {folder}, then run the rehearsal again.",
+                )
+        if dest.is_symlink() or dest.exists():
+            marker = dest / _EXPORTED
+            if (
+                not dest.is_symlink()
+                and marker.is_file()
+                and not marker.is_symlink()
+                and marker.read_text(encoding="utf-8").strip() == image_id
+            ):
+                return dest
+            raise ToolMissingError(
+                f"{dest} is not a copy castoff finished of image sha256:{image_id[:16]}… (no "
+                f"{_EXPORTED} naming it); castoff does not remove what it did not write.",
+                hint=f"Remove {dest}, then run the rehearsal again.",
+            )
+        pythons.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{image_id[:16]}.", dir=pythons))
+        name = f"castoff-export-{partial.name.lstrip('.')}"
+        try:
+            runner.run(podman.command("create", "--name", name, image_id), log=lambda _: None)
+            try:
+                copy = podman.command("cp", f"{name}:{_PYTHON_DIR}/.", str(partial))
+                runner.run(copy, log=lambda _: None)
+            finally:
+                runner.run(podman.command("rm", "--force", name), check=False, log=lambda _: None)
+            (partial / _EXPORTED).write_text(image_id + "\n", encoding="utf-8", newline="\n")
+            partial.rename(dest)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)  # castoff's own, made above
+            raise
     return dest
 
 

@@ -126,6 +126,22 @@ def plan_setup(
         lacking.append(engine.missing)
         if engine.needs_image:
             libcs[ext.target.libc] = None
+        if (
+            engine.name == "podman"
+            and ext.target.libc == "musl"
+            and not extension_tools.musl_loader
+        ):
+            # Not for the build: the rehearsal imports the wheel with the musl image's CPython.
+            lacking.append(
+                (
+                    toolchains.Missing(
+                        what=f"musl's loader {image.MUSL_LOADER} (the rehearsal imports "
+                        f"{ext.triple} wheels with the musl image's CPython)",
+                        install=f"apt-get install {' '.join(image.MUSL_PACKAGES)}",
+                        packages=image.MUSL_PACKAGES,
+                    ),
+                )
+            )
     if libcs and extension_tools is not None:
         # After apt-get: it needs podman and mmdebstrap.
         command = image.setup_command(extension_tools.podman_root.parent, tuple(libcs))
