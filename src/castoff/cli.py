@@ -73,9 +73,11 @@ def _extension_tools(
     """Return what an extension's builds need here, probed only for a plan that has them."""
     if not plan.extensions:
         return None
-    from castoff.build import cibuildwheel  # noqa: PLC0415
+    from castoff.build import extension  # noqa: PLC0415
+    from castoff.config import EXTENSION_METHOD  # noqa: PLC0415
 
-    return cibuildwheel.probe(runner, settings.env, settings.cache_dir, docker=tools.docker)
+    builder = extension.get(EXTENSION_METHOD)
+    return builder.probe(runner, settings.env, settings.cache_dir, docker=tools.docker)
 
 
 def _show(args: argparse.Namespace, result: Result, human: Callable[[Any], None]) -> int:

@@ -6,11 +6,12 @@ import importlib.util
 import shutil
 from collections.abc import Mapping
 
-from castoff.build import toolchains
-from castoff.build.cibuildwheel import ExtensionTools, build_identifiers, engine_for
+from castoff.build import extension, toolchains
+from castoff.build.cibuildwheel import ExtensionTools
 from castoff.build.image import LIBCS, image_tag
 from castoff.build.setup import Machine, plan_setup
 from castoff.build.toolchains import INSTALL_BUILD_PYTHON, INSTALL_RUSTUP, HostTools, Missing
+from castoff.config import EXTENSION_METHOD
 from castoff.plan import SDIST, SDIST_METHOD, ExtensionJob, ReleasePlan
 from castoff.results import DoctorResult, SigningTool, TargetReadiness
 from castoff.sign import registry
@@ -48,7 +49,8 @@ def _sdist_readiness(tools: HostTools) -> TargetReadiness:
 
 def _extension_readiness(job: ExtensionJob, tools: ExtensionTools) -> TargetReadiness:
     """Return how cibuildwheel builds an extension's target here, and what it lacks."""
-    engine = engine_for(job, tools)
+    builder = extension.get(EXTENSION_METHOD)
+    engine = builder.engine(job, tools)
     local = image_tag(job.target.libc) if job.target.libc in LIBCS else ""
     where = {
         "docker": f"in cibuildwheel's {job.image} image (pinned by its version), with Docker",
@@ -63,7 +65,7 @@ def _extension_readiness(job: ExtensionJob, tools: ExtensionTools) -> TargetRead
     return TargetReadiness(
         target=job.triple,
         buildable=not engine.missing,
-        method=f"cibuildwheel {' '.join(build_identifiers(job, engine))}",
+        method=f"{builder.name} {' '.join(builder.identifiers(job, engine))}",
         std=engine.name,
         why=f"cibuildwheel builds {', '.join(job.wheels)} {where}",
         smoke="cibuildwheel's test-command",

@@ -1669,3 +1669,16 @@ def test_a_plan_module_cpython_runs_at_start_up_or_too_long_is_refused(
     data["project"]["module"] = module
     with pytest.raises(PlanError, match=r"start-up|not a Python module path"):
         ReleasePlan.from_json(json.dumps(data), source="plan.json")
+
+
+def test_the_extension_builder_is_reached_through_its_registry(knot_job: ExtensionJob) -> None:
+    """The config's method names cibuildwheel's builder; it answers as engine_for does."""
+    from castoff.build import extension  # noqa: PLC0415
+
+    builder = extension.get(EXTENSION_METHOD)
+    assert builder.name == "cibuildwheel"
+    assert list(extension.BUILDERS) == [EXTENSION_METHOD]
+    assert builder.engine(knot_job, LOCAL) == engine_for(knot_job, LOCAL)
+    assert builder.identifiers(knot_job, builder.engine(knot_job, LOCAL)) == (
+        "cp311-manylinux_x86_64",
+    )

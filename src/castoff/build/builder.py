@@ -21,7 +21,7 @@ from packaging.utils import parse_wheel_filename
 
 from castoff import __version__
 from castoff import targets as tg
-from castoff.build import cibuildwheel, methods, stds
+from castoff.build import extension, methods, stds
 from castoff.build.archive import write_archive, write_sidecar
 from castoff.build.maturin import BuildPaths, maturin_command
 from castoff.build.record import (
@@ -34,6 +34,7 @@ from castoff.build.record import (
 from castoff.build.sdist import build_sdist
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import Choice, HostTools, choose, smoke_plan
+from castoff.config import EXTENSION_METHOD
 from castoff.errors import BuildError, CastoffError, ConfigError, ToolMissingError, UsageError
 from castoff.filelock import locked
 from castoff.folders import check_claimable, mark
@@ -510,14 +511,13 @@ def build_all(
 
         work.append((SDIST, source))
     if plan.extensions:
-        extension_tools = cibuildwheel.probe(
-            runner, os.environ, options.cache_dir, docker=tools.docker
-        )
+        builder = extension.get(EXTENSION_METHOD)
+        extension_tools = builder.probe(runner, os.environ, options.cache_dir, docker=tools.docker)
 
-        def extension(ext: ExtensionJob) -> Callable[[], tuple[PartialManifest, bool]]:
+        def extension_build(ext: ExtensionJob) -> Callable[[], tuple[PartialManifest, bool]]:
             def build() -> tuple[PartialManifest, bool]:
-                report(ext.triple, "cibuildwheel")
-                return cibuildwheel.build_extension(
+                report(ext.triple, builder.name)
+                return builder.build(
                     ext, plan=plan, tools=extension_tools, runner=runner,
                     out_dir=options.out_dir,
                     project_dir=options.project_dir, source_commit=source_commit, tree=tree,
@@ -525,6 +525,8 @@ def build_all(
 
             return build
 
-        work[len(plan.jobs) : len(plan.jobs)] = [(e.triple, extension(e)) for e in plan.extensions]
+        work[len(plan.jobs) : len(plan.jobs)] = [
+            (e.triple, extension_build(e)) for e in plan.extensions
+        ]
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         return [f.result() for f in [pool.submit(one, name, build) for name, build in work]]

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from castoff.build import image, stds, toolchains
-from castoff.build.cibuildwheel import ExtensionTools, engine_for
+from castoff.build import extension, image, stds, toolchains
+from castoff.build.cibuildwheel import ExtensionTools
+from castoff.config import EXTENSION_METHOD
 from castoff.errors import ToolMissingError
 from castoff.runner import Command, CommandFailedError, Runner
 
@@ -122,7 +123,7 @@ def plan_setup(
     libcs: dict[str, None] = {}
     for ext in plan.extensions if extension_tools else ():
         assert extension_tools is not None  # noqa: S101 - checked above
-        engine = engine_for(ext, extension_tools)
+        engine = extension.get(EXTENSION_METHOD).engine(ext, extension_tools)
         lacking.append(engine.missing)
         if engine.needs_image:
             libcs[ext.target.libc] = None
