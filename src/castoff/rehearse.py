@@ -708,7 +708,12 @@ def rehearse(
             env={**env, **served.twine_env()},
             report=report,
         )
-        pythons, verdicts = image_interpreters(manifest, build_options.cache_dir, runner)
+        # Extension wheels are imported; a program's musl binaries run under no CPython.
+        pythons, verdicts = (
+            image_interpreters(manifest, build_options.cache_dir, runner)
+            if plan.module is not None
+            else ({}, {})
+        )
         ctx = InstallBack(
             interpreters=pythons,
             interpreter_verdicts=verdicts,
