@@ -473,38 +473,10 @@ class Cibuildwheel:
     """cibuildwheel, as castoff.build.extension.ExtensionBuilder asks of a builder."""
 
     name = METHOD
-
-    def probe(
-        self, runner: Runner, env: Mapping[str, str], cache_dir: Path, *, docker: bool
-    ) -> ExtensionTools:
-        """Look for cibuildwheel, podman, mmdebstrap and castoff's local images."""
-        return probe(runner, env, cache_dir, docker=docker)
-
-    def engine(self, job: ExtensionJob, tools: ExtensionTools) -> Engine:
-        """Return Docker, podman with castoff's image, or native, and what is missing."""
-        return engine_for(job, tools)
-
-    def identifiers(self, job: ExtensionJob, engine: Engine) -> tuple[str, ...]:
-        """Return cibuildwheel's build identifiers for the job on that engine."""
-        return build_identifiers(job, engine)
-
-    def build(
-        self,
-        job: ExtensionJob,
-        *,
-        plan: ReleasePlan,
-        tools: ExtensionTools,
-        runner: Runner,
-        out_dir: Path,
-        project_dir: Path,
-        source_commit: str | None,
-        tree: str,
-    ) -> tuple[PartialManifest, bool]:
-        """Run cibuildwheel for the job's target and check what it made."""
-        return build_extension(
-            job, plan=plan, tools=tools, runner=runner, out_dir=out_dir,
-            project_dir=project_dir, source_commit=source_commit, tree=tree,
-        )  # fmt: skip
+    probe = staticmethod(probe)
+    engine = staticmethod(engine_for)
+    identifiers = staticmethod(build_identifiers)
+    build = staticmethod(build_extension)
 
 
 BUILDER = Cibuildwheel()
