@@ -188,7 +188,7 @@ def make_local_image(tools: ExtensionTools, runner: Runner, libc: str) -> str:
     """
     podman = image.Podman(root=tools.podman_root)
     podman.configure()
-    with locked(podman.root / "image.lock"):
+    with locked(podman.image_lock):
         found = podman.image_id(runner, image.image_tag(libc))
         if found is not None:
             return found

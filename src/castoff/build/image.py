@@ -276,6 +276,11 @@ class Podman:
             "CONTAINERS_STORAGE_CONF": str(self.root / "storage.conf"),
         }
 
+    @property
+    def image_lock(self) -> Path:
+        """Return the lock every maker of castoff's images holds: one maker at a time."""
+        return self.root / "image.lock"
+
     def configure(self) -> None:
         """Write the configuration files (idempotent)."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -433,9 +438,8 @@ def build_image(
     return found
 
 
-_EXPORTED = (
-    "castoff-exported"  # written last, holding the image ID: a copy without it is unfinished
-)
+# Written last, holding the image ID: a copied CPython without it is unfinished.
+_EXPORTED = "castoff-exported"
 
 
 def exported_python(runner: Runner, podman: Podman, image_id: str) -> Path:
@@ -520,9 +524,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         runner = Runner(base_env=os.environ, echo=lambda line: print(line, file=sys.stderr))
         podman = podman_for(args.cache_dir)
-        found = {libc: podman.image_id(runner, image_tag(libc)) for libc in libcs}
-        for libc in libcs:
-            found[libc] = found[libc] or build_image(runner, podman, bundle, libc)
+        podman.configure()
+        with locked(podman.image_lock):
+            found = {libc: podman.image_id(runner, image_tag(libc)) for libc in libcs}
+            for libc in libcs:
+                found[libc] = found[libc] or build_image(runner, podman, bundle, libc)
     except CastoffError as exc:
         print(exc.paragraph(), file=sys.stderr)
         return exc.exit_code
