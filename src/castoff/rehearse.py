@@ -232,12 +232,16 @@ class Interpreter:
     tags: frozenset[str]
 
 
+def _host_label() -> str:
+    major, minor = sys.version_info[:2]
+    return f"CPython {major}.{minor}"
+
+
 def host_interpreter() -> Interpreter:
     """Return the CPython castoff runs on, with the wheel tags it installs."""
-    major, minor = sys.version_info[:2]
     return Interpreter(
         executable=sys.executable,
-        label=f"CPython {major}.{minor}",
+        label=_host_label(),
         tags=frozenset(str(t) for t in sys_tags()),
     )
 
@@ -467,7 +471,7 @@ def _import_built(ctx: InstallBack, venv: Path, what: str, label: str | None = N
     )
     if result.returncode != 0:
         return f"failed: `import {ctx.module}` after {what} exited {result.returncode}"
-    return f"ok (import {ctx.module}, {label or host_interpreter().label})"
+    return f"ok (import {ctx.module}, {label or _host_label()})"
 
 
 def _import(ctx: InstallBack, venv: Path, how: str, returncode: int, wheel: str, label: str) -> str:
