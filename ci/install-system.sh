@@ -12,6 +12,8 @@
 #                                      castoff's local build image (no registry is reachable)
 #   musl                               musl's loader: the rehearsal imports knot's musllinux
 #                                      wheel with the musl CPython of castoff's musl image
+#   wine64                             Wine, standing in for Windows x64: smoke-runs the
+#                                      x86_64-pc-windows-gnu builds
 set -eu
 # These are Debian 12's package names (rustc-web exists nowhere else): on another system, say
 # so instead of half-installing. GitHub runs this suite in a debian:12 container (tests.yml).
@@ -25,7 +27,7 @@ packages="rustc-web cargo-web rust-web-src qemu-user-static binfmt-support
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libc6-ppc64el-cross libc6-arm64-cross
     gnupg gpgv minisign openssh-client
     librust-clap-dev librust-clap-derive-dev librust-anyhow-dev librust-pyo3-dev
-    podman runc uidmap slirp4netns mmdebstrap musl"
+    podman runc uidmap slirp4netns mmdebstrap musl wine64"
 missing=""
 for package in $packages; do
     status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)

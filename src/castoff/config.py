@@ -568,7 +568,7 @@ def _target(entry: Table) -> TargetConfig:
     macosx = _compat(entry, "macosx")
     _check_compat_fits(entry, target, manylinux=manylinux, musllinux=musllinux, macosx=macosx)
     runner, links_at_least, linked_glibc = _runner(
-        entry, target, methods.resolved(method, target), manylinux
+        entry, target, methods.resolved(method, target, entry.string("runner")), manylinux
     )
     # Defaults: the lowest version the target honestly supports (maturin's default for musl);
     # linked against a runner's glibc, that glibc (or 2.34, the least, where it is unknown).
@@ -681,10 +681,14 @@ def _runner(
         builder is not None and builder.links_machine_glibc and target.tag_family == "manylinux"
     )
     # A cross gcc links against its machine's glibc: such a build runs where that glibc is oldest.
+    # A macOS or Windows target cross-built from Linux (zig) runs on Linux like any other.
+    native = builder is None or builder.name == "native" or target.os == "linux"
     runner = entry.string("runner") or (
         tg.CROSS_GCC_RUNNER
         if links_glibc
         else TARGET_RUNNERS.get(target.triple, DEFAULT_RUNNERS[target.os])
+        if native
+        else DEFAULT_RUNNERS["linux"]
     )
     if not links_glibc:
         return runner, None, None

@@ -33,7 +33,7 @@ from castoff.config import Config
 from castoff.errors import CastoffError, UsageError
 from castoff.folders import check_claimable, mark
 from castoff.manifest import ReleaseManifest
-from castoff.plan import ReleasePlan, sdist_folder
+from castoff.plan import SDIST, ReleasePlan, build_plan, sdist_folder
 from castoff.publish.github import FolderRelease
 from castoff.publish.publisher import PublishOptions
 from castoff.release import build_and_assemble, publish_checked
@@ -185,13 +185,26 @@ class Row:
 
 
 def platform_tag(triple_libc: str, wheel_tags: Sequence[str]) -> str | None:
-    """Return the tag a user of this libc has that the wheel offers (manylinux_* or musllinux_*)."""
-    family = "manylinux_" if triple_libc == "gnu" else "musllinux_"
+    """Return the tag a user of this libc has that the wheel offers (manylinux_*, macosx_*, ...)."""
+    family = {"gnu": "manylinux_", "musl": "musllinux_", "darwin": "macosx_"}.get(
+        triple_libc, "win"
+    )
     return next((t for t in wheel_tags if t.startswith(family)), None)
+
+
+# uv's --python-platform for macOS and Windows wheel architectures.
+_UV_MACOS = {"arm64": "aarch64-apple-darwin", "x86_64": "x86_64-apple-darwin"}
+_UV_WINDOWS = {
+    "win_amd64": "x86_64-pc-windows-msvc",
+    "win32": "i686-pc-windows-msvc",
+    "win_arm64": "aarch64-pc-windows-msvc",
+}
 
 
 def uv_platform(tag: str) -> str | None:
     """Return uv's --python-platform for a wheel platform tag, or None if uv has none."""
+    if tag.startswith("macosx_") or tag in _UV_WINDOWS:
+        return _UV_WINDOWS.get(tag) or _UV_MACOS.get(tag.split("_", 3)[-1])
     linux = parse_linux_tag(tag)
     if linux is None:
         return None
@@ -216,6 +229,7 @@ class InstallBack:
     runner: Runner
     work: Path
     report: Report
+    cache_dir: Path  # castoff's cache: Wine's prefix and shim
     module: str | None = None  # an extension module's import name (None for a binary project)
     # Per target, the CPython beside this one its extension wheel is imported with (the musl
     # image's), or the row's verdict when there is none.
@@ -272,6 +286,7 @@ def _run_binary(ctx: InstallBack, triple: str, binary: Path) -> str:
         runner=ctx.runner,
         version=ctx.version,
         log=lambda _: None,
+        cache_dir=ctx.cache_dir,
     )
     if record.status == "passed":
         return f"ok ({record.runner})"
@@ -285,7 +300,9 @@ def _installed(ctx: InstallBack, triple: str, how: str, result_code: int, binary
         return f"failed: {how} could not install {ctx.project}=={ctx.version}"
     if not binary.is_file():
         return f"failed: {how} installed no {binary.name}"
-    return _run_binary(ctx, triple, binary)
+    verdict = _run_binary(ctx, triple, binary)
+    # Installed but not run (macOS here): the table says both.
+    return verdict.replace("not run: ", "installed, not run: ", 1)
 
 
 def _spec(ctx: InstallBack) -> str:
@@ -358,7 +375,8 @@ def install_foreign(ctx: InstallBack, triple: str, tag: str, runs_as: str) -> tu
         check=False,
         log=lambda _: None,
     )  # fmt: skip
-    pip_verdict = _installed(ctx, runs_as, "pip", pip.returncode, pip_dir / "bin" / ctx.binary)
+    program = _program(ctx, runs_as)
+    pip_verdict = _installed(ctx, runs_as, "pip", pip.returncode, _script(pip_dir, program))
     platform = uv_platform(tag)
     if platform is None:
         return pip_verdict, f"not run: uv has no --python-platform for {tag}"
@@ -374,7 +392,20 @@ def install_foreign(ctx: InstallBack, triple: str, tag: str, runs_as: str) -> tu
         check=False,
         log=lambda _: None,
     )  # fmt: skip
-    return pip_verdict, _installed(ctx, runs_as, "uv", uv.returncode, uv_dir / "bin" / ctx.binary)
+    return pip_verdict, _installed(ctx, runs_as, "uv", uv.returncode, _script(uv_dir, program))
+
+
+def _program(ctx: InstallBack, triple: str) -> str:
+    """Return the binary's file name for a target: hello.exe on Windows."""
+    return ctx.binary + (".exe" if TARGETS[triple].os == "windows" else "")
+
+
+def _script(folder: Path, program: str) -> Path:
+    """Return where an install into a --target folder put the program (bin/, or Scripts/)."""
+    return next(
+        (p for p in (folder / "bin" / program, folder / "Scripts" / program) if p.is_file()),
+        folder / "bin" / program,
+    )
 
 
 def run_archive(ctx: InstallBack, triple: str, archive: Path, runs_as: str) -> str:
@@ -388,9 +419,10 @@ def run_archive(ctx: InstallBack, triple: str, archive: Path, runs_as: str) -> s
     else:
         with tarfile.open(archive) as opened:
             opened.extractall(folder, filter="data")
-    found = sorted(p for p in folder.rglob(ctx.binary) if p.is_file())
+    program = _program(ctx, runs_as)
+    found = sorted(p for p in folder.rglob(program) if p.is_file())
     if not found:
-        return f"failed: {archive.name} holds no {ctx.binary}"
+        return f"failed: {archive.name} holds no {program}"
     return _run_binary(ctx, runs_as, found[0])
 
 
@@ -597,6 +629,31 @@ def install_back(ctx: InstallBack, manifest: ReleaseManifest, release: Path) -> 
     return rows
 
 
+def built_elsewhere(plan: ReleasePlan, tools: HostTools) -> dict[str, Row]:
+    """Return the rows of targets only a machine of their own OS builds, which this is not."""
+    from castoff.build import methods  # noqa: PLC0415 - the methods import the plan
+
+    rows = {}
+    for job in plan.jobs:
+        method = methods.resolved(job.method, job.target, job.runner)
+        if method is None or method.name != "native" or not method.missing(job, tools):
+            continue
+        why = (
+            f"not run: built natively on {job.runner} by the release workflow (castoff ci); "
+            "the runner-shaped tests check its commands"
+        )
+        rows[job.triple] = Row(
+            target=job.triple,
+            wheel=job.artifacts[0],
+            archive=job.archive,
+            index=f"not built here: only a {job.target.os} machine builds {job.triple}",
+            archive_run=why,
+            pip=why,
+            uv=why,
+        )
+    return rows
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
 
@@ -664,6 +721,12 @@ def rehearse(
     # The work folder is castoff's own (its marker says so), or new, or empty: a folder of
     # someone else's is never emptied.
     check_claimable(work, "rehearsal", UsageError, "--work")
+    # A target only its own OS builds (MSVC on Windows runners) is not rehearsed here: the
+    # release workflow builds it, and the table says so. The rest is rehearsed as planned.
+    elsewhere = built_elsewhere(plan, tools)
+    if elsewhere:
+        kept = [j.triple for j in plan.jobs if j.triple not in elsewhere]
+        plan = build_plan(config, only=(*kept, *((SDIST,) if plan.sdist else ())))
     work.mkdir(parents=True, exist_ok=True)
     for sub in WORK_FOLDERS:
         shutil.rmtree(work / sub, ignore_errors=True)
@@ -730,8 +793,10 @@ def rehearse(
             runner=runner,
             work=work,
             report=report,
+            cache_dir=build_options.cache_dir,
         )
         rows = install_back(ctx, manifest, work / "release" / tag if host else dist)
+        rows += elsewhere.values()
     report("stopped the local index")
     return RehearseResult(
         name=plan.name, version=plan.version, work=work, published=published, targets=tuple(rows)

@@ -89,6 +89,8 @@ def plan_table(plan: ReleasePlan) -> None:
     """Print the plan: each job's method and PyPI fate, then the aliases and the totals."""
     from rich.table import Table  # noqa: PLC0415
 
+    from castoff.build import methods  # noqa: PLC0415 - what `auto` picks, as the build will
+
     out = console()
     wheels = {a.target: a for a in plan.artifacts if a.kind == "wheel"}
     table = Table(
@@ -106,7 +108,14 @@ def plan_table(plan: ReleasePlan) -> None:
         runner = job.runner
         if job.linked_glibc:
             runner += f" (links glibc {job.linked_glibc.replace('_', '.')})"
-        row = (job.triple, job.method, runner, pypi, ".".join(wheel.platform_tags))
+        method = job.method
+        if (picked := methods.resolved(job.method, job.target, job.runner)) and (
+            picked.name != method
+        ):
+            method += f": {picked.name}"
+        if job.no_smoke_run:
+            method += f" (not run: {job.no_smoke_run})"
+        row = (job.triple, method, runner, pypi, ".".join(wheel.platform_tags))
         table.add_row(*map(escape, row))
     by_name = {a.name: a for a in plan.artifacts}
     for ext in plan.extensions:

@@ -320,3 +320,45 @@ def test_the_sdist_command_and_what_doctor_says_it_needs(tmp_path: Path) -> None
     lacking = _sdist_readiness(bare)
     assert not lacking.buildable
     assert [m.what for m in lacking.missing] == ["maturin", "cargo"]
+
+
+def test_zig_cross_builds_macos_and_keeps_symbols_without_rust_objcopy() -> None:
+    """Debian's rustc has no rust-objcopy to strip Mach-O: strip is off; rustup's strips."""
+    mac = job("x86_64-apple-darwin", manylinux=None, musllinux=None, macosx="10.12")
+    debian = maturin_command(mac, choice("zig", "sysroot"), TOOLS, SYSROOT_PATHS)
+    assert "--zig" in debian.argv
+    assert debian.argv[-2:] == ("--strip", "false")
+    assert debian.env["CARGO_PROFILE_RELEASE_STRIP"] == "false"
+    assert debian.env["MACOSX_DEPLOYMENT_TARGET"] == "10.12"
+    with_objcopy = Choice(
+        method="zig",
+        std="rustup",
+        linker=None,
+        missing=(),
+        reason="test",
+        toolchain=dataclasses.replace(RUSTUP, objcopy=True),
+    )
+    rustup = maturin_command(mac, with_objcopy, TOOLS, PATHS)
+    assert "--strip" not in rustup.argv
+    assert "CARGO_PROFILE_RELEASE_STRIP" not in rustup.env
+
+
+def test_zig_links_mingw_against_castoffs_empty_libssp(tmp_path: Path) -> None:
+    """Rust's windows-gnu links -lssp, which zig's mingw lacks: empty archives stand in."""
+    from castoff.build.methods import zig  # noqa: PLC0415
+
+    windows = job("x86_64-pc-windows-gnu", manylinux=None, musllinux=None)
+    paths = zig.METHOD.prepare(windows, dataclasses.replace(PATHS, cache_dir=tmp_path), TOOLS)
+    stubs = tmp_path / "zig-mingw-stubs"
+    assert paths.rustflags == ("-L", f"native={stubs}")
+    for name in ("libssp.a", "libssp_nonshared.a"):
+        assert (stubs / name).read_bytes() == b"!<arch>\n"
+    command = maturin_command(windows, choice("zig"), TOOLS, paths)
+    assert f"-L native={stubs}" in command.env["RUSTFLAGS"]
+    # Something else at a stub's name (a broken leftover) is replaced by the empty archive.
+    (stubs / "libssp.a").write_bytes(b"junk")
+    zig.METHOD.prepare(windows, dataclasses.replace(PATHS, cache_dir=tmp_path), TOOLS)
+    assert (stubs / "libssp.a").read_bytes() == b"!<arch>\n"
+    # Linux targets get no stubs.
+    linux = zig.METHOD.prepare(job("x86_64-unknown-linux-musl"), PATHS, TOOLS)
+    assert linux.rustflags == ()

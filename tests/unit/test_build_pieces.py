@@ -331,7 +331,7 @@ def test_smoke_retries_only_under_qemu_and_says_so(
     )
     runner = CannedRunner(codes)
     log = JobLog(tmp_path / "build.log")
-    (record,) = _smoke([("hello", b"\x7fELF")], job, config.version, tools, runner, log)
+    (record,) = _smoke([("hello", b"\x7fELF")], job, config.version, tools, runner, log, tmp_path)
     log.close()
     assert (record.status, runner.calls) == (status, calls)
     assert reason in record.reason

@@ -377,7 +377,7 @@ def test_the_example_config_loads(example_pyproject: Path) -> None:
     """The embedded example's config is valid."""
     config = load(example_pyproject)
     assert config.name == "castoff-hello"
-    assert len(config.targets) == 11
+    assert len(config.targets) == 14
     assert config.tag_policy.static_musl_manylinux
 
 
@@ -488,7 +488,7 @@ def test_aarch64_windows_builds_on_windows_on_arm(project: Path) -> None:
         _castoff_table(document)["targets"] += [
             {"triple": "aarch64-pc-windows-msvc"},
             {"triple": "i686-pc-windows-msvc"},
-            {"triple": "x86_64-apple-darwin"},
+            {"triple": "x86_64-apple-darwin", "method": "native"},
         ]
 
     config = _resolve_with(project, add)
@@ -496,6 +496,40 @@ def test_aarch64_windows_builds_on_windows_on_arm(project: Path) -> None:
     assert runners["aarch64-pc-windows-msvc"] == "windows-11-arm"
     assert runners["i686-pc-windows-msvc"] == "windows-latest"
     assert runners["x86_64-apple-darwin"] == "macos-latest"
+
+
+@pytest.mark.parametrize(
+    ("entry", "method", "runner"),
+    [
+        # No runner set: zig cross-builds macOS and mingw on Linux.
+        ({"triple": "aarch64-apple-darwin"}, "zig", "ubuntu-latest"),
+        ({"triple": "x86_64-pc-windows-gnu"}, "zig", "ubuntu-latest"),
+        # A runner of the target's OS: built there, natively.
+        ({"triple": "aarch64-apple-darwin", "runner": "macos-14"}, "native", "macos-14"),
+        ({"triple": "x86_64-pc-windows-gnu", "runner": "windows-2022"}, "native", "windows-2022"),
+        ({"triple": "x86_64-apple-darwin", "method": "native"}, "native", "macos-latest"),
+        # MSVC's CRT and SDK are Microsoft's download: only a Windows runner builds it.
+        ({"triple": "x86_64-pc-windows-msvc"}, "native", "windows-latest"),
+        # A method that cannot build macOS (a cross gcc) falls back to the one auto picks.
+        ({"triple": "x86_64-apple-darwin", "method": "cross-gcc"}, "zig", "ubuntu-latest"),
+    ],
+)
+def test_macos_and_windows_cross_build_unless_a_runner_of_their_os_is_set(
+    project: Path, entry: dict[str, str], method: str, runner: str
+) -> None:
+    """The plan says which: zig on a Linux runner, or native on the target's own."""
+    from castoff.build import methods  # noqa: PLC0415
+
+    def add(document: dict[str, Any]) -> None:
+        _castoff_table(document)["targets"] += [entry]
+
+    config = _resolve_with(project, add)
+    target = config.target(entry["triple"])
+    assert target is not None
+    assert target.runner == runner
+    resolved = methods.resolved(target.method, target.target, target.runner)
+    assert resolved is not None
+    assert resolved.name == method
 
 
 def test_a_macos_11_or_later_tag_has_no_minor_version(project: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -100,3 +101,51 @@ def test_an_image_that_cannot_be_copied_out_fails_the_row_in_one_line(
         _manifest(_record(MUSL, MUSL_LOCAL)), tmp_path / "cache", _runner()
     )
     assert verdicts == {MUSL: "failed: the image that built it is gone."}
+
+
+def test_macos_and_windows_wheels_install_for_their_platform() -> None:
+    """A macOS or Windows wheel installs with pip by its own tag, with uv by its platform."""
+    from castoff.rehearse import platform_tag, uv_platform  # noqa: PLC0415
+
+    assert platform_tag("darwin", ["macosx_11_0_arm64"]) == "macosx_11_0_arm64"
+    assert platform_tag("mingw", ["win_amd64"]) == "win_amd64"
+    assert platform_tag("msvc", ["manylinux_2_17_x86_64"]) is None
+    assert uv_platform("macosx_11_0_arm64") == "aarch64-apple-darwin"
+    assert uv_platform("macosx_10_12_x86_64") == "x86_64-apple-darwin"
+    assert uv_platform("win_amd64") == "x86_64-pc-windows-msvc"
+    assert uv_platform("win_arm64") == "aarch64-pc-windows-msvc"
+    assert uv_platform("macosx_10_12_universal2") is None
+
+
+def test_msvc_targets_are_not_rehearsed_here_and_the_row_says_where_they_build(
+    tmp_path: Path,
+) -> None:
+    """A target only Windows builds gets a row that says so; zig's targets are rehearsed."""
+    from castoff.config import load  # noqa: PLC0415
+    from castoff.plan import build_plan  # noqa: PLC0415
+    from castoff.rehearse import built_elsewhere  # noqa: PLC0415
+    from tests.conftest import EXAMPLE  # noqa: PLC0415
+    from tests.unit.test_toolchains import EVERYTHING  # noqa: PLC0415
+
+    text = (EXAMPLE / "pyproject.toml").read_text()
+    extra = "".join(
+        f'[[tool.castoff.targets]]\ntriple = "{t}"\n\n'
+        for t in ("i686-pc-windows-msvc", "aarch64-pc-windows-msvc")
+    )
+    marker = "[tool.castoff.aliases]"
+    (tmp_path / "pyproject.toml").write_text(text.replace(marker, extra + marker, 1))
+    for name in ("Cargo.toml", "README.md"):
+        (tmp_path / name).write_text((EXAMPLE / name).read_text())
+    plan = build_plan(load(tmp_path / "pyproject.toml"))
+    rows = built_elsewhere(plan, EVERYTHING)
+    assert list(rows) == ["i686-pc-windows-msvc", "aarch64-pc-windows-msvc"]
+    row = rows["i686-pc-windows-msvc"]
+    assert row.archive == "hello-i686-pc-windows-msvc.zip"
+    assert row.pip.startswith("not run: built natively on windows-latest")
+    assert rows["aarch64-pc-windows-msvc"].uv.startswith(
+        "not run: built natively on windows-11-arm"
+    )
+    assert not row.failed()
+    # On a Windows machine they build like any other target.
+    windows = dataclasses.replace(EVERYTHING, host_triple="x86_64-pc-windows-msvc")
+    assert built_elsewhere(plan, windows) == {}

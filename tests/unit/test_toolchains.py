@@ -18,6 +18,7 @@ EVERYTHING = dataclasses.replace(
     qemu={t.qemu: f"/usr/bin/{t.qemu}" for t in TARGETS.values() if t.qemu},
     cross_gcc={"powerpc64le-linux-gnu": "/usr/bin/powerpc64le-linux-gnu-gcc"},
     sysroots={"aarch64-linux-gnu": "/usr/aarch64-linux-gnu"},
+    wine="/usr/lib/wine/wine64",
 )
 
 
@@ -187,3 +188,18 @@ def test_a_method_missing_a_member_is_refused_when_registered() -> None:
         assert methods.get("copy-of-zig").links_machine_glibc is False
     finally:
         methods.unregister("copy-of-zig")
+
+
+def test_x86_64_windows_runs_under_wine_and_says_what_is_missing() -> None:
+    """Wine stands in for Windows x64 on x86_64 Linux; i686 and arm64 Windows cannot run here."""
+    wine = smoke_plan(TARGETS["x86_64-pc-windows-gnu"], EVERYTHING)
+    assert (wine.runner, wine.program) == ("wine64", "/usr/lib/wine/wine64")
+    assert smoke_plan(TARGETS["x86_64-pc-windows-msvc"], EVERYTHING).runner == "wine64"
+    for triple in ("i686-pc-windows-msvc", "aarch64-pc-windows-msvc"):
+        assert smoke_plan(TARGETS[triple], EVERYTHING).runner is None, triple
+    bare = dataclasses.replace(EVERYTHING, wine=None, zig_version=None)
+    missing = smoke_plan(TARGETS["x86_64-pc-windows-gnu"], bare)
+    assert missing.runner is None
+    assert [m.packages for m in missing.missing] == [("wine64",), ()]
+    arm = dataclasses.replace(EVERYTHING, host_triple="aarch64-unknown-linux-gnu")
+    assert smoke_plan(TARGETS["x86_64-pc-windows-gnu"], arm).runner is None

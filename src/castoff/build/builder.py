@@ -195,6 +195,7 @@ def _smoke(
     tools: HostTools,
     runner: Runner,
     log: JobLog,
+    cache_dir: Path,
 ) -> tuple[SmokeRecord, ...]:
     how = smoke_plan(job.target, tools)
     records = []
@@ -213,6 +214,7 @@ def _smoke(
                     runner=runner,
                     version=version,
                     log=log.write,
+                    cache_dir=cache_dir,
                 )
             )
     return tuple(records)
@@ -385,7 +387,7 @@ def build_job(
         sidecar = write_sidecar(archive)
 
         report(job.triple, "smoke-running")
-        smoke = _smoke(binaries, job, plan.version, tools, runner, log)
+        smoke = _smoke(binaries, job, plan.version, tools, runner, log, options.cache_dir)
         failed = [s for s in smoke if s.status == "failed"]
         if failed:
             details = "; ".join(

@@ -28,6 +28,7 @@ class BuildPaths:
     cache_dir: Path = Path()  # castoff's cache, for what a method prepares once per machine
     zig_python: Path | None = None  # a zig_cpu_shim, for jobs that set zig's -mcpu
     sysroot: Path | None = None  # a std castoff built (castoff.build.stds.sysroot)
+    rustflags: tuple[str, ...] = ()  # what a method's prepare adds (a -L for its stubs)
 
 
 def compatibility(job: BuildJob) -> str | None:
@@ -97,7 +98,7 @@ def finish(
     rustflags: tuple[str, ...],
 ) -> Command:
     """Add the toolchain, its std and rustflags to a method's command."""
-    flags = list(rustflags)
+    flags = [*rustflags, *paths.rustflags]
     if job.target_features:
         flags += ["-C", "target-feature=" + ",".join(job.target_features)]
     if (toolchain := choice.toolchain) is not None:

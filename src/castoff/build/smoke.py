@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import signal
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from castoff.build.toolchains import SmokePlan
+from castoff.build import wine
+from castoff.build.toolchains import WINE_RUNNER, SmokePlan
+from castoff.filelock import locked
 from castoff.manifest import SmokeRecord
 from castoff.runner import Command, Runner
 from castoff.targets import Target
@@ -16,17 +19,19 @@ SMOKE_TIMEOUT = 120
 SMOKE_ATTEMPTS_UNDER_QEMU = 3
 
 
-def smoke_command(binary: Path, plan: SmokePlan) -> Command | None:
+def smoke_command(
+    binary: Path, plan: SmokePlan, env: Mapping[str, str] | None = None
+) -> Command | None:
     """Return the command that runs a binary's --version here, or None when it cannot run."""
     if plan.runner is None:
         return None
     argv = (
         (str(binary), "--version")
         if plan.runner == "native"
-        else (plan.runner, str(binary), "--version")
+        else (plan.program or plan.runner, str(binary), "--version")
     )
-    env = {"QEMU_LD_PREFIX": plan.ld_prefix} if plan.ld_prefix else {}
-    return Command(argv=argv, env=env)
+    extra = {"QEMU_LD_PREFIX": plan.ld_prefix} if plan.ld_prefix else {}
+    return Command(argv=argv, env={**extra, **(env or {})})
 
 
 def judge(
@@ -62,9 +67,35 @@ def run_smoke(
     runner: Runner,
     version: str,
     log: Callable[[str], None],
+    cache_dir: Path,
 ) -> SmokeRecord:
-    """Run a binary's --version here (retrying qemu-user's own flakes) and judge the output."""
-    command = smoke_command(binary, plan)
+    """Run a binary's --version here (retrying qemu-user's own flakes) and judge the output.
+
+    Under Wine the program runs from a folder of its own beside castoff's DLL shim, in
+    castoff's Wine prefix (under `cache_dir`), one Wine run at a time.
+    """
+    if plan.runner == WINE_RUNNER and plan.program:
+        setup = wine.prepare(cache_dir, runner, plan.program)
+        with (
+            tempfile.TemporaryDirectory(prefix="castoff-wine-") as folder,
+            locked(setup.prefix.with_name("prefix.lock")),
+        ):
+            staged = setup.stage(binary, Path(folder))
+            return _run(staged, name, target, plan, runner, version, log, setup.env())
+    return _run(binary, name, target, plan, runner, version, log, {})
+
+
+def _run(
+    binary: Path,
+    name: str,
+    target: Target,
+    plan: SmokePlan,
+    runner: Runner,
+    version: str,
+    log: Callable[[str], None],
+    env: Mapping[str, str],
+) -> SmokeRecord:
+    command = smoke_command(binary, plan, env)
     if command is None:
         why = plan.reason + "".join(f"; install {m.what}: {m.install}" for m in plan.missing)
         return SmokeRecord(binary=name, status="not-run", runner=None, output="", reason=why)

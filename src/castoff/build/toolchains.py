@@ -27,6 +27,9 @@ APT = "apt-get install -y --no-install-recommends"
 INSTALL_DEBIAN_RUST = f"{APT} rustc-web cargo-web rust-web-src"
 # castoff runs qemu-user itself (no binfmt registration needed): the static build is enough.
 QEMU_PACKAGE = "qemu-user-static"
+WINE_RUNNER = "wine64"  # as smoke records name it
+WINE_PACKAGE = "wine64"  # Debian's: the 64-bit loader only, at /usr/lib/wine/wine64
+WINE_LOADERS = ("/usr/lib/wine/wine64", "/usr/bin/wine64")
 INSTALL_QEMU = f"{APT} {QEMU_PACKAGE}"
 INSTALL_BUILD_PYTHON = "pip install 'castoff[build]' (maturin and ziglang)"
 INSTALL_RUSTUP = "rustup from https://rustup.rs (GitHub's runners have it)"
@@ -56,6 +59,8 @@ class Toolchain:
     rust_src: str | None = None  # std's sources (its `library` folder), when installed
     vendored: bool = False  # rust_src holds std's dependencies too: std builds offline
     rustup: str | None = None  # the rustup toolchain's name, when rustup manages it
+    # It ships rust-objcopy, which rustc strips Mach-O binaries with (Debian's rustc does not).
+    objcopy: bool = False
 
     @property
     def host(self) -> str | None:
@@ -82,6 +87,7 @@ class HostTools:
     docker: bool  # a Docker engine answers
     # Debian triple -> the version of the glibc its cross gcc links against ("2.36").
     cross_glibc: Mapping[str, str] = field(default_factory=dict)
+    wine: str | None = None  # Wine's 64-bit loader, which runs x86_64 Windows programs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,10 +121,11 @@ class Choice:
 class SmokePlan:
     """How a target's binaries are run here (natively or under qemu-user), or why they cannot be."""
 
-    runner: str | None  # "native" or a qemu-user binary name; None when it cannot run here
+    runner: str | None  # "native", a qemu-user binary name or wine64; None: cannot run here
     ld_prefix: str | None  # QEMU_LD_PREFIX for dynamically linked glibc builds
     missing: tuple[Missing, ...]
     reason: str
+    program: str | None = None  # the runner's executable, where PATH does not find it (Wine)
 
 
 def _version_field(text: str, key: str) -> str | None:
@@ -158,6 +165,7 @@ def _toolchain(
         vendored=(src / "vendor").is_dir(),
         # rustup keeps each toolchain in <RUSTUP_HOME>/toolchains/<name>.
         rustup=root.name if rustup and root.parent.name == "toolchains" else None,
+        objcopy=any((root / "lib" / "rustlib").glob("*/bin/rust-objcopy")),
     )
 
 
@@ -230,6 +238,7 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
             g: f"/usr/{g}" for g in gnu_triples if any(Path(f"/usr/{g}/lib").glob("ld*.so*"))
         },
         docker=docker,
+        wine=next((p for p in WINE_LOADERS if Path(p).is_file()), None),
     )
 
 
@@ -241,7 +250,7 @@ def choose(job: BuildJob, tools: HostTools) -> Choice:
     if tools.maturin is None:
         missing.append(Missing(what="maturin", install=INSTALL_BUILD_PYTHON))
     target = job.target
-    method = methods.resolved(job.method, target)
+    method = methods.resolved(job.method, target, job.runner)
     if method is None:
         raise ConfigError(
             f"{job.triple}: no registered build method builds this target.",
@@ -279,6 +288,8 @@ def smoke_plan(target: tg.Target, tools: HostTools) -> SmokePlan:
     host = tools.host_triple or ""
     if host == target.triple or target.triple in tg.NATIVE_RUNS.get(host, ()):
         return SmokePlan(runner="native", ld_prefix=None, missing=(), reason="runs natively")
+    if target.os == "windows" and "-linux-" in host and target.wheel_arch == "amd64":
+        return _wine_plan(host, tools)
     if target.os != "linux" or target.elf is None:
         return SmokePlan(
             runner=None,
@@ -310,4 +321,38 @@ def smoke_plan(target: tg.Target, tools: HostTools) -> SmokePlan:
         )
     return SmokePlan(
         runner=target.qemu, ld_prefix=ld_prefix, missing=(), reason=f"runs under {target.qemu}"
+    )
+
+
+def _wine_plan(host: str, tools: HostTools) -> SmokePlan:
+    """Run x86_64 Windows programs under Wine, where an x86_64 Linux has it."""
+    missing = []
+    if not host.startswith("x86_64-"):
+        return SmokePlan(
+            runner=None,
+            ld_prefix=None,
+            missing=(),
+            reason=f"Wine runs x64 Windows on x86_64, not {host}",
+        )
+    if tools.wine is None:
+        missing.append(
+            Missing(
+                what="Wine (wine64, standing in for Windows x64)",
+                install=f"{APT} {WINE_PACKAGE}",
+                packages=(WINE_PACKAGE,),
+            )
+        )
+    if tools.zig_version is None:
+        # zig builds the DLL shim Wine 8.0 lacks (castoff.build.wine).
+        missing.append(Missing(what="zig (the ziglang package)", install=INSTALL_BUILD_PYTHON))
+    if missing:
+        return SmokePlan(
+            runner=None, ld_prefix=None, missing=tuple(missing), reason="missing tools"
+        )
+    return SmokePlan(
+        runner=WINE_RUNNER,
+        ld_prefix=None,
+        missing=(),
+        reason="runs under Wine, standing in for Windows x64",
+        program=tools.wine,
     )

@@ -51,10 +51,32 @@ def auto_pick(target: Target) -> tuple[BuildMethod, str] | None:
     return next(((m, why) for m in METHODS.values() if (why := m.auto_reason(target))), None)
 
 
-def resolved(method: str, target: Target) -> BuildMethod | None:
-    """Return the method a target's `method` builds it with (None: auto finds none)."""
-    if method == AUTO or (target.os != "linux" and method != "docker"):
-        # Only a machine of the OS builds macOS and Windows targets, whatever the config says.
+def runner_os(runner: str | None) -> str | None:
+    """Return the OS of a GitHub-hosted runner label (macos-14, windows-2022), or None."""
+    for os_name in ("macos", "windows", "ubuntu"):
+        if runner and runner.startswith(os_name):
+            return "linux" if os_name == "ubuntu" else os_name
+    return None
+
+
+def resolved(method: str, target: Target, runner: str | None = None) -> BuildMethod | None:
+    """Return the method a target's `method` builds it with (None: auto finds none).
+
+    A macOS or Windows target whose configured runner is a machine of its OS builds there
+    natively; otherwise `auto` cross-builds it where a method can (zig: macOS, Windows gnu).
+    """
+    if target.os != "linux":
+        if method == AUTO and runner_os(runner) == target.os:
+            return METHODS[native.METHOD.name]
+        chosen = METHODS.get(method)
+        if chosen is not None and (
+            chosen.name in (native.METHOD.name, docker.METHOD.name) or chosen.auto_reason(target)
+        ):
+            return chosen
+        # A method that cannot build the target (cross-gcc for macOS): the one auto picks.
+        picked = auto_pick(target)
+        return picked[0] if picked else None
+    if method == AUTO:
         picked = auto_pick(target)
         return picked[0] if picked else None
     return METHODS[method]

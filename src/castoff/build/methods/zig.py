@@ -1,9 +1,10 @@
-"""zig: maturin --zig links any Linux target from any machine and pins the glibc version."""
+"""zig: maturin --zig links any Linux target, macOS and Windows (mingw) from a Linux machine."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from castoff.build.maturin import BuildPaths, base_argv, finish, zig_cpu_shim, zig_env
@@ -24,9 +25,11 @@ class Zig(Defaults):
     builds_std = False
 
     def auto_reason(self, target: Target) -> str | None:
-        """Pick it for every Linux target another method does not take first."""
+        """Pick it for every Linux target another method does not take first, macOS and mingw."""
+        if target.os == "macos" or target.libc == "mingw":
+            return f"zig cross-links {target.os} binaries from Linux (no {target.os} runner set)"
         if target.os != "linux":
-            return None
+            return None  # MSVC: its CRT and SDK are Microsoft's download, not zig's
         return "zig links for any target and pins the glibc version"
 
     def missing(self, job: BuildJob, tools: HostTools) -> list[Missing]:
@@ -36,7 +39,9 @@ class Zig(Defaults):
         return []
 
     def prepare(self, job: BuildJob, paths: BuildPaths, tools: HostTools) -> BuildPaths:
-        """Write the shim that gives zig the job's -mcpu, where the job sets one."""
+        """Write the stubs mingw links need, and the shim that gives zig the job's -mcpu."""
+        if job.target.libc == "mingw":
+            paths = dataclasses.replace(paths, rustflags=mingw_stubs(paths.cache_dir))
         if not job.zig_cpu:
             return paths
         shim = paths.cache_dir / "zig-cpu" / job.zig_cpu / "python"
@@ -58,9 +63,33 @@ class Zig(Defaults):
         argv, env = base_argv(job, tools, paths)
         argv.append("--zig")
         env |= zig_env(job, tools, paths)
+        if job.target.os == "macos" and not (choice.toolchain and choice.toolchain.objcopy):
+            # rustc strips Mach-O with the rust-objcopy its toolchain ships; Debian's rustc has
+            # none, so such a build keeps its symbols (the binary works, only larger): both the
+            # project's [tool.maturin] strip and its Cargo profile are overruled.
+            argv += ["--strip", "false"]
+            env["CARGO_PROFILE_RELEASE_STRIP"] = "false"
         return finish(
             job, choice, paths, argv, env, inherited_env=inherited_env, rustflags=rustflags
         )
 
 
+def mingw_stubs(cache_dir: Path) -> tuple[str, ...]:
+    """Write empty libssp archives and return the rustflags that let the linker find them.
+
+    Rust's windows-gnu target links -lssp and -lssp_nonshared (gcc's stack protector); zig's
+    mingw has no such libraries and needs none, so empty archives satisfy the linker.
+    """
+    folder = cache_dir / "zig-mingw-stubs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("libssp.a", "libssp_nonshared.a"):
+        stub = folder / name
+        if not stub.is_file() or stub.read_bytes() != EMPTY_AR:
+            partial = folder / f".{name}.partial"
+            partial.write_bytes(EMPTY_AR)
+            partial.replace(stub)
+    return ("-L", f"native={folder}")
+
+
+EMPTY_AR = b"!<arch>\n"  # an ar archive with no members
 METHOD = Zig()

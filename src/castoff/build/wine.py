@@ -1,0 +1,92 @@
+"""Wine, standing in for Windows x64 on Linux: its prefix and the DLL shim Wine 8.0 lacks."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from castoff.build.toolchains import INSTALL_BUILD_PYTHON
+from castoff.errors import BuildError
+from castoff.filelock import locked
+from castoff.runner import Command, Runner
+
+SHIM = "bcryptprimitives.dll"
+RECIPE = 1  # bump when the shim's source or build changes: it keys the cache
+# Rust's std (1.78 on) imports ProcessPrng from bcryptprimitives.dll, which Windows 10 and 11
+# have and Wine 8.0 (Debian 12) does not: this stand-in answers it from BCryptGenRandom, the
+# system RNG Wine does have. It sits beside the program only while Wine runs it, never in a
+# release.
+SHIM_SOURCE = r"""/* Written by castoff: Windows' ProcessPrng for Wine 8.0, which lacks it. */
+#include <windows.h>
+#include <bcrypt.h>
+__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T size) {
+    return BCryptGenRandom(NULL, data, (ULONG)size, BCRYPT_USE_SYSTEM_PREFERRED_RNG) == 0;
+}
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WineSetup:
+    """Castoff's own Wine prefix and shim, made once per machine in its cache."""
+
+    loader: str
+    prefix: Path
+    shim: Path
+
+    def env(self) -> dict[str, str]:
+        """Return the environment of a quiet run in castoff's prefix (no Mono or Gecko prompt)."""
+        return {
+            "WINEPREFIX": str(self.prefix),
+            "WINEDEBUG": "-all",
+            "WINEDLLOVERRIDES": "mscoree,mshtml=",
+        }
+
+    def stage(self, binary: Path, folder: Path) -> Path:
+        """Copy a program beside the shim into a folder of its own; return the copy."""
+        copy = folder / binary.name
+        shutil.copyfile(binary, copy)
+        shutil.copyfile(self.shim, folder / SHIM)
+        return copy
+
+
+def shim_command(source: Path, out: Path, python: str = sys.executable) -> Command:
+    """Return the zig command that builds the shim DLL for x86_64 Windows."""
+    return Command(
+        argv=(
+            python, "-m", "ziglang", "cc", "-target", "x86_64-windows-gnu", "-shared", "-O2",
+            "-s", "-o", str(out), str(source), "-lbcrypt",
+        ),
+        install_hint=INSTALL_BUILD_PYTHON,
+    )  # fmt: skip
+
+
+def prepare(cache_dir: Path, runner: Runner, loader: str) -> WineSetup:
+    """Build the shim once per machine (atomically, under a lock) and return the setup."""
+    root = cache_dir / "wine"
+    shim = root / f"shim-{RECIPE}" / SHIM
+    setup = WineSetup(loader=loader, prefix=root / "prefix", shim=shim)
+    if shim.is_file() and not shim.is_symlink():
+        return setup
+    root.mkdir(parents=True, exist_ok=True)
+    with locked(root / "shim.lock"):
+        if shim.is_file() and not shim.is_symlink():
+            return setup
+        work = Path(tempfile.mkdtemp(prefix="shim-", dir=root))
+        try:
+            (work / "shim.c").write_text(SHIM_SOURCE, encoding="utf-8", newline="\n")
+            result = runner.run(
+                shim_command(work / "shim.c", work / SHIM), check=False, log=lambda _: None
+            )
+            if result.returncode != 0 or not (work / SHIM).is_file():
+                raise BuildError(
+                    f"zig could not build Wine's {SHIM} shim (exit {result.returncode}).",
+                    hint=f"Check `{sys.executable} -m ziglang version`; {INSTALL_BUILD_PYTHON}.",
+                )
+            shim.parent.mkdir(parents=True, exist_ok=True)
+            (work / SHIM).replace(shim)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return setup
