@@ -2,7 +2,7 @@
 
 What the simulation takes away: every file of the Debian packages an Ubuntu runner does not
 have (Debian's Rust toolchain and std sources, qemu-user, cross compilers and their glibc
-sysroots) is hidden by an overlay on /usr whose upper layer holds whiteouts. What it gives: a
+sysroots, Wine) is hidden by an overlay on /usr whose upper layer holds whiteouts. What it gives: a
 home with rustup and a stable toolchain holding only the host's std, as the runner image has.
 
 Where a real runner downloads, a local source stands in, and is named for what it replaces:
@@ -35,7 +35,8 @@ from pathlib import Path
 from tests import rust_dist
 from tests.rust_dist import DistServer
 
-# The Debian packages an ubuntu-latest runner lacks (by name): Rust, qemu-user, cross tools.
+# The Debian packages an ubuntu-latest runner lacks (by name): Rust, qemu-user, cross tools,
+# Wine.
 _RUST = ("rustc", "cargo", "rust-", "libstd-rust")
 _FOREIGN_GNU = (
     "aarch64", "arm", "powerpc64le", "powerpc64", "s390x", "riscv64", "i686", "loongarch64",
@@ -49,6 +50,7 @@ def runner_lacks(package: str) -> bool:
         or package
         in ("qemu-user-static", "qemu-user", "qemu-user-binfmt", "binfmt-support", "minisign")
         or package.endswith(("-cross", "-cross-base"))
+        or package.startswith(("wine", "libwine"))
         or any(f"-{cpu}-linux-gnu" in package for cpu in _FOREIGN_GNU)
     )
 

@@ -131,12 +131,16 @@ def rewrite_wheel(source: Path, dest: Path, changes: dict[str, bytes | None]) ->
 def program_for(triple: str, payload: bytes = b"") -> bytes:
     """Return a stand-in program for a target: its executable header, then the payload."""
     from castoff.targets import TARGETS  # noqa: PLC0415
+    from tests.binaries import macho, pe  # noqa: PLC0415
 
     target = TARGETS[triple]
     if target.os == "macos":
-        return b"\xcf\xfa\xed\xfe" + payload
+        # The audit reads it: the target's CPU, its lowest macOS, and only libSystem.
+        assert target.macos_floor is not None
+        return macho(target.wheel_arch, minimum=(*target.macos_floor, 0)) + payload
     if target.os == "windows":
-        return b"MZ" + payload
+        machine = {"amd64": "AMD64", "win32": "I386", "arm64": "ARM64"}[target.wheel_arch]
+        return pe(machine) + payload
     assert target.elf is not None
     flags = {"hard": 0x400, "double": 0x4 if target.elf.machine == "EM_RISCV" else 0x3}
     return (

@@ -89,7 +89,7 @@ def test_release_with_a_recording_fake_gh_is_a_draft_until_the_index_has_everyth
     assert _meta(fake_gh)["isDraft"] is False
     doc = json.loads(result.stdout)
     assert doc["release"]["published"] is True
-    assert len(doc["index"]["files"]) == 11  # ten wheels and the sdist
+    assert len(doc["index"]["files"]) == 15  # fourteen wheels and the sdist
 
 
 def test_a_rerun_with_a_recording_fake_gh_replaces_only_assets_whose_bytes_differ(

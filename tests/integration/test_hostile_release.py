@@ -239,7 +239,7 @@ def test_a_github_download_without_the_index_only_wheels_verifies(
     )
     assert result.returncode == 0, result.stderr
     absent = json.loads(result.stdout)["absent"]
-    assert len(absent) == 10  # the ten wheels bound for the index only
+    assert len(absent) == 14  # the fourteen wheels bound for the index only
     assert all("goes to pypi only" in a["why"] for a in absent)
 
 

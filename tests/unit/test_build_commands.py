@@ -362,3 +362,11 @@ def test_zig_links_mingw_against_castoffs_empty_libssp(tmp_path: Path) -> None:
     # Linux targets get no stubs.
     linux = zig.METHOD.prepare(job("x86_64-unknown-linux-musl"), PATHS, TOOLS)
     assert linux.rustflags == ()
+
+
+def test_armv6_musl_is_tagged_linux_as_maturin_cannot_call_it_musllinux() -> None:
+    """armv6l has no musllinux: maturin gets --compatibility linux, not its musllinux default."""
+    command = maturin_command(
+        job("arm-unknown-linux-musleabihf", musllinux=None), choice("zig"), TOOLS, PATHS
+    )
+    assert command.argv[command.argv.index("--compatibility") + 1] == "linux"

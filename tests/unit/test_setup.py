@@ -194,3 +194,72 @@ def test_the_refusal_carries_the_whole_plan_for_json(example_pyproject: Path) ->
         refuse_manual(setup)
     assert error.value.details == {**setup.to_json(), "ran": False}
     assert error.value.details["manual"]
+
+
+def test_msvc_targets_on_simulated_windows_runners_run_these_exact_commands(
+    tmp_path: Path, example_pyproject: Path
+) -> None:
+    """MSVC jobs, on stand-ins for windows-latest and windows-11-arm: setup, then maturin.
+
+    MSVC cannot be built here (Microsoft's CRT and SDK): the plan sends each to a Windows
+    runner. The stand-in (rustup's stable with its host std, no apt-get) checks the commands
+    the job runs there.
+    """
+    from castoff.build import methods  # noqa: PLC0415
+    from castoff.build.maturin import BuildPaths, maturin_command  # noqa: PLC0415
+    from castoff.build.toolchains import choose  # noqa: PLC0415
+
+    text = example_pyproject.read_text()
+    triples = ("x86_64-pc-windows-msvc", "i686-pc-windows-msvc", "aarch64-pc-windows-msvc")
+    # x86_64 Windows is this config's MSVC build (the example builds it with mingw instead).
+    text = text.replace('triple = "x86_64-pc-windows-gnu"', f'triple = "{triples[0]}"')
+    extra = "".join(f'[[tool.castoff.targets]]\ntriple = "{t}"\n\n' for t in triples[1:])
+    text = text.replace("[tool.castoff.aliases]", extra + "[tool.castoff.aliases]", 1)
+    (tmp_path / "pyproject.toml").write_text(text)
+    for name in ("Cargo.toml", "README.md"):
+        (tmp_path / name).write_text((example_pyproject.parent / name).read_text())
+    plan = build_plan(load(tmp_path / "pyproject.toml"))
+    matrix = {e["target"]: e for e in plan.github_matrix()["include"]}
+    assert {t: matrix[t]["runs-on"] for t in triples} == {
+        "x86_64-pc-windows-msvc": "windows-latest",
+        "i686-pc-windows-msvc": "windows-latest",
+        "aarch64-pc-windows-msvc": "windows-11-arm",
+    }
+    for triple in triples:
+        job = plan.job(triple)
+        host = "aarch64-pc-windows-msvc" if job.runner == "windows-11-arm" else triples[0]
+        windows = runner_on(host)
+        method = methods.resolved(job.method, job.target, job.runner)
+        assert method is not None
+        assert method.name == "native"
+        # setup: rustup adds the target's std where the runner's host is another triple.
+        steps = [
+            s.command.argv
+            for s in plan_setup(plan_for(example_pyproject, triple), windows, WINDOWS).steps
+        ]
+        stable = f"stable-{host}"
+        assert steps == (
+            [] if triple == host else [(RUSTUP, "target", "add", "--toolchain", stable, triple)]
+        )
+        # After setup the runner has the std; maturin then builds with MSVC's own linker.
+        assert windows.default is not None
+        after = dataclasses.replace(
+            windows,
+            default=dataclasses.replace(windows.default, std_targets=frozenset({host, triple})),
+        )
+        choice = choose(job, after)
+        assert choice.buildable, choice.missing
+        paths = BuildPaths(
+            project_dir=Path("D:/a/hello"),
+            wheel_dir=Path("D:/out/.wheel"),
+            cargo_target_dir=Path("D:/cache/t"),
+        )
+        command = maturin_command(job, choice, after, paths)
+        assert command.argv == (
+            after.maturin, "build", "--release", "--locked", "--target", triple,
+            "--out", str(paths.wheel_dir),
+        )  # fmt: skip
+        assert "--zig" not in command.argv
+        assert command.env["RUSTUP_TOOLCHAIN"] == stable
+        # The C runtime linked in, as uv does: no VCRUNTIME140.dll for the audit to refuse.
+        assert command.env["RUSTFLAGS"] == "-C target-feature=+crt-static"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -11,10 +12,12 @@ from pathlib import Path
 
 from castoff.assemble.contents import ContentsError, Member, read_archive, read_wheel
 from castoff.assemble.elf import ElfFacts
+from castoff.assemble.macho import MachOFacts
+from castoff.assemble.pe import PE32, PE32_PLUS, PeFacts
 from castoff.errors import AuditError, UsageError
 from castoff.pypi import is_sdist_filename
 from castoff.runner import Command, Runner
-from castoff.targets import TARGETS, Elf, Target, parse_linux_tag
+from castoff.targets import TARGETS, Elf, LinuxTag, Target, parse_linux_tag
 
 EF_ARM_ABI_FLOAT_HARD = 0x400
 EF_RISCV_FLOAT_ABI = 0x6
@@ -32,6 +35,39 @@ MANYLINUX_LIBRARIES = frozenset(
 )  # fmt: skip
 _GLIBC_LOADER = re.compile(r"^ld(-linux[-\w.]*|64)\.so\.\d+$")
 _MUSL_LIBRARY = re.compile(r"^(libc\.musl-[\w]+\.so\.1|ld-musl-[\w]+\.so\.1|libc\.so)$")
+# Where dyld finds what macOS itself ships; anything else would have to come with the binary.
+# Private frameworks are Apple's to change between releases, so they are not among them.
+MACOS_SYSTEM_PREFIXES = ("/usr/lib/", "/System/Library/Frameworks/")
+# The DLLs of every Windows 10 and later install (System32) that Rust's std and C programs
+# import, with the UCRT (ucrtbase) and the old msvcrt that MinGW links against. The Visual C++
+# runtime (vcruntime140.dll, msvcp140.dll) is not among them: it is installed separately.
+WINDOWS_SYSTEM_DLLS = frozenset(
+    f"{name}.dll"
+    for name in (
+        "kernel32", "kernelbase", "ntdll", "advapi32", "user32", "gdi32", "ws2_32", "mswsock",
+        "userenv", "bcrypt", "bcryptprimitives", "ole32", "oleaut32", "shell32", "shlwapi",
+        "secur32", "sspicli", "crypt32", "ncrypt", "iphlpapi", "dnsapi", "dbghelp", "psapi",
+        "msvcrt", "ucrtbase", "synchronization", "powrprof", "winmm", "version", "rpcrt4",
+        "setupapi", "cfgmgr32", "netapi32", "winhttp", "wininet", "wintrust", "comctl32",
+        "comdlg32", "imm32", "dwmapi", "uxtheme", "normaliz", "wtsapi32", "credui", "propsys",
+        "opengl32", "dxgi", "d3d11", "d3d12",
+    )
+)  # fmt: skip
+# API sets (api-ms-win-crt-*, the UCRT's; api-ms-win-core-*): names the loader redirects to
+# system DLLs, never files next to the program.
+_API_SET = re.compile(r"^(api|ext)-ms-[a-z0-9-]+\.dll$")
+_MACOS_TAG = re.compile(r"^macosx_(\d+)_(\d+)_(\w+)$")
+# The slices a macOS wheel architecture runs: universal2 holds both.
+MACOS_CPUS = {"x86_64": ("x86_64",), "arm64": ("arm64",), "universal2": ("x86_64", "arm64")}
+# COFF machine and optional-header magic by Windows wheel architecture (win_amd64: amd64).
+WINDOWS_MACHINES = {
+    "amd64": ("AMD64", PE32_PLUS),
+    "win32": ("I386", PE32),
+    "arm64": ("ARM64", PE32_PLUS),
+}
+_WINDOWS_TAGS = {"win_amd64": "amd64", "win32": "win32", "win_arm64": "arm64"}
+_FORMAT_NAMES = {ElfFacts: "ELF", MachOFacts: "Mach-O", PeFacts: "PE"}
+Facts = ElfFacts | MachOFacts | PeFacts
 # Facts by wheel architecture; the glibc and musl flavours of an arch share them.
 _LINUX_BY_ARCH: dict[str, Target] = {}
 for _target in TARGETS.values():
@@ -107,54 +143,187 @@ def _musl_problem(facts: ElfFacts) -> str | None:
     return None
 
 
+def _wrong_format(facts: Facts, wanted: type[Facts]) -> str:
+    return f"is {_FORMAT_NAMES[type(facts)]}, not {_FORMAT_NAMES[wanted]}"
+
+
+def is_macos_system_library(name: str) -> bool:
+    """Return whether dyld finds this install name among the libraries macOS ships."""
+    # /usr/lib/../../opt/homebrew/lib/libfoo.dylib starts like a system library but is not one.
+    return name.startswith(MACOS_SYSTEM_PREFIXES) and posixpath.normpath(name) == name
+
+
+def is_windows_system_dll(name: str) -> bool:
+    """Return whether an imported DLL name is a Windows system DLL or an API set."""
+    folded = name.casefold()
+    if "/" in folded or "\\" in folded:
+        return False
+    if "." not in folded:
+        folded += ".dll"  # the loader adds .dll to a name without an extension
+    return folded in WINDOWS_SYSTEM_DLLS or _API_SET.match(folded) is not None
+
+
+def _macho_problems(
+    facts: MachOFacts,
+    cpus: tuple[str, ...],
+    allowed_libraries: frozenset[str],
+    minimum: tuple[int, int] | None,
+) -> list[str]:
+    """Check the slices a wheel or archive architecture runs: CPU, macOS version, libraries."""
+    by_cpu = {s.cpu: s for s in facts.slices}
+    have = ", ".join(s.cpu for s in facts.slices)
+    missing = [cpu for cpu in cpus if cpu not in by_cpu]
+    if missing and len(cpus) == 1:
+        return [f"is {have}, not {cpus[0]}"]
+    if missing:
+        return [f"has no {' or '.join(missing)} slice (it is {have})"]
+    problems = []
+    for cpu in cpus:
+        found = by_cpu[cpu]
+        where = f" (its {cpu} slice)" if len(facts.slices) > 1 else ""
+        if found.other_platforms:
+            problems.append(f"is built for {', '.join(found.other_platforms)}{where}, not macOS")
+        if minimum is not None and found.min_macos is None:
+            problems.append(
+                f"names no minimum macOS version (LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX){where}"
+            )
+        elif minimum is not None and found.min_macos and found.min_macos > (*minimum, 0):
+            major, minor, patch = found.min_macos
+            version = f"{major}.{minor}" + (f".{patch}" if patch else "")
+            problems.append(f"needs macOS {version}{where}")
+        if found.dyld_environment:
+            problems.append(
+                f"sets dyld's environment ({', '.join(found.dyld_environment)}){where}, so it "
+                "can load libraries from anywhere"
+            )
+        foreign = [
+            name
+            for name in dict.fromkeys(found.dylibs)
+            if not is_macos_system_library(name) and name not in allowed_libraries
+        ]
+        if foreign:
+            which = "is not a system library" if len(foreign) == 1 else "are not system libraries"
+            problems.append(f"loads {', '.join(foreign)}{where}, which {which}")
+    return problems
+
+
+def _pe_problems(facts: PeFacts, arch: str, allowed_libraries: frozenset[str]) -> list[str]:
+    """Check a PE binary against a Windows architecture: COFF machine, PE32(+), DLLs."""
+    machine, magic = WINDOWS_MACHINES[arch]
+    if facts.machine != machine:
+        return [f"is {facts.machine}, not {machine}"]
+    if facts.magic != magic:
+        return [f"is {facts.kind}, not {'PE32+' if magic == PE32_PLUS else 'PE32'}"]
+    allowed = {name.casefold() for name in allowed_libraries}
+    foreign = list(
+        {
+            name.casefold(): name
+            for name in facts.imports + facts.delay_imports
+            if not is_windows_system_dll(name) and name.casefold() not in allowed
+        }.values()
+    )
+    if not foreign:
+        return []
+    which = (
+        "is not a Windows system or UCRT DLL"
+        if len(foreign) == 1
+        else "are not Windows system or UCRT DLLs"
+    )
+    return [f"imports {', '.join(foreign)}, which {which}"]
+
+
+def _linux_problem(facts: Facts, parsed: LinuxTag, target: Target) -> str | None:
+    """Check a binary against a Linux tag castoff knows the architecture of."""
+    if not isinstance(facts, ElfFacts) or target.elf is None:
+        return _wrong_format(facts, ElfFacts)
+    problem = _arch_problem(facts, target.elf, parsed.arch)
+    if problem is None and parsed.family == "manylinux" and parsed.version:
+        problem = _glibc_problem(facts, parsed.version, target.glibc_floor)
+    elif problem is None and parsed.family == "musllinux":
+        problem = _musl_problem(facts)
+    return problem
+
+
+def _tag_problems(facts: Facts, tag: str, allowed_libraries: frozenset[str]) -> list[str] | None:
+    """Return what breaks a platform tag's promise; None for a tag castoff cannot audit."""
+    macos = _MACOS_TAG.match(tag)
+    if macos and macos[3] in MACOS_CPUS:
+        if not isinstance(facts, MachOFacts):
+            return [_wrong_format(facts, MachOFacts)]
+        minimum = (int(macos[1]), int(macos[2]))
+        return _macho_problems(facts, MACOS_CPUS[macos[3]], allowed_libraries, minimum)
+    if tag in _WINDOWS_TAGS:
+        if not isinstance(facts, PeFacts):
+            return [_wrong_format(facts, PeFacts)]
+        return _pe_problems(facts, _WINDOWS_TAGS[tag], allowed_libraries)
+    parsed = parse_linux_tag(tag)
+    target = _LINUX_BY_ARCH.get(parsed.arch) if parsed else None
+    if parsed is None or target is None or target.elf is None:
+        return None
+    problem = _linux_problem(facts, parsed, target)
+    return [problem] if problem else []
+
+
 def audit_binary(
-    facts: ElfFacts, *, artifact: str, binary: str, tags: Iterable[str]
+    facts: Facts,
+    *,
+    artifact: str,
+    binary: str,
+    tags: Iterable[str],
+    allowed_libraries: frozenset[str] = frozenset(),
 ) -> list[Finding]:
-    """Check one binary against each platform tag of its wheel."""
+    """Check one binary against each platform tag of its wheel.
+
+    `allowed_libraries` are libraries the project ships or vouches for beyond the system's:
+    Mach-O install names compared exactly, Windows DLL names compared case-insensitively.
+    """
     findings = []
     for tag in sorted(tags):
-        parsed = parse_linux_tag(tag)
-        target = _LINUX_BY_ARCH.get(parsed.arch) if parsed else None
-        if parsed is None or target is None or target.elf is None:
-            findings.append(
-                Finding(
-                    artifact=artifact,
-                    binary=binary,
-                    tag=tag,
-                    problem="is in a wheel whose tag castoff cannot audit",
-                )
-            )
-            continue
-        problem = _arch_problem(facts, target.elf, parsed.arch)
-        if problem is None and parsed.family == "manylinux" and parsed.version:
-            problem = _glibc_problem(facts, parsed.version, target.glibc_floor)
-        elif problem is None and parsed.family == "musllinux":
-            problem = _musl_problem(facts)
-        if problem:
-            findings.append(Finding(artifact=artifact, binary=binary, tag=tag, problem=problem))
+        problems = _tag_problems(facts, tag, allowed_libraries)
+        if problems is None:
+            problems = ["is in a wheel whose tag castoff cannot audit"]
+        findings += [
+            Finding(artifact=artifact, binary=binary, tag=tag, problem=problem)
+            for problem in problems
+        ]
     return findings
+
+
+def _facts(member: Member) -> Facts | None:
+    return member.elf or member.macho or member.pe
 
 
 def audit_members(
-    members: Iterable[Member], *, artifact: str, tags: Iterable[str]
+    members: Iterable[Member],
+    *,
+    artifact: str,
+    tags: Iterable[str],
+    allowed_libraries: frozenset[str] = frozenset(),
 ) -> list[Finding]:
-    """Check every ELF program among a wheel's members against every platform tag."""
+    """Check every ELF, Mach-O and PE program among a wheel's members against every tag."""
     findings = []
     platforms = sorted(set(tags))
     for member in members:
-        if member.elf_problem:
+        facts = _facts(member)
+        if member.binary_problem:
             findings.append(
-                Finding(artifact=artifact, binary=member.name, tag=None, problem=member.elf_problem)
+                Finding(
+                    artifact=artifact, binary=member.name, tag=None, problem=member.binary_problem
+                )
             )
-        elif member.elf is not None:
+        elif facts is not None:
             findings += audit_binary(
-                member.elf, artifact=artifact, binary=member.name, tags=platforms
+                facts,
+                artifact=artifact,
+                binary=member.name,
+                tags=platforms,
+                allowed_libraries=allowed_libraries,
             )
     return findings
 
 
-def audit_wheel(path: Path) -> list[Finding]:
-    """Audit every ELF binary in a wheel against every platform tag in its name."""
+def audit_wheel(path: Path, *, allowed_libraries: frozenset[str] = frozenset()) -> list[Finding]:
+    """Audit every binary in a wheel against every platform tag in its name."""
     try:
         wheel = read_wheel(path)
     except ContentsError as exc:
@@ -163,7 +332,12 @@ def audit_wheel(path: Path) -> list[Finding]:
         return [
             Finding(artifact=path.name, binary="-", tag=None, problem="holds no program to run")
         ]
-    return audit_members(wheel.programs, artifact=path.name, tags={t.platform for t in wheel.tags})
+    return audit_members(
+        wheel.programs,
+        artifact=path.name,
+        tags={t.platform for t in wheel.tags},
+        allowed_libraries=allowed_libraries,
+    )
 
 
 def archive_triple(name: str) -> str | None:
@@ -177,38 +351,65 @@ def archive_triple(name: str) -> str | None:
     return None
 
 
-def archive_findings(members: Iterable[Member], *, artifact: str, triple: str) -> list[Finding]:
-    """Check an archive's ELF programs against the triple it is named for: CPU and libc family."""
+def archive_findings(
+    members: Iterable[Member],
+    *,
+    artifact: str,
+    triple: str,
+    allowed_libraries: frozenset[str] = frozenset(),
+) -> list[Finding]:
+    """Check an archive's programs against the triple it is named for.
+
+    Linux: ELF identity and libc family. macOS: Mach-O, a slice of the CPU, system libraries
+    (no minimum macOS: an archive's name promises none). Windows: PE, machine, system DLLs.
+    """
     target = TARGETS[triple]
     findings = []
     for member in members:
-        if member.elf_problem:
+        if member.binary_problem:
             findings.append(
-                Finding(artifact=artifact, binary=member.name, tag=None, problem=member.elf_problem)
+                Finding(
+                    artifact=artifact, binary=member.name, tag=None, problem=member.binary_problem
+                )
             )
             continue
-        facts = member.elf
-        if facts is None or target.elf is None:
-            continue  # a README or licence; and castoff does not audit Mach-O or PE binaries
-        problem = _arch_problem(facts, target.elf, target.wheel_arch)
-        if problem is None and target.libc == "musl":
-            problem = _musl_problem(facts)
-        if (
-            problem is None
-            and target.libc == "gnu"
-            and facts.interpreter
-            and "musl" in facts.interpreter
-        ):
-            problem = f"is linked against musl ({facts.interpreter})"
-        if problem:
-            findings.append(
-                Finding(artifact=artifact, binary=member.name, tag=triple, problem=problem)
-            )
+        facts = _facts(member)
+        if facts is None:
+            continue  # a README or a licence
+        problems = _archive_problems(facts, target, allowed_libraries)
+        findings += [
+            Finding(artifact=artifact, binary=member.name, tag=triple, problem=problem)
+            for problem in problems
+        ]
     return findings
 
 
-def audit_archive(path: Path) -> list[Finding]:
-    """Audit an archive's binaries against the triple in its name: CPU and libc family."""
+def _archive_problems(facts: Facts, target: Target, allowed_libraries: frozenset[str]) -> list[str]:
+    if target.os == "macos":
+        if not isinstance(facts, MachOFacts):
+            return [_wrong_format(facts, MachOFacts)]
+        return _macho_problems(facts, (target.wheel_arch,), allowed_libraries, None)
+    if target.os == "windows":
+        if not isinstance(facts, PeFacts):
+            return [_wrong_format(facts, PeFacts)]
+        return _pe_problems(facts, target.wheel_arch, allowed_libraries)
+    if not isinstance(facts, ElfFacts) or target.elf is None:
+        return [_wrong_format(facts, ElfFacts)]
+    problem = _arch_problem(facts, target.elf, target.wheel_arch)
+    if problem is None and target.libc == "musl":
+        problem = _musl_problem(facts)
+    if (
+        problem is None
+        and target.libc == "gnu"
+        and facts.interpreter
+        and "musl" in facts.interpreter
+    ):
+        problem = f"is linked against musl ({facts.interpreter})"
+    return [problem] if problem else []
+
+
+def audit_archive(path: Path, *, allowed_libraries: frozenset[str] = frozenset()) -> list[Finding]:
+    """Audit an archive's binaries against the triple in its name: CPU, libc, libraries."""
     triple = archive_triple(path.name)
     if triple is None:
         return [
@@ -223,10 +424,14 @@ def audit_archive(path: Path) -> list[Finding]:
         members = read_archive(path)
     except ContentsError as exc:
         return [Finding(artifact=path.name, binary="-", tag=None, problem=exc.problem)]
-    return archive_findings(members, artifact=path.name, triple=triple)
+    return archive_findings(
+        members, artifact=path.name, triple=triple, allowed_libraries=allowed_libraries
+    )
 
 
-def audit_paths(paths: Sequence[Path]) -> tuple[list[str], list[Finding]]:
+def audit_paths(
+    paths: Sequence[Path], *, allowed_libraries: frozenset[str] = frozenset()
+) -> tuple[list[str], list[Finding]]:
     """Audit wheels and archives (folders are searched); return what was audited, and findings."""
     files: list[Path] = []
     for path in paths:
@@ -254,7 +459,8 @@ def audit_paths(paths: Sequence[Path]) -> tuple[list[str], list[Finding]]:
             files.append(path)
     findings: list[Finding] = []
     for file in files:
-        findings += audit_wheel(file) if file.name.endswith(".whl") else audit_archive(file)
+        audit = audit_wheel if file.name.endswith(".whl") else audit_archive
+        findings += audit(file, allowed_libraries=allowed_libraries)
     return [f.name for f in files], findings
 
 

@@ -39,6 +39,8 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from castoff.assemble.elf import ElfFacts, UnreadableElf, read_elf
+from castoff.assemble.macho import MachOFacts, UnreadableMachO, read_macho
+from castoff.assemble.pe import PeFacts, UnreadablePE, read_pe
 
 # No Rust binary comes near these; a member above them is a bomb or a mistake.
 MAX_MEMBER_BYTES = 1 << 30
@@ -55,7 +57,7 @@ _CHUNK = 1 << 20
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # the fixed 30 bytes before a zip member's name
 Format = Literal["elf", "pe", "mach-o", "other"]
 _MACH_O = (b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe")
-_FAT = b"\xca\xfe\xba\xbe"
+_FAT = (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf")  # universal binaries: 32- and 64-bit offsets
 # What zipfile, tarfile and gzip raise on a damaged or hostile file.
 _READ_ERRORS = (
     csv.Error,  # a RECORD field over csv's limit
@@ -92,7 +94,9 @@ class Member:
     executable: bool
     format: Format
     elf: ElfFacts | None
-    elf_problem: str | None  # starts like ELF but cannot be read as one
+    macho: MachOFacts | None
+    pe: PeFacts | None
+    binary_problem: str | None  # starts like ELF, Mach-O or PE but cannot be read as one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +126,7 @@ def sniff(head: bytes) -> Format:
         return "elf"
     if head.startswith(b"MZ"):
         return "pe"
-    if head[:4] in _MACH_O or head[:4] == _FAT:
+    if head[:4] in _MACH_O or head[:4] in _FAT:
         return "mach-o"
     return "other"
 
@@ -164,20 +168,30 @@ def _spooled(stream: IO[bytes], limit: int, name: str) -> Iterator[tuple[BinaryI
 def _member(spool: BinaryIO, name: str, digest: str, size: int, *, executable: bool) -> Member:
     spool.seek(0)
     kind = sniff(spool.read(4))
-    facts, problem = None, None
-    if kind == "elf":
-        try:
-            facts = read_elf(spool)
-        except UnreadableElf as exc:
-            problem = f"is not a readable ELF file ({exc})"
+    elf, macho, pe, problem = None, None, None, None
+    try:
+        if kind == "elf":
+            elf = read_elf(spool)
+        elif kind == "mach-o":
+            macho = read_macho(spool)
+        elif kind == "pe":
+            pe = read_pe(spool)
+    except UnreadableElf as exc:
+        problem = f"is not a readable ELF file ({exc})"
+    except UnreadableMachO as exc:
+        problem = f"is not a readable Mach-O file ({exc})"
+    except UnreadablePE as exc:
+        problem = f"is not a readable PE file ({exc})"
     return Member(
         name=name,
         sha256=digest,
         size=size,
         executable=executable,
         format=kind,
-        elf=facts,
-        elf_problem=problem,
+        elf=elf,
+        macho=macho,
+        pe=pe,
+        binary_problem=problem,
     )
 
 
@@ -475,8 +489,8 @@ def _check_programs(programs: Sequence[Member], wanted: Sequence[str], expected:
         if member.format != expected.format:
             found = "a script or data" if member.format == "other" else f"{member.format}"
             raise ContentsError(f"{_show(name)} is {found}, not an {expected.format} program")
-        if member.elf_problem:
-            raise ContentsError(f"{_show(name)} {member.elf_problem}")
+        if member.binary_problem:
+            raise ContentsError(f"{_show(name)} {member.binary_problem}")
 
 
 class _Bounded:

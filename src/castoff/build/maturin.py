@@ -37,6 +37,9 @@ def compatibility(job: BuildJob) -> str | None:
         return f"manylinux_{job.manylinux}"
     if job.musllinux:
         return f"musllinux_{job.musllinux}"
+    if job.target.tag_family == "linux":
+        # armv6l has no manylinux or musllinux: maturin would refuse its own musllinux default.
+        return "linux"
     return None
 
 
@@ -99,8 +102,13 @@ def finish(
 ) -> Command:
     """Add the toolchain, its std and rustflags to a method's command."""
     flags = [*rustflags, *paths.rustflags]
-    if job.target_features:
-        flags += ["-C", "target-feature=" + ",".join(job.target_features)]
+    features = list(job.target_features)
+    if job.target.libc == "msvc":
+        # MSVC links VCRUNTIME140.dll by default, which Windows need not have (and the audit
+        # refuses); uv and ruff link the C runtime in, and so does castoff.
+        features.append("+crt-static")
+    if features:
+        flags += ["-C", "target-feature=" + ",".join(features)]
     if (toolchain := choice.toolchain) is not None:
         env |= {"CARGO": toolchain.cargo, "RUSTC": toolchain.rustc}
         if toolchain.rustup:

@@ -1,0 +1,212 @@
+"""`castoff audit` on Mach-O and PE programs zig links: each lie named, each honest one passes."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from castoff.assemble.audit import audit_wheel
+from tests.binaries import fat
+from tests.integration.conftest import castoff
+from tests.wheels import make_wheel
+
+HELLO = '#include <stdio.h>\nint main(void) { puts("hello 1.0"); return 0; }\n'
+FOO = "int foo(void) { return 42; }\n"
+USES_FOO = '#include <stdio.h>\nint foo(void);\nint main(void) { printf("%d\\n", foo()); }\n'
+# What zig builds, by name: its flags and its source. zig takes the minimum macOS from the
+# target's OS version (x86_64-macos.10.12 writes LC_VERSION_MIN_MACOSX, 11 and up
+# LC_BUILD_VERSION); -mmacosx-version-min is ignored.
+BUILDS: dict[str, tuple[list[str], str]] = {
+    "mac-x86_64-10.12": (["-target", "x86_64-macos.10.12"], HELLO),
+    "mac-arm64-11.0": (["-target", "aarch64-macos.11.0"], HELLO),
+    "mac-arm64-13.0": (["-target", "aarch64-macos.13.0"], HELLO),
+    "win-x86_64.exe": (["-target", "x86_64-windows-gnu"], HELLO),
+    "win-aarch64.exe": (["-target", "aarch64-windows-gnu"], HELLO),
+    "win-x86.exe": (["-target", "x86-windows-gnu"], HELLO),
+}
+# Built after the libraries they link against.
+LINKED: dict[str, tuple[list[str], str]] = {
+    "mac-arm64-uses-foo": (["-target", "aarch64-macos.11.0", "-L.", "-lfoo"], USES_FOO),
+    "win-x86_64-uses-foo.exe": (["-target", "x86_64-windows-gnu", "-L.", "-lfoo"], USES_FOO),
+}
+LIBRARIES: dict[str, tuple[list[str], str]] = {
+    "libfoo.dylib": (
+        ["-target", "aarch64-macos.11.0", "-shared", "-Wl,-install_name,@rpath/libfoo.dylib"],
+        FOO,
+    ),
+    "foo.dll": (["-target", "x86_64-windows-gnu", "-shared"], FOO),
+}
+
+
+def _zig(folder: Path, name: str, flags: list[str], source: str) -> None:
+    src = folder / f"{name}.c"
+    src.write_text(source)
+    command = [sys.executable, "-m", "ziglang", "cc", *flags, "-o", name, src.name]
+    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{' '.join(command)}: {result.stderr}"
+
+
+@pytest.fixture(scope="session")
+def binaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Compile and link every program once per session, two at a time (for two cores)."""
+    if importlib.util.find_spec("ziglang") is None:
+        pytest.skip("the ziglang package (pip install ziglang) is not installed")
+    folder = tmp_path_factory.mktemp("zig-macho-pe")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for stage in (BUILDS | LIBRARIES, LINKED):
+            for job in [pool.submit(_zig, folder, n, *b) for n, b in stage.items()]:
+                job.result()
+    built = {name: (folder / name).read_bytes() for name in BUILDS | LINKED}
+    # lipo's layout, which zig does not write: both slices behind a universal header.
+    built["mac-universal2"] = fat([built["mac-x86_64-10.12"], built["mac-arm64-11.0"]], align=14)
+    return built
+
+
+def _audit(wheel: Path) -> tuple[int, list[dict[str, str]]]:
+    result = castoff("audit", "--json", str(wheel))
+    return result.returncode, json.loads(result.stdout)["findings"]
+
+
+@pytest.mark.parametrize(
+    ("binary", "tag"),
+    [
+        ("mac-x86_64-10.12", "macosx_10_12_x86_64"),
+        ("mac-arm64-11.0", "macosx_11_0_arm64"),
+        ("mac-arm64-13.0", "macosx_13_0_arm64"),
+        ("mac-universal2", "macosx_11_0_universal2"),
+        ("mac-universal2", "macosx_11_0_arm64"),
+        ("win-x86_64.exe", "win_amd64"),
+        ("win-aarch64.exe", "win_arm64"),
+        ("win-x86.exe", "win32"),
+    ],
+)
+def test_honest_binaries_pass(
+    tmp_path: Path, binaries: dict[str, bytes], binary: str, tag: str
+) -> None:
+    """The tag's CPU and format, a minimum at or below its macOS, system libraries only: exit 0."""
+    wheel = make_wheel(tmp_path, [tag], binaries[binary])
+    result = castoff("audit", "--json", str(wheel))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"audited": [wheel.name], "findings": []}
+
+
+@pytest.mark.parametrize(
+    ("binary", "tag", "problem"),
+    [
+        ("mac-arm64-11.0", "macosx_10_12_x86_64", "is arm64, not x86_64"),
+        ("mac-arm64-13.0", "macosx_11_0_arm64", "needs macOS 13.0"),
+        ("mac-x86_64-10.12", "macosx_10_9_x86_64", "needs macOS 10.12"),
+        ("mac-arm64-11.0", "macosx_11_0_universal2", "has no x86_64 slice (it is arm64)"),
+        ("mac-universal2", "macosx_10_12_universal2", "needs macOS 11.0 (its arm64 slice)"),
+        (
+            "mac-arm64-uses-foo",
+            "macosx_11_0_arm64",
+            "loads @rpath/libfoo.dylib, which is not a system library",
+        ),
+        ("win-x86_64.exe", "macosx_11_0_arm64", "is PE, not Mach-O"),
+        ("mac-arm64-11.0", "manylinux_2_17_aarch64", "is Mach-O, not ELF"),
+        ("win-aarch64.exe", "win_amd64", "is ARM64, not AMD64"),
+        ("win-x86.exe", "win_amd64", "is I386, not AMD64"),
+        ("win-x86_64.exe", "win32", "is AMD64, not I386"),
+        (
+            "win-x86_64-uses-foo.exe",
+            "win_amd64",
+            "imports foo.dll, which is not a Windows system or UCRT DLL",
+        ),
+        ("mac-arm64-11.0", "win_arm64", "is Mach-O, not PE"),
+    ],
+)
+def test_each_lie_is_refused_with_its_finding(
+    tmp_path: Path, binaries: dict[str, bytes], binary: str, tag: str, problem: str
+) -> None:
+    """Exit 7, and the finding names the binary, the problem and the tag (JSON and text)."""
+    wheel = make_wheel(tmp_path, [tag], binaries[binary])
+    code, findings = _audit(wheel)
+    assert code == 7
+    assert findings == [
+        {
+            "artifact": wheel.name,
+            "binary": "demo-1.0.data/scripts/hello",
+            "tag": tag,
+            "problem": problem,
+        }
+    ]
+    text = castoff("audit", str(wheel))
+    assert text.returncode == 7
+    assert f"hello {problem} but is tagged {tag}" in " ".join(text.stderr.split())
+
+
+def test_a_library_the_project_vouches_for_is_allowed(
+    tmp_path: Path, binaries: dict[str, bytes]
+) -> None:
+    """allowed_libraries: exact install names for Mach-O, DLL names in any case for PE."""
+    mac = make_wheel(tmp_path, ["macosx_11_0_arm64"], binaries["mac-arm64-uses-foo"])
+    assert audit_wheel(mac, allowed_libraries=frozenset({"@rpath/libfoo.dylib"})) == []
+    assert audit_wheel(mac, allowed_libraries=frozenset({"libfoo.dylib"})) != []
+    win = make_wheel(tmp_path, ["win_amd64"], binaries["win-x86_64-uses-foo.exe"])
+    assert audit_wheel(win, allowed_libraries=frozenset({"FOO.DLL"})) == []
+
+
+def _tar(path: Path, folder: str, binary: bytes) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(f"{folder}/hello")
+        info.size, info.mode = len(binary), 0o755
+        tar.addfile(info, io.BytesIO(binary))
+    return path
+
+
+def _zip(path: Path, folder: str, binary: bytes) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{folder}/hello.exe", binary)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("triple", "binary", "problem"),
+    [
+        ("aarch64-apple-darwin", "mac-arm64-13.0", None),  # archives promise no minimum macOS
+        ("x86_64-apple-darwin", "mac-universal2", None),
+        ("x86_64-apple-darwin", "mac-arm64-11.0", "is arm64, not x86_64"),
+        (
+            "aarch64-apple-darwin",
+            "mac-arm64-uses-foo",
+            "loads @rpath/libfoo.dylib, which is not a system library",
+        ),
+        ("x86_64-pc-windows-gnu", "win-x86_64.exe", None),
+        ("aarch64-pc-windows-msvc", "win-aarch64.exe", None),
+        ("x86_64-pc-windows-gnu", "win-aarch64.exe", "is ARM64, not AMD64"),
+        (
+            "x86_64-pc-windows-gnu",
+            "win-x86_64-uses-foo.exe",
+            "imports foo.dll, which is not a Windows system or UCRT DLL",
+        ),
+    ],
+)
+def test_archives_are_audited_by_their_triple(
+    tmp_path: Path, binaries: dict[str, bytes], triple: str, binary: str, problem: str | None
+) -> None:
+    """Mac and Windows archives: format, CPU and libraries against the triple in the name."""
+    folder = f"hello-{triple}"
+    if "windows" in triple:
+        archive = _zip(tmp_path / f"{folder}.zip", folder, binaries[binary])
+        member = f"{folder}/hello.exe"
+    else:
+        archive = _tar(tmp_path / f"{folder}.tar.gz", folder, binaries[binary])
+        member = f"{folder}/hello"
+    code, findings = _audit(archive)
+    if problem is None:
+        assert (code, findings) == (0, [])
+    else:
+        assert code == 7
+        assert findings == [
+            {"artifact": archive.name, "binary": member, "tag": triple, "problem": problem}
+        ]
