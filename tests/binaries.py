@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
 
 LC_LOAD_DYLIB = 0xC
@@ -60,20 +61,57 @@ def macho(
     commands: list[bytes] | None = None,
     minimum: tuple[int, int, int] | None = (11, 0, 0),
     dylibs: tuple[str, ...] = (SYSTEM,),
+    signed: bool | None = None,
 ) -> bytes:
     """Return a 64-bit little-endian Mach-O executable of these load commands.
 
-    By default: a build version for macOS `minimum` and one LC_LOAD_DYLIB per library.
+    By default: a build version for macOS `minimum` and one LC_LOAD_DYLIB per library; arm64
+    code is signed ad hoc, as ld64 and zig sign it (`signed` decides otherwise).
     """
     if commands is None:
         commands = [build_version(minimum)] if minimum else []
         commands += [dylib_command(name) for name in dylibs]
     cputype, subtype = CPU_TYPES[cpu]
-    body = b"".join(commands)
-    header = struct.pack(
-        "<IiIIIIII", 0xFEEDFACF, cputype, subtype, 2, len(commands), len(body), 0, 0
+    if signed is None:
+        signed = cpu.startswith("arm64")
+    if not signed:
+        body = b"".join(commands)
+        header = struct.pack(
+            "<IiIIIIII", 0xFEEDFACF, cputype, subtype, 2, len(commands), len(body), 0, 0
+        )
+        return header + body
+    # The signature sits after the code, 16-byte aligned; its size depends only on the pages.
+    ncmds, body_size = len(commands) + 1, sum(map(len, commands)) + 16
+    code_size = -(-(32 + body_size) // 16) * 16
+    slots = -(-code_size // PAGE)
+    ident = b"a\0"
+    directory_size = 44 + len(ident) + 32 * slots
+    superblob_size = 12 + 8 + directory_size
+    signature = load_command(LC_CODE_SIGNATURE, struct.pack("<II", code_size, superblob_size))
+    header = struct.pack("<IiIIIIII", 0xFEEDFACF, cputype, subtype, 2, ncmds, body_size, 0, 0)
+    code = header + b"".join(commands) + signature
+    code += b"\0" * (code_size - len(code))
+    return code + code_signature(code, ident)
+
+
+PAGE = 4096
+LC_CODE_SIGNATURE = 0x1D
+
+
+def code_signature(code: bytes, ident: bytes = b"a\0") -> bytes:
+    """Return an ad-hoc code signature of this code: a superblob with one SHA-256 directory."""
+    slots = -(-len(code) // PAGE)
+    hashes = b"".join(
+        hashlib.sha256(code[i * PAGE : (i + 1) * PAGE]).digest() for i in range(slots)
     )
-    return header + body
+    hash_offset = 44 + len(ident)
+    directory = struct.pack(
+        ">IIIIIIIIIBBBBI",
+        0xFADE0C02, hash_offset + len(hashes), 0x20100, 0x20002, hash_offset, 44, 0, slots,
+        len(code), 32, 2, 0, 12, 0,
+    )  # fmt: skip
+    directory += ident + hashes
+    return struct.pack(">IIIII", 0xFADE0CC0, 20 + len(directory), 1, 0, 20) + directory
 
 
 def fat(

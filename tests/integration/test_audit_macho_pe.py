@@ -210,3 +210,26 @@ def test_archives_are_audited_by_their_triple(
         assert findings == [
             {"artifact": archive.name, "binary": member, "tag": triple, "problem": problem}
         ]
+
+
+def test_an_arm64_program_changed_after_zig_signed_it_is_refused(
+    tmp_path: Path, binaries: dict[str, bytes]
+) -> None:
+    """A byte changed after zig signed it breaks the page hash macOS checks: refused.
+
+    That is what a strip that does not sign again, or a patch, leaves behind.
+    """
+    honest = binaries["mac-arm64-11.0"]
+    for folder in ("honest", "patched"):
+        (tmp_path / folder).mkdir()
+    assert _audit(make_wheel(tmp_path / "honest", ["macosx_11_0_arm64"], honest)) == (0, [])
+    patched = bytearray(honest)
+    patched[28] ^= 0xFF  # the Mach-O header's reserved field: nothing but the signature sees it
+    wheel = make_wheel(tmp_path / "patched", ["macosx_11_0_arm64"], bytes(patched))
+    code, findings = _audit(wheel)
+    assert code == 7
+    (finding,) = findings
+    assert finding["problem"] == (
+        "has a code signature macOS would reject: page 0 of its code does not match its "
+        "signature (changed after signing)"
+    )

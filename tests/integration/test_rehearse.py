@@ -17,12 +17,16 @@ CONFIG = str(EXAMPLE / "pyproject.toml")
 def test_rehearse_publishes_locally_installs_back_and_runs_every_target(
     first_build: dict[str, Any], out_dir: Path, tmp_path: Path
 ) -> None:
-    """Two targets and an alias: uploaded, installed back with pip and uv, run; index stopped."""
+    """Linux, Windows and macOS targets and an alias: uploaded, installed back, run; index stopped.
+
+    Windows runs under Wine; macOS wheels install for their platform, and nothing here runs them.
+    """
     assert first_build["targets"]
     work = tmp_path / "rehearsal"
     result = castoff(
         "rehearse", "--config", CONFIG, "--target", "x86_64-unknown-linux-gnu",
-        "--target", "s390x-unknown-linux-musl", "--build-dir", str(out_dir),
+        "--target", "s390x-unknown-linux-musl", "--target", "x86_64-pc-windows-gnu",
+        "--target", "aarch64-apple-darwin", "--build-dir", str(out_dir),
         "--work", str(work), "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -32,7 +36,17 @@ def test_rehearse_publishes_locally_installs_back_and_runs_every_target(
         "x86_64-unknown-linux-gnu",
         "s390x-unknown-linux-musl",
         "s390x-unknown-linux-gnu",  # the alias of the static musl build
+        "x86_64-pc-windows-gnu",
+        "aarch64-apple-darwin",
     }
+    windows = rows["x86_64-pc-windows-gnu"]
+    assert (windows["pip"], windows["uv"], windows["archive_run"]) == ("ok (wine64)",) * 3
+    assert windows["archive"] == "hello-x86_64-pc-windows-gnu.zip"
+    mac = rows["aarch64-apple-darwin"]
+    assert mac["index"] == "uploaded"
+    assert mac["pip"].startswith("installed, not run: macos binaries cannot run"), mac
+    assert mac["uv"].startswith("installed, not run: macos binaries cannot run"), mac
+    assert mac["archive_run"].startswith("not run: macos binaries cannot run"), mac
     native = rows["x86_64-unknown-linux-gnu"]
     assert (native["pip"], native["uv"], native["archive_run"]) == ("ok (native)",) * 3
     alias = rows["s390x-unknown-linux-gnu"]

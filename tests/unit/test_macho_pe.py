@@ -11,6 +11,7 @@ import contextlib
 import struct
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -189,32 +190,39 @@ def _with_header(binary: bytes, **fields: int) -> bytes:
 
 
 def _name_at(offset: int, tail: bytes = b"x\0") -> bytes:
-    return macho(commands=[load_command(0xC, struct.pack("<IIII", offset, 0, 0, 0) + tail)])
+    return macho(
+        signed=False, commands=[load_command(0xC, struct.pack("<IIII", offset, 0, 0, 0) + tail)]
+    )
 
 
+# Unsigned: the damage is in the load commands, not in a signature after them.
+BARE = macho(signed=False)
 DAMAGED = {
-    "header cut short": (ARM[:20], "header is cut short"),
-    "huge sizeofcmds": (_with_header(ARM, sizeofcmds=0xFFFFFFF0), "load commands of 4294967280"),
-    "sizeofcmds past the end": (_with_header(ARM, sizeofcmds=len(ARM)), "bytes in a"),
-    "commands cut short": (ARM[:-8], "bytes in a"),
+    "header cut short": (BARE[:20], "header is cut short"),
+    "huge sizeofcmds": (_with_header(BARE, sizeofcmds=0xFFFFFFF0), "load commands of 4294967280"),
+    "sizeofcmds past the end": (_with_header(BARE, sizeofcmds=len(ARM)), "bytes in a"),
+    "commands cut short": (BARE[:-8], "bytes in a"),
     # More commands than the bytes hold: macholib runs out of load commands to read.
-    "huge ncmds": (_with_header(ARM, ncmds=0xFFFFFFFF), "error"),
+    "huge ncmds": (_with_header(BARE, ncmds=0xFFFFFFFF), "error"),
     "command longer than the commands": (
-        macho(commands=[struct.pack("<II", LC_BUILD_VERSION, 4096) + bytes(16)]),
+        macho(signed=False, commands=[struct.pack("<II", LC_BUILD_VERSION, 4096) + bytes(16)]),
         "Error",
     ),
     "command shorter than itself": (
-        macho(commands=[struct.pack("<II", LC_BUILD_VERSION, 0) + bytes(16)]),
+        macho(signed=False, commands=[struct.pack("<II", LC_BUILD_VERSION, 0) + bytes(16)]),
         "Error",
     ),
     "name past its command": (_name_at(4096), "not inside"),
     "name inside the command's fields": (_name_at(8), "not inside"),
     "name without its NUL": (_name_at(24, b"abcdefgh"), "not inside"),
-    "empty name": (macho(commands=[dylib_command("")]), "empty name"),
-    "name that is not UTF-8": (macho(commands=[dylib_command(b"lib\xff.dylib")]), "Unicode"),
+    "empty name": (macho(signed=False, commands=[dylib_command("")]), "empty name"),
+    "name that is not UTF-8": (
+        macho(signed=False, commands=[dylib_command(b"lib\xff.dylib")]),
+        "Unicode",
+    ),
     # A command dyld must understand (LC_REQ_DYLD) that no one here knows.
     "unknown required command": (
-        macho(commands=[load_command(0x80000077, bytes(8))]),
+        macho(signed=False, commands=[load_command(0x80000077, bytes(8))]),
         "dyld must understand",
     ),
 }
@@ -688,3 +696,73 @@ def test_the_tests_stand_in_programs_pass_the_audit(tmp_path: Path, triple: str)
     binary = program_for(triple, b"payload")
     tags = list(native_platform_tags(target, macosx=target.macos_floor))
     assert audit_wheel(make_wheel(tmp_path, tags, binary)) == []
+
+
+def _mac_problems(binary: bytes, tag: str = "macosx_11_0_arm64") -> list[str]:
+    facts = read_macho(binary)
+    assert facts is not None
+    return [f.problem for f in audit_binary(facts, artifact="a.whl", binary="hello", tags=[tag])]
+
+
+def test_an_arm64_program_needs_a_code_signature_that_holds_its_code() -> None:
+    """An arm64 program with no signature, or whose pages changed after signing, is refused."""
+    signed = macho("arm64")
+    assert read_macho(signed).slices[0].signature == "valid"  # type: ignore[union-attr]
+    assert _mac_problems(signed) == []
+    assert _mac_problems(macho("arm64", signed=False)) == [
+        "has no code signature, which macOS requires of arm64 code"
+    ]
+    # A byte of code changed after signing (a strip that does not sign again).
+    changed = bytearray(signed)
+    changed[28] ^= 0xFF  # the header's reserved field: only the signature notices
+    (problem,) = _mac_problems(bytes(changed))
+    assert problem.startswith("has a code signature macOS would reject: page 0 of its code")
+    # x86_64 may go unsigned; a signature it has must hold all the same.
+    assert (
+        _mac_problems(macho("x86_64", signed=False, minimum=(10, 12, 0)), "macosx_10_12_x86_64")
+        == []
+    )
+    intel = bytearray(macho("x86_64", signed=True, minimum=(10, 12, 0)))
+    assert _mac_problems(bytes(intel), "macosx_10_12_x86_64") == []
+    intel[28] ^= 0xFF
+    assert _mac_problems(bytes(intel), "macosx_10_12_x86_64")[0].startswith(
+        "has a code signature macOS would reject"
+    )
+
+
+def _resign(binary: bytes, mutate: Callable[[bytes], bytes]) -> bytes:
+    """Return a signed binary whose signature blob a function changed (bytes in, bytes out)."""
+    start = binary.rfind(b"\xfa\xde\x0c\xc0")
+    return binary[:start] + mutate(binary[start:])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (lambda b: b[:16], "lies outside the slice"),
+        # A directory that claims more hashes than the blob holds.
+        (lambda b: b[:36] + struct.pack(">I", 4000) + b[40:], "cut short"),
+        (lambda b: b"\0\0\0\0" + b[4:], "not a code signature superblob"),
+        (lambda b: b[:8] + b"\0\0\0\0" + b[12:], "has no code directory"),
+        (lambda b: b[:20] + b"\0\0\0\0" + b[24:], "code directory is damaged"),
+        # codeLimit (at 20 + 32) says less code than precedes the signature.
+        (lambda b: b[:52] + struct.pack(">I", 16) + b[56:], "covers 16 bytes of code"),
+        # nCodeSlots (at 20 + 28) disagrees with the pages.
+        (lambda b: b[:48] + struct.pack(">I", 99) + b[52:], "does not page the code"),
+    ],
+)
+def test_a_damaged_code_signature_is_named_never_a_crash(
+    mutate: Callable[[bytes], bytes], problem: str
+) -> None:
+    """Each way a signature can fail to hold its code is a finding, read within the slice."""
+    (found,) = _mac_problems(_resign(macho("arm64"), mutate))
+    assert problem in found, found
+
+
+def test_a_signature_outside_the_slice_is_named() -> None:
+    """LC_CODE_SIGNATURE pointing past the file is refused before anything is read there."""
+    signed = bytearray(macho("arm64"))
+    at = signed.find(struct.pack("<II", 0x1D, 16))
+    struct.pack_into("<II", signed, at + 8, 1 << 30, 64)
+    (found,) = _mac_problems(bytes(signed))
+    assert "lies outside the slice" in found

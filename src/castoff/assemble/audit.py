@@ -191,6 +191,10 @@ def _macho_problems(
             major, minor, patch = found.min_macos
             version = f"{major}.{minor}" + (f".{patch}" if patch else "")
             problems.append(f"needs macOS {version}{where}")
+        if found.signature == "absent" and cpu.startswith("arm64"):
+            problems.append(f"has no code signature{where}, which macOS requires of arm64 code")
+        elif found.signature not in ("valid", "absent"):
+            problems.append(f"has a code signature macOS would reject{where}: {found.signature}")
         if found.dyld_environment:
             problems.append(
                 f"sets dyld's environment ({', '.join(found.dyld_environment)}){where}, so it "

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import itertools
+import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -11,6 +14,7 @@ from macholib.mach_o import (
     FAT_MAGIC,
     FAT_MAGIC_64,
     LC_BUILD_VERSION,
+    LC_CODE_SIGNATURE,
     LC_DYLD_ENVIRONMENT,
     LC_LAZY_LOAD_DYLIB,
     LC_LOAD_DYLIB,
@@ -79,6 +83,9 @@ class MachOSlice:
     other_platforms: tuple[str, ...]  # iOS, tvOS, ...: build versions for anything but macOS
     dylibs: tuple[str, ...]  # every library dyld loads for it, weak and re-exported too
     dyld_environment: tuple[str, ...]  # LC_DYLD_ENVIRONMENT: DYLD_*_PATH settings
+    # Its code signature: "valid" (every page hashes as its code directories say), "absent",
+    # or why it does not hold. macOS kills an arm64 program without a valid one.
+    signature: str = "absent"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,7 +191,77 @@ def _slice(stream: BinaryIO, offset: int, size: int, fat_key: tuple[int, int] | 
     parsed = MachOHeader(
         None, window, 0, size, magic, kind, endian, allow_unknown_load_commands=True
     )
-    return _facts(_cpu_name(key), parsed.commands)
+    facts = _facts(_cpu_name(key), parsed.commands)
+    signatures = [
+        (int(cmd.dataoff), int(cmd.datasize))
+        for lc, cmd, _ in parsed.commands
+        if int(lc.cmd) == LC_CODE_SIGNATURE
+    ]
+    if len(signatures) > 1:
+        raise UnreadableMachO("two code signatures in one slice")
+    if signatures:
+        verdict = _signature(stream, offset, size, *signatures[0])
+        facts = dataclasses.replace(facts, signature=verdict or "valid")
+    return facts
+
+
+# Code signing (Apple's cs_blobs.h): a SuperBlob of blobs, among them code directories, each
+# holding one hash per page of the code before the signature.
+_SUPERBLOB = 0xFADE0CC0
+_CODE_DIRECTORY = 0xFADE0C02
+_CD_SLOTS = frozenset({0, *range(0x1000, 0x1005)})  # the code directory and its alternates
+_HASHES = {1: ("sha1", 20), 2: ("sha256", 32), 3: ("sha256", 20), 4: ("sha384", 48)}
+MAX_SIGNATURE_BYTES = 16 << 20
+
+
+def _signature(stream: BinaryIO, offset: int, size: int, dataoff: int, datasize: int) -> str | None:
+    """Return why a slice's code signature does not hold its code, or None when it does."""
+    if datasize > MAX_SIGNATURE_BYTES or dataoff + datasize > size or dataoff <= 0:
+        return f"its signature ({datasize} bytes at {dataoff}) lies outside the slice"
+    stream.seek(offset + dataoff)
+    blob = stream.read(datasize)
+    try:
+        magic, length, count = struct.unpack_from(">III", blob, 0)
+        if magic != _SUPERBLOB or length > datasize or count > 64:
+            return "its signature is not a code signature superblob"
+        directories = []
+        for i in range(count):
+            slot, at = struct.unpack_from(">II", blob, 12 + 8 * i)
+            if slot in _CD_SLOTS:
+                directories.append(at)
+        if not directories:
+            return "its signature has no code directory"
+        for at in directories:
+            if problem := _directory(stream, offset, dataoff, blob, at):
+                return problem
+    except struct.error:
+        return "its signature is cut short"
+    return None
+
+
+def _directory(stream: BinaryIO, offset: int, dataoff: int, blob: bytes, at: int) -> str | None:
+    """Check one code directory's page hashes against the slice's bytes."""
+    magic, _, _, _, hash_offset, _, _, slots, limit, hash_size, hash_type, _, page_log = (
+        struct.unpack_from(">IIIIIIIIIBBBB", blob, at)
+    )
+    if magic != _CODE_DIRECTORY or _HASHES.get(hash_type, ("", -1))[1] != hash_size:
+        return "its signature's code directory is damaged"
+    if limit != dataoff:
+        return f"its signature covers {limit} bytes of code, not the {dataoff} before it"
+    page = 1 << page_log if page_log else limit
+    if page_log > 16 or slots != -(-limit // page):
+        return "its signature's code directory does not page the code"
+    table = at + hash_offset
+    if table + slots * hash_size > len(blob):
+        return "its signature is cut short"
+    name = _HASHES[hash_type][0]
+    stream.seek(offset)
+    for i in range(slots):
+        data = stream.read(min(page, limit - i * page))
+        expected = blob[table + i * hash_size : table + (i + 1) * hash_size]
+        if hashlib.new(name, data).digest()[:hash_size] != expected:
+            return f"page {i} of its code does not match its signature (changed after signing)"
+    return None
 
 
 def _facts(cpu: str, commands: list[tuple[Any, Any, bytes]]) -> MachOSlice:
