@@ -175,7 +175,7 @@ def _cmd_audit(args: argparse.Namespace, _: Settings) -> int:
 
     from castoff.assemble.audit import audit_error, audit_paths  # noqa: PLC0415
 
-    audited, findings = audit_paths(args.paths)
+    audited, findings = audit_paths(args.paths, allowed_libraries=frozenset(args.allow_library))
     doc = {"audited": audited, "findings": [dataclasses.asdict(f) for f in findings]}
     if findings:
         raise audit_error(findings, doc)

@@ -58,6 +58,9 @@ class TargetConfig:
         tg.SimdOff | None
     )  # build without the arch's SIMD extensions (loongarch64 lsx = false)
     no_smoke_run: str | None = None  # why its binaries may ship without a smoke-run
+    # Libraries beyond the OS's own its binaries may load (a DLL or dylib the project vouches
+    # for: VCRUNTIME140.dll); the audit refuses any other.
+    allowed_libraries: tuple[str, ...] = ()
     key_path: str  # where it was declared, for messages that come later (plan, build)
 
 
@@ -516,7 +519,7 @@ def _targets(table: Table, kind: Kind = "binary") -> tuple[TargetConfig, ...]:
 
 _TARGET_KEYS = (
     "triple", "method", "manylinux", "musllinux", "macosx", "extra-tags", "archive", "pypi",
-    "image", "runner", "lsx", "no-smoke-run",
+    "image", "runner", "lsx", "no-smoke-run", "allowed-libraries",
 )  # fmt: skip
 
 
@@ -567,9 +570,24 @@ def _target(entry: Table) -> TargetConfig:
     musllinux = _compat(entry, "musllinux")
     macosx = _compat(entry, "macosx")
     _check_compat_fits(entry, target, manylinux=manylinux, musllinux=musllinux, macosx=macosx)
-    runner, links_at_least, linked_glibc = _runner(
-        entry, target, methods.resolved(method, target, entry.string("runner")), manylinux
-    )
+    builder = methods.resolved(method, target, entry.string("runner"))
+    runner, links_at_least, linked_glibc = _runner(entry, target, builder, manylinux)
+    no_smoke_run = _no_smoke_run(entry)
+    if (
+        target.os == "macos"
+        and builder is not None
+        and builder.name != "native"
+        and not no_smoke_run
+    ):
+        # Said now, not after a build whose binaries nothing here can run.
+        entry.fail(
+            "no-smoke-run",
+            f"is needed: {triple} is cross-built on Linux ({builder.name}), where nothing runs "
+            "macOS binaries, and castoff ships no binary nobody ran.",
+            "Set no-smoke-run = '<why>' (the audit still checks its CPU, minimum macOS, "
+            "libraries and code signature), or runner = 'macos-14' to build and run it on a Mac "
+            "(needed anyway for crates that link Apple frameworks: zig has no macOS SDK).",
+        )
     # Defaults: the lowest version the target honestly supports (maturin's default for musl);
     # linked against a runner's glibc, that glibc (or 2.34, the least, where it is unknown).
     if links_at_least and target.glibc_floor:
@@ -603,7 +621,8 @@ def _target(entry: Table) -> TargetConfig:
         runner=runner,
         linked_glibc=linked_glibc,
         simd_off=tg.LOONGARCH_WITHOUT_LSX if lsx is False else None,
-        no_smoke_run=_no_smoke_run(entry),
+        no_smoke_run=no_smoke_run,
+        allowed_libraries=_allowed_libraries(entry),
         key_path=entry.path,
     )
 
@@ -699,6 +718,18 @@ def _runner(
         if found is not None:
             entry.fail(found.key, found.problem, found.fix)
     return runner, known or tg.LIBC_START_MAIN_MOVED, linked
+
+
+def _allowed_libraries(entry: Table) -> tuple[str, ...]:
+    names = entry.strings("allowed-libraries") or ()
+    for i, name in enumerate(names):
+        if len(name) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+            entry.fail(
+                f"allowed-libraries[{i}]",
+                "is over 200 characters or holds a control character.",
+                "Name a library as the binary loads it: VCRUNTIME140.dll, @rpath/libfoo.dylib.",
+            )
+    return tuple(dict.fromkeys(names))
 
 
 def _no_smoke_run(entry: Table) -> str | None:

@@ -276,6 +276,14 @@ def _files(commands: Commands[argparse.ArgumentParser]) -> None:
     audit.add_argument(
         "paths", nargs="+", type=Path, metavar="PATH", help="wheels, archives or folders"
     )
+    audit.add_argument(
+        "--allow-library",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a library beyond the OS's own the binaries may load (repeat); as a target's "
+        "allowed-libraries",
+    )
     retag = commands.add_parser(
         "retag",
         parents=[JSON],

@@ -104,6 +104,7 @@ class BuildJob:
     linked_glibc: str | None = None
     # Why its binaries may ship though no machine ran them (config no-smoke-run); None: must run.
     no_smoke_run: str | None = None
+    allowed_libraries: tuple[str, ...] = ()  # beyond the OS's own (config allowed-libraries)
 
     @property
     def triple(self) -> str:
@@ -293,6 +294,7 @@ def _job_dict(job: BuildJob) -> dict[str, Any]:
         "artifacts": list(job.artifacts),
         "no_smoke_run": job.no_smoke_run,
         "linked_glibc": job.linked_glibc,
+        "allowed_libraries": list(job.allowed_libraries),
     }
 
 
@@ -438,6 +440,7 @@ def _job_from(f: Field) -> BuildJob:
         artifacts=tuple(a.file_name() for a in f.key("artifacts").items()),
         no_smoke_run=f.key("no_smoke_run").optional_string(),
         linked_glibc=f.key("linked_glibc").optional_compat(),
+        allowed_libraries=f.key("allowed_libraries").strings(),
     )
 
 
@@ -445,7 +448,7 @@ JOB_FILES = ("the wheel", "the archive", "the archive's .sha256")
 JOB_KEYS = (
     "target", "facts", "method", "runner", "image", "manylinux", "musllinux", "macosx",
     "built_platform_tags", "target_features", "zig_cpu", "binaries", "built_wheel",
-    "archive_folder", "artifacts", "no_smoke_run", "linked_glibc",
+    "archive_folder", "artifacts", "no_smoke_run", "linked_glibc", "allowed_libraries",
 )  # fmt: skip
 
 
@@ -825,6 +828,7 @@ def build_plan(config: Config, *, only: Sequence[str] = ()) -> ReleasePlan:
                 artifacts=(wheel.name, archive.name, sidecar.name),
                 no_smoke_run=target_config.no_smoke_run,
                 linked_glibc=_spelled(target_config.linked_glibc),
+                allowed_libraries=target_config.allowed_libraries,
             )
         )
     selected_triples = {t.triple for t in selected}

@@ -636,7 +636,9 @@ def built_elsewhere(plan: ReleasePlan, tools: HostTools) -> dict[str, Row]:
     rows = {}
     for job in plan.jobs:
         method = methods.resolved(job.method, job.target, job.runner)
-        if method is None or method.name != "native" or not method.missing(job, tools):
+        if job.target.os == "linux" or method is None or method.name != "native":
+            continue  # a Linux machine of another CPU is this one's to build, or to fail
+        if not method.missing(job, tools):
             continue
         why = (
             f"not run: built natively on {job.runner} by the release workflow (castoff ci); "
@@ -725,8 +727,17 @@ def rehearse(
     # release workflow builds it, and the table says so. The rest is rehearsed as planned.
     elsewhere = built_elsewhere(plan, tools)
     if elsewhere:
-        kept = [j.triple for j in plan.jobs if j.triple not in elsewhere]
-        plan = build_plan(config, only=(*kept, *((SDIST,) if plan.sdist else ())))
+        kept = (
+            *(j.triple for j in plan.jobs if j.triple not in elsewhere),
+            *((SDIST,) if plan.sdist else ()),
+        )
+        if not kept:  # an empty selection would mean every target
+            raise UsageError(
+                f"nothing to rehearse here: {', '.join(elsewhere)} build only on their own "
+                "runners (castoff ci generate plans them there).",
+                hint="Rehearse the targets this machine builds (castoff doctor lists them).",
+            )
+        plan = build_plan(config, only=kept)
     work.mkdir(parents=True, exist_ok=True)
     for sub in WORK_FOLDERS:
         shutil.rmtree(work / sub, ignore_errors=True)

@@ -83,6 +83,8 @@ def _audit(wheel: Path) -> tuple[int, list[dict[str, str]]]:
         ("mac-arm64-11.0", "macosx_11_0_arm64"),
         ("mac-arm64-13.0", "macosx_13_0_arm64"),
         ("mac-universal2", "macosx_11_0_universal2"),
+        # No Mac before 11.0 runs arm64: 10.12 speaks for the x86_64 slice alone.
+        ("mac-universal2", "macosx_10_12_universal2"),
         ("mac-universal2", "macosx_11_0_arm64"),
         ("win-x86_64.exe", "win_amd64"),
         ("win-aarch64.exe", "win_arm64"),
@@ -106,7 +108,7 @@ def test_honest_binaries_pass(
         ("mac-arm64-13.0", "macosx_11_0_arm64", "needs macOS 13.0"),
         ("mac-x86_64-10.12", "macosx_10_9_x86_64", "needs macOS 10.12"),
         ("mac-arm64-11.0", "macosx_11_0_universal2", "has no x86_64 slice (it is arm64)"),
-        ("mac-universal2", "macosx_10_12_universal2", "needs macOS 11.0 (its arm64 slice)"),
+        ("mac-universal2", "macosx_10_9_universal2", "needs macOS 10.12 (its x86_64 slice)"),
         (
             "mac-arm64-uses-foo",
             "macosx_11_0_arm64",
@@ -233,3 +235,17 @@ def test_an_arm64_program_changed_after_zig_signed_it_is_refused(
         "has a code signature macOS would reject: page 0 of its code does not match its "
         "signature (changed after signing)"
     )
+
+
+def test_castoff_audit_takes_the_libraries_a_project_vouches_for(
+    tmp_path: Path, binaries: dict[str, bytes]
+) -> None:
+    """--allow-library, as a target's allowed-libraries: the DLL it names passes, no other."""
+    wheel = make_wheel(tmp_path, ["win_amd64"], binaries["win-x86_64-uses-foo.exe"])
+    refused = castoff("audit", str(wheel))
+    assert refused.returncode == 7
+    assert "allowed-libraries" in refused.stderr
+    allowed = castoff("audit", "--allow-library", "FOO.DLL", str(wheel))
+    assert allowed.returncode == 0, allowed.stderr
+    other = castoff("audit", "--allow-library", "bar.dll", str(wheel))
+    assert other.returncode == 7

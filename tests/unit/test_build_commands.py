@@ -370,3 +370,18 @@ def test_armv6_musl_is_tagged_linux_as_maturin_cannot_call_it_musllinux() -> Non
         job("arm-unknown-linux-musleabihf", musllinux=None), choice("zig"), TOOLS, PATHS
     )
     assert command.argv[command.argv.index("--compatibility") + 1] == "linux"
+
+
+def test_a_stub_planted_as_a_link_is_replaced_not_written_through(tmp_path: Path) -> None:
+    """A link at a stub's name is replaced by castoff's file; its target stays untouched."""
+    from castoff.build.methods import zig  # noqa: PLC0415
+
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    stubs = tmp_path / "zig-mingw-stubs"
+    stubs.mkdir()
+    (stubs / "libssp.a").symlink_to(victim)
+    zig.mingw_stubs(tmp_path)
+    assert victim.read_bytes() == b"keep me"
+    assert not (stubs / "libssp.a").is_symlink()
+    assert (stubs / "libssp.a").read_bytes() == b"!<arch>\n"

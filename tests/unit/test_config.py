@@ -502,16 +502,22 @@ def test_aarch64_windows_builds_on_windows_on_arm(project: Path) -> None:
     ("entry", "method", "runner"),
     [
         # No runner set: zig cross-builds macOS and mingw on Linux.
-        ({"triple": "aarch64-apple-darwin"}, "zig", "ubuntu-latest"),
+        ({"triple": "aarch64-apple-darwin", "no-smoke-run": "why"}, "zig", "ubuntu-latest"),
         ({"triple": "x86_64-pc-windows-gnu"}, "zig", "ubuntu-latest"),
-        # A runner of the target's OS: built there, natively.
+        # A Mac runner (its label in any case): built there, natively.
         ({"triple": "aarch64-apple-darwin", "runner": "macos-14"}, "native", "macos-14"),
-        ({"triple": "x86_64-pc-windows-gnu", "runner": "windows-2022"}, "native", "windows-2022"),
+        ({"triple": "aarch64-apple-darwin", "runner": "macOS-latest"}, "native", "macOS-latest"),
         ({"triple": "x86_64-apple-darwin", "method": "native"}, "native", "macos-latest"),
+        # mingw on a Windows runner still links with zig (MSVC hosts have no mingw std).
+        ({"triple": "x86_64-pc-windows-gnu", "runner": "windows-2022"}, "zig", "windows-2022"),
         # MSVC's CRT and SDK are Microsoft's download: only a Windows runner builds it.
         ({"triple": "x86_64-pc-windows-msvc"}, "native", "windows-latest"),
         # A method that cannot build macOS (a cross gcc) falls back to the one auto picks.
-        ({"triple": "x86_64-apple-darwin", "method": "cross-gcc"}, "zig", "ubuntu-latest"),
+        (
+            {"triple": "x86_64-apple-darwin", "method": "cross-gcc", "no-smoke-run": "why"},
+            "zig",
+            "ubuntu-latest",
+        ),
     ],
 )
 def test_macos_and_windows_cross_build_unless_a_runner_of_their_os_is_set(
@@ -537,7 +543,7 @@ def test_a_macos_11_or_later_tag_has_no_minor_version(project: Path) -> None:
 
     def mac(version: str) -> Callable[[dict[str, Any]], None]:
         def mutate(document: dict[str, Any]) -> None:
-            entry = {"triple": "aarch64-apple-darwin", "macosx": version}
+            entry = {"triple": "aarch64-apple-darwin", "macosx": version, "runner": "macos-14"}
             _castoff_table(document)["targets"].append(entry)
 
         return mutate
@@ -550,3 +556,43 @@ def test_a_macos_11_or_later_tag_has_no_minor_version(project: Path) -> None:
     target = config.target("aarch64-apple-darwin")
     assert target is not None
     assert target.macosx == (12, 0)
+
+
+def test_a_macos_target_cross_built_on_linux_must_say_why_it_ships_unrun(project: Path) -> None:
+    """Nothing on Linux runs Mach-O: without no-smoke-run the config is refused, with both fixes."""
+
+    def add(document: dict[str, Any]) -> None:
+        _castoff_table(document)["targets"].append({"triple": "aarch64-apple-darwin"})
+
+    with pytest.raises(ConfigError) as caught:
+        _resolve_with(project, add)
+    message = caught.value.paragraph()
+    assert (
+        "targets[4].no-smoke-run: is needed: aarch64-apple-darwin is cross-built on Linux"
+        in message
+    )
+    assert "runner = 'macos-14'" in message
+
+
+def test_allowed_libraries_reach_the_plan_and_bad_names_are_refused(project: Path) -> None:
+    """A target's allowed-libraries go into its build job; control characters are refused."""
+    from castoff.plan import ReleasePlan, build_plan  # noqa: PLC0415
+
+    def allow(names: list[object]) -> Callable[[dict[str, Any]], None]:
+        def mutate(document: dict[str, Any]) -> None:
+            entry = {"triple": "x86_64-pc-windows-msvc", "allowed-libraries": names}
+            _castoff_table(document)["targets"].append(entry)
+
+        return mutate
+
+    config = _resolve_with(project, allow(["VCRUNTIME140.dll", "VCRUNTIME140.dll"]))
+    target = config.target("x86_64-pc-windows-msvc")
+    assert target is not None
+    assert target.allowed_libraries == ("VCRUNTIME140.dll",)
+    plan = build_plan(config)
+    assert plan.job("x86_64-pc-windows-msvc").allowed_libraries == ("VCRUNTIME140.dll",)
+    again = ReleasePlan.from_json(plan.to_json())
+    assert again.job("x86_64-pc-windows-msvc").allowed_libraries == ("VCRUNTIME140.dll",)
+    for bad in (["a\nb.dll"], [""], "VCRUNTIME140.dll"):
+        with pytest.raises(ConfigError, match="allowed-libraries"):
+            _resolve_with(project, allow(bad))  # type: ignore[arg-type]

@@ -372,6 +372,8 @@ def test_mutated_pe_never_crashes(junk: bytes, at: int) -> None:
         (fat([X86, ARM]), "macosx_11_0_universal2"),
         (fat([X86, ARM]), "macosx_10_12_x86_64"),
         (fat([X86, ARM]), "macosx_11_0_arm64"),
+        # No Mac before 11.0 runs arm64: a 10.12 universal2 tag speaks for x86_64 alone.
+        (fat([X86, ARM]), "macosx_10_12_universal2"),
         (
             macho(
                 "x86_64",
@@ -398,7 +400,36 @@ def test_honest_mach_o_binaries_keep_their_tags(binary: bytes, tag: str) -> None
         (ARM, "macosx_11_0_universal2", "has no x86_64 slice (it is arm64)"),
         (macho("arm64", minimum=(13, 0, 0)), "macosx_11_0_arm64", "needs macOS 13.0"),
         (macho("x86_64", minimum=(10, 12, 1)), "macosx_10_12_x86_64", "needs macOS 10.12.1"),
-        (fat([X86, ARM]), "macosx_10_12_universal2", "needs macOS 11.0 (its arm64 slice)"),
+        (
+            fat([X86, macho("arm64", minimum=(12, 0, 0))]),
+            "macosx_10_12_universal2",
+            "needs macOS 12.0 (its arm64 slice)",
+        ),
+        # A slice the tag does not name runs too (arm64 natively on Apple silicon): checked.
+        (
+            fat([X86, macho("arm64", dylibs=(SYSTEM, "/opt/homebrew/lib/libssl.3.dylib"))]),
+            "macosx_10_12_x86_64",
+            (
+                "loads /opt/homebrew/lib/libssl.3.dylib (its arm64 slice), which is not a "
+                "system library"
+            ),
+        ),
+        (
+            fat([X86, macho("x86_64h", minimum=(15, 0, 0))]),
+            "macosx_10_12_x86_64",
+            "needs macOS 15.0 (its x86_64h slice)",
+        ),
+        (
+            macho(
+                "arm64",
+                commands=[
+                    build_version((11, 0, 0)),
+                    load_command(0xE, struct.pack("<I", 12) + b"/tmp/evil/dyld\0"),
+                ],
+            ),
+            "macosx_11_0_arm64",
+            "names /tmp/evil/dyld as its loader, not /usr/lib/dyld",
+        ),
         (
             macho(minimum=None),
             "macosx_11_0_arm64",
@@ -766,3 +797,98 @@ def test_a_signature_outside_the_slice_is_named() -> None:
     struct.pack_into("<II", signed, at + 8, 1 << 30, 64)
     (found,) = _mac_problems(bytes(signed))
     assert "lies outside the slice" in found
+
+
+def test_two_slices_of_one_cpu_name_are_refused() -> None:
+    """arm64 subtypes 1 and 0 are both arm64: dyld runs one, the audit would read the other."""
+    other = bytearray(macho("arm64", dylibs=(SYSTEM, "/opt/homebrew/lib/libx.dylib")))
+    struct.pack_into("<I", other, 8, 1)  # cpusubtype 1 (ARM64_V8)
+    with pytest.raises(UnreadableMachO, match="two slices for one CPU"):
+        read_macho(fat([bytes(other), ARM]))
+
+
+def _spanning_name(tail: bytes = b"_x.dll\0") -> bytes:
+    """Return a PE whose imported DLL name ends in the next section (the reviewer's layout)."""
+    section_align, file_align = 0x1000, 0x200
+    hdr_size = 0x400
+    s1_va, s1_size = 0x1000, 0x1000
+    s2_va, s2_size = 0x2000, 0x200
+    sec1 = bytearray(s1_size)
+    # hint/name at 0x1100, ILT at 0x1080, IAT at 0x10c0
+    struct.pack_into("<H", sec1, 0x100, 0)
+    sec1[0x102:0x10B] = b"Function\0"
+    struct.pack_into("<QQ", sec1, 0x80, 0x1100, 0)
+    struct.pack_into("<QQ", sec1, 0xC0, 0x1100, 0)
+    name_rva = s1_va + s1_size - 6
+    sec1[-6:] = b"user32"  # no NUL: the name continues in memory
+    struct.pack_into("<IIIII", sec1, 0, 0x1080, 0, 0, name_rva, 0x10C0)  # descriptor + zero one
+    sec2 = bytearray(s2_size)
+    sec2[: len(tail)] = tail
+    dirs = [(0, 0)] * 16
+    dirs[1] = (0x1000, 40)
+    size_of_image = s2_va + section_align
+    opt = struct.pack(
+        "<HBBIIIIIQIIHHHHHHIIIIHHQQQQII",
+        0x20B,
+        14,
+        0,
+        s1_size,
+        s2_size,
+        0,
+        0x1000,
+        0x1000,
+        0x140000000,
+        section_align,
+        file_align,
+        6,
+        0,
+        0,
+        0,
+        6,
+        0,
+        0,
+        size_of_image,
+        hdr_size,
+        0,
+        3,
+        0x8160,
+        0x100000,
+        0x1000,
+        0x100000,
+        0x1000,
+        0,
+        16,
+    ) + b"".join(struct.pack("<II", *d) for d in dirs)
+    coff = struct.pack("<HHIIIHH", 0x8664, 2, 0, 0, 0, len(opt), 0x22)
+    sh1 = struct.pack(
+        "<8sIIIIIIHHI", b".idata", s1_size, s1_va, s1_size, hdr_size, 0, 0, 0, 0, 0xC0000040
+    )
+    sh2 = struct.pack(
+        "<8sIIIIIIHHI",
+        b".data",
+        s2_size,
+        s2_va,
+        s2_size,
+        hdr_size + s1_size,
+        0,
+        0,
+        0,
+        0,
+        0xC0000040,
+    )
+    dos = b"MZ" + b"\0" * 0x3A + struct.pack("<I", 0x40)
+    headers = dos + b"PE\0\0" + coff + opt + sh1 + sh2
+    return headers + b"\0" * (hdr_size - len(headers)) + bytes(sec1) + bytes(sec2)
+
+
+def test_a_dll_name_running_past_its_sections_data_is_refused() -> None:
+    """Pefile would read "user32" where the mapped image holds "user32_x.dll": refused."""
+    with pytest.raises(UnreadablePE, match="does not end inside its section"):
+        read_pe(_spanning_name())
+    # Ended inside the section, the same layout reads, and names its DLL.
+    honest = bytearray(_spanning_name())
+    name_end = 0x400 + 0x1000
+    honest[name_end - 6 : name_end] = b"user\0\0"
+    facts = read_pe(bytes(honest))
+    assert facts is not None
+    assert facts.imports == ("user",)

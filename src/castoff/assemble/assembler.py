@@ -329,8 +329,13 @@ def _check_target(item: Input, plan: ReleasePlan, staging: Path) -> tuple[_Check
             hint="Both are made from one build; rebuild this target.",
         )
     final = next(a for a in plan.artifacts if a.kind == "wheel" and a.target == job.triple)
-    findings = audit_members(wheel.programs, artifact=final.name, tags=final.platform_tags)
-    findings += archive_findings(archived, artifact=archive_name, triple=job.triple)
+    allowed = frozenset(job.allowed_libraries)
+    findings = audit_members(
+        wheel.programs, artifact=final.name, tags=final.platform_tags, allowed_libraries=allowed
+    )
+    findings += archive_findings(
+        archived, artifact=archive_name, triple=job.triple, allowed_libraries=allowed
+    )
     for alias in plan.artifacts:
         if alias.kind == "archive" and alias.alias_of == archive_name and alias.target:
             findings += _alias_findings(archived, alias)

@@ -38,6 +38,8 @@ _MUSL_LIBRARY = re.compile(r"^(libc\.musl-[\w]+\.so\.1|ld-musl-[\w]+\.so\.1|libc
 # Where dyld finds what macOS itself ships; anything else would have to come with the binary.
 # Private frameworks are Apple's to change between releases, so they are not among them.
 MACOS_SYSTEM_PREFIXES = ("/usr/lib/", "/System/Library/Frameworks/")
+MACOS_DYLD = "/usr/lib/dyld"
+ARM64_MACOS = (11, 0)  # the first macOS on Apple silicon
 # The DLLs of every Windows 10 and later install (System32) that Rust's std and C programs
 # import, with the UCRT (ucrtbase) and the old msvcrt that MinGW links against. The Visual C++
 # runtime (vcruntime140.dll, msvcp140.dll) is not among them: it is installed separately.
@@ -50,9 +52,10 @@ WINDOWS_SYSTEM_DLLS = frozenset(
         "msvcrt", "ucrtbase", "synchronization", "powrprof", "winmm", "version", "rpcrt4",
         "setupapi", "cfgmgr32", "netapi32", "winhttp", "wininet", "wintrust", "comctl32",
         "comdlg32", "imm32", "dwmapi", "uxtheme", "normaliz", "wtsapi32", "credui", "propsys",
-        "opengl32", "dxgi", "d3d11", "d3d12",
+        "opengl32", "dxgi", "d3d11", "d3d12", "pdh", "mpr", "shcore", "hid", "avrt", "dwrite",
+        "d2d1", "mf", "mfplat", "mfreadwrite", "ksuser", "propsys", "wevtapi", "wldap32",
     )
-)  # fmt: skip
+) | {"winspool.drv"}  # fmt: skip
 # API sets (api-ms-win-crt-*, the UCRT's; api-ms-win-core-*): names the loader redirects to
 # system DLLs, never files next to the program.
 _API_SET = re.compile(r"^(api|ext)-ms-[a-z0-9-]+\.dll$")
@@ -177,17 +180,27 @@ def _macho_problems(
         return [f"is {have}, not {cpus[0]}"]
     if missing:
         return [f"has no {' or '.join(missing)} slice (it is {have})"]
+    # Every slice runs somewhere (x86_64h on newer Intel Macs, arm64 natively on Apple silicon
+    # beside an x86_64 slice), so every slice is checked, not only those the tag names.
     problems = []
-    for cpu in cpus:
-        found = by_cpu[cpu]
+    for found in facts.slices:
+        cpu = found.cpu
         where = f" (its {cpu} slice)" if len(facts.slices) > 1 else ""
+        if found.dylinker not in (None, MACOS_DYLD):
+            problems.append(f"names {found.dylinker}{where} as its loader, not {MACOS_DYLD}")
         if found.other_platforms:
             problems.append(f"is built for {', '.join(found.other_platforms)}{where}, not macOS")
         if minimum is not None and found.min_macos is None:
             problems.append(
                 f"names no minimum macOS version (LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX){where}"
             )
-        elif minimum is not None and found.min_macos and found.min_macos > (*minimum, 0):
+        elif (
+            minimum is not None
+            and found.min_macos
+            # No Mac before 11.0 runs arm64: a universal2 tag's 10.x speaks for x86_64 alone.
+            and found.min_macos
+            > (*max(minimum, ARM64_MACOS if cpu.startswith("arm64") else minimum), 0)
+        ):
             major, minor, patch = found.min_macos
             version = f"{major}.{minor}" + (f".{patch}" if patch else "")
             problems.append(f"needs macOS {version}{where}")
@@ -473,7 +486,9 @@ def audit_error(findings: Sequence[Finding], details: dict[str, object]) -> Audi
     return AuditError(
         f"{len(findings)} broken promises: " + "; ".join(f.line() for f in findings) + ".",
         hint="Fix the build (or the tags it is given); castoff never ships a tag a binary "
-        "cannot keep.",
+        "cannot keep. A library the project ships or vouches for goes in the target's "
+        "allowed-libraries (castoff audit --allow-library NAME); for MSVC's VCRUNTIME140.dll, "
+        "link the C runtime in as uv does (-C target-feature=+crt-static in .cargo/config.toml).",
         details=details,
     )
 

@@ -18,6 +18,7 @@ from macholib.mach_o import (
     LC_DYLD_ENVIRONMENT,
     LC_LAZY_LOAD_DYLIB,
     LC_LOAD_DYLIB,
+    LC_LOAD_DYLINKER,
     LC_LOAD_UPWARD_DYLIB,
     LC_LOAD_WEAK_DYLIB,
     LC_REEXPORT_DYLIB,
@@ -86,6 +87,7 @@ class MachOSlice:
     # Its code signature: "valid" (every page hashes as its code directories say), "absent",
     # or why it does not hold. macOS kills an arm64 program without a valid one.
     signature: str = "absent"
+    dylinker: str | None = None  # LC_LOAD_DYLINKER: the loader the kernel starts (dyld)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +147,8 @@ def _fat_slices(stream: BinaryIO, size: int) -> list[tuple[int, int, tuple[int, 
     if any(end > start for (_, end), (start, _) in itertools.pairwise(spans)):
         raise UnreadableMachO("slices that overlap")
     keys = [key for _, _, key in placed]
-    if len(set(keys)) != len(keys):
+    names = [_cpu_name(key) for key in keys]
+    if len(set(keys)) != len(keys) or len(set(names)) != len(names):
         # dyld would pick one of two slices of a CPU; the audit might read the other.
         raise UnreadableMachO("two slices for one CPU")
     return placed
@@ -269,12 +272,15 @@ def _facts(cpu: str, commands: list[tuple[Any, Any, bytes]]) -> MachOSlice:
     others: list[str] = []
     dylibs: list[str] = []
     environment: list[str] = []
+    loaders: list[str] = []
     for lc, cmd, data in commands:
         kind = int(lc.cmd)
         if kind in DYLIB_COMMANDS:
             dylibs.append(_string(int(cmd.name), dylib_command, data))
         elif kind == LC_DYLD_ENVIRONMENT:
             environment.append(_string(int(cmd.name), dylinker_command, data))
+        elif kind == LC_LOAD_DYLINKER:
+            loaders.append(_string(int(cmd.name), dylinker_command, data))
         elif kind == LC_BUILD_VERSION:
             platform = int(cmd.platform)
             if platform == PLATFORM_MACOS:
@@ -296,6 +302,8 @@ def _facts(cpu: str, commands: list[tuple[Any, Any, bytes]]) -> MachOSlice:
         other_platforms=tuple(dict.fromkeys(others)),
         dylibs=tuple(dylibs),
         dyld_environment=tuple(environment),
+        # Two loaders in one slice: name them both, so the audit cannot pass the odd one.
+        dylinker=" and ".join(loaders) or None,
     )
 
 

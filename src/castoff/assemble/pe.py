@@ -96,8 +96,8 @@ def _read(data: bytes | mmap.mmap) -> PeFacts:
         return PeFacts(
             machine=name.removeprefix("IMAGE_FILE_MACHINE_") if name else f"{machine:#06x}",
             magic=int(pe.OPTIONAL_HEADER.Magic),
-            imports=_names(getattr(pe, "DIRECTORY_ENTRY_IMPORT", [])),
-            delay_imports=_names(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])),
+            imports=_names(pe, getattr(pe, "DIRECTORY_ENTRY_IMPORT", [])),
+            delay_imports=_names(pe, getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])),
         )
     finally:
         pe.close()
@@ -119,11 +119,34 @@ def _count_descriptors(pe: pefile.PE, directory: int) -> None:
     raise UnreadablePE(f"an import table of more than {MAX_DLLS} DLLs")
 
 
-def _names(descriptors: list[Any]) -> tuple[str, ...]:
+def _names(pe: pefile.PE, descriptors: list[Any]) -> tuple[str, ...]:
     names = []
     for descriptor in descriptors:
         raw = bytes(descriptor.dll)
         if raw == b"*invalid*":  # pefile's mark for a name that is no DOS file name
             raise UnreadablePE("an imported DLL whose name is not a file name")
+        _check_name_ends_in_its_section(pe, descriptor.struct, len(raw))
         names.append(raw.decode("ascii"))
     return tuple(names)
+
+
+def _check_name_ends_in_its_section(pe: pefile.PE, struct: pefile.Structure, length: int) -> None:
+    """Refuse a DLL name whose NUL is not in its section's file data.
+
+    pefile reads a name only as far as the section's raw data goes; the loader reads the mapped
+    image, where the next section may go on with more of the name ("user32" + "_x.dll").
+    """
+    if hasattr(struct, "Name"):
+        rva = int(struct.Name)
+    else:  # a delay-load descriptor: an RVA, or a VA in the old format (attribute bit 0 clear)
+        rva = int(struct.szName)
+        if not int(struct.grAttrs) & 1:
+            rva -= int(pe.OPTIONAL_HEADER.ImageBase)
+    end = rva + length
+    section = pe.get_section_by_rva(rva)
+    if (
+        section is None
+        or end - int(section.VirtualAddress) >= int(section.SizeOfRawData)
+        or pe.get_data(end, 1) != b"\0"
+    ):
+        raise UnreadablePE("an imported DLL name that does not end inside its section")

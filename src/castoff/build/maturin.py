@@ -102,13 +102,8 @@ def finish(
 ) -> Command:
     """Add the toolchain, its std and rustflags to a method's command."""
     flags = [*rustflags, *paths.rustflags]
-    features = list(job.target_features)
-    if job.target.libc == "msvc":
-        # MSVC links VCRUNTIME140.dll by default, which Windows need not have (and the audit
-        # refuses); uv and ruff link the C runtime in, and so does castoff.
-        features.append("+crt-static")
-    if features:
-        flags += ["-C", "target-feature=" + ",".join(features)]
+    if job.target_features:
+        flags += ["-C", "target-feature=" + ",".join(job.target_features)]
     if (toolchain := choice.toolchain) is not None:
         env |= {"CARGO": toolchain.cargo, "RUSTC": toolchain.rustc}
         if toolchain.rustup:

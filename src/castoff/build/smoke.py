@@ -101,7 +101,7 @@ def _run(
         return SmokeRecord(binary=name, status="not-run", runner=None, output="", reason=why)
     # qemu-user itself fails now and then (QEMU 7.2's loongarch64 malloc, about 1 run in 40);
     # a broken binary fails every attempt, so a few tries cannot hide one.
-    attempts = SMOKE_ATTEMPTS_UNDER_QEMU if plan.runner != "native" else 1
+    attempts = SMOKE_ATTEMPTS_UNDER_QEMU if plan.runner not in ("native", WINE_RUNNER) else 1
     failures: list[str] = []
     for _ in range(attempts):
         result = runner.run(command, check=False, timeout=SMOKE_TIMEOUT, log=log)

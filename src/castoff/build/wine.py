@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sys
 import tempfile
@@ -40,8 +41,10 @@ class WineSetup:
         """Return the environment of a quiet run in castoff's prefix (no Mono or Gecko prompt)."""
         return {
             "WINEPREFIX": str(self.prefix),
-            "WINEDEBUG": "-all",
-            "WINEDLLOVERRIDES": "mscoree,mshtml=",
+            # Quiet, but for the loader's errors: the one clue when a DLL is missing.
+            "WINEDEBUG": "-all,err+module",
+            # No Mono or Gecko prompt, and no menu entries or file associations in ~/.local.
+            "WINEDLLOVERRIDES": "mscoree,mshtml=;winemenubuilder.exe=d",
         }
 
     def stage(self, binary: Path, folder: Path) -> Path:
@@ -63,16 +66,29 @@ def shim_command(source: Path, out: Path, python: str = sys.executable) -> Comma
     )  # fmt: skip
 
 
+def _marker(shim: Path) -> Path:
+    return shim.with_name(shim.name + ".sha256")
+
+
+def _intact(shim: Path) -> bool:
+    """Return whether the shim is the plain file castoff built, by the digest it recorded."""
+    marker = _marker(shim)
+    if shim.parent.is_symlink() or any(p.is_symlink() or not p.is_file() for p in (shim, marker)):
+        return False
+    recorded = marker.read_text(encoding="utf-8").strip()
+    return hashlib.sha256(shim.read_bytes()).hexdigest() == recorded
+
+
 def prepare(cache_dir: Path, runner: Runner, loader: str) -> WineSetup:
     """Build the shim once per machine (atomically, under a lock) and return the setup."""
     root = cache_dir / "wine"
     shim = root / f"shim-{RECIPE}" / SHIM
     setup = WineSetup(loader=loader, prefix=root / "prefix", shim=shim)
-    if shim.is_file() and not shim.is_symlink():
+    if _intact(shim):
         return setup
     root.mkdir(parents=True, exist_ok=True)
     with locked(root / "shim.lock"):
-        if shim.is_file() and not shim.is_symlink():
+        if _intact(shim):
             return setup
         work = Path(tempfile.mkdtemp(prefix="shim-", dir=root))
         try:
@@ -86,7 +102,13 @@ def prepare(cache_dir: Path, runner: Runner, loader: str) -> WineSetup:
                     hint=f"Check `{sys.executable} -m ziglang version`; {INSTALL_BUILD_PYTHON}.",
                 )
             shim.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256((work / SHIM).read_bytes()).hexdigest()
             (work / SHIM).replace(shim)
+            # Written last: a shim without its matching digest (changed, half-written) is
+            # castoff's own leftover and is built again.
+            marker = work / "sha256"
+            marker.write_text(digest + "\n", encoding="utf-8", newline="\n")
+            marker.replace(_marker(shim))
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return setup

@@ -53,8 +53,9 @@ def auto_pick(target: Target) -> tuple[BuildMethod, str] | None:
 
 def runner_os(runner: str | None) -> str | None:
     """Return the OS of a GitHub-hosted runner label (macos-14, windows-2022), or None."""
+    label = (runner or "").casefold()  # GitHub's labels ignore case: macOS-latest
     for os_name in ("macos", "windows", "ubuntu"):
-        if runner and runner.startswith(os_name):
+        if label.startswith(os_name):
             return "linux" if os_name == "ubuntu" else os_name
     return None
 
@@ -62,11 +63,11 @@ def runner_os(runner: str | None) -> str | None:
 def resolved(method: str, target: Target, runner: str | None = None) -> BuildMethod | None:
     """Return the method a target's `method` builds it with (None: auto finds none).
 
-    A macOS or Windows target whose configured runner is a machine of its OS builds there
-    natively; otherwise `auto` cross-builds it where a method can (zig: macOS, Windows gnu).
+    A macOS target whose configured runner is a Mac builds there natively; otherwise `auto`
+    cross-builds it where a method can (zig: macOS, Windows gnu). MSVC builds natively only.
     """
     if target.os != "linux":
-        if method == AUTO and runner_os(runner) == target.os:
+        if method == AUTO and target.os == "macos" and runner_os(runner) == "macos":
             return METHODS[native.METHOD.name]
         chosen = METHODS.get(method)
         if chosen is not None and (

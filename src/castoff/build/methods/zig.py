@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,10 +86,12 @@ def mingw_stubs(cache_dir: Path) -> tuple[str, ...]:
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("libssp.a", "libssp_nonshared.a"):
         stub = folder / name
-        if not stub.is_file() or stub.read_bytes() != EMPTY_AR:
-            partial = folder / f".{name}.partial"
-            partial.write_bytes(EMPTY_AR)
-            partial.replace(stub)
+        if stub.is_symlink() or not stub.is_file() or stub.read_bytes() != EMPTY_AR:
+            # A fresh private file, renamed over the stub: nothing planted there is written to.
+            fd, partial = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+            with os.fdopen(fd, "wb") as out:
+                out.write(EMPTY_AR)
+            Path(partial).replace(stub)
     return ("-L", f"native={folder}")
 
 
