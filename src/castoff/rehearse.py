@@ -189,7 +189,9 @@ def platform_tag(triple_libc: str, wheel_tags: Sequence[str]) -> str | None:
     family = {"gnu": "manylinux_", "musl": "musllinux_", "darwin": "macosx_"}.get(
         triple_libc, "win"
     )
-    return next((t for t in wheel_tags if t.startswith(family)), None)
+    found = next((t for t in wheel_tags if t.startswith(family)), None)
+    # armv6l has neither manylinux nor musllinux: its wheel's one tag is linux_armv6l.
+    return found or next((t for t in wheel_tags if t.startswith("linux_")), None)
 
 
 # uv's --python-platform for macOS and Windows wheel architectures.

@@ -110,6 +110,8 @@ def test_macos_and_windows_wheels_install_for_their_platform() -> None:
     assert platform_tag("darwin", ["macosx_11_0_arm64"]) == "macosx_11_0_arm64"
     assert platform_tag("mingw", ["win_amd64"]) == "win_amd64"
     assert platform_tag("msvc", ["manylinux_2_17_x86_64"]) is None
+    assert platform_tag("musl", ["linux_armv6l"]) == "linux_armv6l"
+    assert uv_platform("linux_armv6l") is None
     assert uv_platform("macosx_11_0_arm64") == "aarch64-apple-darwin"
     assert uv_platform("macosx_10_12_x86_64") == "x86_64-apple-darwin"
     assert uv_platform("win_amd64") == "x86_64-pc-windows-msvc"
