@@ -76,8 +76,8 @@ def test_release_with_a_recording_fake_gh_is_a_draft_until_the_index_has_everyth
     assert calls(fake_gh)[1][2:5] == ["v0.1.0", "--draft", "--title"]
     assert "--draft=false" in calls(fake_gh)[-1]
     stderr = result.stderr
-    assert stderr.index("creating a draft release") < stderr.index("[1/11]")
-    assert stderr.index("[11/11]") < stderr.index("publishing the release")
+    assert stderr.index("creating a draft release") < stderr.index("[1/15]")
+    assert stderr.index("[15/15]") < stderr.index("publishing the release")
     assets = {p.name for p in (fake_gh / RELEASE / "assets").iterdir()}
     manifest = json.loads((release / "manifest.json").read_text())
     expected = {"manifest.json"}

@@ -61,7 +61,7 @@ def test_an_untouched_release_verifies_with_public_keys_only(
     assert code == 0, err
     assert doc["problems"] == []
     assert set(doc["unsigned_metadata"]) == {"manifest.json", ".castoff.json"}
-    assert len(doc["artifacts"]) == 46  # every release file, the sdist and provenance included
+    assert len(doc["artifacts"]) == 58  # every release file, the sdist and provenance included
 
 
 def test_a_swapped_wheel_whose_manifest_entry_was_removed_is_caught(
