@@ -38,7 +38,12 @@ def test_doctor_says_every_example_target_builds_and_runs_here() -> None:
     rows = json.loads(result.stdout)["targets"]
     assert len(rows) == 15 + 1  # and the sdist
     assert rows[-1]["target"] == "sdist"
-    assert [r["target"] for r in rows if not r["buildable"] or not r["smoke"]] == []
+    assert [r["target"] for r in rows if not r["buildable"]] == []
+    # Every binary runs here (Windows under Wine) but macOS's, which nothing here runs.
+    assert [r["target"] for r in rows if not r["smoke"]] == [
+        "aarch64-apple-darwin",
+        "x86_64-apple-darwin",
+    ]
 
 
 def test_every_planned_target_is_built(first_build: dict[str, Any], out_dir: Path) -> None:
@@ -51,7 +56,7 @@ def test_every_planned_target_is_built(first_build: dict[str, Any], out_dir: Pat
     for job in plan.jobs:
         folder = out_dir / job.triple
         names = {p.name for p in folder.iterdir()}
-        archive = f"hello-{job.triple}.tar.gz"
+        archive = f"hello-{job.triple}.{job.target.archive_kind}"
         expected_wheel = wheel_filename(config.name, config.version, job.built_platform_tags)
         assert names == {
             expected_wheel,
@@ -82,19 +87,24 @@ def test_every_planned_target_is_built(first_build: dict[str, Any], out_dir: Pat
 
 def _wheel_binary(wheel: Path) -> bytes:
     config = load(EXAMPLE / "pyproject.toml")
+    scripts = f"{canonical_wheel_name(config.name)}-{config.version}.data/scripts/"
     with zipfile.ZipFile(wheel) as archive:
-        return archive.read(
-            f"{canonical_wheel_name(config.name)}-{config.version}.data/scripts/hello"
-        )
+        names = set(archive.namelist())
+        return archive.read(scripts + ("hello.exe" if scripts + "hello.exe" in names else "hello"))
 
 
 def test_every_wheels_binary_is_for_the_arch_its_tags_name(
     first_build: dict[str, Any], out_dir: Path
 ) -> None:
-    """The ELF machine, class, endianness and float ABI of each binary match its target and tags."""
+    """The ELF machine, class, endianness and float ABI of each binary match its target and tags.
+
+    (macOS and Windows binaries: the Mach-O and PE audit, tests/integration/test_audit_macho_pe.py,
+    and assemble's audit of every wheel.)
+    """
     for entry in _binaries(first_build):
         target = TARGETS[entry["target"]]
-        assert target.elf is not None
+        if target.elf is None:
+            continue
         (wheel,) = (out_dir / entry["target"]).glob("*.whl")
         tags = wheel.name.removesuffix(".whl").split("-")[-1].split(".")
         assert all(tag.endswith("_" + target.wheel_arch) for tag in tags), wheel.name
@@ -116,8 +126,14 @@ def test_archive_holds_the_wheels_binary_in_a_triple_named_folder(
     for entry in _binaries(first_build):
         folder = out_dir / entry["target"]
         (wheel,) = folder.glob("*.whl")
+        target = TARGETS[entry["target"]]
+        inside = f"hello-{entry['target']}/hello"
+        if target.os == "windows":
+            with zipfile.ZipFile(folder / f"hello-{entry['target']}.zip") as archive:
+                assert archive.read(inside + ".exe") == _wheel_binary(wheel)
+            continue
         with tarfile.open(folder / f"hello-{entry['target']}.tar.gz") as tar:
-            member = tar.extractfile(f"hello-{entry['target']}/hello")
+            member = tar.extractfile(inside)
             assert member is not None
             assert member.read() == _wheel_binary(wheel)
 

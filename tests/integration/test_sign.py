@@ -199,7 +199,7 @@ def test_verify_passes_with_public_material_only(signed: Path, keys: Keys, tmp_p
     doc = json.loads(result.stdout)
     assert doc["problems"] == []
     assert doc["backends"] == list(KEY_BACKENDS)
-    assert sum(len(a["signatures"]) for a in doc["artifacts"]) == 3 * 30
+    assert sum(len(a["signatures"]) for a in doc["artifacts"]) == 3 * 38
 
 
 def test_provenance_names_every_artifact_and_how_each_target_was_built(signed: Path) -> None:
