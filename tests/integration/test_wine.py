@@ -20,8 +20,7 @@ LOADER = next((p for p in WINE_LOADERS if Path(p).is_file()), None)
 @pytest.mark.skipif(LOADER is None, reason="Wine (wine64) is not installed: ci/install-system.sh")
 def test_the_shim_exports_process_prng_and_a_changed_one_is_built_again(tmp_path: Path) -> None:
     """Zig builds bcryptprimitives.dll once; a shim whose digest no longer matches is rebuilt."""
-    assert LOADER is not None
-    setup = wine.prepare(tmp_path, RUNNER, LOADER)
+    setup = wine.prepare(tmp_path, RUNNER)
     built = setup.shim.read_bytes()
     dll = pefile.PE(data=built)
     exports = [e.name for e in dll.DIRECTORY_ENTRY_EXPORT.symbols]
@@ -29,10 +28,10 @@ def test_the_shim_exports_process_prng_and_a_changed_one_is_built_again(tmp_path
     assert dll.FILE_HEADER.Machine == 0x8664
     # Unchanged: used as it is (same file, not rebuilt).
     before = setup.shim.stat().st_mtime_ns
-    assert wine.prepare(tmp_path, RUNNER, LOADER).shim.stat().st_mtime_ns == before
+    assert wine.prepare(tmp_path, RUNNER).shim.stat().st_mtime_ns == before
     # Changed behind castoff's back: its digest no longer matches, so it is built again.
     setup.shim.write_bytes(b"MZ not the shim")
-    again = wine.prepare(tmp_path, RUNNER, LOADER)
+    again = wine.prepare(tmp_path, RUNNER)
     assert again.shim.read_bytes()[:2] == b"MZ"
     assert b"ProcessPrng" in again.shim.read_bytes()
     staged = tmp_path / "stage"

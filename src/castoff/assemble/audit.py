@@ -261,18 +261,31 @@ def _linux_problem(facts: Facts, parsed: LinuxTag, target: Target) -> str | None
     return problem
 
 
+def _non_linux_problems(
+    facts: Facts,
+    os: str,
+    arch: str,
+    allowed_libraries: frozenset[str],
+    minimum: tuple[int, int] | None = None,
+) -> list[str]:
+    """Check a binary against a macOS or Windows architecture (a tag's, or a triple's)."""
+    if os == "macos":
+        if not isinstance(facts, MachOFacts):
+            return [_wrong_format(facts, MachOFacts)]
+        return _macho_problems(facts, MACOS_CPUS[arch], allowed_libraries, minimum)
+    if not isinstance(facts, PeFacts):
+        return [_wrong_format(facts, PeFacts)]
+    return _pe_problems(facts, arch, allowed_libraries)
+
+
 def _tag_problems(facts: Facts, tag: str, allowed_libraries: frozenset[str]) -> list[str] | None:
     """Return what breaks a platform tag's promise; None for a tag castoff cannot audit."""
     macos = _MACOS_TAG.match(tag)
     if macos and macos[3] in MACOS_CPUS:
-        if not isinstance(facts, MachOFacts):
-            return [_wrong_format(facts, MachOFacts)]
         minimum = (int(macos[1]), int(macos[2]))
-        return _macho_problems(facts, MACOS_CPUS[macos[3]], allowed_libraries, minimum)
+        return _non_linux_problems(facts, "macos", macos[3], allowed_libraries, minimum)
     if tag in _WINDOWS_TAGS:
-        if not isinstance(facts, PeFacts):
-            return [_wrong_format(facts, PeFacts)]
-        return _pe_problems(facts, _WINDOWS_TAGS[tag], allowed_libraries)
+        return _non_linux_problems(facts, "windows", _WINDOWS_TAGS[tag], allowed_libraries)
     parsed = parse_linux_tag(tag)
     target = _LINUX_BY_ARCH.get(parsed.arch) if parsed else None
     if parsed is None or target is None or target.elf is None:
@@ -402,14 +415,9 @@ def archive_findings(
 
 
 def _archive_problems(facts: Facts, target: Target, allowed_libraries: frozenset[str]) -> list[str]:
-    if target.os == "macos":
-        if not isinstance(facts, MachOFacts):
-            return [_wrong_format(facts, MachOFacts)]
-        return _macho_problems(facts, (target.wheel_arch,), allowed_libraries, None)
-    if target.os == "windows":
-        if not isinstance(facts, PeFacts):
-            return [_wrong_format(facts, PeFacts)]
-        return _pe_problems(facts, target.wheel_arch, allowed_libraries)
+    if target.os != "linux":
+        # No minimum macOS: an archive's name promises none.
+        return _non_linux_problems(facts, target.os, target.wheel_arch, allowed_libraries)
     if not isinstance(facts, ElfFacts) or target.elf is None:
         return [_wrong_format(facts, ElfFacts)]
     problem = _arch_problem(facts, target.elf, target.wheel_arch)

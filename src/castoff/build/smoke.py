@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import signal
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from castoff.build import wine
@@ -74,18 +75,27 @@ def run_smoke(
     Under Wine the program runs from a folder of its own beside castoff's DLL shim, in
     castoff's Wine prefix (under `cache_dir`), one Wine run at a time.
     """
-    if plan.runner == WINE_RUNNER and plan.program:
-        setup = wine.prepare(cache_dir, runner, plan.program)
-        with (
-            tempfile.TemporaryDirectory(prefix="castoff-wine-") as folder,
-            locked(setup.prefix.with_name("prefix.lock")),
-        ):
-            staged = setup.stage(binary, Path(folder))
-            return _run(staged, name, target, plan, runner, version, log, setup.env())
-    return _run(binary, name, target, plan, runner, version, log, {})
+    with _staged(binary, plan, runner, cache_dir) as (program, env):
+        return _judged_runs(program, name, target, plan, runner, version, log, env)
 
 
-def _run(
+@contextmanager
+def _staged(
+    binary: Path, plan: SmokePlan, runner: Runner, cache_dir: Path
+) -> Iterator[tuple[Path, Mapping[str, str]]]:
+    """Yield the program to run and its environment: under Wine, a copy beside the shim."""
+    if plan.runner != WINE_RUNNER:
+        yield binary, {}
+        return
+    setup = wine.prepare(cache_dir, runner)
+    with (
+        tempfile.TemporaryDirectory(prefix="castoff-wine-") as folder,
+        locked(setup.prefix.with_name("prefix.lock")),
+    ):
+        yield setup.stage(binary, Path(folder)), setup.env()
+
+
+def _judged_runs(
     binary: Path,
     name: str,
     target: Target,

@@ -33,7 +33,6 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T size) {
 class WineSetup:
     """Castoff's own Wine prefix and shim, made once per machine in its cache."""
 
-    loader: str
     prefix: Path
     shim: Path
 
@@ -79,11 +78,11 @@ def _intact(shim: Path) -> bool:
     return hashlib.sha256(shim.read_bytes()).hexdigest() == recorded
 
 
-def prepare(cache_dir: Path, runner: Runner, loader: str) -> WineSetup:
+def prepare(cache_dir: Path, runner: Runner) -> WineSetup:
     """Build the shim once per machine (atomically, under a lock) and return the setup."""
     root = cache_dir / "wine"
     shim = root / f"shim-{RECIPE}" / SHIM
-    setup = WineSetup(loader=loader, prefix=root / "prefix", shim=shim)
+    setup = WineSetup(prefix=root / "prefix", shim=shim)
     if _intact(shim):
         return setup
     root.mkdir(parents=True, exist_ok=True)
