@@ -3,7 +3,7 @@
 # already installed is not touched, and with nothing missing apt is not called at all.
 #   rustc-web cargo-web rust-web-src   Rust 1.96 with std's sources (offline -Zbuild-std)
 #   qemu-user-static binfmt-support    run foreign binaries (smoke-runs)
-#   gcc-powerpc64le-linux-gnu ...      link ppc64le glibc builds (zig cannot)
+#   gcc-powerpc64{le,}-linux-gnu ...   link ppc64le and ppc64 glibc builds (zig cannot)
 #   libc6-*-cross                      glibc sysroots for QEMU_LD_PREFIX
 #   gnupg gpgv minisign openssh-client signing backends (sign and verify)
 #   librust-clap-dev ... librust-anyhow-dev  crates of examples/greet, offline (its .cargo/config.toml)
@@ -25,6 +25,7 @@ if [ "${ID:-}" != "debian" ] || [ "${VERSION_ID:-}" != "12" ]; then
 fi
 packages="rustc-web cargo-web rust-web-src qemu-user-static binfmt-support
     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libc6-ppc64el-cross libc6-arm64-cross
+    gcc-powerpc64-linux-gnu libc6-dev-ppc64-cross libc6-ppc64-cross
     gnupg gpgv minisign openssh-client
     librust-clap-dev librust-clap-derive-dev librust-anyhow-dev librust-pyo3-dev
     podman runc uidmap slirp4netns mmdebstrap musl wine64"

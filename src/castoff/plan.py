@@ -540,14 +540,22 @@ def _plan_from(f: Field) -> ReleasePlan:
     )
 
 
-def built_platform_tags(target_config: TargetConfig) -> tuple[str, ...]:
-    """Return the platform tags maturin gives the wheel of a target."""
+def configured_platform_tags(target_config: TargetConfig) -> tuple[str, ...]:
+    """Return the platform tags a target's config asks for, before the tag policy and extras."""
     return tg.native_platform_tags(
         target_config.target,
         manylinux=target_config.manylinux,
         musllinux=target_config.musllinux,
         macosx=target_config.macosx,
     )
+
+
+def built_platform_tags(target_config: TargetConfig) -> tuple[str, ...]:
+    """Return the platform tags maturin gives the wheel of a target (assemble retags it)."""
+    target = target_config.target
+    if tg.maturin_tags_plain_linux(target, target_config.manylinux):
+        return (f"linux_{target.wheel_arch}",)
+    return configured_platform_tags(target_config)
 
 
 def wheel_platform_tags(
@@ -558,7 +566,7 @@ def wheel_platform_tags(
     The policy tags a static musl wheel manylinux at its arch's glibc floor only where no glibc
     wheel of the same arch is built: two wheels claiming one tag would leave installers to pick.
     """
-    tags = set(built_platform_tags(target_config)) | set(target_config.extra_tags)
+    tags = set(configured_platform_tags(target_config)) | set(target_config.extra_tags)
     target = target_config.target
     if (
         policy.static_musl_manylinux
@@ -757,7 +765,7 @@ def _extension_job(
 ) -> tuple[ExtensionJob, list[Artifact]]:
     """Return an extension target's job and its wheels: one per interpreter (one for abi3)."""
     target = target_config.target
-    tags = built_platform_tags(target_config)
+    tags = configured_platform_tags(target_config)  # cibuildwheel's images tag them so
     wheels = [
         _wheel_artifact(
             config,

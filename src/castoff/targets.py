@@ -369,6 +369,23 @@ def version_problem(family: str, version: tuple[int, int]) -> str | None:
     return None
 
 
+# auditwheel's policies, which maturin checks against, end big-endian ppc64 at manylinux2014,
+# though PyPI takes any manylinux_x_y_ppc64: above it maturin builds a plain linux_ppc64 wheel,
+# and castoff's own audit holds the binary to the configured tag before assemble retags it.
+MATURIN_MANYLINUX_MAX = {"ppc64": (2, 17)}
+
+
+def maturin_tags_plain_linux(target: Target, manylinux: tuple[int, int] | None) -> bool:
+    """Say whether maturin refuses a target's manylinux tag, so it must build plain linux."""
+    most = MATURIN_MANYLINUX_MAX.get(target.wheel_arch)
+    return (
+        target.tag_family == "manylinux"
+        and most is not None
+        and manylinux is not None
+        and manylinux > most
+    )
+
+
 def manylinux_tags(wheel_arch: str, glibc: tuple[int, int]) -> tuple[str, ...]:
     """Return the manylinux tags of a glibc version: the PEP 600 tag and any legacy alias."""
     tags = [f"manylinux_{format_version(glibc)}_{wheel_arch}"]

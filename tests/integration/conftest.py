@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import EXAMPLE
 
-# A cold build of all fifteen targets builds std for each: minutes on two cores. Cached std
+# A cold build of all sixteen targets builds std for each: minutes on two cores. Cached std
 # lives in ~/.cache/castoff between runs, as it does for users.
 BUILD_TIMEOUT = 3600
 

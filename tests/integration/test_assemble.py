@@ -36,7 +36,7 @@ def test_every_planned_file_is_in_the_release_with_its_hash_and_destinations(dis
     assert (marker["kind"], set(marker["files"])) == ("release", unsigned | {"manifest.json"})
     manifest = _manifest(dist)
     assert manifest["kind"] == "release"
-    assert len(manifest["builds"]) == 15 + 1  # the sdist's too
+    assert len(manifest["builds"]) == 16 + 1  # the sdist's too
     for entry in manifest["artifacts"]:
         artifact = planned[entry["name"]]
         assert entry["signatures"] == []
@@ -63,7 +63,7 @@ def test_checksums_and_audit_pass_on_the_release(dist: Path) -> None:
         ["sha256sum", "-c", "SHA256SUMS"], cwd=dist, capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stdout
-    assert check.stdout.count(": OK") == 15 + 20 + 1  # wheels, archives and the sdist
+    assert check.stdout.count(": OK") == 16 + 21 + 1  # wheels, archives and the sdist
     for sidecar in dist.glob("*.sha256"):
         assert (
             subprocess.run(

@@ -36,7 +36,7 @@ def test_doctor_says_every_example_target_builds_and_runs_here() -> None:
     result = castoff("doctor", "--config", str(EXAMPLE / "pyproject.toml"), "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["targets"]
-    assert len(rows) == 15 + 1  # and the sdist
+    assert len(rows) == 16 + 1  # and the sdist
     assert rows[-1]["target"] == "sdist"
     assert [r["target"] for r in rows if not r["buildable"]] == []
     # Every binary runs here (Windows under Wine) but macOS's, which nothing here runs.

@@ -76,8 +76,8 @@ def test_release_with_a_recording_fake_gh_is_a_draft_until_the_index_has_everyth
     assert calls(fake_gh)[1][2:5] == ["v0.1.0", "--draft", "--title"]
     assert "--draft=false" in calls(fake_gh)[-1]
     stderr = result.stderr
-    assert stderr.index("creating a draft release") < stderr.index("[1/15]")
-    assert stderr.index("[15/15]") < stderr.index("publishing the release")
+    assert stderr.index("creating a draft release") < stderr.index("[1/16]")
+    assert stderr.index("[16/16]") < stderr.index("publishing the release")
     assets = {p.name for p in (fake_gh / RELEASE / "assets").iterdir()}
     manifest = json.loads((release / "manifest.json").read_text())
     expected = {"manifest.json"}
@@ -89,7 +89,7 @@ def test_release_with_a_recording_fake_gh_is_a_draft_until_the_index_has_everyth
     assert _meta(fake_gh)["isDraft"] is False
     doc = json.loads(result.stdout)
     assert doc["release"]["published"] is True
-    assert len(doc["index"]["files"]) == 15  # fourteen wheels and the sdist
+    assert len(doc["index"]["files"]) == 16  # fifteen wheels and the sdist
 
 
 def test_a_rerun_with_a_recording_fake_gh_replaces_only_assets_whose_bytes_differ(

@@ -61,7 +61,7 @@ def test_an_untouched_release_verifies_with_public_keys_only(
     assert code == 0, err
     assert doc["problems"] == []
     assert set(doc["unsigned_metadata"]) == {"manifest.json", ".castoff.json"}
-    assert len(doc["artifacts"]) == 58  # every release file, the sdist and provenance included
+    assert len(doc["artifacts"]) == 61  # every release file, the sdist and provenance included
 
 
 def test_a_swapped_wheel_whose_manifest_entry_was_removed_is_caught(
@@ -239,7 +239,7 @@ def test_a_github_download_without_the_index_only_wheels_verifies(
     )
     assert result.returncode == 0, result.stderr
     absent = json.loads(result.stdout)["absent"]
-    assert len(absent) == 14  # the fourteen wheels bound for the index only
+    assert len(absent) == 15  # the fifteen wheels bound for the index only
     assert all("goes to pypi only" in a["why"] for a in absent)
 
 

@@ -78,7 +78,7 @@ def test_preflight_passes_and_says_what_stays_off_the_index(
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["findings"] == []
-    assert len(doc["index"]) == 15  # fourteen wheels and the sdist
+    assert len(doc["index"]) == 16  # fifteen wheels and the sdist
     kept = doc["kept_from_index"]
     assert [k["name"].split("-py3-none-")[1] for k in kept] == [
         "manylinux_2_36_loongarch64.musllinux_1_2_loongarch64.whl"
@@ -116,8 +116,8 @@ def test_preflight_lists_every_problem_at_once_and_uploads_nothing(
     assert (wheels[0], "sha256") in checks
     assert (f"{wheels[1]}.minisig", "signature:minisign") in checks
     assert (wheels[2], "index") in checks
-    # Every file bound for the index (14 wheels and the sdist) is over the 1000-byte limit.
-    assert sum(f["check"] == "size" for f in findings) == len(_index_bound(release)) == 15
+    # Every file bound for the index (15 wheels and the sdist) is over the 1000-byte limit.
+    assert sum(f["check"] == "size" for f in findings) == len(_index_bound(release)) == 16
     assert "nothing uploaded" in result.stderr
     assert sorted(p.name for p in server.packages.iterdir()) == [wheels[2]]
     assert not (release / "publish-journal.json").exists()
@@ -145,7 +145,7 @@ def test_publish_uploads_each_file_once_reads_it_back_and_resumes_without_repeat
     resumed = _publish(release, keys, server, "--resume", "--json")
     assert resumed.returncode == 0, resumed.stderr
     # The index, asked about every file, has them all: nothing is uploaded again.
-    assert resumed.stderr.count("on the index already") == len(_index_bound(release)) == 15
+    assert resumed.stderr.count("on the index already") == len(_index_bound(release)) == 16
     assert "twine upload" not in resumed.stderr
     assert _served(server) == _index_bound(release)
 
@@ -172,7 +172,7 @@ def test_dry_run_prints_every_upload_and_uploads_nothing(
     """--dry-run runs preflight, prints each twine command, and leaves the index empty."""
     result = _publish(release, keys, server, "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("-m twine upload --non-interactive") == 15
+    assert result.stderr.count("-m twine upload --non-interactive") == 16
     assert server.password not in result.stdout + result.stderr
     assert _served(server) == {}
     assert not (release / "publish-journal.json").exists()

@@ -23,7 +23,7 @@ from tests.integration.conftest import castoff
 
 CONFIG = str(EXAMPLE / "pyproject.toml")
 PASSWORD = "fault-test-upload-password"  # noqa: S105 - the throwaway index's own password
-FILES = 15  # bound for the index: the example's wheels but loongarch64's, and the sdist
+FILES = 16  # bound for the index: the example's wheels but loongarch64's, and the sdist
 
 
 class FaultyIndex:

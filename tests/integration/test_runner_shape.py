@@ -60,6 +60,7 @@ def test_the_simulated_ubuntu_runner_has_rustup_and_lacks_debian_rust_qemu_and_c
         "qemu-aarch64-static",
         "/usr/lib/wine/wine64",
         "powerpc64le-linux-gnu-gcc",
+        "powerpc64-linux-gnu-gcc",
         "/usr/bin/rustc",
         "/usr/lib/rustlib",
         "/usr/aarch64-linux-gnu",

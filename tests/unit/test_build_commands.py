@@ -11,9 +11,11 @@ from castoff.build.builder import check_machine_glibc, known_causes
 from castoff.build.maturin import BuildPaths, maturin_command, zig_cpu_shim
 from castoff.build.stds import sysroot
 from castoff.build.toolchains import Choice, HostTools, Toolchain, glibc_version
+from castoff.config import load
 from castoff.errors import ConfigError
-from castoff.plan import BuildJob
+from castoff.plan import BuildJob, build_plan, built_platform_tags
 from castoff.targets import TARGETS
+from tests.conftest import EXAMPLE
 
 PATHS = BuildPaths(
     project_dir=Path("/src/hello"),
@@ -176,6 +178,26 @@ def test_cross_gcc_sets_cargos_linker_for_the_target() -> None:
     assert command.env[linker] == "/usr/bin/powerpc64le-linux-gnu-gcc"
     assert "--zig" not in command.argv
     assert "manylinux_2_34" in command.argv
+
+
+def test_ppc64_above_manylinux2014_builds_plain_linux_for_castoff_to_retag() -> None:
+    """Above manylinux2014 the plan builds ppc64 as linux_ppc64 for castoff to retag."""
+    config = load(EXAMPLE / "pyproject.toml")
+    ppc64 = build_plan(config).job("powerpc64-unknown-linux-gnu")
+    assert ppc64.built_platform_tags == ("linux_ppc64",)
+    assert "manylinux_2_34_ppc64" in ppc64.artifacts[0]
+    gcc = choice("cross-gcc", "sysroot", "/usr/bin/powerpc64-linux-gnu-gcc")
+    command = maturin_command(ppc64, gcc, TOOLS, PATHS)
+    assert command.argv[command.argv.index("--compatibility") + 1] == "linux"
+    # At manylinux2014 maturin tags it itself; ppc64le has every manylinux.
+    configured = config.target("powerpc64-unknown-linux-gnu")
+    assert configured is not None
+    older = dataclasses.replace(configured, manylinux=(2, 17), linked_glibc=None)
+    assert built_platform_tags(older) == ("manylinux2014_ppc64", "manylinux_2_17_ppc64")
+    le = build_plan(config).job("powerpc64le-unknown-linux-gnu")
+    assert le.built_platform_tags == ("manylinux_2_34_ppc64le",)
+    command = maturin_command(le, gcc, TOOLS, PATHS)
+    assert command.argv[command.argv.index("--compatibility") + 1] == "manylinux_2_34"
 
 
 def test_macos_sets_the_deployment_target_and_no_compatibility() -> None:

@@ -124,7 +124,7 @@ def test_pypi_true_on_a_target_pypi_refuses_is_a_config_error(config: Config) ->
     with pytest.raises(ConfigError) as caught:
         build_plan(forced)
     assert (
-        "tool.castoff.targets[10].pypi: is true, but PyPI refuses platform tag"
+        "tool.castoff.targets[11].pypi: is true, but PyPI refuses platform tag"
         in caught.value.message
     )
 
@@ -135,7 +135,7 @@ def test_pypi_false_keeps_the_wheel_for_github_with_the_key_as_reason(config: Co
     wheel = _wheel_of(plan, "x86_64-unknown-linux-musl")
     assert wheel["destinations"] == ["github"]
     assert wheel["excluded"] == [
-        {"destination": "pypi", "reason": "tool.castoff.targets[3].pypi = false"}
+        {"destination": "pypi", "reason": "tool.castoff.targets[4].pypi = false"}
     ]
 
 
@@ -195,7 +195,7 @@ def test_selecting_an_unknown_target_names_the_option(config: Config) -> None:
 def test_github_matrix_has_one_entry_per_job(config: Config) -> None:
     """The matrix lists each job's target, method and runner under include; the sdist last."""
     matrix = build_plan(config).github_matrix()
-    assert len(matrix["include"]) == 16
+    assert len(matrix["include"]) == 17
     assert matrix["include"][-1] == {
         "target": "sdist",
         "method": "sdist",

@@ -8,7 +8,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from castoff.assemble.retag import _raw_member, retag_wheel, retagged_name
+from castoff.assemble.retag import _raw_member, copy_wheel, retag_wheel, retagged_name
 from tests.wheels import make_wheel
 
 
@@ -58,3 +58,20 @@ def test_retagged_name_sorts_the_set() -> None:
     assert retagged_name(name, ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]) == (
         "castoff_hello-0.1.0-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
     )
+
+
+def test_a_plain_linux_wheel_gets_exactly_its_final_tags(tmp_path: Path) -> None:
+    """A linux_ppc64 wheel (maturin's ceiling) gets its final tags instead: PyPI refuses it."""
+    binary = os.urandom(1 << 12)
+    source = make_wheel(tmp_path, ["linux_ppc64"], binary)
+    out = copy_wheel(source, tmp_path / "out", ["manylinux_2_34_ppc64"])
+    assert out.name == "demo-1.0-py3-none-manylinux_2_34_ppc64.whl"
+    with zipfile.ZipFile(out) as after:
+        tags = [
+            x for x in after.read("demo-1.0.dist-info/WHEEL").decode().splitlines() if "Tag" in x
+        ]
+        assert tags == ["Tag: py3-none-manylinux_2_34_ppc64"]
+        assert after.read("demo-1.0.data/scripts/hello") == binary
+    # A wheel that already has its final tags is copied byte for byte.
+    same = copy_wheel(source, tmp_path / "same", ["linux_ppc64"])
+    assert same.read_bytes() == source.read_bytes()

@@ -100,7 +100,10 @@ def test_root_on_debian_uses_no_sudo_and_this_machine_needs_nothing(
     ]
     here = dataclasses.replace(
         EVERYTHING,
-        sysroots={g: f"/usr/{g}" for g in ("aarch64-linux-gnu", "powerpc64le-linux-gnu")},
+        sysroots={
+            g: f"/usr/{g}"
+            for g in ("aarch64-linux-gnu", "powerpc64le-linux-gnu", "powerpc64-linux-gnu")
+        },
     )
     triples = [j.triple for j in build_plan(load(example_pyproject)).jobs]
     assert argvs(example_pyproject, here, DEBIAN_ROOT, *triples) == []

@@ -16,7 +16,10 @@ from tests.unit.test_build_commands import RUSTUP, TOOLS
 EVERYTHING = dataclasses.replace(
     TOOLS,
     qemu={t.qemu: f"/usr/bin/{t.qemu}" for t in TARGETS.values() if t.qemu},
-    cross_gcc={"powerpc64le-linux-gnu": "/usr/bin/powerpc64le-linux-gnu-gcc"},
+    cross_gcc={
+        "powerpc64le-linux-gnu": "/usr/bin/powerpc64le-linux-gnu-gcc",
+        "powerpc64-linux-gnu": "/usr/bin/powerpc64-linux-gnu-gcc",
+    },
     sysroots={"aarch64-linux-gnu": "/usr/aarch64-linux-gnu"},
     wine="/usr/lib/wine/wine64",
 )
@@ -95,10 +98,12 @@ def test_without_rustup_or_sources_the_std_is_missing(config: Config) -> None:
     ] == ["a Rust toolchain"]
 
 
-def test_ppc64le_glibc_links_with_the_cross_gcc(config: Config) -> None:
-    """ppc64le glibc uses Debian's cross gcc, found by its triple."""
-    chosen = choose(target(config, "powerpc64le-unknown-linux-gnu", method="auto"), EVERYTHING)
-    assert (chosen.method, chosen.linker) == ("cross-gcc", "/usr/bin/powerpc64le-linux-gnu-gcc")
+@pytest.mark.parametrize("gnu", ["powerpc64le-linux-gnu", "powerpc64-linux-gnu"])
+def test_ppc64_glibc_links_with_the_cross_gcc(config: Config, gnu: str) -> None:
+    """ppc64le and ppc64 glibc use Debian's cross gcc, found by its triple (zig has no libc)."""
+    triple = gnu.replace("-linux-", "-unknown-linux-")
+    chosen = choose(target(config, triple, method="auto"), EVERYTHING)
+    assert (chosen.method, chosen.linker) == ("cross-gcc", f"/usr/bin/{gnu}-gcc")
 
 
 def test_missing_tools_come_with_their_install_command(config: Config) -> None:

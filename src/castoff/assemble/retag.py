@@ -70,9 +70,14 @@ def check_wheel(wheel: Path) -> Wheel:
 
 
 def retag_wheel(
-    wheel: Path, add_platforms: Iterable[str], out_dir: Path, *, replace: bool = True
+    wheel: Path,
+    add_platforms: Iterable[str],
+    out_dir: Path,
+    *,
+    replace: bool = True,
+    exact: bool = False,
 ) -> Path:
-    """Write a copy of a wheel with more platform tags; return its path.
+    """Write a copy of a wheel with more platform tags (or, `exact`, only these); return its path.
 
     The tag set in the name and the WHEEL file's Tag lines are rewritten (sorted), RECORD gets
     WHEEL's new hash, and every other member is copied compressed, so a retag costs about what
@@ -82,7 +87,7 @@ def retag_wheel(
         name, version, _, tags = parse_wheel_filename(wheel.name)
     except (InvalidWheelFilename, InvalidVersion) as exc:
         raise UsageError(f"{wheel}: not a wheel file name ({exc}).") from None
-    platforms = {t.platform for t in tags} | set(add_platforms)
+    platforms = set(add_platforms) if exact else {t.platform for t in tags} | set(add_platforms)
     interpreters = sorted({(t.interpreter, t.abi) for t in tags})
     target = out_dir / retagged_name(wheel.name, platforms)
     if target.resolve() == wheel.resolve():
@@ -170,14 +175,19 @@ def _write_retagged(
 
 
 def copy_wheel(wheel: Path, out_dir: Path, platforms: Iterable[str]) -> Path:
-    """Place a wheel in out_dir with its final tags: a retag if tags are added, else a copy."""
+    """Place a wheel in out_dir with exactly its final tags: a copy if it has them, else a retag.
+
+    The final tags usually add to maturin's; they replace them where maturin could only tag
+    plain linux (ppc64 above manylinux2014), which PyPI would refuse.
+    """
     _, _, _, tags = parse_wheel_filename(wheel.name)
-    if {t.platform for t in tags} >= set(platforms):
+    final = set(platforms)
+    if {t.platform for t in tags} == final:
         out_dir.mkdir(parents=True, exist_ok=True)
-        target = out_dir / retagged_name(wheel.name, {t.platform for t in tags})
+        target = out_dir / retagged_name(wheel.name, final)
         shutil.copyfile(wheel, target)
         return target
-    return retag_wheel(wheel, platforms, out_dir)
+    return retag_wheel(wheel, final, out_dir, exact=True)
 
 
 def retag_checked(wheel: Path, add_platforms: Sequence[str], out_dir: Path | None) -> Path:

@@ -33,13 +33,15 @@ class BuildPaths:
 
 def compatibility(job: BuildJob) -> str | None:
     """Return maturin's --compatibility for a job (None where maturin takes no such option)."""
+    plain = (f"linux_{job.target.wheel_arch}",)
+    if job.target.tag_family == "linux" or job.built_platform_tags == plain:
+        # armv6l has no manylinux or musllinux, and maturin knows no ppc64 above manylinux2014:
+        # it builds plain linux (its own musllinux default would be refused).
+        return "linux"
     if job.manylinux:
         return f"manylinux_{job.manylinux}"
     if job.musllinux:
         return f"musllinux_{job.musllinux}"
-    if job.target.tag_family == "linux":
-        # armv6l has no manylinux or musllinux: maturin would refuse its own musllinux default.
-        return "linux"
     return None
 
 

@@ -1,4 +1,4 @@
-"""cross-gcc: a Debian cross gcc links (ppc64le glibc, which zig cannot link)."""
+"""cross-gcc: a Debian cross gcc links (ppc64 and ppc64le glibc, which zig cannot link)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from castoff.targets import Target
 
 
+# zig's glibc has no big-endian ppc64 at all ("unable to provide libc"), and its ppc64le links fail.
+_NOT_ZIG = frozenset({"ppc64", "ppc64le"})
+
+
 class CrossGcc(Defaults):
     """maturin with cargo's linker set to `<gnu triple>-gcc`."""
 
@@ -25,9 +29,9 @@ class CrossGcc(Defaults):
     links_machine_glibc = True
 
     def auto_reason(self, target: Target) -> str | None:
-        """Pick it for ppc64le glibc: zig cannot link it."""
-        if target.os == "linux" and target.libc == "gnu" and target.wheel_arch == "ppc64le":
-            return "zig cannot link ppc64le glibc binaries"
+        """Pick it for ppc64 and ppc64le glibc: zig cannot link them."""
+        if target.os == "linux" and target.libc == "gnu" and target.wheel_arch in _NOT_ZIG:
+            return f"zig cannot link {target.wheel_arch} glibc binaries"
         return None
 
     def missing(self, job: BuildJob, tools: HostTools) -> list[Missing]:
