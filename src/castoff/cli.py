@@ -155,7 +155,14 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     options = resolve_build(args, settings, "out")
     tools = _tools(runner, settings.env)
     with render.build_progress(list(plan.build_folders)) as report:
-        outcomes = build_all(plan, tools=tools, runner=runner, options=options, report=report)
+        outcomes = build_all(
+            plan,
+            tools=tools,
+            runner=runner,
+            options=options,
+            report=report,
+            skip_elsewhere=not settings.targets,  # a named target fails where it cannot build
+        )
     result = BuildResult(out=options.out_dir, outcomes=tuple(outcomes))
     if not args.json:
         render.build_table(result)

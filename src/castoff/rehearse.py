@@ -25,7 +25,7 @@ from packaging.utils import parse_wheel_filename
 
 from castoff.assemble.contents import ContentsError, read_sdist
 from castoff.build import image
-from castoff.build.builder import BuildOptions
+from castoff.build.builder import BuildOptions, built_elsewhere
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import HostTools, smoke_plan
 from castoff.cibw import local_image_re
@@ -631,26 +631,20 @@ def install_back(ctx: InstallBack, manifest: ReleaseManifest, release: Path) -> 
     return rows
 
 
-def built_elsewhere(plan: ReleasePlan, tools: HostTools) -> dict[str, Row]:
+def elsewhere_rows(plan: ReleasePlan, tools: HostTools) -> dict[str, Row]:
     """Return the rows of targets only a machine of their own OS builds, which this is not."""
-    from castoff.build import methods  # noqa: PLC0415 - the methods import the plan
-
     rows = {}
-    for job in plan.jobs:
-        method = methods.resolved(job.method, job.target, job.runner)
-        if job.target.os == "linux" or method is None or method.name != "native":
-            continue  # a Linux machine of another CPU is this one's to build, or to fail
-        if not method.missing(job, tools):
-            continue
+    for triple, runner in built_elsewhere(plan, tools).items():
+        job = plan.job(triple)
         why = (
-            f"not run: built natively on {job.runner} by the release workflow (castoff ci); "
+            f"not run: built natively on {runner} by the release workflow (castoff ci); "
             "the runner-shaped tests check its commands"
         )
-        rows[job.triple] = Row(
-            target=job.triple,
+        rows[triple] = Row(
+            target=triple,
             wheel=job.artifacts[0],
             archive=job.archive,
-            index=f"not built here: only a {job.target.os} machine builds {job.triple}",
+            index=f"not built here: only a {job.target.os} machine builds {triple}",
             archive_run=why,
             pip=why,
             uv=why,
@@ -727,7 +721,7 @@ def rehearse(
     check_claimable(work, "rehearsal", UsageError, "--work")
     # A target only its own OS builds (MSVC on Windows runners) is not rehearsed here: the
     # release workflow builds it, and the table says so. The rest is rehearsed as planned.
-    elsewhere = built_elsewhere(plan, tools)
+    elsewhere = elsewhere_rows(plan, tools)
     if elsewhere:
         kept = (
             *(j.triple for j in plan.jobs if j.triple not in elsewhere),

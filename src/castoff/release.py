@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from castoff.assemble.assembler import assemble, collect
-from castoff.build.builder import BuildOptions, build_all
+from castoff.build.builder import BuildOptions, build_all, check_buildable_here
 from castoff.build.toolchains import HostTools
 from castoff.config import Config
 from castoff.errors import BuildError, UsageError
@@ -63,6 +63,7 @@ def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
 ) -> ReleaseManifest:
     """Build every planned target (unless build_options is None: folders are there) and assemble."""
     if build_options is not None:
+        check_buildable_here(plan, tools)
         outcomes = build_all(
             plan,
             tools=tools,

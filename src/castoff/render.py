@@ -234,7 +234,7 @@ def build_table(result: BuildResult) -> None:
         smoke = (
             "; ".join(f"{s.status} ({s.runner or s.reason})" for s in o.manifest.smoke)
             if o.manifest
-            else (o.error or "")
+            else (o.error or o.reason or "")
         )
         table.add_row(
             escape(o.target),

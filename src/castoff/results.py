@@ -111,6 +111,7 @@ def _outcome(outcome: Outcome) -> dict[str, Any]:
             for s in (manifest.smoke if manifest else ())
         ],
         "error": outcome.error,
+        "reason": outcome.reason,
     }
 
 

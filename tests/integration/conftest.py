@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, HERE
 
 # A cold build of all sixteen targets builds std for each: minutes on two cores. Cached std
 # lives in ~/.cache/castoff between runs, as it does for users.
@@ -80,7 +80,9 @@ def dist(
     assert first_build["targets"]
     folder = tmp_path_factory.mktemp("release") / "dist"
     config = str(EXAMPLE / "pyproject.toml")
-    result = castoff("assemble", "--config", config, str(out_dir), "--out", str(folder), "--json")
+    result = castoff(
+        "assemble", "--config", config, *HERE, str(out_dir), "--out", str(folder), "--json"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return folder
 

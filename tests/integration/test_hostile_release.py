@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, HERE
 from tests.integration.conftest import castoff
 
 CONFIG = str(EXAMPLE / "pyproject.toml")
@@ -222,7 +222,7 @@ def test_a_github_download_without_the_index_only_wheels_verifies(
     config = str(pyproject)
     assert first_build["targets"]
     folder = tmp_path / "dist"
-    assembled = castoff("assemble", "--config", config, str(out_dir), "--out", str(folder))
+    assembled = castoff("assemble", "--config", config, *HERE, str(out_dir), "--out", str(folder))
     assert assembled.returncode == 0, assembled.stderr
     assert castoff("keygen", "--config", config, str(tmp_path / "keys")).returncode == 0
     signed = castoff("sign", "--config", config, str(folder), "--keys", str(tmp_path / "keys"))

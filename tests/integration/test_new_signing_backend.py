@@ -23,6 +23,7 @@ from castoff.plan import plan_schema
 from castoff.sign import registry
 from tests.backends import openssl_ed25519
 from tests.backends.openssl_ed25519 import NAME, SUFFIX
+from tests.conftest import HERE
 from tests.integration.conftest import project_with_sign_table
 
 TABLE = f"""[tool.castoff.sign]
@@ -99,7 +100,7 @@ def test_a_backend_from_one_file_goes_through_every_stage(
 
     assert castoff.json("keygen", str(keys))["backends"] == [NAME]
     dist = tmp_path / "dist"
-    assert castoff("assemble", str(out_dir), "--out", str(dist))[0] == 0
+    assert castoff("assemble", *HERE, str(out_dir), "--out", str(dist))[0] == 0
     # Signed as in CI: the secret key in the variable the config names.
     secret = (keys / "ed25519.pem").read_text()
     code, out, err = castoff("sign", str(dist), "--json", env={"T_ED25519_KEY": secret})

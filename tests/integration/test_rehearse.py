@@ -19,14 +19,16 @@ def test_rehearse_publishes_locally_installs_back_and_runs_every_target(
 ) -> None:
     """Linux, Windows and macOS targets and an alias: uploaded, installed back, run; index stopped.
 
-    Windows runs under Wine; macOS wheels install for their platform, and nothing here runs them.
+    Windows runs under Wine; macOS wheels install for their platform, and nothing here runs them;
+    MSVC builds only on a Windows runner, and its row says so.
     """
     assert first_build["targets"]
     work = tmp_path / "rehearsal"
     result = castoff(
         "rehearse", "--config", CONFIG, "--target", "x86_64-unknown-linux-gnu",
         "--target", "s390x-unknown-linux-musl", "--target", "x86_64-pc-windows-gnu",
-        "--target", "aarch64-apple-darwin", "--build-dir", str(out_dir),
+        "--target", "aarch64-apple-darwin", "--target", "i686-pc-windows-msvc",
+        "--build-dir", str(out_dir),
         "--work", str(work), "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -38,7 +40,12 @@ def test_rehearse_publishes_locally_installs_back_and_runs_every_target(
         "s390x-unknown-linux-gnu",  # the alias of the static musl build
         "x86_64-pc-windows-gnu",
         "aarch64-apple-darwin",
+        "i686-pc-windows-msvc",
     }
+    msvc = rows["i686-pc-windows-msvc"]
+    assert msvc["index"] == "not built here: only a windows machine builds i686-pc-windows-msvc"
+    assert msvc["pip"].startswith("not run: built natively on windows-latest"), msvc
+    assert msvc["wheel"] == "castoff_hello-0.1.0-py3-none-win32.whl"
     windows = rows["x86_64-pc-windows-gnu"]
     assert (windows["pip"], windows["uv"], windows["archive_run"]) == ("ok (wine64)",) * 3
     assert windows["archive"] == "hello-x86_64-pc-windows-gnu.zip"

@@ -38,7 +38,7 @@ def test_table_shows_refusals_and_aliases(
     out = capsys.readouterr().out
     assert "PyPI refuses platform tag" in out
     assert "hello-s390x-unknown-linux-gnu.tar.gz" in out
-    assert "GitHub release: 61 files and 80 signatures. PyPI: 15 wheels and the sdist." in out
+    assert "GitHub release: 67 files and 88 signatures. PyPI: 17 wheels and the sdist." in out
 
 
 def test_config_from_environment_and_command_line_wins(

@@ -377,7 +377,7 @@ def test_the_example_config_loads(example_pyproject: Path) -> None:
     """The embedded example's config is valid."""
     config = load(example_pyproject)
     assert config.name == "castoff-hello"
-    assert len(config.targets) == 16
+    assert len(config.targets) == 18
     assert config.tag_policy.static_musl_manylinux
 
 

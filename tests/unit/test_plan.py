@@ -195,7 +195,7 @@ def test_selecting_an_unknown_target_names_the_option(config: Config) -> None:
 def test_github_matrix_has_one_entry_per_job(config: Config) -> None:
     """The matrix lists each job's target, method and runner under include; the sdist last."""
     matrix = build_plan(config).github_matrix()
-    assert len(matrix["include"]) == 17
+    assert len(matrix["include"]) == 19
     assert matrix["include"][-1] == {
         "target": "sdist",
         "method": "sdist",

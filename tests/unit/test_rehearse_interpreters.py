@@ -119,27 +119,16 @@ def test_macos_and_windows_wheels_install_for_their_platform() -> None:
     assert uv_platform("macosx_10_12_universal2") is None
 
 
-def test_msvc_targets_are_not_rehearsed_here_and_the_row_says_where_they_build(
-    tmp_path: Path,
-) -> None:
+def test_msvc_targets_are_not_rehearsed_here_and_the_row_says_where_they_build() -> None:
     """A target only Windows builds gets a row that says so; zig's targets are rehearsed."""
     from castoff.config import load  # noqa: PLC0415
     from castoff.plan import build_plan  # noqa: PLC0415
-    from castoff.rehearse import built_elsewhere  # noqa: PLC0415
+    from castoff.rehearse import elsewhere_rows  # noqa: PLC0415
     from tests.conftest import EXAMPLE  # noqa: PLC0415
     from tests.unit.test_toolchains import EVERYTHING  # noqa: PLC0415
 
-    text = (EXAMPLE / "pyproject.toml").read_text()
-    extra = "".join(
-        f'[[tool.castoff.targets]]\ntriple = "{t}"\n\n'
-        for t in ("i686-pc-windows-msvc", "aarch64-pc-windows-msvc")
-    )
-    marker = "[tool.castoff.aliases]"
-    (tmp_path / "pyproject.toml").write_text(text.replace(marker, extra + marker, 1))
-    for name in ("Cargo.toml", "README.md"):
-        (tmp_path / name).write_text((EXAMPLE / name).read_text())
-    plan = build_plan(load(tmp_path / "pyproject.toml"))
-    rows = built_elsewhere(plan, EVERYTHING)
+    plan = build_plan(load(EXAMPLE / "pyproject.toml"))
+    rows = elsewhere_rows(plan, EVERYTHING)
     assert list(rows) == ["i686-pc-windows-msvc", "aarch64-pc-windows-msvc"]
     row = rows["i686-pc-windows-msvc"]
     assert row.archive == "hello-i686-pc-windows-msvc.zip"
@@ -150,4 +139,4 @@ def test_msvc_targets_are_not_rehearsed_here_and_the_row_says_where_they_build(
     assert not row.failed()
     # On a Windows machine they build like any other target.
     windows = dataclasses.replace(EVERYTHING, host_triple="x86_64-pc-windows-msvc")
-    assert built_elsewhere(plan, windows) == {}
+    assert elsewhere_rows(plan, windows) == {}

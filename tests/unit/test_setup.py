@@ -76,8 +76,12 @@ def test_ubuntu_runner_commands_per_target(example_pyproject: Path) -> None:
 
 
 def test_one_install_for_every_target_and_nothing_twice(example_pyproject: Path) -> None:
-    """Every target at once: one apt-get install of the union, each rustup download once."""
-    triples = [j.triple for j in build_plan(load(example_pyproject)).jobs]
+    """Every target at once: one apt-get install of the union, each rustup download once.
+
+    (But MSVC's: only a Windows runner builds them, see below.)
+    """
+    jobs = build_plan(load(example_pyproject)).jobs
+    triples = [j.triple for j in jobs if not j.triple.endswith("-windows-msvc")]
     setup = plan_setup(plan_for(example_pyproject, *triples), UBUNTU_TOOLS, UBUNTU)
     commands = [s.command.argv for s in setup.steps]
     assert len(commands) == len(set(commands))
@@ -216,8 +220,6 @@ def test_msvc_targets_on_simulated_windows_runners_run_these_exact_commands(
     triples = ("x86_64-pc-windows-msvc", "i686-pc-windows-msvc", "aarch64-pc-windows-msvc")
     # x86_64 Windows is this config's MSVC build (the example builds it with mingw instead).
     text = text.replace('triple = "x86_64-pc-windows-gnu"', f'triple = "{triples[0]}"')
-    extra = "".join(f'[[tool.castoff.targets]]\ntriple = "{t}"\n\n' for t in triples[1:])
-    text = text.replace("[tool.castoff.aliases]", extra + "[tool.castoff.aliases]", 1)
     (tmp_path / "pyproject.toml").write_text(text)
     for name in ("Cargo.toml", "README.md"):
         (tmp_path / name).write_text((example_pyproject.parent / name).read_text())

@@ -68,11 +68,12 @@ class Outcome:
     """How one target's build ended."""
 
     target: str
-    status: str  # built, cached, failed, skipped
+    status: str  # built, cached, failed, skipped, elsewhere (only its own OS's runner builds it)
     seconds: float
     folder: Path
     manifest: PartialManifest | None
     error: str | None
+    reason: str | None = None  # why a target was not built here (elsewhere)
 
 
 StepReport = Callable[[str, str], None]  # (target, its step now): drawn as one spinner per target
@@ -445,6 +446,39 @@ def stable_maturin(tools: HostTools, cache_dir: Path) -> HostTools:
     return dataclasses.replace(tools, maturin=str(stable))
 
 
+def built_elsewhere(plan: ReleasePlan, tools: HostTools) -> dict[str, str]:
+    """Return, per target only a machine of its own OS builds (which this is not), its runner."""
+    found = {}
+    for job in plan.jobs:
+        method = methods.resolved(job.method, job.target, job.runner)
+        if job.target.os == "linux" or method is None or method.name != "native":
+            continue  # a Linux machine of another CPU is this one's to build, or to fail
+        if method.missing(job, tools):
+            found[job.triple] = job.runner
+    return found
+
+
+def elsewhere_reason(triple: str, runner: str) -> str:
+    """Say where a target that cannot be built here is built instead."""
+    return (
+        f"not built here: only a machine of its own OS builds {triple}; the release workflow "
+        f"builds it natively on {runner} (castoff ci generate)"
+    )
+
+
+def check_buildable_here(plan: ReleasePlan, tools: HostTools) -> None:
+    """Refuse, before any build, a release whose plan has targets only other runners build."""
+    elsewhere = built_elsewhere(plan, tools)
+    if elsewhere:
+        runners = ", ".join(f"{t} on {r}" for t, r in elsewhere.items())
+        raise UsageError(
+            f"a release built here would lack targets only their own OS builds ({runners}): "
+            "castoff publishes a release whole or not at all.",
+            hint="Release from GitHub Actions (castoff ci generate plans those runners), or "
+            "name the targets to release from here with --target.",
+        )
+
+
 def build_all(
     plan: ReleasePlan,
     *,
@@ -452,8 +486,13 @@ def build_all(
     runner: Runner,
     options: BuildOptions,
     report: StepReport,
+    skip_elsewhere: bool = False,
 ) -> list[Outcome]:
-    """Build every job of a plan, up to options.jobs at once; failures are outcomes, not raises."""
+    """Build every job of a plan, up to options.jobs at once; failures are outcomes, not raises.
+
+    With skip_elsewhere (no target was named), a target only its own OS's runner builds is an
+    `elsewhere` outcome rather than a failure; named, it fails as any target that cannot build.
+    """
     commit = runner.capture(Command(argv=("git", "rev-parse", "HEAD"), cwd=options.project_dir))
     source_commit = commit.stdout.strip() if commit.returncode == 0 else None
     tree = source_tree_sha256(options.project_dir, exclude=[options.out_dir])
@@ -464,6 +503,7 @@ def build_all(
         check_claimable(options.out_dir / name, "build", UsageError, "--out")
     options.out_dir.mkdir(parents=True, exist_ok=True)
     tools = stable_maturin(tools, options.cache_dir)
+    elsewhere = built_elsewhere(plan, tools) if skip_elsewhere else {}
     # Set by the failing worker itself, so a worker that is free next sees it before starting.
     stop = threading.Event()
 
@@ -474,6 +514,12 @@ def build_all(
             return Outcome(
                 target=name, status="skipped", seconds=0.0, folder=folder, manifest=None,
                 error=error,
+            )  # fmt: skip
+        if name in elsewhere:
+            report(name, "elsewhere")
+            return Outcome(
+                target=name, status="elsewhere", seconds=0.0, folder=folder, manifest=None,
+                error=None, reason=elsewhere_reason(name, elsewhere[name]),
             )  # fmt: skip
         started = time.monotonic()
         try:
