@@ -1,0 +1,60 @@
+"""ci/nox, the bootstrap this repository's workflows run, on the Pythons runners have."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def _stub(folder: Path, name: str, script: str) -> None:
+    path = folder / name
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(0o755)
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "ci").mkdir(parents=True)
+    shutil.copy2(REPO / "ci" / "nox", root / "ci" / "nox")
+    shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+def test_without_python3_it_takes_python_as_on_a_windows_runner(tmp_path: Path) -> None:
+    """Stand-in for Git Bash on windows-latest: python3 is the Store's stub, python is real."""
+    root = _copy(tmp_path)
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    _stub(fake, "python3", "exit 9009")  # what the Microsoft Store alias answers
+    _stub(fake, "python", f'exec {sys.executable} "$@"')
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    env.pop("PYTHON", None)
+    result = subprocess.run(
+        [str(root / "ci" / "nox"), "--version"],
+        capture_output=True, text=True, check=False, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (root / ".nox" / "_bootstrap" / ".pins").read_text().startswith("nox==")
+
+
+def test_without_any_python_it_says_what_to_install(tmp_path: Path) -> None:
+    """Neither python3 nor python runs: one line says so, and nothing is made."""
+    root = _copy(tmp_path)
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    _stub(fake, "python3", "exit 9009")
+    _stub(fake, "python", "exit 127")
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    env.pop("PYTHON", None)
+    result = subprocess.run(
+        [str(root / "ci" / "nox"), "--version"],
+        capture_output=True, text=True, check=False, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "no Python 3.11 or later as python3 or python" in result.stderr
+    assert not (root / ".nox").exists()
