@@ -115,6 +115,7 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from castoff.build.builder import built_elsewhere  # noqa: PLC0415
     from castoff.build.setup import (  # noqa: PLC0415
         machine_here,
         plan_setup,
@@ -126,7 +127,14 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     runner = _runner(settings.env)
     tools = _tools(runner, settings.env)
     extension_tools = _extension_tools(runner, settings, plan, tools)
-    setup = plan_setup(plan, tools, machine_here(settings.env), extension_tools=extension_tools)
+    setup = plan_setup(
+        plan,
+        tools,
+        machine_here(settings.env),
+        extension_tools=extension_tools,
+        # A named target is set up or refused; unnamed, another OS's own are left to it.
+        elsewhere={} if settings.targets else built_elsewhere(plan, tools),
+    )
     if args.dry_run:
         # A dry run shows everything, what must be installed by hand too, and fails as
         # the real run would (with --json, one document: the error's, holding the plan).

@@ -186,6 +186,8 @@ def doctor_table(result: DoctorResult) -> None:
 def setup_summary(setup: SetupPlan, *, ran: bool) -> None:
     """Print what castoff setup ran (or would run) on this machine."""
     out = console()
+    for target, runner in setup.elsewhere:
+        out.print(escape(f"{target}: built elsewhere (natively on {runner}); nothing to install"))
     if not setup.steps and not setup.manual:
         out.print(f"Nothing to install on this {setup.system} machine for the planned targets.")
         return
@@ -217,7 +219,7 @@ def build_progress(targets: Sequence[str]) -> Iterator[Callable[[str, str], None
 
         def report(target: str, what: str) -> None:
             progress.update(tasks[target], description=escape(f"{target}: {what}"))
-            if what in ("built", "cached", "failed"):
+            if what in ("built", "cached", "failed", "elsewhere"):
                 progress.console.print(escape(f"{target}: {what}"))
 
         yield report

@@ -130,6 +130,10 @@ def test_a_missing_target_is_refused(out_dir: Path, tmp_path: Path) -> None:
         "planned targets with no build: aarch64-apple-darwin, aarch64-pc-windows-msvc, "
         "aarch64-unknown-linux-gnu, aarch64-unknown-linux-musl," in stderr
     )
+    assert (
+        "Built only on their own OS's runners: i686-pc-windows-msvc on windows-latest, "
+        "aarch64-pc-windows-msvc on windows-11-arm." in stderr
+    )
     assert not (tmp_path / "dist").exists()
 
 

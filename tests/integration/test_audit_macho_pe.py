@@ -249,3 +249,50 @@ def test_castoff_audit_takes_the_libraries_a_project_vouches_for(
     assert allowed.returncode == 0, allowed.stderr
     other = castoff("audit", "--allow-library", "bar.dll", str(wheel))
     assert other.returncode == 7
+
+
+def _rustup_objcopy() -> tuple[Path, Path]:
+    """Return rustup's stable rust-objcopy and its toolchain (the host std's, no target added)."""
+    found = subprocess.run(
+        ["rustup", "run", "stable", "rustc", "--print", "sysroot"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    toolchain = Path(found.stdout.strip())
+    (objcopy,) = (toolchain / "lib" / "rustlib").glob("*/bin/rust-objcopy")
+    return objcopy, toolchain
+
+
+@pytest.mark.parametrize("flag", ["--strip-all", "--strip-debug"])
+def test_rustups_objcopy_strips_an_arm64_program_and_keeps_its_signature(
+    binaries: dict[str, bytes], tmp_path: Path, flag: str
+) -> None:
+    """As rustc strips macOS builds on a GitHub ubuntu runner (rustup's rust-objcopy).
+
+    Debian's rustc has no rust-objcopy, so castoff's builds here keep their symbols; a runner's
+    rustup toolchain strips. llvm-objcopy rewrites the linker's ad-hoc signature: the stripped
+    program must still verify, or macOS would kill it.
+    """
+    objcopy, toolchain = _rustup_objcopy()
+    linked = tmp_path / "hello"
+    linked.write_bytes(binaries["mac-arm64-11.0"])
+    stripped = tmp_path / "hello.stripped"
+    env = {"LD_LIBRARY_PATH": str(toolchain / "lib"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [str(objcopy), flag, str(linked), str(stripped)],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    if flag == "--strip-all":
+        assert stripped.stat().st_size < linked.stat().st_size
+    wheel = make_wheel(tmp_path, ["macosx_11_0_arm64"], stripped.read_bytes())
+    code, findings = _audit(wheel)
+    assert (code, findings) == (0, [])
+    # And the audit would see a change after signing: one byte of code, flipped.
+    changed = bytearray(stripped.read_bytes())
+    changed[0x4000 + 100] ^= 0xFF
+    (tmp_path / "tampered").mkdir()
+    tampered = make_wheel(tmp_path / "tampered", ["macosx_11_0_arm64"], bytes(changed))
+    code, findings = _audit(tampered)
+    assert code == 7
+    assert any("does not match its signature" in f["problem"] for f in findings), findings

@@ -58,3 +58,19 @@ def test_without_any_python_it_says_what_to_install(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no Python 3.11 or later as python3 or python" in result.stderr
     assert not (root / ".nox").exists()
+
+
+def test_a_python_too_old_in_python_is_refused_by_name(tmp_path: Path) -> None:
+    """PYTHON names the interpreter; one older than 3.11 (no tomllib) is refused, by name."""
+    root = _copy(tmp_path)
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    _stub(fake, "python3.8", "exit 1")  # what `sys.exit(sys.version_info < (3, 11))` says
+    env = {**os.environ, "PYTHON": str(fake / "python3.8")}
+    result = subprocess.run(
+        [str(root / "ci" / "nox"), "--version"],
+        capture_output=True, text=True, check=False, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"no Python 3.11 or later as {fake / 'python3.8'}" in result.stderr
+    assert not (root / ".nox").exists()

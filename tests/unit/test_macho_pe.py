@@ -892,3 +892,28 @@ def test_a_dll_name_running_past_its_sections_data_is_refused() -> None:
     facts = read_pe(bytes(honest))
     assert facts is not None
     assert facts.imports == ("user",)
+
+
+def test_libstdcxx_in_a_wheel_maturin_built_plain_linux_is_refused() -> None:
+    """ppc64 above manylinux2014: nothing checked GLIBCXX_, so libstdc++ is not let through."""
+    from castoff.assemble.audit import unchecked_cxx_findings  # noqa: PLC0415
+    from castoff.assemble.contents import Member  # noqa: PLC0415
+    from castoff.assemble.elf import ElfFacts  # noqa: PLC0415
+
+    def program(needed: tuple[str, ...]) -> Member:
+        elf = ElfFacts(
+            machine="EM_PPC64", elf_class=64, little_endian=False, flags=1,
+            interpreter="/lib64/ld64.so.1", needed=needed, max_glibc=((2, 34), "x"),
+        )  # fmt: skip
+        return Member(
+            name="demo-1.0.data/scripts/hello", sha256="0" * 64, size=1, executable=True,
+            format="elf", elf=elf, macho=None, pe=None, binary_problem=None,
+        )  # fmt: skip
+
+    tags = ["manylinux_2_34_ppc64"]
+    rust_only = program(("libgcc_s.so.1", "libc.so.6"))
+    assert unchecked_cxx_findings([rust_only], artifact="w.whl", tags=tags) == []
+    cxx = program(("libstdc++.so.6", "libgcc_s.so.1", "libc.so.6"))
+    (finding,) = unchecked_cxx_findings([cxx], artifact="w.whl", tags=tags)
+    assert finding.tag == "manylinux_2_34_ppc64"
+    assert finding.line().startswith("w.whl: demo-1.0.data/scripts/hello needs libstdc++.so.6")

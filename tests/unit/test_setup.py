@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from castoff.build.setup import Machine, plan_setup, run_setup
+from castoff.build.builder import built_elsewhere
+from castoff.build.setup import Machine, plan_setup, refuse_manual, run_setup
 from castoff.build.toolchains import HostTools
 from castoff.config import load
 from castoff.errors import ToolMissingError
@@ -80,8 +81,9 @@ def test_one_install_for_every_target_and_nothing_twice(example_pyproject: Path)
 
     (But MSVC's: only a Windows runner builds them, see below.)
     """
-    jobs = build_plan(load(example_pyproject)).jobs
-    triples = [j.triple for j in jobs if not j.triple.endswith("-windows-msvc")]
+    plan = build_plan(load(example_pyproject))
+    elsewhere = built_elsewhere(plan, UBUNTU_TOOLS)
+    triples = [j.triple for j in plan.jobs if j.triple not in elsewhere]
     setup = plan_setup(plan_for(example_pyproject, *triples), UBUNTU_TOOLS, UBUNTU)
     commands = [s.command.argv for s in setup.steps]
     assert len(commands) == len(set(commands))
@@ -201,6 +203,31 @@ def test_the_refusal_carries_the_whole_plan_for_json(example_pyproject: Path) ->
         refuse_manual(setup)
     assert error.value.details == {**setup.to_json(), "ran": False}
     assert error.value.details["manual"]
+
+
+def test_unnamed_msvc_targets_are_left_to_windows_runners_named_ones_refused(
+    example_pyproject: Path,
+) -> None:
+    """Setup on Ubuntu skips the example's MSVC targets (elsewhere) unless they are named."""
+    plan = build_plan(load(example_pyproject))
+    elsewhere = built_elsewhere(plan, UBUNTU_TOOLS)
+    setup = plan_setup(plan, UBUNTU_TOOLS, UBUNTU, elsewhere=elsewhere)
+    assert setup.manual == ()
+    assert setup.elsewhere == (
+        ("i686-pc-windows-msvc", "windows-latest"),
+        ("aarch64-pc-windows-msvc", "windows-11-arm"),
+    )
+    assert setup.to_json()["elsewhere"][0] == {
+        "target": "i686-pc-windows-msvc",
+        "runner": "windows-latest",
+    }
+    named = plan_setup(build_plan(load(example_pyproject), only=("i686-pc-windows-msvc",)),
+                       UBUNTU_TOOLS, UBUNTU)  # fmt: skip
+    assert [(m.what, m.install) for m in named.manual] == [
+        ("a windows machine", "run this job on a windows runner (runner = 'windows-latest')")
+    ]
+    with pytest.raises(ToolMissingError, match="castoff setup cannot install a windows machine"):
+        refuse_manual(named)
 
 
 def test_msvc_targets_on_simulated_windows_runners_run_these_exact_commands(

@@ -18,7 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from castoff.assemble.audit import Finding, abi3_findings, archive_findings, audit_members
+from castoff.assemble.audit import (
+    Finding,
+    abi3_findings,
+    archive_findings,
+    audit_members,
+    unchecked_cxx_findings,
+)
 from castoff.assemble.contents import (
     ContentsError,
     Expected,
@@ -214,10 +220,19 @@ def check_inputs(inputs: Sequence[Input], plan: ReleasePlan) -> dict[str, Input]
         by_target[m.target] = item
     missing = sorted(set(planned) - set(by_target))
     if missing:
+        # Those only their own OS builds (MSVC) come from their runners' build jobs.
+        native = [
+            f"{j.triple} on {j.runner}"
+            for j in plan.jobs
+            if j.triple in missing
+            and j.target.os != "linux"
+            and not j.runner.casefold().startswith("ubuntu")
+        ]
+        elsewhere = f" Built only on their own OS's runners: {', '.join(native)}." if native else ""
         raise AssembleError(
             f"planned targets with no build: {', '.join(missing)}.",
             hint="Their build jobs failed or their folders were not passed: a release is all "
-            "or nothing.",
+            f"or nothing.{elsewhere}",
         )
     return by_target
 
@@ -333,6 +348,13 @@ def _check_target(item: Input, plan: ReleasePlan, staging: Path) -> tuple[_Check
     findings = audit_members(
         wheel.programs, artifact=final.name, tags=final.platform_tags, allowed_libraries=allowed
     )
+    if target.tag_family == "manylinux" and job.built_platform_tags == (
+        f"linux_{target.wheel_arch}",
+    ):
+        # maturin built it plain linux (no policy for its tag): nothing checked libstdc++.
+        findings += unchecked_cxx_findings(
+            wheel.programs, artifact=final.name, tags=final.platform_tags
+        )
     findings += archive_findings(
         archived, artifact=archive_name, triple=job.triple, allowed_libraries=allowed
     )

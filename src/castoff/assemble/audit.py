@@ -352,6 +352,28 @@ def audit_members(
     return findings
 
 
+def unchecked_cxx_findings(
+    members: Sequence[Member], *, artifact: str, tags: Sequence[str]
+) -> list[Finding]:
+    """Refuse libstdc++ in a wheel maturin built plain linux and castoff retags manylinux.
+
+    castoff's audit checks GLIBC_ symbol versions only; maturin's checks libstdc++'s GLIBCXX_
+    and CXXABI_ too, but has no policy to check them against (ppc64 above manylinux2014).
+    """
+    tag = next((t for t in sorted(tags) if t.startswith("manylinux")), None)
+    return [
+        Finding(
+            artifact=artifact,
+            binary=m.name,
+            tag=tag,
+            problem="needs libstdc++.so.6, whose GLIBCXX_ versions nothing here checks "
+            "(maturin has no policy for this tag)",
+        )
+        for m in members
+        if tag and m.elf is not None and "libstdc++.so.6" in m.elf.needed
+    ]
+
+
 def audit_wheel(path: Path, *, allowed_libraries: frozenset[str] = frozenset()) -> list[Finding]:
     """Audit every binary in a wheel against every platform tag in its name."""
     try:

@@ -448,12 +448,15 @@ def stable_maturin(tools: HostTools, cache_dir: Path) -> HostTools:
 
 def built_elsewhere(plan: ReleasePlan, tools: HostTools) -> dict[str, str]:
     """Return, per target only a machine of its own OS builds (which this is not), its runner."""
+    host = tg.lookup(tools.host_triple or "")
     found = {}
     for job in plan.jobs:
+        # On its own OS (or where the host is unknown: no rustc) a target that cannot build
+        # here fails, saying what is missing; only another OS's native build is elsewhere.
+        if host is None or job.target.os == host.os:
+            continue
         method = methods.resolved(job.method, job.target, job.runner)
-        if job.target.os == "linux" or method is None or method.name != "native":
-            continue  # a Linux machine of another CPU is this one's to build, or to fail
-        if method.missing(job, tools):
+        if method is not None and method.name == "native" and method.missing(job, tools):
             found[job.triple] = job.runner
     return found
 
@@ -472,10 +475,11 @@ def check_buildable_here(plan: ReleasePlan, tools: HostTools) -> None:
     if elsewhere:
         runners = ", ".join(f"{t} on {r}" for t, r in elsewhere.items())
         raise UsageError(
-            f"a release built here would lack targets only their own OS builds ({runners}): "
-            "castoff publishes a release whole or not at all.",
-            hint="Release from GitHub Actions (castoff ci generate plans those runners), or "
-            "name the targets to release from here with --target.",
+            f"a release needs every planned target, and only their own OS builds {runners}: "
+            "it cannot be built on this machine.",
+            hint="Release from GitHub Actions: `castoff ci generate` builds each target on its "
+            "runner, then releases the build folders with `--no-build`. Here, `castoff "
+            "rehearse` tries everything this machine builds.",
         )
 
 

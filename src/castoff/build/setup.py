@@ -59,6 +59,8 @@ class SetupPlan:
     system: str
     steps: tuple[Step, ...]
     manual: tuple[Missing, ...]  # what castoff cannot install on this machine itself
+    # Targets left to their own OS's runners (no target was named), with the runner.
+    elsewhere: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the plan as JSON data."""
@@ -66,6 +68,7 @@ class SetupPlan:
             "system": self.system,
             "steps": [{"what": s.what, "argv": list(s.command.argv)} for s in self.steps],
             "manual": [{"what": m.what, "install": m.install} for m in self.manual],
+            "elsewhere": [{"target": t, "runner": r} for t, r in self.elsewhere],
         }
 
 
@@ -99,17 +102,19 @@ def plan_setup(
     machine: Machine,
     choices: Mapping[str, Choice] | None = None,
     extension_tools: ExtensionTools | None = None,
+    elsewhere: Mapping[str, str] | None = None,
 ) -> SetupPlan:
     """Return the commands that install what the plan's targets lack here; pure.
 
     `choices` are the jobs' choices by triple, when the caller has made them already;
-    `extension_tools` what an extension's builds need (cibuildwheel, podman, the local image).
+    `extension_tools` what an extension's builds need (cibuildwheel, podman, the local image);
+    `elsewhere` the targets only their own OS's runners build (by triple: the runner), skipped.
     """
     packages: dict[str, None] = {}
     manual: dict[tuple[str, str], Missing] = {}
     downloads: dict[tuple[str, ...], Step] = {}
     lacking: list[tuple[Missing, ...]] = []
-    for job in plan.jobs:
+    for job in (j for j in plan.jobs if j.triple not in (elsewhere or {})):
         choice = (choices or {}).get(job.triple) or toolchains.choose(job, tools)
         # A target the config lets ship without a smoke-run needs no emulator installed.
         smoke = () if job.no_smoke_run else toolchains.smoke_plan(job.target, tools).missing
@@ -162,6 +167,7 @@ def plan_setup(
         system=machine.system,
         steps=(*steps, *downloads.values(), *image_step),
         manual=tuple(manual.values()),
+        elsewhere=tuple((elsewhere or {}).items()),
     )
 
 
