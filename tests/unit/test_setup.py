@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,7 @@ def test_msvc_targets_on_simulated_windows_runners_run_these_exact_commands(
         assert command.env["RUSTUP_TOOLCHAIN"] == stable
         # The project's own .cargo/config.toml rustflags (uv's +crt-static) stay in force.
         assert "RUSTFLAGS" not in command.env
+    # The example's: MSVC programs need no VCRUNTIME140.dll (which the audit refuses).
+    cargo = tomllib.loads((example_pyproject.parent / ".cargo" / "config.toml").read_text())
+    msvc = cargo["target"]['cfg(all(target_os = "windows", target_env = "msvc"))']
+    assert msvc["rustflags"] == ["-C", "target-feature=+crt-static"]
