@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from castoff.manifest import parse_checksums
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, HERE
 from tests.integration.conftest import castoff
 
 CONFIG = str(EXAMPLE / "pyproject.toml")
@@ -67,14 +67,14 @@ def test_assemble_refuses_a_forged_sdist_and_a_missing_one(
     builds = Path(shutil.copytree(out_dir, tmp_path / "builds"))
     _forged_sdist(builds / "sdist", b"Metadata-Version: 2.4\nName: castoff-hello\nVersion: 9.9.9\n")
     out = tmp_path / "dist"
-    result = castoff("assemble", "--config", CONFIG, str(builds), "--out", str(out))
+    result = castoff("assemble", "--config", CONFIG, *HERE, str(builds), "--out", str(out))
     assert result.returncode == 8, result.stderr
     message = " ".join(result.stderr.split())
     assert f"{SDIST}: PKG-INFO says version 9.9.9, not 0.1.0" in message
     assert "Traceback" not in result.stderr
     assert not out.exists()
     shutil.rmtree(builds / "sdist")
-    result = castoff("assemble", "--config", CONFIG, str(builds), "--out", str(out))
+    result = castoff("assemble", "--config", CONFIG, *HERE, str(builds), "--out", str(out))
     assert result.returncode == 8
     assert "planned targets with no build: sdist" in result.stderr
 
