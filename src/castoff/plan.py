@@ -116,6 +116,11 @@ class BuildJob:
         """Return the archive's file name."""
         return self.artifacts[1]
 
+    @property
+    def built_plain_linux(self) -> bool:
+        """Return whether maturin tags the wheel plain linux (armv6l; ppc64 above 2014)."""
+        return self.built_platform_tags == (f"linux_{self.target.wheel_arch}",)
+
 
 @dataclass(frozen=True, kw_only=True)
 class SdistJob:

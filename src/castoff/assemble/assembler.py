@@ -348,9 +348,7 @@ def _check_target(item: Input, plan: ReleasePlan, staging: Path) -> tuple[_Check
     findings = audit_members(
         wheel.programs, artifact=final.name, tags=final.platform_tags, allowed_libraries=allowed
     )
-    if target.tag_family == "manylinux" and job.built_platform_tags == (
-        f"linux_{target.wheel_arch}",
-    ):
+    if target.tag_family == "manylinux" and job.built_plain_linux:
         # maturin built it plain linux (no policy for its tag): nothing checked libstdc++.
         findings += unchecked_cxx_findings(
             wheel.programs, artifact=final.name, tags=final.platform_tags

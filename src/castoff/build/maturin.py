@@ -33,8 +33,7 @@ class BuildPaths:
 
 def compatibility(job: BuildJob) -> str | None:
     """Return maturin's --compatibility for a job (None where maturin takes no such option)."""
-    plain = (f"linux_{job.target.wheel_arch}",)
-    if job.target.tag_family == "linux" or job.built_platform_tags == plain:
+    if job.target.tag_family == "linux" or job.built_plain_linux:
         # armv6l has no manylinux or musllinux, and maturin knows no ppc64 above manylinux2014:
         # it builds plain linux (its own musllinux default would be refused).
         return "linux"
