@@ -132,32 +132,6 @@ def _result(returncode: int, stdout: str = "", stderr: str = "") -> Result:
     )
 
 
-@pytest.mark.parametrize(
-    ("stderr", "status", "transient"),
-    [
-        ("ERROR    HTTPError: 500 Internal Server Error from http://x/", 500, True),
-        ("ERROR    HTTPError: 503 Service Unavailable from http://x/", 503, True),
-        ("ERROR    HTTPError: 429 Too Many Requests from http://x/", 429, True),
-        (
-            "ERROR    HTTPError: 400 Bad Request from http://x/\n Bad Request\n unsupported",
-            400,
-            False,
-        ),
-        ("ERROR    HTTPError: 403 Forbidden from http://x/", 403, False),
-        ("requests.exceptions.ConnectionError: ('Connection aborted.', Reset)", None, True),
-        ("ERROR    InvalidDistribution: Unknown distribution format", None, False),
-    ],
-)
-def test_twine_outcomes_are_read_from_its_output(
-    stderr: str, status: int | None, transient: bool
-) -> None:
-    """HTTP status and whether a retry may help, from twine's output (colors stripped)."""
-    outcome = twine.outcome(_result(1, stderr=f"\x1b[31m{stderr}\x1b[0m"))
-    assert (outcome.ok, outcome.status, outcome.transient) == (False, status, transient)
-    assert "\x1b" not in outcome.message
-    assert twine.outcome(_result(0)).ok
-
-
 def test_twine_check_verdicts_survive_rich_wrapping_inside_file_names() -> None:
     """Twine check's console wraps at 80 columns, even inside a path: verdicts are still found."""
     ok = Path("/srv/dist/castoff_hello-0.1.0-py3-none-musllinux_1_2_x86_64.whl")

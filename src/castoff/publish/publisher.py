@@ -2,14 +2,14 @@
 
 The manifest a publish works from is the one preflight verified. Immediately before each upload
 the file is copied into a private folder while it is hashed, and only a copy with the verified
-sha256 is handed to twine: bytes changed after preflight never leave the machine. The index,
-not the journal, says what is there: each file is looked up before it is uploaded (a resume
-too), and an index that serves no hashes has its bytes downloaded and compared.
+sha256 is handed to twine (in this process, one session for every file): bytes changed after
+preflight never leave the machine. The index, not the journal, says what is there: it is read
+before the first upload (a resume too) and again before any retry, every file is looked up in
+it, and an index that serves no hashes has its bytes downloaded and compared.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,18 +22,13 @@ from castoff.publish import github, index, twine
 from castoff.publish.journal import Journal, open_journal, publish_lock
 from castoff.publish.verified import private_copies, verified_copy
 from castoff.results import Report
-from castoff.runner import Command, Runner
+from castoff.runner import Runner
 from castoff.sign.sigstore import ATTESTATION_SUFFIX
 
 # The publish steps, in the order they run: stage the GitHub release as a draft, upload to the
 # index, then check both and publish the draft. CI runs each in a job of its own, holding only
 # the permission that step needs (contents: write, id-token: write, contents: write).
 STEPS = ("stage", "index", "finish")
-
-# twine's own secrets: whatever twine prints is shown without them.
-TWINE_SECRETS = ("TWINE_PASSWORD",)
-# What twine reads from the environment; handed to it as given (shown redacted).
-TWINE_VARIABLES = ("TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_NON_INTERACTIVE")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,17 +54,6 @@ def pypi_files(manifest: ReleaseManifest) -> list[ReleaseArtifact]:
     return sorted(files, key=lambda a: (a.kind == "sdist", a.name))
 
 
-def _command(
-    file: Path, attestation: Path | None, options: PublishOptions, credentials: Mapping[str, str]
-) -> Command:
-    command = twine.upload_command(
-        file,
-        repository_url=options.repository_url,
-        attestations=[attestation] if attestation is not None else [],
-    )
-    return dataclasses.replace(command, env={**command.env, **credentials})
-
-
 def _attestation(artifact: ReleaseArtifact) -> tuple[str, str] | None:
     """Return the PEP 740 attestation the manifest lists for a wheel: its name and sha256."""
     for signature in artifact.signatures:
@@ -78,32 +62,18 @@ def _attestation(artifact: ReleaseArtifact) -> tuple[str, str] | None:
     return None
 
 
-def _twine(runner: Runner, env: Mapping[str, str]) -> tuple[Runner, dict[str, str]]:
-    """Return a runner that hides twine's secrets, and the credentials twine gets."""
-    secret = runner.with_secrets([env[k] for k in TWINE_SECRETS if env.get(k)])
-    return secret, {k: env[k] for k in TWINE_VARIABLES if k in env}
-
-
 def show_index_uploads(
-    dist: Path,
-    manifest: ReleaseManifest,
-    *,
-    options: PublishOptions,
-    runner: Runner,
-    env: Mapping[str, str],
+    manifest: ReleaseManifest, *, options: PublishOptions, env: Mapping[str, str], report: Report
 ) -> dict[str, Any]:
-    """Print the twine command of every upload a publish would make (a dry run)."""
+    """Say what a publish would upload, where and as whom (a dry run); the password is not shown."""
     files = pypi_files(manifest)
-    runner, credentials = _twine(runner, env)
+    user = env.get("TWINE_USERNAME") or "(keyring or trusted publishing)"
     for artifact in files:
         attestation = _attestation(artifact)
-        runner.dry().run(
-            _command(
-                dist / artifact.name,
-                dist / attestation[0] if attestation else None,
-                options,
-                credentials,
-            )
+        with_attestation = f" with {attestation[0]}" if attestation else ""
+        report(
+            f"would upload {artifact.name}{with_attestation} to {options.repository_url} "
+            f"with twine, as {user}"
         )
     return {"dry_run": True, "files": [{"name": a.name, "state": "dry-run"} for a in files]}
 
@@ -132,19 +102,21 @@ def publish_to_index(
 ) -> dict[str, Any]:
     """Upload what the index lacks, in a fixed order, and check that it serves every file."""
     files = pypi_files(manifest)
-    runner, credentials = _twine(runner, env)
-    for number, artifact in enumerate(files, 1):
-        # Even a file the journal calls done is looked up: the index is the truth.
-        state = _upload(
-            dist,
-            artifact,
-            journal,
-            options=options,
-            runner=runner,
-            credentials=credentials,
-            report=report,
-        )
-        report(f"[{number}/{len(files)}] {artifact.name}: {state}")
+    # The index is read once up front (and again only before a retry), not before every file.
+    listing = _Listing(options, journal.name)
+    with twine.Uploader(options.repository_url, env, secrets=runner.secrets) as uploader:
+        for number, artifact in enumerate(files, 1):
+            # Even a file the journal calls done is looked up: the index is the truth.
+            state = _upload(
+                dist,
+                artifact,
+                journal,
+                options=options,
+                listing=listing,
+                uploader=uploader,
+                report=report,
+            )
+            report(f"[{number}/{len(files)}] {artifact.name}: {state}")
     _read_back(manifest.name, journal, options.index_url, {a.name: a.size for a in files})
     return {
         "dry_run": False,
@@ -161,22 +133,43 @@ def _serves(there: index.IndexFile, size: int) -> str:
     return index.served_sha256(there, limit=size + 1)
 
 
+class _Listing:
+    """What the index serves, read once for a publish and again only when asked to."""
+
+    def __init__(self, options: PublishOptions, project: str) -> None:
+        self.options = options
+        self.project = project
+        self.files: dict[str, index.IndexFile] | None = None
+
+    def get(self, name: str) -> index.IndexFile | None:
+        """Return the index's entry for a file, reading the index if it has not been read."""
+        if self.files is None:
+            self.files = index.project_files(self.options.index_url, self.project)
+        return self.files.get(name)
+
+    def forget(self) -> None:
+        """Read the index again at the next question (an upload may have landed after all)."""
+        self.files = None
+
+
 def _upload(
     dist: Path,
     artifact: ReleaseArtifact,
     journal: Journal,
     *,
     options: PublishOptions,
-    runner: Runner,
-    credentials: Mapping[str, str],
+    listing: _Listing,
+    uploader: twine.Uploader,
     report: Report,
 ) -> str:
     name = artifact.name
     delay = options.backoff
     for attempt in range(1, options.attempts + 1):
-        # Read before every try: an upload that failed on the way back may have landed.
+        if attempt > 1:
+            # Read again before a retry: an upload that failed on the way back may have landed.
+            listing.forget()
         try:
-            there = index.project_files(options.index_url, journal.name).get(name)
+            there = listing.get(name)
             served = _serves(there, artifact.size) if there is not None else None
         except PublishError as exc:
             if attempt == options.attempts:
@@ -213,8 +206,8 @@ def _upload(
                 else None
             )
             journal.set(name, state="uploading", attempts=entry.attempts + 1)
-            result = runner.run(_command(copy, signed, options, credentials), check=False)
-        outcome = twine.outcome(result)
+            report(f"uploading {name} to {options.repository_url}")
+            outcome = uploader.upload(copy, signed)
         if outcome.ok:
             return journal.set(name, state="uploaded", note="").state
         journal.set(name, state="pending", note=outcome.message)
@@ -289,7 +282,6 @@ def publish_release(  # noqa: PLR0913 - both destinations, and which steps run
             options=options,
             host=host,
             index_enabled=index_enabled,
-            runner=runner,
             env=env,
             report=report,
             steps=steps,
@@ -342,14 +334,13 @@ def _notes(title: str) -> str:
     )
 
 
-def _show(  # noqa: PLR0913 - publish_release's inputs
+def _show(
     dist: Path,
     manifest: ReleaseManifest,
     *,
     options: PublishOptions,
     host: github.ReleaseHost | None,
     index_enabled: bool,
-    runner: Runner,
     env: Mapping[str, str],
     report: Report,
     steps: tuple[str, ...],
@@ -361,7 +352,7 @@ def _show(  # noqa: PLR0913 - publish_release's inputs
         host.show(files, title, _notes(title), report, finish=False)
         doc["release"] = {"where": host.where, "files": [f.name for f in files]}
     if index_enabled and "index" in steps:
-        doc["index"] = show_index_uploads(dist, manifest, options=options, runner=runner, env=env)
+        doc["index"] = show_index_uploads(manifest, options=options, env=env, report=report)
     if host is not None and "finish" in steps:
         host.show([], "", "", report, finish=True)
         doc["release"] = doc["release"] or {"where": host.where, "files": []}

@@ -1,29 +1,29 @@
-"""twine commands: `twine check --strict` and one `twine upload` per file, with its outcome read."""
+"""twine: `twine check --strict` as a command, and uploads through twine's API in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from castoff.runner import Command, Result
+from castoff.runner import Command, Result, redact
 
 _INSTALL = "pip install twine"
-_STATUS = re.compile(r"HTTPError: (\d{3})")
-# What requests and urllib3 say when the connection, not the server, failed.
-_CONNECTION = re.compile(
-    r"ConnectionError|Connection aborted|Connection refused|RemoteDisconnected|Max retries exceeded"
-    r"|timed out|ProtocolError|ChunkedEncodingError|IncompleteRead"
-)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PLAIN = {"NO_COLOR": "1"}
+# What twine reads for an upload: credentials (the password is a secret) and certificates.
+SECRETS = ("TWINE_PASSWORD",)
+VARIABLES = ("TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_CERT", "TWINE_CLIENT_CERT")
 
 
 @dataclass(frozen=True, kw_only=True)
 class UploadOutcome:
-    """What one `twine upload` did: ok, or the HTTP status and whether trying again may help."""
+    """What one upload did: ok, or the HTTP status and whether trying again may help."""
 
     ok: bool
     status: int | None
@@ -74,39 +74,80 @@ def check_warnings(result: Result, files: Sequence[Path]) -> list[str]:
     return [n for n, v in _verdicts(result, files).items() if v.startswith(_WARNINGS_ONLY)]
 
 
-def upload_command(file: Path, *, repository_url: str, attestations: Sequence[Path]) -> Command:
-    """Return `twine upload` of one file (and its PEP 740 attestations), never prompting."""
-    return Command(
-        argv=(
-            sys.executable,
-            "-m",
-            "twine",
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            repository_url,
-            *(["--attestations"] if attestations else []),
-            str(file),
-            *map(str, attestations),
-        ),
-        env=_PLAIN,
-        install_hint=_INSTALL,
-    )
+class Uploader:
+    """twine's own upload, in this process: one session, one credential lookup for every file.
 
+    One `twine.repository.Repository` serves the whole publish, so its connection is reused and
+    trusted publishing (in GitHub Actions, with no password given) exchanges one token per
+    release, not one per file. What it says is shown with the password taken out.
+    """
 
-def outcome(result: Result) -> UploadOutcome:
-    """Read twine's exit code and output: the HTTP status, and whether it is worth a retry."""
-    if result.returncode == 0:
-        return UploadOutcome(ok=True, status=None, transient=False, message="")
-    text = _ANSI.sub("", f"{result.stdout}\n{result.stderr}")
-    match = _STATUS.search(text)
-    status = int(match[1]) if match else None
-    transient = (status is not None and (status >= 500 or status in (408, 429))) or (
-        status is None and bool(_CONNECTION.search(text))
-    )
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    start = next((i for i, line in enumerate(lines) if "HTTPError" in line or "ERROR" in line), 0)
-    return UploadOutcome(
-        ok=False, status=status, transient=transient, message=" ".join(lines[start:][:6])
-    )
+    def __init__(
+        self, repository_url: str, env: Mapping[str, str], *, secrets: Sequence[str] = ()
+    ) -> None:
+        # twine (requests, rich, readme renderers) loads only when something is uploaded.
+        from twine import settings  # noqa: PLC0415
+
+        self.repository_url = repository_url
+        self.secrets = (*secrets, *(env[k] for k in SECRETS if env.get(k)))
+        self._settings = settings.Settings(
+            repository_url=repository_url,
+            username=env.get("TWINE_USERNAME") or None,
+            password=env.get("TWINE_PASSWORD") or None,
+            non_interactive=True,
+            disable_progress_bar=True,
+            cacert=env.get("TWINE_CERT") or None,
+            client_cert=env.get("TWINE_CLIENT_CERT") or None,
+        )
+        self._repository: Any = None
+
+    def __enter__(self) -> Uploader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._repository is not None:
+            self._repository.close()
+
+    def upload(self, file: Path, attestation: Path | None) -> UploadOutcome:
+        """Upload one file (and its PEP 740 attestation); say how it went, never raising."""
+        import requests  # noqa: PLC0415
+        from twine import exceptions, package  # noqa: PLC0415
+
+        try:
+            dist = package.PackageFile.from_filename(str(file), comment=None)
+            if attestation is not None:
+                dist.add_attestations([str(attestation)])
+        # twine's readers (zipfile, tarfile, pkginfo) raise whatever a bad file makes them.
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(None, f"twine cannot read {file.name}: {exc}", transient=False)
+        try:
+            if self._repository is None:
+                # Credentials are resolved here, once: a keyring, or a trusted publishing token.
+                self._repository = self._settings.create_repository()
+            # twine prints "Uploading <file>" to stdout, which is castoff's --json output.
+            with contextlib.redirect_stdout(io.StringIO()):
+                response = self._repository.upload(dist)
+        except requests.RequestException as exc:
+            # No connection, or one that broke mid-answer: the upload may be worth another try.
+            return self._failed(None, f"{type(exc).__name__}: {exc}", transient=True)
+        except exceptions.TwineException as exc:
+            return self._failed(None, f"{type(exc).__name__}: {exc}", transient=False)
+        if response.is_redirect:
+            where = response.headers.get("location", "?")
+            return self._failed(
+                response.status_code, f"the index redirected the upload to {where}", transient=False
+            )
+        if response.status_code == 200:
+            return UploadOutcome(ok=True, status=None, transient=False, message="")
+        status = response.status_code
+        body = " ".join((response.text or "").split())[:300]
+        return self._failed(
+            status,
+            f"HTTPError: {status} {response.reason} from {response.url} {body}".strip(),
+            transient=status >= 500 or status in (408, 429),
+        )
+
+    def _failed(self, status: int | None, message: str, *, transient: bool) -> UploadOutcome:
+        return UploadOutcome(
+            ok=False, status=status, transient=transient, message=redact(message, self.secrets)
+        )
