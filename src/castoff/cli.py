@@ -204,9 +204,10 @@ def _cmd_audit(args: argparse.Namespace, _: Settings) -> int:
 def _cmd_retag(args: argparse.Namespace, _: Settings) -> int:
     from castoff.assemble.retag import retag_checked  # noqa: PLC0415
 
-    wheel = retag_checked(args.wheel, args.add_platform, args.out)
-    # Plain stdout, no rich: retag is called once per wheel and starts fast.
-    sys.stdout.write(json.dumps({"wheel": str(wheel)}) + "\n" if args.json else f"{wheel}\n")
+    wheels = [str(w) for w in retag_checked(args.wheels, args.add_platform, args.out)]
+    # Plain stdout, no rich: retag starts fast. "wheel": the first, as before several were taken.
+    doc = {"wheel": wheels[0], "wheels": wheels}
+    sys.stdout.write(json.dumps(doc) + "\n" if args.json else "".join(f"{w}\n" for w in wheels))
     return 0
 
 

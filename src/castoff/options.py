@@ -287,13 +287,13 @@ def _files(commands: Commands[argparse.ArgumentParser]) -> None:
     retag = commands.add_parser(
         "retag",
         parents=[JSON],
-        help="add platform tags to a wheel (raw copy of its members), then audit it",
+        help="add platform tags to wheels (raw copy of their members), each audited first",
     )
-    retag.add_argument("wheel", type=Path, metavar="WHEEL")
+    retag.add_argument("wheels", type=Path, nargs="+", metavar="WHEEL")
     retag.add_argument(
         "--add-platform", action="append", required=True, metavar="TAG", help="repeatable"
     )
-    retag.add_argument("--out", type=Path, help="output folder (default: beside the wheel)")
+    retag.add_argument("--out", type=Path, help="output folder (default: beside each wheel)")
 
 
 def _signing(commands: Commands[argparse.ArgumentParser]) -> None:

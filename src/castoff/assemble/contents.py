@@ -89,7 +89,7 @@ class Member:
     """A file inside a wheel or archive that looks like a program, with what it is."""
 
     name: str
-    sha256: str
+    sha256: str | None  # None: read only as far as its headers (a retag), not hashed
     size: int
     executable: bool
     format: Format
@@ -165,7 +165,54 @@ def _spooled(stream: IO[bytes], limit: int, name: str) -> Iterator[tuple[BinaryI
         yield cast("BinaryIO", spool), digest.hexdigest(), size
 
 
-def _member(spool: BinaryIO, name: str, digest: str, size: int, *, executable: bool) -> Member:
+class _OnDemand:
+    """A zip member inflated only as far as a reader asks, kept in a bounded spool.
+
+    A retag's audit reads a program's headers, not its code: a header-only look at a 40 MB
+    binary inflates a few kilobytes. The end of the member is where its central directory entry
+    says (a reader that goes there inflates everything, and a member bigger than it says is
+    refused). Nothing here is hashed: the caller is told that RECORD was not checked for it.
+    """
+
+    def __init__(self, stream: IO[bytes], size: int, name: str, spool: IO[bytes]) -> None:
+        self._stream, self._size, self._name, self._spool = stream, size, name, spool
+        self._have = 0
+        self._pos = 0
+
+    def _fill(self, upto: int) -> None:
+        while self._have < upto:
+            chunk = self._stream.read(min(_CHUNK, max(upto - self._have, 1 << 16)))
+            if not chunk:
+                return
+            if self._have + len(chunk) > self._size:
+                raise ContentsError(f"member {_show(self._name)} is bigger than it says it is")
+            self._spool.seek(self._have)
+            self._spool.write(chunk)
+            self._have += len(chunk)
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read from the position, inflating what has not been inflated yet."""
+        end = self._size if size is None or size < 0 else self._pos + size
+        self._fill(min(end, self._size))
+        self._spool.seek(self._pos)
+        data = self._spool.read(max(0, min(end, self._have) - self._pos))
+        self._pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move the position; the end is the size the member claims."""
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        """Return the position."""
+        return self._pos
+
+
+def _member(
+    spool: BinaryIO, name: str, digest: str | None, size: int, *, executable: bool
+) -> Member:
     spool.seek(0)
     kind = sniff(spool.read(4))
     elf, macho, pe, problem = None, None, None, None
@@ -251,7 +298,7 @@ def _parse_record(text: str) -> dict[str, tuple[str, str]]:
 
 
 def _check_record(
-    rows: dict[str, tuple[str, str]], hashes: dict[str, tuple[bytes, int]], record: str
+    rows: dict[str, tuple[str, str]], hashes: dict[str, tuple[bytes | None, int]], record: str
 ) -> None:
     for name, (digest, size) in hashes.items():
         if name == record:
@@ -261,7 +308,7 @@ def _check_record(
         algorithm, _, expected = rows[name][0].partition("=")
         if algorithm != "sha256":
             raise ContentsError(f"RECORD gives {_show(name)} no sha256 ({rows[name][0][:40]!r})")
-        if expected != _record_hash(digest) or rows[name][1] != str(size):
+        if (digest is not None and expected != _record_hash(digest)) or rows[name][1] != str(size):
             raise ContentsError(f"member {_show(name)} does not match its RECORD hash and size")
     extra = sorted(set(rows) - set(hashes))
     if extra:
@@ -315,20 +362,31 @@ def _check_metadata(
         raise ContentsError("WHEEL's Tag lines do not match the tags in the file name")
 
 
-def read_wheel(path: Path, expected: Expected | None = None) -> Wheel:
-    """Read and check a whole wheel, member by member; raise ContentsError naming the problem."""
+def read_wheel(
+    path: Path, expected: Expected | None = None, *, headers_only: bool = False
+) -> Wheel:
+    """Read and check a whole wheel, member by member; raise ContentsError naming the problem.
+
+    headers_only (a retag, which copies the programs as they are): its programs are read only as
+    far as their ELF, Mach-O or PE readers look, and not hashed against RECORD.
+    """
     try:
         project, version, _, tags = parse_wheel_filename(path.name)
     except (InvalidWheelFilename, InvalidVersion) as exc:
         raise ContentsError(f"is not a wheel file name ({exc})") from None
     try:
-        return _read_wheel(path, str(project), str(version), tags, expected)
+        return _read_wheel(path, str(project), str(version), tags, expected, headers_only)
     except _READ_ERRORS as exc:
         raise ContentsError(f"is not a readable wheel ({type(exc).__name__}: {exc})") from None
 
 
 def _read_wheel(
-    path: Path, project: str, version: str, tags: frozenset[Tag], expected: Expected | None
+    path: Path,
+    project: str,
+    version: str,
+    tags: frozenset[Tag],
+    expected: Expected | None,
+    headers_only: bool,
 ) -> Wheel:
     stem = path.name.split("-")[0] + "-" + path.name.split("-")[1]
     dist_info, data = f"{stem}.dist-info/", f"{stem}.data/"
@@ -345,7 +403,12 @@ def _read_wheel(
         if f"{dist_info}entry_points.txt" in {i.filename for i in infos}:
             raise ContentsError(f"{dist_info}entry_points.txt would install commands of its own")
         programs = _read_members(
-            archive, infos, stem, (project, version, tags), lambda name: name.startswith(scripts)
+            archive,
+            infos,
+            stem,
+            (project, version, tags),
+            lambda name: name.startswith(scripts),
+            headers_only=headers_only,
         )
     if expected is not None:
         if canonicalize_name(project) != canonicalize_name(expected.project) or Version(
@@ -364,19 +427,26 @@ def _read_members(
     stem: str,
     identity: tuple[str, str, frozenset[Tag]],
     keep: Callable[[str], bool],
+    *,
+    headers_only: bool = False,
 ) -> list[Member]:
-    """Check a wheel's dist-info (RECORD hashes, METADATA, WHEEL) and read the members kept."""
+    """Check a wheel's dist-info (RECORD hashes, METADATA, WHEEL) and read the members kept.
+
+    headers_only: the kept members are read only as far as their readers look, and their RECORD
+    hashes are not checked (their RECORD rows, sizes and sha256 algorithm are).
+    """
     dist_info = f"{stem}.dist-info/"
     names = {i.filename for i in infos}
     record = f"{dist_info}RECORD"
     for needed in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
         if needed not in names:
             raise ContentsError(f"has no {needed} (or its dist-info is not named {stem})")
-    hashes: dict[str, tuple[bytes, int]] = {}
+    hashes: dict[str, tuple[bytes | None, int]] = {}
     small: dict[str, str] = {}
     members: list[Member] = []
-    for info, mode, (spool, digest, size) in _zip_files(archive, infos):
-        hashes[info.filename] = (bytes.fromhex(digest), size)
+    lazy = keep if headers_only else (lambda _: False)
+    for info, mode, (spool, digest, size) in _zip_files(archive, infos, lazy):
+        hashes[info.filename] = (bytes.fromhex(digest) if digest is not None else None, size)
         if info.filename in (f"{dist_info}METADATA", f"{dist_info}WHEEL", record):
             if size > MAX_METADATA_BYTES:
                 raise ContentsError(f"{info.filename} is over {MAX_METADATA_BYTES} bytes")
@@ -663,11 +733,21 @@ def _zip_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 
 
 def _zip_files(
-    archive: zipfile.ZipFile, infos: Sequence[zipfile.ZipInfo]
-) -> Iterator[tuple[zipfile.ZipInfo, int | None, tuple[BinaryIO, str, int]]]:
-    """Yield each file member with its Unix mode and its bounded spool (valid until the next)."""
+    archive: zipfile.ZipFile,
+    infos: Sequence[zipfile.ZipInfo],
+    on_demand: Callable[[str], bool] = lambda _: False,
+) -> Iterator[tuple[zipfile.ZipInfo, int | None, tuple[BinaryIO, str | None, int]]]:
+    """Yield each file member with its Unix mode and its bounded spool (valid until the next).
+
+    A member `on_demand` picks is inflated only as far as it is read, and has no sha256 (None).
+    """
     for info in infos:
         if info.is_dir():
+            continue
+        if on_demand(info.filename):
+            with archive.open(info) as stream, tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
+                lazy = _OnDemand(stream, info.file_size, info.filename, spool)
+                yield info, _zip_mode(info), (cast("BinaryIO", lazy), None, info.file_size)
             continue
         with archive.open(info) as stream, _spooled(stream, info.file_size, info.filename) as spool:
             yield info, _zip_mode(info), spool

@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import IO
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion
@@ -26,6 +27,7 @@ from castoff.pypi import tag_set
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # the fixed 30 bytes before a member's name
 _DATA_DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
 _HAS_DATA_DESCRIPTOR = 0x08
+_COPY_CHUNK = 1 << 20
 
 
 def _record_hash(data: bytes) -> str:
@@ -40,21 +42,45 @@ def retagged_name(filename: str, platforms: Iterable[str]) -> str:
     return "-".join([*parts[:-1], tag_set(platforms)]) + ".whl"
 
 
-def _raw_member(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """Return a member's local header, name, extra and compressed data, byte for byte."""
+def _raw_span(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Return where a member's local header starts and how long it runs, its data descriptor too."""
     assert source.fp is not None  # noqa: S101 - an open ZipFile has its file
     source.fp.seek(info.header_offset)
-    header = source.fp.read(_LOCAL_HEADER.size)
-    fields = _LOCAL_HEADER.unpack(header)
+    fields = _LOCAL_HEADER.unpack(source.fp.read(_LOCAL_HEADER.size))
     name_length, extra_length = fields[-2], fields[-1]
-    rest = source.fp.read(name_length + extra_length + info.compress_size)
-    tail = b""
+    length = _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
     if info.flag_bits & _HAS_DATA_DESCRIPTOR:
         # crc, sizes after the data: 12 bytes (16 with its optional signature; zip64 larger).
-        tail = source.fp.read(4)
+        source.fp.seek(info.header_offset + length)
+        signed = source.fp.read(4) == _DATA_DESCRIPTOR_SIGNATURE
         size = 20 if info.compress_size > 0xFFFFFFFF else 12
-        tail += source.fp.read(size if tail == _DATA_DESCRIPTOR_SIGNATURE else size - 4)
-    return header + rest + tail
+        length += size + (4 if signed else 0)
+    return info.header_offset, length
+
+
+def _copy_span(source: IO[bytes], start: int, length: int, out: IO[bytes]) -> None:
+    """Append a byte range of one file to another: in the kernel where it can, else by chunks."""
+    out.flush()
+    copied = 0
+    try:
+        while copied < length:
+            # copy_file_range shares blocks on file systems that can (btrfs, xfs, bcachefs).
+            done = os.copy_file_range(
+                source.fileno(), out.fileno(), length - copied, start + copied
+            )
+            if done == 0:
+                break
+            copied += done
+    except (AttributeError, OSError):
+        pass  # no copy_file_range (macOS, Windows, old kernels, some file systems): by chunks
+    out.seek(0, os.SEEK_END)
+    source.seek(start + copied)
+    while copied < length:
+        chunk = source.read(min(_COPY_CHUNK, length - copied))
+        if not chunk:
+            raise UsageError("a wheel member ends before its recorded size: the wheel is cut short")
+        out.write(chunk)
+        copied += len(chunk)
 
 
 def check_wheel(wheel: Path) -> Wheel:
@@ -62,7 +88,8 @@ def check_wheel(wheel: Path) -> Wheel:
     if not wheel.is_file():
         raise UsageError(f"{wheel}: no such wheel file.", hint="Name a .whl file.")
     try:
-        return read_wheel(wheel)
+        # Headers only: a retag copies the programs as they are and audits what they need.
+        return read_wheel(wheel, headers_only=True)
     except ContentsError as exc:
         raise UsageError(
             f"{wheel}: {exc.problem}.", hint="castoff retags the wheels castoff builds."
@@ -168,7 +195,8 @@ def _write_retagged(
                 # is registered so zipfile writes its central directory entry on close.
                 entry = copy.copy(info)
                 entry.header_offset = raw_out.tell()
-                raw_out.write(_raw_member(source, info))
+                assert source.fp is not None  # noqa: S101 - an open ZipFile has its file
+                _copy_span(source.fp, *_raw_span(source, info), raw_out)
                 out.filelist.append(entry)
                 out.NameToInfo[entry.filename] = entry
                 out.start_dir = raw_out.tell()
@@ -190,8 +218,14 @@ def copy_wheel(wheel: Path, out_dir: Path, platforms: Iterable[str]) -> Path:
     return retag_wheel(wheel, final, out_dir, exact=True)
 
 
-def retag_checked(wheel: Path, add_platforms: Sequence[str], out_dir: Path | None) -> Path:
-    """Retag a wheel given on the command line: checked and audited with its new tags first."""
+def retag_checked(
+    wheels: Sequence[Path], add_platforms: Sequence[str], out_dir: Path | None
+) -> list[Path]:
+    """Retag wheels given on the command line: every one checked and audited before any is written.
+
+    All or nothing: a wheel that fails its check, its audit or its write leaves none of the new
+    wheels behind (only files this call wrote are removed).
+    """
     # Imported here: the audit is only needed by this command, and retag starts fast.
     from castoff.assemble.audit import audit_error, audit_members  # noqa: PLC0415
 
@@ -201,17 +235,33 @@ def retag_checked(wheel: Path, add_platforms: Sequence[str], out_dir: Path | Non
                 f"--add-platform: '{tag[:60]}' is not a platform tag.",
                 hint="Platform tags look like manylinux_2_17_x86_64.",
             )
-    out = out_dir or wheel.parent
-    if out.exists() and not out.is_dir():
-        raise UsageError(
-            f"--out {out}: is a file, not a folder.", hint="Name a folder for the new wheel."
+    if len({w.absolute() for w in wheels}) != len(wheels):
+        raise UsageError("a wheel is named twice.", hint="Name each wheel once.")
+    for wheel in wheels:
+        out = out_dir or wheel.parent
+        if out.exists() and not out.is_dir():
+            raise UsageError(
+                f"--out {out}: is a file, not a folder.", hint="Name a folder for the new wheels."
+            )
+        checked = check_wheel(wheel)
+        findings = audit_members(
+            checked.programs,
+            artifact=wheel.name,
+            tags={t.platform for t in checked.tags} | set(add_platforms),
         )
-    checked = check_wheel(wheel)
-    findings = audit_members(
-        checked.programs,
-        artifact=wheel.name,
-        tags={t.platform for t in checked.tags} | set(add_platforms),
-    )
-    if findings:
-        raise audit_error(findings, {"wheel": str(wheel)})
-    return retag_wheel(wheel, add_platforms, out, replace=False)
+        if findings:
+            raise audit_error(findings, {"wheel": str(wheel)})
+    results: list[Path] = []
+    written: list[Path] = []
+    try:
+        for wheel in wheels:
+            results.append(
+                retag_wheel(wheel, add_platforms, out_dir or wheel.parent, replace=False)
+            )
+            if results[-1].resolve() != wheel.resolve():  # a wheel that has its tags stays as is
+                written.append(results[-1])
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return results
