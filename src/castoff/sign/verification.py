@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from castoff.manifest import (
     ReleaseManifest,
     parse_checksums,
 )
-from castoff.plan import signatures_of
+from castoff.plan import Signature, signatures_of
 from castoff.pypi import is_sdist_filename
 from castoff.results import Report, VerifyResult
 from castoff.runner import Runner
@@ -258,6 +259,7 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
         vouched.setdefault(provenance, present[provenance])
     report(f"verifying signatures: {', '.join(backends)}")
     checked_signatures: dict[str, list[str]] = {}
+    to_check: list[tuple[str, Signature]] = []
     for name in sorted(set(signed)):
         expected = signatures_of(name, _kind(name), backends)
         checked_signatures[name] = [s.name for s in expected]
@@ -271,17 +273,24 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
                         problem="missing",
                     )
                 )
-                continue
-            problem = found[signature.backend].verify(dist / name, dist / signature.name)
-            if problem is not None:
-                problems.append(
-                    Problem(
-                        artifact=name,
-                        backend=signature.backend,
-                        file=signature.name,
-                        problem=problem,
-                    )
+            else:
+                to_check.append((name, signature))
+    # Each check is a verifier process (ssh-keygen, minisign, gpg): run as many as there are
+    # cores; the problems are listed in the same order whatever finishes first.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        verdicts = list(
+            pool.map(lambda c: found[c[1].backend].verify(dist / c[0], dist / c[1].name), to_check)
+        )
+    for (name, signature), problem in zip(to_check, verdicts, strict=True):
+        if problem is not None:
+            problems.append(
+                Problem(
+                    artifact=name,
+                    backend=signature.backend,
+                    file=signature.name,
+                    problem=problem,
                 )
+            )
     accounted = tuple(dict.fromkeys([*backends, *configured]))
     known_signatures = {s.name for n in set(signed) for s in signatures_of(n, _kind(n), accounted)}
     unsigned = []
