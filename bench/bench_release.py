@@ -371,7 +371,7 @@ def bench_build(root: Path, config: str, build: Path) -> list[Row]:
     argv[argv.index("--out") + 1] = str(root / "by-hand")
     env = {**os.environ, **maturin["env"]}
     castoff_times, maturin_times = [], []
-    for i in range(3):
+    for i in range(5):
         # A changed source: cargo compiles the crate again, against the std already built.
         main_rs.write_text(f"{original}// castoff bench {i}a\n")
         castoff_times.append(
@@ -383,7 +383,7 @@ def bench_build(root: Path, config: str, build: Path) -> list[Row]:
         )
         main_rs.write_text(f"{original}// castoff bench {i}b\n")
         maturin_times.append(timed(lambda: run(*argv, env=env, cwd=maturin["cwd"])))
-    warm = f"{target} after a source change (std present), median of 3"
+    warm = f"{target} after a source change (std present), median of 5"
     return [
         Row("build (warm)", warm, statistics.median(castoff_times), "maturin build by hand",
             statistics.median(maturin_times), 1.05),

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from castoff.assemble.assembler import assemble, collect
-from castoff.build.builder import BuildOptions, build_all, check_buildable_here
-from castoff.build.toolchains import HostTools
 from castoff.config import Config
 from castoff.errors import BuildError, UsageError
 from castoff.manifest import ReleaseManifest
@@ -19,7 +17,10 @@ from castoff.publish.publisher import STEPS, PublishOptions, publish_release
 from castoff.results import PreflightResult, PublishResult, ReleaseResult, Report
 from castoff.runner import Runner
 from castoff.sign import registry
-from castoff.sign.signing import sign_release
+
+if TYPE_CHECKING:
+    from castoff.build.builder import BuildOptions
+    from castoff.build.toolchains import HostTools
 
 
 def keyed_backends(
@@ -62,6 +63,10 @@ def build_and_assemble(  # noqa: PLR0913 - the build's and the assembly's inputs
     report: Report,
 ) -> ReleaseManifest:
     """Build every planned target (unless build_options is None: folders are there) and assemble."""
+    # Imported here: `castoff publish` (this module's other half) starts without them.
+    from castoff.assemble.assembler import assemble, collect  # noqa: PLC0415
+    from castoff.build.builder import build_all, check_buildable_here  # noqa: PLC0415
+
     if build_options is not None:
         check_buildable_here(plan, tools)
         outcomes = build_all(
@@ -95,7 +100,7 @@ def uploads(options: PublishOptions, host: ReleaseHost | None) -> bool:
     return not options.dry_run and not isinstance(host, FolderRelease)
 
 
-def _preflight(
+def _preflight(  # noqa: PLR0913 - preflight's inputs, and how many signatures it verifies
     dist: Path,
     config: Config,
     options: PublishOptions,
@@ -104,6 +109,8 @@ def _preflight(
     runner: Runner,
     report: Report,
     previous: Path | None,
+    *,
+    every_signature: bool = True,
 ) -> PreflightResult:
     return preflight(
         dist,
@@ -115,6 +122,7 @@ def _preflight(
         now=datetime.now(UTC),
         report=report,
         backends=backends,
+        every_signature=every_signature,
     )
 
 
@@ -136,7 +144,20 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
 
     backends: the signatures preflight verifies (None: every configured backend's).
     """
-    checked = _preflight(dist, config, options, keys_dir, backends, runner, report, previous)
+    # Signature files are published only with the GitHub release: a publish that stages none
+    # (the index step) verifies the signatures of what vouches for every file's bytes.
+    every_signature = host is not None and "stage" in steps
+    checked = _preflight(
+        dist,
+        config,
+        options,
+        keys_dir,
+        backends,
+        runner,
+        report,
+        previous,
+        every_signature=every_signature,
+    )
     published = publish_release(
         dist,
         checked.manifest,
@@ -177,6 +198,8 @@ def release(  # noqa: PLR0913 - the whole pipeline's inputs
 
     Without publish it stops after preflight: the release folder is ready for `castoff publish`.
     """
+    from castoff.sign.signing import sign_release  # noqa: PLC0415
+
     build_and_assemble(
         config,
         plan,

@@ -14,7 +14,7 @@ from castoff.publish.github import FolderRelease, finish_release, stage_release
 from castoff.publish.journal import JOURNAL_FILE, open_journal
 from castoff.publish.preflight import index_findings
 from castoff.rehearse import platform_tag, uv_platform
-from castoff.runner import Command, Result
+from tests.wheels import make_wheel, write_zip
 
 WHEEL = "castoff_hello-0.1.0-py3-none-musllinux_1_2_x86_64.whl"
 SHA = "ab" * 32
@@ -122,37 +122,51 @@ def test_a_taken_name_with_other_bytes_is_a_finding() -> None:
     assert "00" * 32 in finding.problem
 
 
-def _result(returncode: int, stdout: str = "", stderr: str = "") -> Result:
-    return Result(
-        command=Command(argv=("twine",)),
-        returncode=returncode,
-        stdout=stdout,
-        stderr=stderr,
-        seconds=0.1,
-    )
-
-
 def test_twine_check_verdicts_survive_rich_wrapping_inside_file_names() -> None:
-    """Twine check's console wraps at 80 columns, even inside a path: verdicts are still found."""
-    ok = Path("/srv/dist/castoff_hello-0.1.0-py3-none-musllinux_1_2_x86_64.whl")
+    """Rich wraps at the console's width, even inside a path: the verdict is still found."""
     bad = Path(
         "/srv/dist/castoff_hello-0.1.0-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
     )
     full = f"Checking {bad}: \x1b[31mFAILED due to warnings\x1b[0m"
     wrapped = "\n".join(full[i : i + 80] for i in range(0, len(full), 80))
-    stdout = (
-        f"Checking {ok}: PASSED\n{wrapped}\n"
-        "WARNING  `long_description` missing.                                \n"
-    )
+    said = f"{wrapped}\nWARNING `long_description` missing.       \n"
+    verdict = twine._verdict(said, bad)
+    assert verdict == "FAILED due to warnings WARNING `long_description` missing."
     # A missing description is what --strict fails and PyPI takes: a warning, not a failure.
-    assert twine.check_failures(_result(1, stdout=stdout), [ok, bad]) == {}
-    assert twine.check_warnings(_result(1, stdout=stdout), [ok, bad]) == [bad.name]
-    broken = stdout.replace("FAILED due to warnings", "FAILED") + (
-        'line 2: Error: Unknown target name: "x".\n'
+    assert twine.check_failures({bad.name: verdict}) == {}
+    assert twine.check_warnings({bad.name: verdict}) == [bad.name]
+
+
+def _described(folder: Path, name: str, description: str, content_type: str) -> Path:
+    """Write a wheel whose METADATA has this long description."""
+    metadata = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+        f"Description-Content-Type: {content_type}\n\n{description}"
     )
-    failures = twine.check_failures(_result(1, stdout=broken), [ok, bad])
-    assert list(failures) == [bad.name]
-    assert "Unknown target name" in failures[bad.name]
+    return write_zip(
+        folder / f"{name}-1.0-py3-none-any.whl",
+        {
+            f"{name}-1.0.dist-info/METADATA": metadata.encode(),
+            f"{name}-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nTag: py3-none-any\n",
+        },
+        record=f"{name}-1.0.dist-info/RECORD",
+    )
+
+
+def test_twine_check_in_process_tells_passed_warnings_and_failures_apart(tmp_path: Path) -> None:
+    """Real twine check, in castoff's process: a good README, none, and one that cannot render."""
+    good = _described(tmp_path, "good", "# Good\n\nA description.\n", "text/markdown")
+    bare = make_wheel(tmp_path, ["any"], b"", name="bare")
+    broken = _described(tmp_path, "broken", "A `link`_ to nowhere.\n", "text/x-rst")
+    unreadable = tmp_path / "junk-1.0-py3-none-any.whl"
+    unreadable.write_bytes(b"not a zip")
+    verdicts = twine.check([good, bare, broken, unreadable])
+    assert verdicts[good.name] == "PASSED"
+    assert twine.check_warnings(verdicts) == [bare.name]
+    failures = twine.check_failures(verdicts)
+    assert sorted(failures) == sorted([broken.name, unreadable.name])
+    assert "Unknown target name" in failures[broken.name]
+    assert "cannot read it" in failures[unreadable.name]
 
 
 def _open(dist: Path, files: list[tuple[str, str]], *, resume: bool) -> object:

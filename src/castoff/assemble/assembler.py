@@ -52,7 +52,8 @@ from castoff.cibw import (
     pinned_image_re,
 )
 from castoff.config import Config
-from castoff.errors import AssembleError, AuditError, ContractError, PlanError
+from castoff.contract import check_contract
+from castoff.errors import AssembleError, AuditError
 from castoff.folders import check_claimable, mark, replace_folder, staging_beside
 from castoff.manifest import (
     CHECKSUMS_FILE,
@@ -65,7 +66,6 @@ from castoff.manifest import (
     ReleaseArtifact,
     ReleaseManifest,
     format_checksums,
-    previous_artifacts,
 )
 from castoff.plan import (
     SDIST,
@@ -79,8 +79,7 @@ from castoff.plan import (
 )
 from castoff.runner import Runner
 
-CONTRACT_KINDS = ("archive", "checksum")
-__all__ = ["RELEASE_MANIFEST", "Input", "assemble", "check_contract", "collect", "make_alias"]
+__all__ = ["RELEASE_MANIFEST", "Input", "assemble", "collect", "make_alias"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -492,32 +491,6 @@ def write_checksums(out_dir: Path, digests: Mapping[str, str]) -> Path:
     path = out_dir / CHECKSUMS_FILE
     path.write_text(format_checksums(digests), encoding="utf-8", newline="\n")
     return path
-
-
-def check_contract(config: Config, names: set[str], previous: Path | None) -> None:
-    """Refuse a release that drops an archive name the previous release had, unless retired."""
-    if previous is None:
-        return
-    try:
-        listed = previous_artifacts(previous)
-    except PlanError as exc:
-        raise ContractError(
-            f"the previous release's manifest cannot be read: {exc.message}",
-            hint="Point contract.previous-manifest (or --previous) at the manifest.json of the "
-            "last release.",
-        ) from None
-    # Archives and checksum files are named without the version and downloaded by name;
-    # wheels and the provenance carry the version, so each release has new ones.
-    before = {name for name, kind in listed if kind in CONTRACT_KINDS}
-    retired = dict(config.contract.retired)
-    gone = sorted(before - names - set(retired))
-    if gone:
-        raise ContractError(
-            f"the previous release ({previous}) had {', '.join(gone)}, which this release lacks; "
-            "downstream tools download archives by name.",
-            hint="Build them again (or alias them), or retire each with a reason in "
-            "tool.castoff.contract.retired.",
-        )
 
 
 def assemble(

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import IO, BinaryIO, Literal, NoReturn, cast
+from typing import IO, TYPE_CHECKING, BinaryIO, Literal, NoReturn, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag
@@ -38,9 +38,10 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from castoff.assemble.elf import ElfFacts, UnreadableElf, read_elf
-from castoff.assemble.macho import MachOFacts, UnreadableMachO, read_macho
-from castoff.assemble.pe import PeFacts, UnreadablePE, read_pe
+if TYPE_CHECKING:
+    from castoff.assemble.elf import ElfFacts
+    from castoff.assemble.macho import MachOFacts
+    from castoff.assemble.pe import PeFacts
 
 # No Rust binary comes near these; a member above them is a bomb or a mistake.
 MAX_MEMBER_BYTES = 1 << 30
@@ -215,6 +216,11 @@ def _member(
 ) -> Member:
     spool.seek(0)
     kind = sniff(spool.read(4))
+    # The binary readers (pyelftools, macholib, pefile) load only when a program is read.
+    from castoff.assemble.elf import UnreadableElf, read_elf  # noqa: PLC0415
+    from castoff.assemble.macho import UnreadableMachO, read_macho  # noqa: PLC0415
+    from castoff.assemble.pe import UnreadablePE, read_pe  # noqa: PLC0415
+
     elf, macho, pe, problem = None, None, None, None
     try:
         if kind == "elf":

@@ -31,7 +31,6 @@ from castoff.build.record import (
     reusable,
     source_tree_sha256,
 )
-from castoff.build.sdist import build_sdist
 from castoff.build.smoke import run_smoke
 from castoff.build.toolchains import Choice, HostTools, choose, smoke_plan
 from castoff.config import EXTENSION_METHOD
@@ -555,6 +554,9 @@ def build_all(
     if (sdist := plan.sdist) is not None:
 
         def source() -> tuple[PartialManifest, bool]:
+            # Imported here: its checks (the sdist reader) are not needed for wheels alone.
+            from castoff.build.sdist import build_sdist  # noqa: PLC0415
+
             report(SDIST, "maturin sdist")
             return build_sdist(
                 sdist, plan=plan, tools=tools, runner=runner, out_dir=options.out_dir,

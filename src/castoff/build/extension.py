@@ -3,16 +3,16 @@
 A builder probes what this machine has, says where it would build a target (its engine, and
 what is missing), names the builds it runs, and builds a target's wheels into a build folder
 with its manifest. castoff reaches builders only through this Protocol and `BUILDERS`; the
-config's EXTENSION_METHOD names the one every extension uses.
+config's EXTENSION_METHOD names the one every extension uses. A builder's module is imported
+only when it is asked for: a project without extension modules does not pay for it.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-from castoff.build import cibuildwheel
+from typing import TYPE_CHECKING, Protocol, cast
 
 if TYPE_CHECKING:
     from castoff.build.cibuildwheel import Engine, ExtensionTools
@@ -52,9 +52,12 @@ class ExtensionBuilder(Protocol):
         """Build a job's wheels into out_dir/<triple>; return the manifest and whether cached."""
 
 
-BUILDERS: dict[str, ExtensionBuilder] = {b.name: b for b in (cibuildwheel.BUILDER,)}
+# Each builder's name and the module whose BUILDER it is.
+BUILDERS: dict[str, str] = {"cibuildwheel": "castoff.build.cibuildwheel"}
 
 
 def get(name: str) -> ExtensionBuilder:
     """Return the builder a config's extension method names (the config checked the name)."""
-    return BUILDERS[name]
+    builder = cast("ExtensionBuilder", importlib.import_module(BUILDERS[name]).BUILDER)
+    assert builder.name == name  # noqa: S101 - the registry and the module agree
+    return builder

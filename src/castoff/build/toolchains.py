@@ -7,6 +7,7 @@ import re
 import shutil
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -137,9 +138,11 @@ def _version_field(text: str, key: str) -> str | None:
 def _toolchain(
     runner: Runner, rustc: str, cargo: str, rustup: str | None = None
 ) -> Toolchain | None:
-    version = runner.capture(Command(argv=(rustc, "-vV")))
-    sysroot = runner.capture(Command(argv=(rustc, "--print", "sysroot")))
-    cargo_version = runner.capture(Command(argv=(cargo, "-V")))
+    questions = [(rustc, "-vV"), (rustc, "--print", "sysroot"), (cargo, "-V")]
+    with ThreadPoolExecutor(max_workers=len(questions)) as pool:
+        version, sysroot, cargo_version = pool.map(
+            lambda argv: runner.capture(Command(argv=argv)), questions
+        )
     if version.returncode != 0 or sysroot.returncode != 0 or cargo_version.returncode != 0:
         return None
     root = Path(sysroot.stdout.strip())
@@ -198,29 +201,43 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
     def which(name: str) -> str | None:
         return shutil.which(name, path=path)
 
-    default = None
     rustup = which("rustup")
-    if (rustc := which("rustc")) and (cargo := which("cargo")):
-        default = _toolchain(runner, rustc, cargo, rustup)
-    build_std = None
-    if DEBIAN_RUSTC.exists() and DEBIAN_CARGO.exists():
-        debian = _toolchain(runner, str(DEBIAN_RUSTC), str(DEBIAN_CARGO))
-        build_std = debian if debian and debian.rust_src and debian.vendored else None
-    either = default or build_std
-    host = _version_field(either.version, "host") if either else None
+    rustc, cargo = which("rustc"), which("cargo")
     # maturin and zig come with castoff's Python ('castoff[build]'), so look beside it first.
     maturin = shutil.which(
         "maturin", path=os.pathsep.join([str(Path(sys.executable).parent), path])
     )
-    maturin_version = None
-    if maturin:
-        maturin_version = runner.capture(Command(argv=(maturin, "--version"))).stdout.strip()
-    zig = runner.capture(Command(argv=(sys.executable, "-m", "ziglang", "version")))
     gnu_triples = {t.gnu_triple for t in tg.TARGETS.values() if t.gnu_triple}
     cross_gcc = {g: f for g in gnu_triples if (f := which(f"{g}-gcc"))}
     docker = which("docker") is not None
-    if docker:
-        docker = runner.capture(Command(argv=("docker", "info"))).returncode == 0
+    # Each question is a process of its own (a dozen, some a Python start-up): all are asked at
+    # once, as a build starts with them.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        default_f = (
+            pool.submit(_toolchain, runner, rustc, cargo, rustup) if rustc and cargo else None
+        )
+        debian_f = (
+            pool.submit(_toolchain, runner, str(DEBIAN_RUSTC), str(DEBIAN_CARGO))
+            if DEBIAN_RUSTC.exists() and DEBIAN_CARGO.exists()
+            else None
+        )
+        maturin_f = (
+            pool.submit(runner.capture, Command(argv=(maturin, "--version"))) if maturin else None
+        )
+        zig_f = pool.submit(
+            runner.capture, Command(argv=(sys.executable, "-m", "ziglang", "version"))
+        )
+        glibc_f = {g: pool.submit(_linked_glibc, runner, gcc) for g, gcc in cross_gcc.items()}
+        docker_f = pool.submit(runner.capture, Command(argv=("docker", "info"))) if docker else None
+        default = default_f.result() if default_f else None
+        debian = debian_f.result() if debian_f else None
+        maturin_version = maturin_f.result().stdout.strip() if maturin_f else None
+        zig = zig_f.result()
+        cross_glibc = {g: v for g, f in glibc_f.items() if (v := f.result())}
+        docker = docker_f.result().returncode == 0 if docker_f else False
+    build_std = debian if debian and debian.rust_src and debian.vendored else None
+    either = default or build_std
+    host = _version_field(either.version, "host") if either else None
     return HostTools(
         host_triple=host,
         default=default,
@@ -232,7 +249,7 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
         python=sys.executable,
         qemu={t.qemu: f for t in tg.TARGETS.values() if t.qemu and (f := which(t.qemu))},
         cross_gcc=cross_gcc,
-        cross_glibc={g: v for g, gcc in cross_gcc.items() if (v := _linked_glibc(runner, gcc))},
+        cross_glibc=cross_glibc,
         # A sysroot is usable for QEMU_LD_PREFIX when it holds the dynamic loader.
         sysroots={
             g: f"/usr/{g}" for g in gnu_triples if any(Path(f"/usr/{g}/lib").glob("ld*.so*"))

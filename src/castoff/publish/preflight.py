@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,9 +17,9 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from castoff.assemble.assembler import check_contract
 from castoff.assemble.contents import ContentsError, read_sdist
 from castoff.config import Config
+from castoff.contract import check_contract
 from castoff.errors import CastoffError, ContractError, PreflightError, PublishError, VerifyError
 from castoff.manifest import ReleaseArtifact, ReleaseManifest
 from castoff.plan import sdist_filename, sdist_folder
@@ -246,30 +247,22 @@ def _served_sha256(there: index.IndexFile, size: int) -> str:
     return index.served_sha256(there, limit=size + 1)
 
 
-def preflight(  # noqa: PLR0913 - every input of every check, spelled out
+def _checks(
     dist: Path,
     config: Config,
-    *,
-    index_url: str | None,
-    runner: Runner,
+    manifest: ReleaseManifest,
+    files: list[ReleaseArtifact],
     keys_dir: Path | None,
-    previous: Path | None,
-    now: datetime,
-    report: Report,
-    backends: tuple[str, ...] | None = None,
-) -> PreflightResult:
-    """Run every check and return the verified manifest; raise PreflightError listing problems.
-
-    backends: whose signatures are verified (None: every configured backend's; (): none, as in
-    a rehearsal where each one configured is keyless).
-    """
-    manifest = ReleaseManifest.read(dist)
-    files = pypi_files(manifest)
-    report(f"checking {len(manifest.artifacts)} files ({len(files)} for the index)")
+    runner: Runner,
+    backends: tuple[str, ...] | None,
+    every_signature: bool,
+) -> list[Finding]:
+    """Check every file against what is signed (or the manifest), the release's name, the tags."""
     if config.sign.backends and backends != ():
         # What is signed is the truth; the manifest must agree with it, file by file.
-        report("verifying every file against the signed checksums and provenance")
-        findings = _verified(dist, config, backends or (), keys_dir, runner, manifest)
+        findings = _verified(
+            dist, config, backends or (), keys_dir, runner, manifest, every_signature
+        )
     else:
         _, problems = check_files(dist, manifest)
         findings = [Finding(file=p.file, check="sha256", problem=p.problem) for p in problems]
@@ -285,29 +278,62 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
                 f"{config.pyproject} releases {config.name} {config.version}",
             )
         )
-    findings += _names_and_tags(dist, manifest, config, files)
-    # Files that are missing, links or not regular are findings of the checks above already.
+    return findings + _names_and_tags(dist, manifest, config, files)
+
+
+def _twine_findings(verdicts: Mapping[str, str], report: Report) -> list[Finding]:
+    """Return what twine check --strict refused as PyPI would; say which have no description."""
+    failures = twine.check_failures(verdicts)
+    if undescribed := twine.check_warnings(verdicts):
+        report(
+            f"twine check: {len(undescribed)} distributions have no long description; PyPI "
+            'takes them and shows none (readme = "README.md" in [project] gives one)'
+        )
+    return [
+        Finding(file=n, check="twine-check", problem=p or "FAILED") for n, p in failures.items()
+    ]
+
+
+def preflight(  # noqa: PLR0913 - every input of every check, spelled out
+    dist: Path,
+    config: Config,
+    *,
+    index_url: str | None,
+    runner: Runner,
+    keys_dir: Path | None,
+    previous: Path | None,
+    now: datetime,
+    report: Report,
+    backends: tuple[str, ...] | None = None,
+    every_signature: bool = True,
+) -> PreflightResult:
+    """Run every check and return the verified manifest; raise PreflightError listing problems.
+
+    backends: whose signatures are verified (None: every configured backend's; (): none, as in
+    a rehearsal where each one configured is keyless). Without every_signature (a publish that
+    stages no GitHub release), only SHA256SUMS's and the provenance's signatures are verified:
+    they vouch for every file's sha256, and no other signature file is uploaded.
+    """
+    manifest = ReleaseManifest.read(dist)
+    files = pypi_files(manifest)
+    report(f"checking {len(manifest.artifacts)} files ({len(files)} for the index)")
+    if config.sign.backends and backends != ():
+        report("verifying every file against the signed checksums and provenance")
+    # Files that are missing, links or not regular are findings of the checks below.
     wheels = [
         dist / a.name
         for a in manifest.artifacts
         if a.kind in ("wheel", "sdist") and _plain_file(dist / a.name)
     ]
-    if wheels:
-        report(f"twine check --strict: {len(wheels)} distributions")
-        result = runner.run(twine.check_command(wheels), check=False, log=lambda _: None)
-        failures = twine.check_failures(result, wheels)
-        findings += [
-            Finding(file=n, check="twine-check", problem=p or "FAILED") for n, p in failures.items()
-        ]
-        if undescribed := twine.check_warnings(result, wheels):
-            report(
-                f"twine check: {len(undescribed)} distributions have no long description; PyPI "
-                'takes them and shows none (readme = "README.md" in [project] gives one)'
-            )
-        if result.returncode != 0 and not failures and not undescribed:
-            findings.append(
-                Finding(file="twine", check="twine-check", problem=result.stderr.strip()[-300:])
-            )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # twine check runs beside the signature checks (whose verifiers are processes).
+        checking = pool.submit(twine.check, wheels) if wheels else None
+        findings = _checks(
+            dist, config, manifest, files, keys_dir, runner, backends, every_signature
+        )
+        if checking is not None:
+            report(f"twine check --strict: {len(wheels)} distributions")
+            findings += _twine_findings(checking.result(), report)
     try:
         check_contract(
             config,
@@ -360,6 +386,7 @@ def _verified(
     keys_dir: Path | None,
     runner: Runner,
     manifest: ReleaseManifest,
+    every_signature: bool,
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -371,6 +398,7 @@ def _verified(
             runner=runner,
             report=lambda _: None,
             version=manifest.version,
+            every_signature=every_signature,
         )
     except VerifyError as exc:
         raw = exc.details.get("problems")

@@ -1,21 +1,20 @@
-"""twine: `twine check --strict` as a command, and uploads through twine's API in this process."""
+"""twine in this process: `twine check --strict` verdicts, and uploads through one session."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from castoff.runner import Command, Result, redact
+from castoff.errors import ToolMissingError
+from castoff.runner import redact
 
-_INSTALL = "pip install twine"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_PLAIN = {"NO_COLOR": "1"}
 # What twine reads for an upload: credentials (the password is a secret) and certificates.
 SECRETS = ("TWINE_PASSWORD",)
 VARIABLES = ("TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_CERT", "TWINE_CLIENT_CERT")
@@ -31,47 +30,84 @@ class UploadOutcome:
     message: str
 
 
-def check_command(files: Sequence[Path]) -> Command:
-    """Return `twine check --strict` over the files."""
-    return Command(
-        argv=(sys.executable, "-m", "twine", "check", "--strict", *map(str, files)),
-        env=_PLAIN,
-        install_hint=_INSTALL,
-    )
-
-
 # twine's only warnings are a missing description or content type; --strict fails them, and
 # PyPI takes such a file (it shows no description). A description that does not render is an
 # error ("FAILED"), which PyPI refuses too.
 _WARNINGS_ONLY = "FAILED due to warnings"
 
 
-def _verdicts(result: Result, files: Sequence[Path]) -> dict[str, str]:
-    """Return what twine check said of each file it names."""
-    # twine's rich console wraps at 80 columns, even inside a file name; the line breaks it
-    # adds carry no meaning, so the text is read with them taken out.
-    text = _ANSI.sub("", result.stdout + result.stderr).replace("\n", "")
+def require() -> None:
+    """Raise ToolMissingError, with how to install it, when twine cannot be imported."""
+    try:
+        import twine.commands.check  # noqa: PLC0415
+        import twine.settings  # noqa: F401, PLC0415
+    except ImportError as exc:
+        raise ToolMissingError(
+            f"twine is not installed ({exc}); castoff publishes through it.",
+            hint="Install it: pip install 'castoff[publish]' (or pip install twine).",
+        ) from None
+
+
+def check(files: Sequence[Path]) -> dict[str, str]:
+    """Run `twine check --strict` on each file in this process; return what it said of each."""
+    require()
+    # twine (readme renderers) loads only when there is something to check.
+    from twine.commands import check as twine_check  # noqa: PLC0415
+
+    logger = logging.getLogger(twine_check.__name__)
     verdicts: dict[str, str] = {}
     for file in files:
-        at = text.find(f"{file}: ")
-        if at >= 0:
-            verdict = text[at + len(str(file)) + 2 :].split("Checking ", 1)[0]
-            verdicts[file.name] = " ".join(verdict.split())
+        said = io.StringIO()
+        handler = logging.StreamHandler(said)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        saved = logger.propagate, logger.level
+        logger.addHandler(handler)
+        logger.propagate, logger.level = False, logging.INFO
+        try:
+            # twine prints each verdict to stdout (castoff's --json output) and logs the rest.
+            with contextlib.redirect_stdout(said):
+                twine_check.check([str(file)], strict=True)
+        # twine's readers (zipfile, tarfile, pkginfo) raise whatever a bad file makes them.
+        except Exception as exc:  # noqa: BLE001
+            said.write(
+                f"Checking {file}: FAILED twine cannot read it ({type(exc).__name__}: {exc})"
+            )
+        finally:
+            logger.removeHandler(handler)
+            logger.propagate, logger.level = saved
+        verdicts[file.name] = _verdict(said.getvalue(), file)
     return verdicts
 
 
-def check_failures(result: Result, files: Sequence[Path]) -> dict[str, str]:
+def _verdict(text: str, file: Path) -> str:
+    """Return what twine check said of one file, from its output."""
+    text = _ANSI.sub("", text)
+    # rich wraps at the console's width, even inside the file name: the line breaks it put in
+    # "Checking <file>: " are skipped; after it, a line break is a space.
+    prefix = f"Checking {file}: "
+    at = matched = 0
+    while at < len(text) and matched < len(prefix):
+        if text[at] == "\n":
+            at += 1
+        elif text[at] == prefix[matched]:
+            at, matched = at + 1, matched + 1
+        else:
+            break
+    return " ".join((text[at:] if matched == len(prefix) else text).split())
+
+
+def check_failures(verdicts: Mapping[str, str]) -> dict[str, str]:
     """Return each file twine check refused as PyPI would, with what twine said about it."""
     return {
         name: verdict
-        for name, verdict in _verdicts(result, files).items()
-        if verdict.startswith("FAILED") and not verdict.startswith(_WARNINGS_ONLY)
+        for name, verdict in verdicts.items()
+        if not verdict.startswith("PASSED") and not verdict.startswith(_WARNINGS_ONLY)
     }
 
 
-def check_warnings(result: Result, files: Sequence[Path]) -> list[str]:
+def check_warnings(verdicts: Mapping[str, str]) -> list[str]:
     """Return the files --strict failed only for a missing description, which PyPI takes."""
-    return [n for n, v in _verdicts(result, files).items() if v.startswith(_WARNINGS_ONLY)]
+    return [n for n, v in verdicts.items() if v.startswith(_WARNINGS_ONLY)]
 
 
 class Uploader:
@@ -85,6 +121,7 @@ class Uploader:
     def __init__(
         self, repository_url: str, env: Mapping[str, str], *, secrets: Sequence[str] = ()
     ) -> None:
+        require()
         # twine (requests, rich, readme renderers) loads only when something is uploaded.
         from twine import settings  # noqa: PLC0415
 

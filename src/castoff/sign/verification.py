@@ -160,12 +160,16 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
     report: Report,
     configured: Sequence[str] = (),
     release: tuple[str, str] | None = None,
+    *,
+    every_signature: bool = True,
 ) -> Verified:
     """Check a folder against its signed checksums and provenance; list every problem.
 
     `backends` are checked; signatures of the other `configured` backends are accounted for
     without being checked; any other signature-like file is not part of the release. With
-    `release` (name, version), the signed statement must be of that release.
+    `release` (name, version), the signed statement must be of that release. Without
+    `every_signature`, only the signatures of SHA256SUMS and the provenance are verified: they
+    alone vouch for every file's bytes (a publish to the index uploads no signature file).
     """
     report(f"hashing every file in {dist}")
     present, problems = _scan(dist)
@@ -261,6 +265,8 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
     checked_signatures: dict[str, list[str]] = {}
     to_check: list[tuple[str, Signature]] = []
     for name in sorted(set(signed)):
+        if not every_signature and name not in (CHECKSUMS_FILE, provenance):
+            continue  # accounted for below, not verified
         expected = signatures_of(name, _kind(name), backends)
         checked_signatures[name] = [s.name for s in expected]
         for signature in expected:
@@ -391,8 +397,12 @@ def verify_release(
     runner: Runner,
     report: Report,
     version: str | None = None,
+    every_signature: bool = True,
 ) -> VerifyResult:
-    """Verify a release folder with public material only; raise VerifyError listing everything."""
+    """Verify a release folder with public material only; raise VerifyError listing everything.
+
+    Without `every_signature`: only the signed checksums' and provenance's signatures.
+    """
     chosen = choose_backends(config, backends)
     if not dist.is_dir() or dist.is_symlink():
         raise VerifyError(
@@ -407,6 +417,7 @@ def verify_release(
             report,
             configured=config.sign.backends,
             release=(config.name, version or config.version),
+            every_signature=every_signature,
         )
     if verified.problems:
         problems = verified.problems
