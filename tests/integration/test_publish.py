@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -176,3 +177,41 @@ def test_dry_run_prints_every_upload_and_uploads_nothing(
     assert server.password not in result.stdout + result.stderr
     assert _served(server) == {}
     assert not (release / "publish-journal.json").exists()
+
+
+def test_the_index_step_trusts_the_signed_checksums_and_staging_checks_each_signature(
+    release: Path, keys: Path, server: LocalIndex
+) -> None:
+    """A bad signature of one wheel stops a publish that stages it, not the index step alone.
+
+    The index gets no minisign or ssh signature: SHA256SUMS's signatures vouch for every byte
+    it gets. manifest.json (not signed) is changed to agree with the bad signature, as whoever
+    changed the signature could. A bad signature of SHA256SUMS stops the index step too.
+    """
+    wheel = sorted(_index_bound(release))[0]
+
+    def swap(name: str, before: bytes, after: bytes) -> None:
+        (release / name).write_bytes(after)
+        manifest = release / "manifest.json"
+        old, new = hashlib.sha256(before).hexdigest(), hashlib.sha256(after).hexdigest()
+        manifest.write_text(manifest.read_text().replace(old, new))
+
+    def spoil(name: str) -> bytes:
+        intact = (release / name).read_bytes()
+        swap(name, intact, intact.replace(b"trusted comment:", b"trusted  comment:"))
+        return intact
+
+    spoil(f"{wheel}.minisig")
+    staged = _publish(release, keys, server)
+    assert staged.returncode == 12, staged.stderr
+    assert f"{wheel}.minisig" in staged.stderr
+    assert _served(server) == {}
+    intact = spoil("SHA256SUMS.minisig")
+    refused = _publish(release, keys, server, "--step", "index")
+    assert refused.returncode == 12, refused.stderr
+    assert "SHA256SUMS.minisig" in refused.stderr
+    assert _served(server) == {}
+    swap("SHA256SUMS.minisig", (release / "SHA256SUMS.minisig").read_bytes(), intact)
+    index_only = _publish(release, keys, server, "--step", "index")
+    assert index_only.returncode == 0, index_only.stderr
+    assert _served(server) == _index_bound(release)

@@ -40,6 +40,7 @@ from castoff.sign import Checker
 from castoff.sign.keys import private_folder
 from castoff.sign.provenance import Statement, Subject, read_statement
 from castoff.sign.signing import Problem, checkers, choose_backends
+from castoff.sign.sigstore import ATTESTATION_SUFFIX
 
 PROVENANCE_SUFFIX = ".intoto.json"
 # Files castoff keeps in a release folder that are not part of the release itself.
@@ -168,8 +169,9 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
     `backends` are checked; signatures of the other `configured` backends are accounted for
     without being checked; any other signature-like file is not part of the release. With
     `release` (name, version), the signed statement must be of that release. Without
-    `every_signature`, only the signatures of SHA256SUMS and the provenance are verified: they
-    alone vouch for every file's bytes (a publish to the index uploads no signature file).
+    `every_signature`, only the signatures of SHA256SUMS and the provenance (they vouch for
+    every file's bytes) and the PEP 740 attestations (the index gets them) are verified: the
+    other signature files go to the GitHub release only.
     """
     report(f"hashing every file in {dist}")
     present, problems = _scan(dist)
@@ -265,9 +267,14 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
     checked_signatures: dict[str, list[str]] = {}
     to_check: list[tuple[str, Signature]] = []
     for name in sorted(set(signed)):
-        if not every_signature and name not in (CHECKSUMS_FILE, provenance):
-            continue  # accounted for below, not verified
-        expected = signatures_of(name, _kind(name), backends)
+        expected = [
+            s
+            for s in signatures_of(name, _kind(name), backends)
+            # Without every_signature: what vouches for every file, and what the index gets.
+            if every_signature
+            or name in (CHECKSUMS_FILE, provenance)
+            or s.name.endswith(ATTESTATION_SUFFIX)
+        ]
         checked_signatures[name] = [s.name for s in expected]
         for signature in expected:
             if signature.name not in present:
