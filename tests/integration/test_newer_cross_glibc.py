@@ -105,7 +105,7 @@ def cache(tmp_path: Path) -> Path:
     machine = settings.resolve(argparse.Namespace(), os.environ).cache_dir
     folder = tmp_path / "cache"
     folder.mkdir()
-    for shared in ("sysroots", "tools", "cargo-home-build-std", "zig-cpu"):
+    for shared in ("sysroots", "tools", "cargo-home-build-std"):
         if (machine / shared).exists():
             (folder / shared).symlink_to(machine / shared)
     return folder

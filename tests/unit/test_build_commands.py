@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from castoff.build.builder import check_machine_glibc, known_causes
-from castoff.build.maturin import BuildPaths, maturin_command, zig_cpu_shim
+from castoff.build.maturin import BuildPaths, maturin_command, zig_shim
 from castoff.build.stds import sysroot
 from castoff.build.toolchains import Choice, HostTools, Toolchain, glibc_version
 from castoff.config import load
@@ -260,10 +260,13 @@ def test_loongarch_without_lsx_turns_it_off_for_rustc_and_zig(tmp_path: Path) ->
         "-C target-feature=-lasx,-lsx --sysroot /cache/sysroots/s -C link-self-contained=no"
     )
     assert command.env["CARGO_ZIGBUILD_PYTHON_PATH"] == str(shim)
-    text = zig_cpu_shim("/venv/bin/python", "la464-lasx-lsx")
+    text = zig_shim("/venv/bin/python", None, "la464-lasx-lsx")
     assert 'exec /venv/bin/python -m ziglang "$sub" -mcpu=la464-lasx-lsx "$@"' in text
     assert text.endswith('exec /venv/bin/python "$@"\n')
-    with pytest.raises(ConfigError, match="needs a zig_cpu_shim"):
+    stable = zig_shim("/venv/bin/python", "/cache/tools/zig-0.17.0/ziglang/zig", None)
+    assert 'exec /cache/tools/zig-0.17.0/ziglang/zig "$@"' in stable
+    assert "-mcpu" not in stable
+    with pytest.raises(ConfigError, match="needs a zig_shim"):
         maturin_command(
             job("loongarch64-unknown-linux-musl", zig_cpu="la464-lasx-lsx"),
             choice("zig"),

@@ -26,7 +26,7 @@ class BuildPaths:
     wheel_dir: Path  # maturin --out
     cargo_target_dir: Path  # kept between runs, per project and target
     cache_dir: Path = Path()  # castoff's cache, for what a method prepares once per machine
-    zig_python: Path | None = None  # a zig_cpu_shim, for jobs that set zig's -mcpu
+    zig_python: Path | None = None  # a zig_shim: the stable zig, and a job's -mcpu
     sysroot: Path | None = None  # a std castoff built (castoff.build.stds.sysroot)
     rustflags: tuple[str, ...] = ()  # what a method's prepare adds (a -L for its stubs)
 
@@ -44,20 +44,26 @@ def compatibility(job: BuildJob) -> str | None:
     return None
 
 
-def zig_cpu_shim(python: str, cpu: str) -> str:
-    """Return a script that stands in for Python and adds `-mcpu` to every `zig cc`/`c++`.
+def zig_shim(python: str, zig: str | None, cpu: str | None) -> str:
+    """Return a script that stands in for Python where maturin runs `python -m ziglang`.
 
-    maturin runs zig as `$CARGO_ZIGBUILD_PYTHON_PATH -m ziglang cc ...` and has no option for
-    the CPU of the C runtime it compiles, so this is the one seam where `-mcpu` can go.
+    maturin runs zig as `$CARGO_ZIGBUILD_PYTHON_PATH -m ziglang ...`: this is the one seam where
+    castoff can run a zig at a path that depends only on its version (zig's cache of the C
+    runtimes it compiles is keyed by zig's own path), and add `-mcpu` to every `cc`/`c++`
+    (maturin has no option for the CPU of the C runtime).
     """
-    return (
-        "#!/bin/sh\n"
-        f"# Written by castoff: zig with -mcpu={cpu}.\n"
-        'if [ "$1" = -m ] && [ "$2" = ziglang ] && { [ "$3" = cc ] || [ "$3" = c++ ]; }; then\n'
-        f'    sub=$3; shift 3; exec {shlex.quote(python)} -m ziglang "$sub" -mcpu={cpu} "$@"\n'
-        "fi\n"
-        f'exec {shlex.quote(python)} "$@"\n'
-    )
+    run = shlex.quote(zig) if zig else f"{shlex.quote(python)} -m ziglang"
+    lines = ["#!/bin/sh", f"# Written by castoff: zig{f' with -mcpu={cpu}' if cpu else ''}."]
+    lines.append('if [ "$1" = -m ] && [ "$2" = ziglang ]; then')
+    lines.append("    shift 2")
+    if cpu:
+        lines.append('    if [ "$1" = cc ] || [ "$1" = c++ ]; then')
+        lines.append(f'        sub=$1; shift; exec {run} "$sub" -mcpu={cpu} "$@"')
+        lines.append("    fi")
+    lines.append(f'    exec {run} "$@"')
+    lines.append("fi")
+    lines.append(f'exec {shlex.quote(python)} "$@"')
+    return "\n".join(lines) + "\n"
 
 
 def maturin_command(
@@ -129,12 +135,12 @@ def finish(
 def zig_env(job: BuildJob, tools: HostTools, paths: BuildPaths) -> dict[str, str]:
     """Return the environment that makes maturin's zig the job's linker (and C compiler)."""
     # cargo-zigbuild runs `$CARGO_ZIGBUILD_PYTHON_PATH -m ziglang`: the Python that has ziglang,
-    # or the shim that adds zig's -mcpu to it.
-    if not job.zig_cpu:
-        return {"CARGO_ZIGBUILD_PYTHON_PATH": tools.python}
-    if paths.zig_python is None:
-        raise ConfigError(f"{job.triple}: zig_cpu {job.zig_cpu} needs a zig_cpu_shim.")
-    return {"CARGO_ZIGBUILD_PYTHON_PATH": str(paths.zig_python)}
+    # or the shim that runs castoff's stable copy of zig (and adds a job's -mcpu).
+    if paths.zig_python is not None:
+        return {"CARGO_ZIGBUILD_PYTHON_PATH": str(paths.zig_python)}
+    if job.zig_cpu:
+        raise ConfigError(f"{job.triple}: zig_cpu {job.zig_cpu} needs a zig_shim.")
+    return {"CARGO_ZIGBUILD_PYTHON_PATH": tools.python}
 
 
 def docker_command(job: BuildJob, paths: BuildPaths) -> Command:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from castoff.build.maturin import BuildPaths, base_argv, finish, zig_cpu_shim, zig_env
+from castoff.build.maturin import BuildPaths, base_argv, finish, zig_env, zig_shim
 from castoff.build.method import Defaults
 from castoff.build.toolchains import INSTALL_BUILD_PYTHON, Choice, HostTools, Missing
+from castoff.errors import BuildError, ConfigError
+from castoff.filelock import locked
 from castoff.runner import Command
 
 if TYPE_CHECKING:
@@ -41,15 +46,20 @@ class Zig(Defaults):
         return []
 
     def prepare(self, job: BuildJob, paths: BuildPaths, tools: HostTools) -> BuildPaths:
-        """Write the stubs mingw links need, and the shim that gives zig the job's -mcpu."""
+        """Write the stubs mingw links need, and the shim that runs the stable zig (and -mcpu)."""
         if job.target.libc == "mingw":
             paths = dataclasses.replace(paths, rustflags=mingw_stubs(paths.cache_dir))
-        if not job.zig_cpu:
+        if os.name != "posix" or tools.zig_version is None:
+            if job.zig_cpu:
+                raise ConfigError(
+                    f"{job.triple}: zig's -mcpu={job.zig_cpu} needs a POSIX shell.",
+                    hint="Build this target on Linux or macOS.",
+                )
             return paths
-        shim = paths.cache_dir / "zig-cpu" / job.zig_cpu / "python"
-        shim.parent.mkdir(parents=True, exist_ok=True)
-        shim.write_text(zig_cpu_shim(tools.python, job.zig_cpu), encoding="utf-8", newline="\n")
-        shim.chmod(0o755)
+        zig = stable_zig(paths.cache_dir, tools.zig_version, tools.python)
+        name = "python" + (f"-mcpu-{job.zig_cpu}" if job.zig_cpu else "")
+        shim = paths.cache_dir / "tools" / f"zig-{_safe(tools.zig_version)}" / name
+        write_private(shim, zig_shim(tools.python, str(zig) if zig else None, job.zig_cpu))
         return dataclasses.replace(paths, zig_python=shim)
 
     def command(
@@ -93,6 +103,69 @@ def mingw_stubs(cache_dir: Path) -> tuple[str, ...]:
                 out.write(EMPTY_AR)
             Path(partial).replace(stub)
     return ("-L", f"native={folder}")
+
+
+def _safe(version: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-" else "-" for c in version)[:60]
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write an executable script through a fresh private file renamed over path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and not path.is_symlink() and path.read_text(encoding="utf-8") == text:
+        return
+    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+        out.write(text)
+    Path(partial).chmod(0o755)
+    Path(partial).replace(path)
+
+
+def stable_zig(cache_dir: Path, version: str, python: str) -> Path | None:
+    """Return zig from a copy of the ziglang package at a path that depends only on its version.
+
+    zig keys its cache of the C runtimes it builds (musl, glibc stubs, mingw, compiler-rt) by
+    its own path: a ziglang in each virtualenv (every nox session, every checkout) would build
+    them again, a minute per target. One copy per version, hard-linked where the file system
+    allows, keeps that cache warm for every project on the machine. None: this Python is not
+    the one whose ziglang builds (its own `-m ziglang` is used as it is).
+    """
+    spec = importlib.util.find_spec("ziglang") if python == sys.executable else None
+    if spec is None or spec.origin is None:
+        return None
+    source = Path(spec.origin).parent
+    tools = cache_dir / "tools"
+    folder = tools / f"zig-{_safe(version)}" / "ziglang"
+    zig = folder / "zig"
+    with locked(tools / f"zig-{_safe(version)}.lock"):
+        if zig.is_file() and zig.stat().st_size == (source / "zig").stat().st_size:
+            return zig
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=".ziglang.", dir=tools))
+        try:
+            shutil.copytree(
+                source, partial / "ziglang", copy_function=_link_or_copy,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )  # fmt: skip
+            if folder.exists():
+                shutil.rmtree(folder)  # castoff's own copy, of another build of this version
+            (partial / "ziglang").replace(folder)
+        except OSError as exc:
+            raise BuildError(
+                f"cannot copy zig {version} into {tools} ({exc.strerror or exc}).",
+                hint="Free some space there (about 400 MB), or set CASTOFF_CACHE_DIR to a "
+                "folder with room.",
+            ) from None
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    return zig
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 EMPTY_AR = b"!<arch>\n"  # an ar archive with no members
