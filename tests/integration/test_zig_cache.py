@@ -50,7 +50,7 @@ def test_zig_from_two_virtualenvs_is_one_stable_copy_and_the_shim_runs_it(
         ignore=shutil.ignore_patterns("__pycache__"),
     )  # fmt: skip
     found = ModuleSpec("ziglang", None, origin=str(other / "__init__.py"))
-    monkeypatch.setattr(zig_method.importlib.util, "find_spec", lambda _: found)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda _: found)
     second = zig_method.stable_zig(cache, version, sys.executable)
     assert second == first
     assert second.stat().st_ino == inode  # not copied again
