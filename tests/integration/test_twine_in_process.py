@@ -86,3 +86,16 @@ def test_twine_in_process_a_closed_port_is_worth_a_retry_a_bad_file_is_not(
     assert (refused.ok, refused.status, refused.transient) == (False, None, True)
     assert "ConnectionError" in refused.message
     assert (unreadable.ok, unreadable.status, unreadable.transient) == (False, None, False)
+
+
+def test_twine_in_process_without_credentials_says_so_and_sends_nothing(
+    tmp_path: Path, answering: http.server.HTTPServer
+) -> None:
+    """No TWINE_PASSWORD, no keyring, not PyPI: twine's own refusal, not worth a retry."""
+    _Answering.status = 200
+    wheel = make_wheel(tmp_path, ["musllinux_1_2_x86_64"], elf_stub())
+    url = f"http://127.0.0.1:{answering.server_address[1]}/"
+    with twine.Uploader(url, {"TWINE_USERNAME": "castoff"}) as uploader:
+        outcome = uploader.upload(wheel, None)
+    assert (outcome.ok, outcome.status, outcome.transient) == (False, None, False)
+    assert "Credential not found" in outcome.message

@@ -15,9 +15,8 @@ from castoff.errors import ToolMissingError
 from castoff.runner import redact
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-# What twine reads for an upload: credentials (the password is a secret) and certificates.
+# twine's own secret: whatever twine says is shown without it.
 SECRETS = ("TWINE_PASSWORD",)
-VARIABLES = ("TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_CERT", "TWINE_CLIENT_CERT")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,21 +121,31 @@ class Uploader:
         self, repository_url: str, env: Mapping[str, str], *, secrets: Sequence[str] = ()
     ) -> None:
         require()
-        # twine (requests, rich, readme renderers) loads only when something is uploaded.
-        from twine import settings  # noqa: PLC0415
-
         self.repository_url = repository_url
         self.secrets = (*secrets, *(env[k] for k in SECRETS if env.get(k)))
-        self._settings = settings.Settings(
-            repository_url=repository_url,
-            username=env.get("TWINE_USERNAME") or None,
-            password=env.get("TWINE_PASSWORD") or None,
-            non_interactive=True,
-            disable_progress_bar=True,
-            cacert=env.get("TWINE_CERT") or None,
-            client_cert=env.get("TWINE_CLIENT_CERT") or None,
-        )
+        self._env = env
         self._repository: Any = None
+
+    def _connect(self) -> Any:  # noqa: ANN401 - twine's Repository
+        """Return twine's Repository, made at the first upload: credentials are resolved once."""
+        from twine import settings  # noqa: PLC0415
+
+        if self._repository is None:
+            made = settings.Settings(
+                repository_url=self.repository_url,
+                username=self._env.get("TWINE_USERNAME") or None,
+                password=self._env.get("TWINE_PASSWORD") or None,
+                non_interactive=True,
+                disable_progress_bar=True,
+                cacert=self._env.get("TWINE_CERT") or None,
+                client_cert=self._env.get("TWINE_CLIENT_CERT") or None,
+            )
+            # A keyring's password or a trusted publishing token is found here, once.
+            self._repository = made.create_repository()
+            auth = self._repository.session.auth
+            if isinstance(auth, tuple) and len(auth) == 2 and auth[1]:
+                self.secrets = (*self.secrets, str(auth[1]))
+        return self._repository
 
     def __enter__(self) -> Uploader:
         return self
@@ -158,16 +167,15 @@ class Uploader:
         except Exception as exc:  # noqa: BLE001
             return self._failed(None, f"twine cannot read {file.name}: {exc}", transient=False)
         try:
-            if self._repository is None:
-                # Credentials are resolved here, once: a keyring, or a trusted publishing token.
-                self._repository = self._settings.create_repository()
+            repository = self._connect()
             # twine prints "Uploading <file>" to stdout, which is castoff's --json output.
             with contextlib.redirect_stdout(io.StringIO()):
-                response = self._repository.upload(dist)
+                response = repository.upload(dist)
         except requests.RequestException as exc:
             # No connection, or one that broke mid-answer: the upload may be worth another try.
             return self._failed(None, f"{type(exc).__name__}: {exc}", transient=True)
-        except exceptions.TwineException as exc:
+        except (exceptions.TwineException, OSError) as exc:
+            # Credentials twine could not find, a certificate file it could not read, ...
             return self._failed(None, f"{type(exc).__name__}: {exc}", transient=False)
         if response.is_redirect:
             where = response.headers.get("location", "?")
