@@ -144,9 +144,9 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
 
     backends: the signatures preflight verifies (None: every configured backend's).
     """
-    # Signature files are published only with the GitHub release: a publish that stages none
-    # (the index step) verifies the signatures of what vouches for every file's bytes.
-    every_signature = host is not None and "stage" in steps
+    # Signature files are published only with the GitHub release: a publish with no GitHub
+    # step (the index step) verifies the signatures of what vouches for every file's bytes.
+    every_signature = host is not None and bool({"stage", "finish"} & set(steps))
     checked = _preflight(
         dist,
         config,

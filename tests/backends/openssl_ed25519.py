@@ -76,6 +76,7 @@ class OpensslChecker:
     """Checks with `openssl pkeyutl -verify` and the public key alone."""
 
     backend = NAME
+    concurrent = True  # an openssl process per signature
 
     def __init__(self, public_key: Path, runner: Runner) -> None:
         self.public_key = public_key

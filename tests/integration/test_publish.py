@@ -182,7 +182,7 @@ def test_dry_run_prints_every_upload_and_uploads_nothing(
 def test_the_index_step_trusts_the_signed_checksums_and_staging_checks_each_signature(
     release: Path, keys: Path, server: LocalIndex
 ) -> None:
-    """A bad signature of one wheel stops a publish that stages it, not the index step alone.
+    """A bad signature of one wheel stops a publish with a GitHub step, not the index step alone.
 
     The index gets no minisign or ssh signature: SHA256SUMS's signatures vouch for every byte
     it gets. manifest.json (not signed) is changed to agree with the bad signature, as whoever
@@ -205,6 +205,10 @@ def test_the_index_step_trusts_the_signed_checksums_and_staging_checks_each_sign
     staged = _publish(release, keys, server)
     assert staged.returncode == 12, staged.stderr
     assert f"{wheel}.minisig" in staged.stderr
+    # The finish step makes the staged signatures public: it checks each one too.
+    finished = _publish(release, keys, server, "--step", "finish")
+    assert finished.returncode == 12, finished.stderr
+    assert f"{wheel}.minisig" in finished.stderr
     assert _served(server) == {}
     intact = spoil("SHA256SUMS.minisig")
     refused = _publish(release, keys, server, "--step", "index")

@@ -210,6 +210,11 @@ class _OnDemand:
         """Return the position."""
         return self._pos
 
+    def fileno(self) -> int:
+        """Inflate all of it and return the spool's file (a reader that maps the whole file)."""
+        self._fill(self._size)
+        return self._spool.fileno()
+
 
 def _member(
     spool: BinaryIO, name: str, digest: str | None, size: int, *, executable: bool

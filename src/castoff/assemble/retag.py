@@ -218,6 +218,30 @@ def copy_wheel(wheel: Path, out_dir: Path, platforms: Iterable[str]) -> Path:
     return retag_wheel(wheel, final, out_dir, exact=True)
 
 
+def _check_targets(
+    wheels: Sequence[Path], add_platforms: Sequence[str], out_dir: Path | None
+) -> None:
+    """Refuse, before anything is written, a new name that is taken or that two wheels share."""
+    targets: set[Path] = set()
+    for wheel in wheels:
+        try:
+            _, _, _, tags = parse_wheel_filename(wheel.name)
+        except (InvalidWheelFilename, InvalidVersion) as exc:
+            raise UsageError(f"{wheel}: not a wheel file name ({exc}).") from None
+        target = (out_dir or wheel.parent) / retagged_name(
+            wheel.name, {t.platform for t in tags} | set(add_platforms)
+        )
+        if target.resolve() == wheel.resolve():
+            continue  # it has the tags already: left as it is
+        if target.exists() or target.is_symlink() or target.absolute() in targets:
+            raise UsageError(
+                f"{target}: already exists (or two wheels would be retagged to it); castoff "
+                "retag does not replace files.",
+                hint="Move it away, or pass another folder with --out.",
+            )
+        targets.add(target.absolute())
+
+
 def retag_checked(
     wheels: Sequence[Path], add_platforms: Sequence[str], out_dir: Path | None
 ) -> list[Path]:
@@ -235,8 +259,9 @@ def retag_checked(
                 f"--add-platform: '{tag[:60]}' is not a platform tag.",
                 hint="Platform tags look like manylinux_2_17_x86_64.",
             )
-    if len({w.absolute() for w in wheels}) != len(wheels):
+    if len({w.resolve() for w in wheels}) != len(wheels):
         raise UsageError("a wheel is named twice.", hint="Name each wheel once.")
+    _check_targets(wheels, add_platforms, out_dir)
     for wheel in wheels:
         out = out_dir or wheel.parent
         if out.exists() and not out.is_dir():

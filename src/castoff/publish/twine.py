@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
-import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,9 @@ from typing import Any
 from castoff.errors import ToolMissingError
 from castoff.runner import redact
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # twine's own secret: whatever twine says is shown without it.
 SECRETS = ("TWINE_PASSWORD",)
+_RENEW = 600.0  # seconds before a connection without a password is made again (a fresh token)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +37,7 @@ _WARNINGS_ONLY = "FAILED due to warnings"
 def require() -> None:
     """Raise ToolMissingError, with how to install it, when twine cannot be imported."""
     try:
-        import twine.commands.check  # noqa: PLC0415
+        import readme_renderer.rst  # noqa: F401, PLC0415
         import twine.settings  # noqa: F401, PLC0415
     except ImportError as exc:
         raise ToolMissingError(
@@ -48,51 +47,42 @@ def require() -> None:
 
 
 def check(files: Sequence[Path]) -> dict[str, str]:
-    """Run `twine check --strict` on each file in this process; return what it said of each."""
-    require()
-    # twine (readme renderers) loads only when there is something to check.
-    from twine.commands import check as twine_check  # noqa: PLC0415
+    """Check each file's description as `twine check --strict` does; return a verdict per file.
 
-    logger = logging.getLogger(twine_check.__name__)
+    twine's metadata reader and readme_renderer (what PyPI renders descriptions with) are called
+    in this process: "PASSED", "FAILED due to warnings: ..." (a missing description or content
+    type, which PyPI takes) or "FAILED: ..." (a description PyPI cannot render, or no metadata).
+    """
+    require()
+    # twine's reader and the renderers load only when there is something to check.
+    from readme_renderer import rst  # noqa: PLC0415
+    from twine import package  # noqa: PLC0415
+
     verdicts: dict[str, str] = {}
     for file in files:
-        said = io.StringIO()
-        handler = logging.StreamHandler(said)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-        saved = logger.propagate, logger.level
-        logger.addHandler(handler)
-        logger.propagate, logger.level = False, logging.INFO
         try:
-            # twine prints each verdict to stdout (castoff's --json output) and logs the rest.
-            with contextlib.redirect_stdout(said):
-                twine_check.check([str(file)], strict=True)
+            metadata = package.PackageFile.from_filename(str(file), comment=None)
+            fields = metadata.metadata_dictionary()
         # twine's readers (zipfile, tarfile, pkginfo) raise whatever a bad file makes them.
         except Exception as exc:  # noqa: BLE001
-            said.write(
-                f"Checking {file}: FAILED twine cannot read it ({type(exc).__name__}: {exc})"
-            )
-        finally:
-            logger.removeHandler(handler)
-            logger.propagate, logger.level = saved
-        verdicts[file.name] = _verdict(said.getvalue(), file)
+            verdicts[file.name] = f"FAILED: twine cannot read it ({type(exc).__name__}: {exc})"
+            continue
+        description = str(fields.get("description") or "")
+        content_type = str(fields.get("description_content_type") or "")
+        warnings = []
+        if not content_type:
+            warnings.append("`long_description_content_type` missing (read as text/x-rst)")
+        if not description.strip() or description.rstrip() == "UNKNOWN":
+            warnings.append("`long_description` missing")
+        elif content_type.split(";", maxsplit=1)[0].strip().lower() in ("", "text/x-rst"):
+            # Markdown and plain text always render; reStructuredText may not.
+            said = io.StringIO()
+            if rst.render(description, stream=said) is None:
+                problem = " ".join(said.getvalue().split())[:500]
+                verdicts[file.name] = f"FAILED: the description does not render: {problem}"
+                continue
+        verdicts[file.name] = f"{_WARNINGS_ONLY}: {'; '.join(warnings)}" if warnings else "PASSED"
     return verdicts
-
-
-def _verdict(text: str, file: Path) -> str:
-    """Return what twine check said of one file, from its output."""
-    text = _ANSI.sub("", text)
-    # rich wraps at the console's width, even inside the file name: the line breaks it put in
-    # "Checking <file>: " are skipped; after it, a line break is a space.
-    prefix = f"Checking {file}: "
-    at = matched = 0
-    while at < len(text) and matched < len(prefix):
-        if text[at] == "\n":
-            at += 1
-        elif text[at] == prefix[matched]:
-            at, matched = at + 1, matched + 1
-        else:
-            break
-    return " ".join((text[at:] if matched == len(prefix) else text).split())
 
 
 def check_failures(verdicts: Mapping[str, str]) -> dict[str, str]:
@@ -125,11 +115,20 @@ class Uploader:
         self.secrets = (*secrets, *(env[k] for k in SECRETS if env.get(k)))
         self._env = env
         self._repository: Any = None
+        self._since = 0.0
 
     def _connect(self) -> Any:  # noqa: ANN401 - twine's Repository
-        """Return twine's Repository, made at the first upload: credentials are resolved once."""
+        """Return twine's Repository, made at the first upload: credentials are resolved once.
+
+        A token found by trusted publishing lasts 15 minutes: without a password, the
+        connection (and its token) is made again after 10.
+        """
         from twine import settings  # noqa: PLC0415
 
+        renew = not self._env.get("TWINE_PASSWORD") and time.monotonic() - self._since > _RENEW
+        if self._repository is not None and renew:
+            self._repository.close()
+            self._repository = None
         if self._repository is None:
             made = settings.Settings(
                 repository_url=self.repository_url,
@@ -140,8 +139,9 @@ class Uploader:
                 cacert=self._env.get("TWINE_CERT") or None,
                 client_cert=self._env.get("TWINE_CLIENT_CERT") or None,
             )
-            # A keyring's password or a trusted publishing token is found here, once.
+            # A keyring's password or a trusted publishing token is found here.
             self._repository = made.create_repository()
+            self._since = time.monotonic()
             auth = self._repository.session.auth
             if isinstance(auth, tuple) and len(auth) == 2 and auth[1]:
                 self.secrets = (*self.secrets, str(auth[1]))
@@ -177,12 +177,19 @@ class Uploader:
         except (exceptions.TwineException, OSError) as exc:
             # Credentials twine could not find, a certificate file it could not read, ...
             return self._failed(None, f"{type(exc).__name__}: {exc}", transient=False)
+        # twine's trusted publishing reads the index's JSON answers by key, unguarded.
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(None, f"twine failed: {type(exc).__name__}: {exc}", transient=False)
+        return self._answer(response)
+
+    def _answer(self, response: Any) -> UploadOutcome:  # noqa: ANN401 - a requests Response
+        """Read the index's answer to an upload."""
         if response.is_redirect:
             where = response.headers.get("location", "?")
             return self._failed(
                 response.status_code, f"the index redirected the upload to {where}", transient=False
             )
-        if response.status_code == 200:
+        if 200 <= response.status_code < 300:
             return UploadOutcome(ok=True, status=None, transient=False, message="")
         status = response.status_code
         body = " ".join((response.text or "").split())[:300]

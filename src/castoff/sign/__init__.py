@@ -20,6 +20,9 @@ class Checker(Protocol):
     """Verifies one backend's signature of a file with public material only."""
 
     backend: str
+    # Whether verify may run beside other verifications: it starts a process of its own
+    # (an in-process library's verifier runs one at a time).
+    concurrent: bool
 
     def verify(self, file: Path, signature: Path) -> str | None:
         """Return why the signature does not check out, or None when it does."""

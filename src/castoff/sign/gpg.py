@@ -129,6 +129,7 @@ class GpgChecker:
     """Verifies with gpgv and a keyring holding only the configured public key."""
 
     backend = "gpg"
+    concurrent = True  # a verifier process per signature
 
     def __init__(self, public_key: Path, runner: Runner, scratch: Path) -> None:
         self.runner = runner

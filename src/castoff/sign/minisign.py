@@ -83,6 +83,7 @@ class MinisignChecker:
     """Verifies with `minisign -V` and the public key file."""
 
     backend = "minisign"
+    concurrent = True  # a verifier process per signature
 
     def __init__(self, public_key: Path, runner: Runner) -> None:
         self.public_key = public_key

@@ -132,6 +132,7 @@ class SigstoreChecker:
     """Verifies bundles offline against sigstore's embedded trust root and the configured signer."""
 
     backend = "sigstore"
+    concurrent = False  # sigstore's verifier, in this process
 
     def __init__(self, config: SigstoreConfig) -> None:
         require_libraries()

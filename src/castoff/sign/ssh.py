@@ -87,6 +87,7 @@ class SshChecker:
     """Verifies with `ssh-keygen -Y verify`, the allowed_signers file and the identity."""
 
     backend = "ssh"
+    concurrent = True  # a verifier process per signature
 
     def __init__(self, keys: SshKeys, runner: Runner) -> None:
         self.keys = keys

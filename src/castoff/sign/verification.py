@@ -288,12 +288,21 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
                 )
             else:
                 to_check.append((name, signature))
-    # Each check is a verifier process (ssh-keygen, minisign, gpg): run as many as there are
-    # cores; the problems are listed in the same order whatever finishes first.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        verdicts = list(
-            pool.map(lambda c: found[c[1].backend].verify(dist / c[0], dist / c[1].name), to_check)
-        )
+
+    # A check that is a verifier process (ssh-keygen, minisign, gpg) runs beside the others, as
+    # many as there are cores; an in-process verifier (sigstore's) runs alone. The problems are
+    # listed in the same order whatever finishes first.
+    def verdict(check: tuple[str, Signature]) -> str | None:
+        return found[check[1].backend].verify(dist / check[0], dist / check[1].name)
+
+    with ThreadPoolExecutor(max_workers=_cores()) as pool:
+        running = {
+            i: pool.submit(verdict, c)
+            for i, c in enumerate(to_check)
+            if found[c[1].backend].concurrent
+        }
+        alone = {i: verdict(c) for i, c in enumerate(to_check) if i not in running}
+        verdicts = [running[i].result() if i in running else alone[i] for i in range(len(to_check))]
     for (name, signature), problem in zip(to_check, verdicts, strict=True):
         if problem is not None:
             problems.append(
@@ -337,6 +346,12 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
         "problems": [asdict(p) for p in problems],
     }
     return Verified(digests=vouched, absent=absent, problems=problems, doc=doc)
+
+
+def _cores() -> int:
+    """Return the CPUs this process may run on (a container's limit too), at most 16."""
+    usable = getattr(os, "sched_getaffinity", None)  # Linux; macOS and Windows have none
+    return max(1, min(16, len(usable(0)) if usable else os.cpu_count() or 1))
 
 
 def _manifest_problems(

@@ -58,8 +58,15 @@ class Zig(Defaults):
             return paths
         zig = stable_zig(paths.cache_dir, tools.zig_version, tools.python)
         name = "python" + (f"-mcpu-{job.zig_cpu}" if job.zig_cpu else "")
-        shim = paths.cache_dir / "tools" / f"zig-{_safe(tools.zig_version)}" / name
-        write_private(shim, zig_shim(tools.python, str(zig) if zig else None, job.zig_cpu))
+        # Beside the zig it runs (its content names this virtualenv's Python as the fallback).
+        shim = (zig.parent if zig else paths.cache_dir / "tools") / name
+        try:
+            write_private(shim, zig_shim(tools.python, str(zig) if zig else None, job.zig_cpu))
+        except OSError as exc:
+            raise BuildError(
+                f"cannot write {shim} ({exc.strerror or exc}).",
+                hint="Check that castoff's cache folder (CASTOFF_CACHE_DIR) is writable.",
+            ) from None
         return dataclasses.replace(paths, zig_python=shim)
 
     def command(
@@ -122,42 +129,45 @@ def write_private(path: Path, text: str) -> None:
 
 
 def stable_zig(cache_dir: Path, version: str, python: str) -> Path | None:
-    """Return zig from a copy of the ziglang package at a path that depends only on its version.
+    """Return zig from a copy of the ziglang package at a path that depends only on that zig.
 
     zig keys its cache of the C runtimes it builds (musl, glibc stubs, mingw, compiler-rt) by
     its own path: a ziglang in each virtualenv (every nox session, every checkout) would build
-    them again, a minute per target. One copy per version, hard-linked where the file system
-    allows, keeps that cache warm for every project on the machine. None: this Python is not
-    the one whose ziglang builds (its own `-m ziglang` is used as it is).
+    them again, a minute per target. One copy per zig (its version and the size of its binary),
+    hard-linked where the file system allows, keeps that cache warm for every project on the
+    machine; a copy is never replaced, so a build running with it keeps it. None: this Python
+    is not the one whose ziglang builds (its own `-m ziglang` is used as it is).
     """
     spec = importlib.util.find_spec("ziglang") if python == sys.executable else None
     if spec is None or spec.origin is None:
         return None
     source = Path(spec.origin).parent
     tools = cache_dir / "tools"
-    folder = tools / f"zig-{_safe(version)}" / "ziglang"
-    zig = folder / "zig"
-    with locked(tools / f"zig-{_safe(version)}.lock"):
-        if zig.is_file() and zig.stat().st_size == (source / "zig").stat().st_size:
-            return zig
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=".ziglang.", dir=tools))
-        try:
-            shutil.copytree(
-                source, partial / "ziglang", copy_function=_link_or_copy,
-                ignore=shutil.ignore_patterns("__pycache__"),
-            )  # fmt: skip
-            if folder.exists():
-                shutil.rmtree(folder)  # castoff's own copy, of another build of this version
-            (partial / "ziglang").replace(folder)
-        except OSError as exc:
-            raise BuildError(
-                f"cannot copy zig {version} into {tools} ({exc.strerror or exc}).",
-                hint="Free some space there (about 400 MB), or set CASTOFF_CACHE_DIR to a "
-                "folder with room.",
-            ) from None
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
+    try:
+        size = (source / "zig").stat().st_size
+        folder = tools / f"zig-{_safe(version)}" / f"ziglang-{size}"
+        zig = folder / "zig"
+        with locked(tools / f"zig-{_safe(version)}.lock"):
+            if zig.is_file() and zig.stat().st_size == size:
+                return zig
+            for stale in tools.glob(".ziglang.*"):
+                shutil.rmtree(stale, ignore_errors=True)  # castoff's own, from an interrupted copy
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            partial = Path(tempfile.mkdtemp(prefix=".ziglang.", dir=tools))
+            try:
+                shutil.copytree(
+                    source, partial / "ziglang", copy_function=_link_or_copy,
+                    ignore=shutil.ignore_patterns("__pycache__"),
+                )  # fmt: skip
+                (partial / "ziglang").replace(folder)
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
+    except OSError as exc:
+        raise BuildError(
+            f"cannot copy zig {version} into {tools} ({exc.strerror or exc}).",
+            hint="Free some space there (about 400 MB), or set CASTOFF_CACHE_DIR to a folder "
+            "with room.",
+        ) from None
     return zig
 
 
