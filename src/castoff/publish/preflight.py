@@ -310,9 +310,9 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
     """Run every check and return the verified manifest; raise PreflightError listing problems.
 
     backends: whose signatures are verified (None: every configured backend's; (): none, as in
-    a rehearsal where each one configured is keyless). Without every_signature (a publish that
-    stages no GitHub release), only SHA256SUMS's and the provenance's signatures are verified:
-    they vouch for every file's sha256, and no other signature file is uploaded.
+    a rehearsal where each one configured is keyless). Without every_signature (a publish with
+    no GitHub step), the signatures verified are SHA256SUMS's and the provenance's (they vouch
+    for every file's sha256) and the PEP 740 attestations (the index gets them).
     """
     manifest = ReleaseManifest.read(dist)
     files = pypi_files(manifest)
