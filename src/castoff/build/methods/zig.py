@@ -150,10 +150,14 @@ def stable_zig(cache_dir: Path, version: str, python: str) -> Path | None:
         with locked(tools / f"zig-{_safe(version)}.lock"):
             if zig.is_file() and zig.stat().st_size == size:
                 return zig
-            for stale in tools.glob(".ziglang.*"):
-                shutil.rmtree(stale, ignore_errors=True)  # castoff's own, from an interrupted copy
+            # Only this version's lock holder works in its folder: what is left there unfinished
+            # (an interrupted copy, a copy without its zig) is castoff's own, and no build uses it.
+            for stale in folder.parent.glob(".ziglang.*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
             folder.parent.mkdir(parents=True, exist_ok=True)
-            partial = Path(tempfile.mkdtemp(prefix=".ziglang.", dir=tools))
+            partial = Path(tempfile.mkdtemp(prefix=".ziglang.", dir=folder.parent))
             try:
                 shutil.copytree(
                     source, partial / "ziglang", copy_function=_link_or_copy,
