@@ -258,11 +258,11 @@ def write_document(path: Path, document: Mapping[str, Any]) -> Path:
     return path
 
 
-def write_replacing(path: Path, text: str | bytes) -> None:
+def write_replacing(path: Path, text: str | bytes, *, mode: int = 0o644) -> None:
     """Write text (or bytes) to a new private temporary file beside path, then rename it over.
 
     The temporary name is made by mkstemp (O_EXCL): a link planted under a guessable name
-    cannot make castoff write through it.
+    cannot make castoff write through it. The file gets `mode` (0o755 for a script).
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:60]}.", suffix=".tmp", dir=path.parent)
     try:
@@ -272,7 +272,7 @@ def write_replacing(path: Path, text: str | bytes) -> None:
         else:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
-        os.chmod(tmp, 0o644)  # noqa: PTH101 - the name mkstemp returned
+        os.chmod(tmp, mode)  # noqa: PTH101 - the name mkstemp returned
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -32,7 +32,7 @@ from castoff.build.record import (
     source_tree_sha256,
 )
 from castoff.build.smoke import run_smoke
-from castoff.build.toolchains import Choice, HostTools, choose, smoke_plan
+from castoff.build.toolchains import Choice, HostTools, choose, smoke_plan, version_folder
 from castoff.config import EXTENSION_METHOD
 from castoff.errors import BuildError, CastoffError, ConfigError, ToolMissingError, UsageError
 from castoff.filelock import locked
@@ -434,7 +434,7 @@ def stable_maturin(tools: HostTools, cache_dir: Path) -> HostTools:
     """
     if tools.maturin is None or tools.maturin_version is None:
         return tools
-    name = "".join(c if c.isalnum() or c in ".-" else "-" for c in tools.maturin_version)
+    name = version_folder(tools.maturin_version)
     stable = cache_dir / "tools" / name / Path(tools.maturin).name  # maturin.exe on Windows
     source = Path(tools.maturin)
     if not stable.is_file() or stable.stat().st_size != source.stat().st_size:

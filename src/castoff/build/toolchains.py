@@ -129,6 +129,11 @@ class SmokePlan:
     program: str | None = None  # the runner's executable, where PATH does not find it (Wine)
 
 
+def version_folder(version: str) -> str:
+    """Return a tool's version as a folder name: letters, digits, '.' and '-' only."""
+    return "".join(c if c.isalnum() or c in ".-" else "-" for c in version)
+
+
 def _version_field(text: str, key: str) -> str | None:
     return next(
         (line.split(": ", 1)[1] for line in text.splitlines() if line.startswith(f"{key}: ")), None

@@ -14,9 +14,16 @@ from typing import TYPE_CHECKING
 
 from castoff.build.maturin import BuildPaths, base_argv, finish, zig_env, zig_shim
 from castoff.build.method import Defaults
-from castoff.build.toolchains import INSTALL_BUILD_PYTHON, Choice, HostTools, Missing
+from castoff.build.toolchains import (
+    INSTALL_BUILD_PYTHON,
+    Choice,
+    HostTools,
+    Missing,
+    version_folder,
+)
 from castoff.errors import BuildError, ConfigError
 from castoff.filelock import locked
+from castoff.manifest import write_replacing
 from castoff.runner import Command
 
 if TYPE_CHECKING:
@@ -112,20 +119,12 @@ def mingw_stubs(cache_dir: Path) -> tuple[str, ...]:
     return ("-L", f"native={folder}")
 
 
-def _safe(version: str) -> str:
-    return "".join(c if c.isalnum() or c in ".-" else "-" for c in version)[:60]
-
-
 def write_private(path: Path, text: str) -> None:
-    """Write an executable script through a fresh private file renamed over path."""
+    """Write an executable script through a fresh private file renamed over path (if it differs)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and not path.is_symlink() and path.read_text(encoding="utf-8") == text:
         return
-    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-        out.write(text)
-    Path(partial).chmod(0o755)
-    Path(partial).replace(path)
+    write_replacing(path, text, mode=0o755)
 
 
 def stable_zig(cache_dir: Path, version: str, python: str) -> Path | None:
@@ -145,9 +144,9 @@ def stable_zig(cache_dir: Path, version: str, python: str) -> Path | None:
     tools = cache_dir / "tools"
     try:
         size = (source / "zig").stat().st_size
-        folder = tools / f"zig-{_safe(version)}" / f"ziglang-{size}"
+        folder = tools / f"zig-{version_folder(version)}" / f"ziglang-{size}"
         zig = folder / "zig"
-        with locked(tools / f"zig-{_safe(version)}.lock"):
+        with locked(tools / f"zig-{version_folder(version)}.lock"):
             if zig.is_file() and zig.stat().st_size == size:
                 return zig
             # Only this version's lock holder works in its folder: what is left there unfinished
