@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from castoff.build.builder import expected_seconds
+from castoff.build.stds import sysroot
 from castoff.build.toolchains import HostTools, choose, smoke_plan
 from castoff.config import Config, load
 from castoff.plan import BuildJob, build_plan
@@ -208,3 +210,24 @@ def test_x86_64_windows_runs_under_wine_and_says_what_is_missing() -> None:
     assert [m.packages for m in missing.missing] == [("wine64",), ()]
     arm = dataclasses.replace(EVERYTHING, host_triple="aarch64-unknown-linux-gnu")
     assert smoke_plan(TARGETS["x86_64-pc-windows-gnu"], arm).runner is None
+
+
+def test_the_longest_builds_are_expected_first(config: Config, tmp_path: Path) -> None:
+    """A std still to build, and zig's C runtime (musl's, mingw-w64's), make a build longer."""
+
+    def seconds(triple: str) -> int:
+        return expected_seconds(target(config, triple), EVERYTHING, tmp_path)
+
+    host, musl = "x86_64-unknown-linux-gnu", "riscv64gc-unknown-linux-musl"
+    windows, ppc64le = "x86_64-pc-windows-gnu", "powerpc64le-unknown-linux-gnu"
+    assert seconds(windows) > seconds(musl) > seconds(ppc64le) > seconds(host) > 0
+    # Once the std is in the cache, the musl build is shorter by its std.
+    job = target(config, musl)
+    toolchain = choose(job, EVERYTHING).toolchain
+    assert toolchain is not None
+    before = seconds(musl)
+    done = sysroot.location(tmp_path, toolchain, job) / sysroot.DONE
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    assert sysroot.built(tmp_path, toolchain, job)
+    assert seconds(musl) < before

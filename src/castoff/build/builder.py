@@ -482,6 +482,35 @@ def check_buildable_here(plan: ReleasePlan, tools: HostTools) -> None:
         )
 
 
+# What a cold build of each part took on 2 cores (issue 16), in seconds: only to start the
+# longest builds first, so that the last one does not run alone while the other cores idle.
+_SECONDS_BUILD = 10
+_SECONDS_STD_FROM_SOURCE = 60
+# zig compiles the C runtime it links with: musl's libc, or mingw-w64's (whose binaries then
+# boot wine's prefix for their smoke-run).
+_SECONDS_ZIG_C_RUNTIME: dict[str, int] = {"musl": 45, "mingw": 130}
+_ZIG_METHODS = ("zig", "build-std")
+
+
+def expected_seconds(job: BuildJob, tools: HostTools, cache_dir: Path) -> int:
+    """Return about how long a job's build takes here, from what it builds and what is cached."""
+    try:
+        choice = choose(job, tools)
+    except CastoffError:
+        return 0  # the build itself says what is wrong
+    seconds = _SECONDS_BUILD
+    toolchain = choice.toolchain
+    if (
+        choice.std == stds.SYSROOT
+        and toolchain
+        and not stds.sysroot.built(cache_dir, toolchain, job)
+    ):
+        seconds += _SECONDS_STD_FROM_SOURCE
+    if choice.method in _ZIG_METHODS:
+        seconds += _SECONDS_ZIG_C_RUNTIME.get(job.target.libc, 0)
+    return seconds
+
+
 def build_all(
     plan: ReleasePlan,
     *,
@@ -582,5 +611,10 @@ def build_all(
         work[len(plan.jobs) : len(plan.jobs)] = [
             (e.triple, extension_build(e)) for e in plan.extensions
         ]
+    # The longest builds start first (a stable sort: plan order otherwise); the outcomes keep
+    # the plan's order.
+    expected = [expected_seconds(job, tools, options.cache_dir) for job in plan.jobs]
+    order = sorted(range(len(work)), key=lambda i: -expected[i] if i < len(expected) else 0)
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        return [f.result() for f in [pool.submit(one, name, build) for name, build in work]]
+        started = {i: pool.submit(one, *work[i]) for i in order}
+        return [started[i].result() for i in range(len(work))]

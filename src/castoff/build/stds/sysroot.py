@@ -58,6 +58,11 @@ def location(cache_dir: Path, toolchain: Toolchain, job: BuildJob) -> Path:
     return cache_dir / "sysroots" / f"{job.triple}-{digest}"
 
 
+def built(cache_dir: Path, toolchain: Toolchain, job: BuildJob) -> bool:
+    """Return whether the job's sysroot is in the cache, finished."""
+    return (location(cache_dir, toolchain, job) / DONE).is_file()
+
+
 def cargo_home_config(vendor_dir: Path) -> str:
     """Return the CARGO_HOME config that builds std offline from its vendored dependencies."""
     return (
@@ -193,9 +198,9 @@ class Sysroot:
         if toolchain is None:
             raise BuildError(f"{job.triple}: no toolchain to build std with.")
         root = location(paths.cache_dir, toolchain, job)
-        if not (root / DONE).is_file():
+        if not built(paths.cache_dir, toolchain, job):
             with locked(root.with_name(root.name + ".lock")):
-                if not (root / DONE).is_file():
+                if not built(paths.cache_dir, toolchain, job):
                     build(job, toolchain, tools, root, run)
         return dataclasses.replace(paths, sysroot=root)
 
