@@ -168,6 +168,7 @@ def publish_checked(  # noqa: PLR0913 - both destinations and the checks before 
         env=env,
         report=report,
         steps=steps,
+        served=checked.served,
     )
     return PublishResult(
         status="dry-run" if options.dry_run else "published",

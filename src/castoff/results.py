@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from castoff.build.builder import Outcome
     from castoff.build.toolchains import Missing
     from castoff.manifest import ReleaseManifest
+    from castoff.publish.index import IndexFile
     from castoff.rehearse import Row
 
 # The one progress callback every stage takes: one line per event, for people.
@@ -187,6 +188,8 @@ class PreflightResult:
     kept_from_index: tuple[tuple[str, str], ...]  # (wheel, why)
     doc: Mapping[str, Any]
     status: Literal["ready"] = "ready"
+    # What the index served when preflight read it (None: not read): the uploads start from it.
+    served: Mapping[str, IndexFile] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the result as JSON data."""

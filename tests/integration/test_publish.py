@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import os
 import shutil
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -219,3 +223,52 @@ def test_the_index_step_trusts_the_signed_checksums_and_staging_checks_each_sign
     index_only = _publish(release, keys, server, "--step", "index")
     assert index_only.returncode == 0, index_only.stderr
     assert _served(server) == _index_bound(release)
+
+
+class _CountingReads(http.server.BaseHTTPRequestHandler):
+    """A stand-in between castoff and the index's reads: forwards each GET, and counts it."""
+
+    index = ""  # where reads go: the real pypiserver
+    reads: list[str] = []  # noqa: RUF012 - one test's record, reset by it
+
+    def do_GET(self) -> None:
+        self.reads.append(self.path)
+        request = urllib.request.Request(  # noqa: S310 - the local pypiserver
+            self.index + self.path, headers={"Accept": self.headers.get("Accept", "*/*")}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                status, body, kind = answer.status, answer.read(), answer.headers["Content-Type"]
+        except urllib.error.HTTPError as exc:
+            status, body, kind = exc.code, b"", "text/plain"
+        self.send_response(status)
+        self.send_header("Content-Type", kind or "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_the_index_is_read_once_before_the_uploads_and_once_after(
+    release: Path, keys: Path, server: LocalIndex
+) -> None:
+    """Preflight's read of the index serves the uploads too; the read-back is the second read."""
+    _CountingReads.index = f"http://127.0.0.1:{server.port}"
+    _CountingReads.reads = []
+    proxy = http.server.HTTPServer(("127.0.0.1", 0), _CountingReads)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        result = castoff(
+            "publish", "--config", CONFIG, str(release), "--keys", str(keys),
+            "--step", "index", "--repository-url", server.repository_url,
+            "--index-url", f"http://127.0.0.1:{proxy.server_address[1]}/simple/",
+            env=server.twine_env(),
+        )  # fmt: skip
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert result.returncode == 0, result.stderr
+    assert _served(server) == _index_bound(release)
+    assert _CountingReads.reads == ["/simple/castoff-hello/"] * 2

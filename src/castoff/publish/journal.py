@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -71,6 +71,12 @@ class Journal:
         )
         self.save()
         return self.entries[name]
+
+    def set_all(self, names: Iterable[str], state: State) -> None:
+        """Give several files one state and save the journal once."""
+        for name in names:
+            self.entries[name] = replace(self.entries[name], state=state)
+        self.save()
 
     def save(self) -> None:
         """Write the journal whole, then move it into place: it is never half-written."""

@@ -342,6 +342,7 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
         )
     except ContractError as exc:
         findings.append(Finding(file=str(previous), check="contract", problem=exc.message))
+    served: dict[str, index.IndexFile] | None = None
     if index_url is not None and files:
         report(f"reading the index: {index.project_url(index_url, manifest.name)}")
         try:
@@ -376,6 +377,7 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
         index_files=tuple(a.name for a in files),
         kept_from_index=kept_pairs(kept),
         doc=doc,
+        served=served,
     )
 
 

@@ -99,11 +99,15 @@ def publish_to_index(
     runner: Runner,
     env: Mapping[str, str],
     report: Report,
+    served: Mapping[str, index.IndexFile] | None = None,
 ) -> dict[str, Any]:
-    """Upload what the index lacks, in a fixed order, and check that it serves every file."""
+    """Upload what the index lacks, in a fixed order, and check that it serves every file.
+
+    served: what the index served just before (preflight's read), else it is read here.
+    """
     files = pypi_files(manifest)
     # The index is read once up front (and again only before a retry), not before every file.
-    listing = _Listing(options, journal.name)
+    listing = _Listing(options, journal.name, served)
     with twine.Uploader(options.repository_url, env, secrets=runner.secrets) as uploader:
         for number, artifact in enumerate(files, 1):
             # Even a file the journal calls done is looked up: the index is the truth.
@@ -136,10 +140,12 @@ def _serves(there: index.IndexFile, size: int) -> str:
 class _Listing:
     """What the index serves, read once for a publish and again only when asked to."""
 
-    def __init__(self, options: PublishOptions, project: str) -> None:
+    def __init__(
+        self, options: PublishOptions, project: str, files: Mapping[str, index.IndexFile] | None
+    ) -> None:
         self.options = options
         self.project = project
-        self.files: dict[str, index.IndexFile] | None = None
+        self.files = files
 
     def get(self, name: str) -> index.IndexFile | None:
         """Return the index's entry for a file, reading the index if it has not been read."""
@@ -250,9 +256,7 @@ def _read_back(project: str, journal: Journal, index_url: str, sizes: Mapping[st
     wrong = not_served(
         project, index_url, {e.name: (e.sha256, sizes[e.name]) for e in journal.entries.values()}
     )
-    for entry in journal.entries.values():
-        if entry.name not in wrong:
-            journal.set(entry.name, state="verified")
+    journal.set_all([name for name in journal.entries if name not in wrong], "verified")
     if wrong:
         raise PublishError(
             f"after uploading, {index_url} does not serve {', '.join(wrong)} with the uploaded "
@@ -273,8 +277,13 @@ def publish_release(  # noqa: PLR0913 - both destinations, and which steps run
     env: Mapping[str, str],
     report: Report,
     steps: tuple[str, ...] = STEPS,
+    served: Mapping[str, index.IndexFile] | None = None,
 ) -> dict[str, Any]:
-    """Stage the GitHub release as a draft, upload to the index, then publish the release."""
+    """Stage the GitHub release as a draft, upload to the index, then publish the release.
+
+    served: what the index served at preflight, just before; the uploads start from it unless
+    the GitHub release is staged first (minutes, in which the index may change).
+    """
     if options.dry_run:
         return _show(
             dist,
@@ -298,10 +307,12 @@ def publish_release(  # noqa: PLR0913 - both destinations, and which steps run
             doc["release"] = github.stage_release(
                 host, dist, manifest, title=title, notes=_notes(title), report=report
             )
+            served = None
         if journal is not None:
             doc["index"] = publish_to_index(
-                dist, manifest, journal, options=options, runner=runner, env=env, report=report
-            )
+                dist, manifest, journal, options=options, runner=runner, env=env, report=report,
+                served=served,
+            )  # fmt: skip
         if host is not None and "finish" in steps:
             if "stage" not in steps:
                 # Staged by another job: the draft must hold every file, byte for byte.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import io
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +39,15 @@ _WARNINGS_ONLY = "FAILED due to warnings"
 def require() -> None:
     """Raise ToolMissingError, with how to install it, when twine cannot be imported."""
     try:
-        import readme_renderer.rst  # noqa: F401, PLC0415
         import twine.settings  # noqa: F401, PLC0415
     except ImportError as exc:
+        missing: str | None = str(exc)
+    else:
+        # readme_renderer comes with twine; docutils loads only for a reStructuredText check.
+        missing = None if importlib.util.find_spec("readme_renderer") else "no readme_renderer"
+    if missing is not None:
         raise ToolMissingError(
-            f"twine is not installed ({exc}); castoff publishes through it.",
+            f"twine is not installed ({missing}); castoff publishes through it.",
             hint="Install it: pip install 'castoff[publish]' (or pip install twine).",
         ) from None
 
@@ -54,15 +60,12 @@ def check(files: Sequence[Path]) -> dict[str, str]:
     type, which PyPI takes) or "FAILED: ..." (a description PyPI cannot render, or no metadata).
     """
     require()
-    # twine's reader and the renderers load only when there is something to check.
-    from readme_renderer import rst  # noqa: PLC0415
-    from twine import package  # noqa: PLC0415
-
+    reader = _metadata_reader()
+    rendered: dict[str, str | None] = {}  # one render per description: most files share one
     verdicts: dict[str, str] = {}
     for file in files:
         try:
-            metadata = package.PackageFile.from_filename(str(file), comment=None)
-            fields = metadata.metadata_dictionary()
+            fields = reader(str(file))
         # twine's readers (zipfile, tarfile, pkginfo) raise whatever a bad file makes them.
         except Exception as exc:  # noqa: BLE001
             verdicts[file.name] = f"FAILED: twine cannot read it ({type(exc).__name__}: {exc})"
@@ -76,13 +79,41 @@ def check(files: Sequence[Path]) -> dict[str, str]:
             warnings.append("`long_description` missing")
         elif content_type.split(";", maxsplit=1)[0].strip().lower() in ("", "text/x-rst"):
             # Markdown and plain text always render; reStructuredText may not.
-            said = io.StringIO()
-            if rst.render(description, stream=said) is None:
-                problem = " ".join(said.getvalue().split())[:500]
+            if description not in rendered:
+                rendered[description] = _rst_problem(description)
+            if (problem := rendered[description]) is not None:
                 verdicts[file.name] = f"FAILED: the description does not render: {problem}"
                 continue
         verdicts[file.name] = f"{_WARNINGS_ONLY}: {'; '.join(warnings)}" if warnings else "PASSED"
     return verdicts
+
+
+def _rst_problem(description: str) -> str | None:
+    """Return what readme_renderer says of a reStructuredText description it cannot render."""
+    from readme_renderer import rst  # noqa: PLC0415 - docutils is slow to load, rarely needed
+
+    said = io.StringIO()
+    if rst.render(description, stream=said) is not None:
+        return None
+    return " ".join(said.getvalue().split())[:500]
+
+
+@functools.cache
+def _metadata_reader() -> Callable[[str], Mapping[str, object]]:
+    """Return twine's reader of a distribution's metadata: twine's checks, without the hashing.
+
+    twine's `PackageFile.from_filename` reads and validates the metadata, then hashes the whole
+    file for an upload; a check needs the metadata alone.
+    """
+    from packaging.metadata import RawMetadata  # noqa: PLC0415
+    from twine import package  # noqa: PLC0415 - loads only when there is something to check
+
+    class MetadataOnly(package.PackageFile):
+        # from_filename makes cls(filename, comment, metadata, python_version, filetype).
+        def __init__(self, _file: str, _note: str | None, metadata: RawMetadata, *_: str) -> None:
+            self.metadata = metadata
+
+    return lambda path: MetadataOnly.from_filename(path, None).metadata
 
 
 def check_failures(verdicts: Mapping[str, str]) -> dict[str, str]:
