@@ -87,9 +87,11 @@ def _write_tar_gz(
                 _tar_info(f"{folder}/{name}", tarfile.REGTYPE, 0o755, len(data), mtime),
                 io.BytesIO(data),
             )
+    # zlib's default level, as `tar czf` and the zip archives: -9 takes three times as long (3.1 s
+    # for a 27 MB program, not 1.1 s) for an archive 0.6% smaller.
     with (
         dest.open("wb") as out,
-        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=mtime, compresslevel=9) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=mtime, compresslevel=6) as gz,
     ):
         gz.write(raw.getvalue())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -199,6 +200,19 @@ def _linked_glibc(runner: Runner, gcc: str) -> str | None:
     return glibc_version(Path(path)) if found.returncode == 0 and Path(path).is_absolute() else None
 
 
+def _zig_version(runner: Runner) -> str | None:
+    """Return the version of the zig in this Python's ziglang package, as that zig says it."""
+    # Asked of the zig binary itself: `python -m ziglang version` would start a Python too.
+    spec = importlib.util.find_spec("ziglang")
+    if spec is None or spec.origin is None:
+        return None
+    zig = Path(spec.origin).parent / ("zig.exe" if os.name == "nt" else "zig")
+    if not zig.is_file():
+        return None
+    answer = runner.capture(Command(argv=(str(zig), "version")))
+    return answer.stdout.strip() or None if answer.returncode == 0 else None
+
+
 def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
     """Look at this machine's tools: a few quick `--version` calls and file checks."""
     path = env.get("PATH", "")
@@ -229,15 +243,13 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
         maturin_f = (
             pool.submit(runner.capture, Command(argv=(maturin, "--version"))) if maturin else None
         )
-        zig_f = pool.submit(
-            runner.capture, Command(argv=(sys.executable, "-m", "ziglang", "version"))
-        )
+        zig_f = pool.submit(_zig_version, runner)
         glibc_f = {g: pool.submit(_linked_glibc, runner, gcc) for g, gcc in cross_gcc.items()}
         docker_f = pool.submit(runner.capture, Command(argv=("docker", "info"))) if docker else None
         default = default_f.result() if default_f else None
         debian = debian_f.result() if debian_f else None
         maturin_version = maturin_f.result().stdout.strip() if maturin_f else None
-        zig = zig_f.result()
+        zig_version = zig_f.result()
         cross_glibc = {g: v for g, f in glibc_f.items() if (v := f.result())}
         docker = docker_f.result().returncode == 0 if docker_f else False
     build_std = debian if debian and debian.rust_src and debian.vendored else None
@@ -250,7 +262,7 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
         rustup=rustup,
         maturin=maturin,
         maturin_version=maturin_version or None,
-        zig_version=zig.stdout.strip() if zig.returncode == 0 else None,
+        zig_version=zig_version,
         python=sys.executable,
         qemu={t.qemu: f for t in tg.TARGETS.values() if t.qemu and (f := which(t.qemu))},
         cross_gcc=cross_gcc,
