@@ -1,5 +1,7 @@
 """zig runs from one copy per version, whichever virtualenv's ziglang castoff was installed with.
 
+And its version is asked of that package's zig, which counts as missing when it cannot answer.
+
 zig keys its cache of the C runtimes it compiles (musl, compiler-rt) by its own path: zig from
 each nox session's virtualenv would compile them again for every target. A second virtualenv
 here is the ziglang package hard-linked into a temporary folder, found as castoff would find it.
@@ -21,6 +23,8 @@ import pytest
 from castoff import settings
 from castoff.build.maturin import zig_shim
 from castoff.build.methods import zig as zig_method
+from castoff.build.toolchains import _zig_version
+from castoff.runner import Runner
 
 
 def _version() -> str:
@@ -68,3 +72,38 @@ def test_zig_from_two_virtualenvs_is_one_stable_copy_and_the_shim_runs_it(
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     assert said.stdout.strip() == sys.executable
+
+
+def _ziglang(root: Path, script: str | None, mode: int = 0o755) -> Path:
+    """Write a ziglang package whose zig is a script (or none) into a folder put on sys.path."""
+    package = root / "ziglang"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    if script is not None:
+        zig = package / "zig"
+        zig.write_text(f"#!/bin/sh\n{script}\n")
+        zig.chmod(mode)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("script", "mode", "version"),
+    [
+        ("echo 0.17.0", 0o755, "0.17.0"),
+        ("exit 3", 0o755, None),  # a zig that fails
+        ("echo 0.17.0", 0o644, None),  # not executable (a lost mode bit, a noexec mount)
+        (None, 0o755, None),  # a package without its zig
+    ],
+)
+def test_zigs_version_is_asked_of_the_packages_zig_and_a_broken_one_is_missing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    script: str | None,
+    mode: int,
+    version: str | None,
+) -> None:
+    """The version is asked of the ziglang package's zig; when it cannot say, zig is missing."""
+    monkeypatch.syspath_prepend(str(_ziglang(tmp_path, script, mode)))
+    monkeypatch.delitem(sys.modules, "ziglang", raising=False)
+    runner = Runner(base_env=os.environ, echo=lambda _: None)
+    assert _zig_version(runner) == version

@@ -3,12 +3,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from castoff.errors import PublishError, VerifyError
+from castoff.errors import PublishError, ToolMissingError, VerifyError
 from castoff.manifest import ReleaseArtifact, ReleaseManifest, SignatureRecord
 from castoff.publish import index, twine
 from castoff.publish.github import FolderRelease, finish_release, stage_release
@@ -158,6 +159,36 @@ def test_twine_check_in_process_tells_passed_warnings_and_failures_apart(tmp_pat
     assert sorted(failures) == sorted([broken.name, unreadable.name])
     assert "Unknown target name" in failures[broken.name]
     assert "cannot read it" in failures[unreadable.name]
+
+
+def test_twine_check_renders_each_description_and_says_so_per_file(tmp_path: Path) -> None:
+    """Files sharing a description share its verdict; another description gets its own."""
+    broken = "A `link`_ to nowhere.\n"
+    good = "A *fine* description.\n"
+    files = [
+        _described(tmp_path, "one", broken, "text/x-rst"),
+        _described(tmp_path, "two", good, "text/x-rst"),
+        _described(tmp_path, "three", broken, "text/x-rst"),
+        _described(tmp_path, "four", good, "text/x-rst; charset=UTF-8"),
+    ]
+    verdicts = twine.check(files)
+    assert [verdicts[f.name].split(":")[0] for f in files] == ["FAILED", "PASSED"] * 2
+    assert verdicts[files[0].name] == verdicts[files[2].name]
+
+
+def test_twine_check_without_docutils_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """readme_renderer's reStructuredText renderer failing to load is a missing tool, no bug."""
+    import readme_renderer  # noqa: PLC0415 - the package whose renderer goes missing
+
+    monkeypatch.setitem(sys.modules, "readme_renderer.rst", None)
+    monkeypatch.delattr(readme_renderer, "rst", raising=False)
+    markdown = _described(tmp_path, "md", "# Fine\n", "text/markdown")
+    assert twine.check([markdown]) == {markdown.name: "PASSED"}  # nothing to render
+    rst = _described(tmp_path, "rst", "Fine.\n", "text/x-rst")
+    with pytest.raises(ToolMissingError, match="twine cannot be loaded"):
+        twine.check([rst])
 
 
 def _open(dist: Path, files: list[tuple[str, str]], *, resume: bool) -> object:

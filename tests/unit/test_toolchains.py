@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from castoff.build.builder import expected_seconds
+from castoff.build.builder import expected_seconds, start_order
 from castoff.build.stds import sysroot
-from castoff.build.toolchains import HostTools, choose, smoke_plan
+from castoff.build.toolchains import HostTools, _zig_version, choose, smoke_plan
 from castoff.config import Config, load
 from castoff.plan import BuildJob, build_plan
+from castoff.runner import Runner
 from castoff.targets import TARGETS
 from tests.unit.test_build_commands import RUSTUP, TOOLS
 
@@ -231,3 +234,15 @@ def test_the_longest_builds_are_expected_first(config: Config, tmp_path: Path) -
     done.write_text("{}")
     assert sysroot.built(tmp_path, toolchain, job)
     assert seconds(musl) < before
+
+
+def test_builds_start_longest_first_only_when_several_run_at_once() -> None:
+    """Several workers: the longest first, ties in plan order; one worker: the plan's order."""
+    assert start_order([10, 115, 0, 115, 70], jobs=2) == [1, 3, 4, 0, 2]
+    assert start_order([10, 115, 0, 115, 70], jobs=1) == [0, 1, 2, 3, 4]
+
+
+def test_without_ziglang_zig_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ziglang package: no zig version, and no error."""
+    monkeypatch.setitem(sys.modules, "ziglang", None)
+    assert _zig_version(Runner(base_env=os.environ, echo=lambda _: None)) is None

@@ -14,6 +14,10 @@ from pathlib import Path
 
 from castoff.build import DEFAULT_EPOCH
 
+# Bump when the bytes of an archive change for the same binaries (builds' cache keys hold it):
+# 2, gzip at zlib's default level.
+ARCHIVE_RECIPE = 2
+
 
 def sha256_file(path: Path) -> str:
     """Return the hex sha256 of a file, read in chunks."""

@@ -22,7 +22,7 @@ from packaging.utils import parse_wheel_filename
 from castoff import __version__
 from castoff import targets as tg
 from castoff.build import extension, methods, stds
-from castoff.build.archive import write_archive, write_sidecar
+from castoff.build.archive import ARCHIVE_RECIPE, write_archive, write_sidecar
 from castoff.build.maturin import BuildPaths, maturin_command
 from castoff.build.record import (
     BUILD_LOG,
@@ -147,6 +147,7 @@ def cache_key(
     """Return the key of a build: equal keys mean the same inputs, so the outputs can be reused."""
     inputs = {
         "castoff": __version__,
+        "archive": ARCHIVE_RECIPE,
         "job": asdict(job),
         "project": [plan.name, plan.version, list(plan.binaries)],
         "choice": [choice.method, choice.std, choice.linker],
@@ -489,7 +490,6 @@ _SECONDS_STD_FROM_SOURCE = 60
 # zig compiles the C runtime it links with: musl's libc, or mingw-w64's (whose binaries then
 # boot wine's prefix for their smoke-run).
 _SECONDS_ZIG_C_RUNTIME: dict[str, int] = {"musl": 45, "mingw": 130}
-_ZIG_METHODS = ("zig", "build-std")
 
 
 def expected_seconds(job: BuildJob, tools: HostTools, cache_dir: Path) -> int:
@@ -500,15 +500,25 @@ def expected_seconds(job: BuildJob, tools: HostTools, cache_dir: Path) -> int:
         return 0  # the build itself says what is wrong
     seconds = _SECONDS_BUILD
     toolchain = choice.toolchain
-    if (
-        choice.std == stds.SYSROOT
-        and toolchain
-        and not stds.sysroot.built(cache_dir, toolchain, job)
-    ):
-        seconds += _SECONDS_STD_FROM_SOURCE
-    if choice.method in _ZIG_METHODS:
+    if choice.std == stds.SYSROOT and toolchain is not None:
+        try:
+            cached = stds.sysroot.built(cache_dir, toolchain, job)
+        except OSError:
+            cached = False  # the build says what is wrong with the cache
+        seconds += 0 if cached else _SECONDS_STD_FROM_SOURCE
+    if choice.method in methods.names() and methods.get(choice.method).uses_zig:
         seconds += _SECONDS_ZIG_C_RUNTIME.get(job.target.libc, 0)
     return seconds
+
+
+def start_order(expected: Sequence[int], jobs: int) -> list[int]:
+    """Return the order builds start in: the longest first when several run at once.
+
+    One at a time, the order changes nothing but what a failure leaves unstarted: the plan's.
+    """
+    if jobs <= 1:
+        return list(range(len(expected)))
+    return sorted(range(len(expected)), key=lambda i: -expected[i])  # stable: plan order next
 
 
 def build_all(
@@ -580,6 +590,7 @@ def build_all(
         )  # fmt: skip
 
     work = [(job.triple, target(job)) for job in plan.jobs]
+    expected = [expected_seconds(job, tools, options.cache_dir) for job in plan.jobs]
     if (sdist := plan.sdist) is not None:
 
         def source() -> tuple[PartialManifest, bool]:
@@ -593,6 +604,7 @@ def build_all(
             )  # fmt: skip
 
         work.append((SDIST, source))
+        expected.append(0)
     if plan.extensions:
         builder = extension.get(EXTENSION_METHOD)
         extension_tools = builder.probe(runner, os.environ, options.cache_dir, docker=tools.docker)
@@ -611,10 +623,8 @@ def build_all(
         work[len(plan.jobs) : len(plan.jobs)] = [
             (e.triple, extension_build(e)) for e in plan.extensions
         ]
-    # The longest builds start first (a stable sort: plan order otherwise); the outcomes keep
-    # the plan's order.
-    expected = [expected_seconds(job, tools, options.cache_dir) for job in plan.jobs]
-    order = sorted(range(len(work)), key=lambda i: -expected[i] if i < len(expected) else 0)
+        expected[len(plan.jobs) : len(plan.jobs)] = [0] * len(plan.extensions)
+    # The outcomes keep the plan's order, whatever order the builds start in.
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        started = {i: pool.submit(one, *work[i]) for i in order}
+        started = {i: pool.submit(one, *work[i]) for i in start_order(expected, options.jobs)}
         return [started[i].result() for i in range(len(work))]

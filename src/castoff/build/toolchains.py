@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from castoff import targets as tg
-from castoff.errors import ConfigError
+from castoff.errors import CastoffError, ConfigError
 from castoff.runner import Command, Runner
 
 if TYPE_CHECKING:
@@ -203,14 +203,21 @@ def _linked_glibc(runner: Runner, gcc: str) -> str | None:
 def _zig_version(runner: Runner) -> str | None:
     """Return the version of the zig in this Python's ziglang package, as that zig says it."""
     # Asked of the zig binary itself: `python -m ziglang version` would start a Python too.
-    spec = importlib.util.find_spec("ziglang")
+    try:
+        spec = importlib.util.find_spec("ziglang")
+    except (ImportError, ValueError):
+        return None
     if spec is None or spec.origin is None:
         return None
     zig = Path(spec.origin).parent / ("zig.exe" if os.name == "nt" else "zig")
-    if not zig.is_file():
+    if not (zig.is_file() and os.access(zig, os.X_OK)):
+        return None  # zig counts as missing: only the targets that link with it say so
+    try:
+        answer = runner.capture(Command(argv=(str(zig), "version")))
+    except (CastoffError, OSError):
         return None
-    answer = runner.capture(Command(argv=(str(zig), "version")))
-    return answer.stdout.strip() or None if answer.returncode == 0 else None
+    version = answer.stdout.strip()
+    return version if answer.returncode == 0 and version else None
 
 
 def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:

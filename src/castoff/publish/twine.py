@@ -41,15 +41,17 @@ def require() -> None:
     try:
         import twine.settings  # noqa: F401, PLC0415
     except ImportError as exc:
-        missing: str | None = str(exc)
-    else:
-        # readme_renderer comes with twine; docutils loads only for a reStructuredText check.
-        missing = None if importlib.util.find_spec("readme_renderer") else "no readme_renderer"
-    if missing is not None:
-        raise ToolMissingError(
-            f"twine is not installed ({missing}); castoff publishes through it.",
-            hint="Install it: pip install 'castoff[publish]' (or pip install twine).",
-        ) from None
+        raise _missing(exc) from None
+    # readme_renderer comes with twine; docutils loads only for a reStructuredText check.
+    if importlib.util.find_spec("readme_renderer") is None:
+        raise _missing(ImportError("No module named 'readme_renderer'"))
+
+
+def _missing(exc: ImportError) -> ToolMissingError:
+    return ToolMissingError(
+        f"twine cannot be loaded ({exc}); castoff publishes through it.",
+        hint="Install it: pip install 'castoff[publish]' (or pip install twine).",
+    )
 
 
 def check(files: Sequence[Path]) -> dict[str, str]:
@@ -90,8 +92,10 @@ def check(files: Sequence[Path]) -> dict[str, str]:
 
 def _rst_problem(description: str) -> str | None:
     """Return what readme_renderer says of a reStructuredText description it cannot render."""
-    from readme_renderer import rst  # noqa: PLC0415 - docutils is slow to load, rarely needed
-
+    try:
+        from readme_renderer import rst  # noqa: PLC0415 - docutils is slow to load, rarely needed
+    except ImportError as exc:
+        raise _missing(exc) from None
     said = io.StringIO()
     if rst.render(description, stream=said) is not None:
         return None
