@@ -349,7 +349,8 @@ def bench_publish(root: Path, config: str, build: Path) -> list[Row]:
         copy = root / f"dist-{i}"
         shutil.copytree(dist, copy)
         with local_index(root / f"index-castoff-{i}", runner) as first:
-            argv = (CASTOFF, "publish", "--config", config, str(copy), "--keys", str(keys))
+            argv: tuple[str, ...] = (CASTOFF, "publish", "--config", config, str(copy))
+            argv += ("--keys", str(keys))
             # The index step alone (preflight, journal, uploads, read-back): the GitHub
             # release is another step, which twine does not do.
             argv += ("--step", "index", "--repository-url", first.repository_url)
@@ -357,7 +358,7 @@ def bench_publish(root: Path, config: str, build: Path) -> list[Row]:
             env = {**os.environ, **first.twine_env()}
             by_castoff.append(timed(lambda: run(*argv, env=env)))  # noqa: B023 - called at once
         with local_index(root / f"index-twine-{i}", runner) as second:
-            twine = (sys.executable, "-m", "twine", "upload", "--non-interactive")
+            twine: tuple[str, ...] = (sys.executable, "-m", "twine", "upload", "--non-interactive")
             twine += ("--repository-url", second.repository_url, *wheels)
             env = {**os.environ, **second.twine_env()}
             by_twine.append(timed(lambda: run(*twine, env=env)))  # noqa: B023 - called at once
