@@ -506,7 +506,7 @@ def expected_seconds(job: BuildJob, tools: HostTools, cache_dir: Path) -> int:
         except OSError:
             cached = False  # the build says what is wrong with the cache
         seconds += 0 if cached else _SECONDS_STD_FROM_SOURCE
-    if choice.method in methods.names() and methods.get(choice.method).uses_zig:
+    if methods.get(choice.method).uses_zig:
         seconds += _SECONDS_ZIG_C_RUNTIME.get(job.target.libc, 0)
     return seconds
 

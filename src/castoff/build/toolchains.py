@@ -200,9 +200,8 @@ def _linked_glibc(runner: Runner, gcc: str) -> str | None:
     return glibc_version(Path(path)) if found.returncode == 0 and Path(path).is_absolute() else None
 
 
-def _zig_version(runner: Runner) -> str | None:
-    """Return the version of the zig in this Python's ziglang package, as that zig says it."""
-    # Asked of the zig binary itself: `python -m ziglang version` would start a Python too.
+def ziglang_zig() -> Path | None:
+    """Return the zig of this Python's ziglang package, if it has one that can run."""
     try:
         spec = importlib.util.find_spec("ziglang")
     except (ImportError, ValueError):
@@ -210,7 +209,14 @@ def _zig_version(runner: Runner) -> str | None:
     if spec is None or spec.origin is None:
         return None
     zig = Path(spec.origin).parent / ("zig.exe" if os.name == "nt" else "zig")
-    if not (zig.is_file() and os.access(zig, os.X_OK)):
+    return zig if zig.is_file() and os.access(zig, os.X_OK) else None
+
+
+def _zig_version(runner: Runner) -> str | None:
+    """Return the version of the zig in this Python's ziglang package, as that zig says it."""
+    # Asked of the zig binary itself: `python -m ziglang version` would start a Python too.
+    zig = ziglang_zig()
+    if zig is None:
         return None  # zig counts as missing: only the targets that link with it say so
     try:
         answer = runner.capture(Command(argv=(str(zig), "version")))

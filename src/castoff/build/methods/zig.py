@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import shutil
 import sys
@@ -20,6 +19,7 @@ from castoff.build.toolchains import (
     HostTools,
     Missing,
     version_folder,
+    ziglang_zig,
 )
 from castoff.errors import BuildError, ConfigError
 from castoff.filelock import locked
@@ -137,13 +137,13 @@ def stable_zig(cache_dir: Path, version: str, python: str) -> Path | None:
     machine; a copy is never replaced, so a build running with it keeps it. None: this Python
     is not the one whose ziglang builds (its own `-m ziglang` is used as it is).
     """
-    spec = importlib.util.find_spec("ziglang") if python == sys.executable else None
-    if spec is None or spec.origin is None:
+    binary = ziglang_zig() if python == sys.executable else None
+    if binary is None:
         return None
-    source = Path(spec.origin).parent
+    source = binary.parent
     tools = cache_dir / "tools"
     try:
-        size = (source / "zig").stat().st_size
+        size = binary.stat().st_size
         folder = tools / f"zig-{version_folder(version)}" / f"ziglang-{size}"
         zig = folder / "zig"
         with locked(tools / f"zig-{version_folder(version)}.lock"):
