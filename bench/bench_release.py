@@ -14,6 +14,11 @@
 - build: one target of the example rebuilt after a source change (std present) by `castoff
   build` versus the same `maturin build` command run by hand; and a re-run of every target with
   nothing changed.
+- cold: `./ci/nox -s rehearse` of the example from a fresh clone on a fresh GitHub ubuntu-latest
+  runner, simulated (tests/runner_shape.py: a home with rustup and the host's std only, empty
+  caches, rustup's downloads served by a local stand-in for static.rust-lang.org), after the
+  setup every build job of the workflow runs (`./ci/nox -s setup`, here for every target). Its
+  goal is in seconds. It needs root (mount namespaces), rustup, PyPI, and takes 10 minutes.
 
 The stand-in binaries are half random bytes, half repetitive text, so they compress about as
 real binaries do, behind their target's executable header (ELF, Mach-O or PE).
@@ -417,7 +422,61 @@ def bench_build(root: Path, config: str, build: Path) -> list[Row]:
     ]  # fmt: skip
 
 
-BENCHES = ("publish", "retag", "assemble", "sign", "build")
+# What a fresh runner's job gets from the shell the benchmark runs in, and nothing else (no
+# castoff, zig, uv or pip cache, no virtualenv, no compiler wrapper, no credentials): how this
+# machine reaches PyPI, which stands in for the network.
+_REACHING_THE_NETWORK = ("LANG", "LC_ALL", "TERM", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
+    "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "http_proxy", "https_proxy",
+    "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")  # fmt: skip
+
+
+def cold_prerequisites() -> str | None:
+    """Return what the cold benchmark lacks here (it simulates a runner), or None."""
+    from tests import rust_dist  # noqa: PLC0415 - the simulation's own
+
+    if os.geteuid() != 0:
+        return "it runs as root (each step in a mount namespace with overlays)"
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux)"
+    if not rust_dist.RUSTUP.is_file():
+        return f"rustup at {rust_dist.RUSTUP} (the runner image's rustup is installed from it)"
+    return None
+
+
+def bench_cold(root: Path) -> list[Row]:
+    """Time a cold `./ci/nox -s rehearse` of a fresh clone on a simulated ubuntu-latest runner."""
+    from tests.runner_shape import ubuntu_latest  # noqa: PLC0415 - the simulation itself
+
+    shape = ubuntu_latest(root / "state")
+    job = shape.job(root / "runner")
+    clone = root / "clone"  # of what is committed, as a runner's checkout is
+    run("git", "clone", "-q", str(Path(__file__).resolve().parents[1]), str(clone))
+    base = {k: v for k, v in os.environ.items() if k in _REACHING_THE_NETWORK}
+    # The runner's Python is setup-python's, not this benchmark's virtualenv; pip's cache
+    # starts empty in the runner's home, as uv's does.
+    env = shape.environment(job, base, python=Path(sys.base_prefix) / "bin")
+    env["PIP_CACHE_DIR"] = str(job / "home" / ".cache" / "pip")
+
+    def step(script: str) -> float:
+        return timed(lambda: run(*shape.argv(job, script), env=env, cwd=str(clone)))
+
+    # minisign as ci.yml's rehearse job installs it; then the setup each build job runs (here
+    # for every target: apt-get and rustup, whose downloads the stand-ins serve); then the
+    # rehearsal, timed.
+    step(
+        "command -v minisign >/dev/null || (sudo apt-get update && sudo apt-get install -y minisign)"
+    )
+    setup = step("./ci/nox -s setup")
+    seconds = step("./ci/nox -s rehearse")
+    what = (
+        "./ci/nox -s rehearse of the example, fresh clone and caches, on a simulated "
+        f"ubuntu-latest runner (std from rustup; its setup took {setup:.0f} s more), one run"
+    )
+    return [Row("rehearse (cold)", what, seconds, "seconds", None, 480.0)]
+
+
+BENCHES = ("publish", "retag", "assemble", "sign", "build", "cold")
 
 
 def show(rows: list[Row]) -> None:
@@ -461,6 +520,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args()
     chosen = args.only or list(BENCHES)
+    if "cold" in chosen and (lacking := cold_prerequisites()):
+        # Said before the other benchmarks run, not after them.
+        raise SystemExit(f"bench: the cold benchmark needs {lacking}; --only runs the others.")
     # Compiled once, as an installed package is: the interpreter's start-up is not measured
     # against a cold bytecode cache (this machine runs Python with PYTHONDONTWRITEBYTECODE).
     for folder in {sysconfig.get_path("purelib"), str(Path(__file__).resolve().parents[1] / "src")}:
@@ -489,6 +551,9 @@ def main() -> None:
         if "build" in chosen:
             (root / "build").mkdir()
             rows += bench_build(root / "build", config, build)
+        if "cold" in chosen:
+            (root / "cold").mkdir()
+            rows += bench_cold(root / "cold")
     if args.json:
         print(json.dumps([{**asdict(r), "ratio": r.ratio, "met": r.met} for r in rows], indent=2))
     else:

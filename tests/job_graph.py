@@ -62,9 +62,9 @@ class JobGraph:
     # listed in `unsimulated` (job name, matrix entry); their commands are checked elsewhere.
     skip_runners: frozenset[str] = frozenset()
     unsimulated: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    # A hosted runner is gone once its job ends: False drops a finished job's workspace, temp
-    # and machine state (a matrix's virtualenvs and caches are gigabytes per job), so only the
-    # artifacts and outputs remain, as on GitHub.
+    # A hosted runner is gone once its job ends: False drops the workspace, temp and machine
+    # state of a job whose every step passed (a matrix's virtualenvs and caches are gigabytes
+    # per job), so only the artifacts and outputs remain, as on GitHub; a failed job's stay.
     keep_workspaces: bool = True
 
     @classmethod
@@ -188,8 +188,8 @@ class JobGraph:
             for key, value in job.get("outputs", {}).items()
         }
         if not self.keep_workspaces:
-            for spent in (work, temp, work.parent / f"{work.name}.machine"):
-                shutil.rmtree(spent, ignore_errors=True)
+            for spent in (work, temp, *([state] if state else [])):
+                shutil.rmtree(spent)
 
     def use(self, action: str, inputs: dict[str, Any], work: Path) -> None:
         """Do what the few actions castoff's workflows use do, with local folders."""

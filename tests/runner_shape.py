@@ -217,10 +217,16 @@ class RunnerShape:
         sudo.chmod(0o755)
         return folder
 
-    def environment(self, folder: Path, base: Mapping[str, str]) -> dict[str, str]:
-        """Return a step's environment: the runner's home, PATH and the stand-in servers."""
+    def environment(
+        self, folder: Path, base: Mapping[str, str], python: Path | None = None
+    ) -> dict[str, str]:
+        """Return a step's environment: the runner's home, PATH and the stand-in servers.
+
+        python is the folder actions/setup-python puts first on PATH: this interpreter's unless
+        given.
+        """
         home = folder / "home"
-        python = str(Path(sys.executable).parent)  # actions/setup-python's
+        python = python or Path(sys.executable).parent
         return {
             **{k: v for k, v in base.items() if not k.startswith(("RUSTUP_", "CARGO_"))},
             **self.env,
@@ -231,7 +237,7 @@ class RunnerShape:
                 [
                     str(home / ".cargo" / "bin"),
                     *self.preinstalled,
-                    python,
+                    str(python),
                     "/usr/local/bin",
                     "/usr/bin",
                     "/bin",
@@ -307,7 +313,9 @@ def ubuntu_latest(state: Path, preinstalled: tuple[str, ...] = ()) -> RunnerShap
         k: v for k, v in server.install_env(Path("/nonexistent")).items() if k.startswith("RUSTUP_")
     }
     env.pop("RUSTUP_HOME")
-    # GitHub's runners say so; castoff's own noxfile then leaves the Debian script alone.
+    # GitHub's runners say so. (castoff's noxfile runs ci/install-system.sh on Debian 12 only,
+    # which a runner is not; here /etc/os-release still says Debian 12, but dpkg's database
+    # lists every hidden package as installed, so the script finds nothing to do.)
     env |= {"GITHUB_ACTIONS": "true", "CI": "true"}
     # Stands in for the network's speed only: pip's downloads from PyPI, cached by this machine.
     env["PIP_CACHE_DIR"] = str(Path.home() / ".cache" / "pip")
