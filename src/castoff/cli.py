@@ -62,10 +62,13 @@ def _runner(env: Mapping[str, str]) -> Runner:
     return Runner(base_env=env, echo=render.say)
 
 
-def _tools(runner: Runner, env: Mapping[str, str]) -> HostTools:
+def _tools(runner: Runner, env: Mapping[str, str], plan: ReleasePlan) -> HostTools:
     from castoff.build import toolchains  # noqa: PLC0415
 
-    return toolchains.probe(runner, env)
+    # `docker info` is the slowest question (seconds where Docker Desktop sleeps): asked only
+    # of a plan that builds in Docker, a target's method or cibuildwheel's engine.
+    wants_docker = bool(plan.extensions) or any(j.method == "docker" for j in plan.jobs)
+    return toolchains.probe(runner, env, docker=wants_docker)
 
 
 def _extension_tools(
@@ -109,7 +112,7 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
     _, plan = _plan(settings)
     runner = _runner(settings.env)
-    tools = _tools(runner, settings.env)
+    tools = _tools(runner, settings.env, plan)
     extension_tools = _extension_tools(runner, settings, plan, tools)
     result = diagnose(plan, tools, settings.env, machine_here(settings.env), extension_tools)
     return _show(args, result, render.doctor_table)
@@ -126,7 +129,7 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 
     _, plan = _plan(settings)
     runner = _runner(settings.env)
-    tools = _tools(runner, settings.env)
+    tools = _tools(runner, settings.env, plan)
     extension_tools = _extension_tools(runner, settings, plan, tools)
     setup = plan_setup(
         plan,
@@ -162,7 +165,7 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     _, plan = _plan(settings)
     runner = _runner(settings.env)
     options = resolve_build(args, settings, "out")
-    tools = _tools(runner, settings.env)
+    tools = _tools(runner, settings.env, plan)
     with render.build_progress(list(plan.build_folders)) as report:
         outcomes = build_all(
             plan,
@@ -368,7 +371,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         keys_dir=args.keys,
         publish=not args.no_publish,
-        tools=_tools(runner, settings.env),
+        tools=_tools(runner, settings.env, plan),
         runner=runner,
         env=settings.env,
         report=render.say,
@@ -397,7 +400,7 @@ def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
         plan,
         build_options=resolve_build(args, settings, "build_dir"),
         work=args.work.absolute(),
-        tools=_tools(runner, settings.env),
+        tools=_tools(runner, settings.env, plan),
         runner=runner,
         env=settings.env,
         report=render.say,

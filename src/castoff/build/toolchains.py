@@ -226,8 +226,11 @@ def _zig_version(runner: Runner) -> str | None:
     return version if answer.returncode == 0 and version else None
 
 
-def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
-    """Look at this machine's tools: a few quick `--version` calls and file checks."""
+def probe(runner: Runner, env: Mapping[str, str], *, docker: bool = True) -> HostTools:
+    """Look at this machine's tools: a few quick `--version` calls and file checks.
+
+    Without docker, no Docker engine is asked for (HostTools.docker is False).
+    """
     path = env.get("PATH", "")
 
     def which(name: str) -> str | None:
@@ -241,7 +244,7 @@ def probe(runner: Runner, env: Mapping[str, str]) -> HostTools:
     )
     gnu_triples = {t.gnu_triple for t in tg.TARGETS.values() if t.gnu_triple}
     cross_gcc = {g: f for g in gnu_triples if (f := which(f"{g}-gcc"))}
-    docker = which("docker") is not None
+    docker = docker and which("docker") is not None
     # Each question is a process of its own (a dozen, some a Python start-up): all are asked at
     # once, as a build starts with them.
     with ThreadPoolExecutor(max_workers=8) as pool:
