@@ -18,7 +18,7 @@
   runner, simulated (tests/runner_shape.py: a home with rustup and the host's std only, empty
   caches, rustup's downloads served by a local stand-in for static.rust-lang.org), after the
   setup every build job of the workflow runs (`./ci/nox -s setup`, here for every target). Its
-  goal is in seconds. It needs root (mount namespaces), rustup, PyPI, and takes 10 minutes.
+  goal is in seconds. It needs root (mount namespaces), rustup, PyPI, and takes 8 minutes.
 
 The stand-in binaries are half random bytes, half repetitive text, so they compress about as
 real binaries do, behind their target's executable header (ELF, Mach-O or PE).

@@ -263,7 +263,7 @@ def matching_sysroots(cache_dir: Path | None = None) -> dict[str, Path]:
 def castoff_sysroot(triple: str, cache_dir: Path | None = None) -> Path:
     """Return castoff's std sysroot for a target, built by castoff's own code if not cached."""
     env = dict(os.environ)
-    tools = probe(Runner(base_env=env, echo=lambda _: None), env)
+    tools = probe(Runner(base_env=env, echo=lambda _: None), env, docker=False)
     debian = tools.build_std
     if debian is None:
         raise LookupError("castoff builds std with Debian's rustc-web and rust-web-src: missing.")

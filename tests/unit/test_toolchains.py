@@ -186,7 +186,9 @@ def test_a_method_missing_a_member_is_refused_when_registered() -> None:
         uses_zig = False
         builds_std = False
 
-    with pytest.raises(TypeError, match="'bare' lacks links_machine_glibc, auto_reason"):
+    with pytest.raises(
+        TypeError, match="'bare' lacks links_machine_glibc, uses_docker, auto_reason"
+    ):
         methods.register(Bare())  # type: ignore[arg-type]
     assert "bare" not in methods.names()
 

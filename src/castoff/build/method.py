@@ -27,6 +27,7 @@ class BuildMethod(Protocol):
     # Links against the build machine's own glibc (a cross gcc's), so the glibc a binary needs
     # depends on the machine: the plan names the runner and checks the tag against its glibc.
     links_machine_glibc: bool
+    uses_docker: bool  # runs in a Docker engine: only then is `docker info` asked
 
     def auto_reason(self, target: Target) -> str | None:
         """Return why `auto` picks this method for a target, or None when it does not."""
@@ -60,6 +61,7 @@ class Defaults:
     """What most methods do: link with the toolchain's default and prepare nothing."""
 
     links_machine_glibc = False
+    uses_docker = False
 
     def linker(self, job: BuildJob, tools: HostTools) -> str | None:
         """Return none: the toolchain's default linker."""

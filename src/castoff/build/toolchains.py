@@ -86,7 +86,7 @@ class HostTools:
     qemu: Mapping[str, str]  # qemu-user binary name -> path
     cross_gcc: Mapping[str, str]  # Debian triple -> gcc path
     sysroots: Mapping[str, str]  # Debian triple -> /usr/<triple> holding its dynamic loader
-    docker: bool  # a Docker engine answers
+    docker: bool  # a Docker engine answers (False too when not asked: no job uses one)
     # Debian triple -> the version of the glibc its cross gcc links against ("2.36").
     cross_glibc: Mapping[str, str] = field(default_factory=dict)
     wine: str | None = None  # Wine's 64-bit loader, which runs x86_64 Windows programs

@@ -12,12 +12,15 @@ from castoff.build.method import BuildMethod
 from castoff.build.methods import build_std, cross_gcc, docker, native, zig
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from castoff.plan import BuildJob
     from castoff.targets import Target
 
 AUTO = "auto"
 # What BuildMethod asks of a method (register checks them: a Protocol does not).
 _MEMBERS = (
-    "name", "uses_zig", "builds_std", "links_machine_glibc",
+    "name", "uses_zig", "builds_std", "links_machine_glibc", "uses_docker",
     "auto_reason", "missing", "linker", "prepare", "command",
 )  # fmt: skip
 # In the order `auto` asks them: the first that takes a target builds it.
@@ -81,6 +84,13 @@ def resolved(method: str, target: Target, runner: str | None = None) -> BuildMet
         picked = auto_pick(target)
         return picked[0] if picked else None
     return METHODS[method]
+
+
+def in_docker(jobs: Iterable[BuildJob]) -> bool:
+    """Return whether any of the jobs builds with a method that runs in a Docker engine."""
+    return any(
+        (m := resolved(j.method, j.target, j.runner)) is not None and m.uses_docker for j in jobs
+    )
 
 
 def names() -> tuple[str, ...]:

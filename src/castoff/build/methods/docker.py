@@ -21,6 +21,7 @@ class Docker(Defaults):
     name = "docker"
     uses_zig = False
     builds_std = False
+    uses_docker = True
 
     def auto_reason(self, target: Target) -> str | None:
         """Never picked by auto: the config names the image."""
