@@ -453,10 +453,11 @@ def bench_cold(root: Path) -> list[Row]:
     clone = root / "clone"  # of what is committed, as a runner's checkout is
     run("git", "clone", "-q", str(Path(__file__).resolve().parents[1]), str(clone))
     base = {k: v for k, v in os.environ.items() if k in _REACHING_THE_NETWORK}
-    # The runner's Python is setup-python's, not this benchmark's virtualenv; pip's cache
-    # starts empty in the runner's home, as uv's does.
+    # The runner's Python is setup-python's, not this benchmark's virtualenv; pip's and uv's
+    # caches start empty in the runner's home (the tests' runners share this machine's).
     env = shape.environment(job, base, python=Path(sys.base_prefix) / "bin")
     env["PIP_CACHE_DIR"] = str(job / "home" / ".cache" / "pip")
+    env["UV_CACHE_DIR"] = str(job / "home" / ".cache" / "uv")
 
     def step(script: str) -> float:
         return timed(lambda: run(*shape.argv(job, script), env=env, cwd=str(clone)))
