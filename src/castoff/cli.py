@@ -63,15 +63,10 @@ def _runner(env: Mapping[str, str]) -> Runner:
 
 
 def _tools(runner: Runner, env: Mapping[str, str], plan: ReleasePlan) -> HostTools:
-    from castoff.build import methods, toolchains  # noqa: PLC0415
+    from castoff.build import extension, toolchains  # noqa: PLC0415
 
-    # `docker info` is the slowest question (seconds where Docker Desktop sleeps): asked only
-    # of a plan that builds in Docker, by a target's method or by cibuildwheel's engine (for
-    # Linux extension wheels built on Linux).
-    wants_docker = methods.in_docker(plan.jobs) or (
-        sys.platform.startswith("linux") and any(e.target.os == "linux" for e in plan.extensions)
-    )
-    return toolchains.probe(runner, env, docker=wants_docker)
+    # `docker info` is the slowest question (seconds where Docker Desktop sleeps).
+    return toolchains.probe(runner, env, docker=extension.asks_docker(plan))
 
 
 def _extension_tools(

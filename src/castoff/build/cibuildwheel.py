@@ -19,7 +19,7 @@ import shutil
 import stat
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,9 +105,7 @@ def probe(
         platform.machine().lower(), platform.machine().lower()
     )
     return ExtensionTools(
-        system={"linux": "linux", "darwin": "macos", "win32": "windows"}.get(
-            sys.platform, sys.platform
-        ),
+        system=host_system(),
         machine=machine,
         cibuildwheel=found,
         cibuildwheel_version=version,
@@ -118,6 +116,23 @@ def probe(
         podman_root=image.podman_for(cache_dir).root,
         musl_loader=image.MUSL_LOADER.exists(),
     )
+
+
+def host_system() -> str:
+    """Return this machine's OS as targets spell it (linux, macos, windows)."""
+    return {"linux": "linux", "darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform)
+
+
+def in_container(job: ExtensionJob, system: str) -> bool:
+    """Return whether a job builds in a container on a machine of that OS (Docker if it answers)."""
+    # engine_for's rule, which probe's caller asks before `docker info`.
+    return job.target.os == "linux" and system == "linux"
+
+
+def asks_docker(jobs: Iterable[ExtensionJob]) -> bool:
+    """Return whether building any of the jobs here asks whether a Docker engine answers."""
+    system = host_system()
+    return any(in_container(job, system) for job in jobs)
 
 
 def engine_for(job: ExtensionJob, tools: ExtensionTools) -> Engine:
@@ -135,7 +150,7 @@ def engine_for(job: ExtensionJob, tools: ExtensionTools) -> Engine:
                 )
             )
         return Engine(name="native", image=None, missing=tuple(missing))
-    if tools.system != "linux":
+    if not in_container(job, tools.system):
         missing.append(
             Missing(what="a Linux machine with Docker", install=f"run this job on {job.runner}")
         )
@@ -474,6 +489,7 @@ class Cibuildwheel:
 
     name = METHOD
     probe = staticmethod(probe)
+    asks_docker = staticmethod(asks_docker)
     engine = staticmethod(engine_for)
     identifiers = staticmethod(build_identifiers)
     build = staticmethod(build_extension)

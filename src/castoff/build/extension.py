@@ -10,7 +10,7 @@ only when it is asked for: a project without extension modules does not pay for 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -30,6 +30,9 @@ class ExtensionBuilder(Protocol):
         self, runner: Runner, env: Mapping[str, str], cache_dir: Path, *, docker: bool
     ) -> ExtensionTools:
         """Look for what the builder needs on this machine."""
+
+    def asks_docker(self, jobs: Iterable[ExtensionJob]) -> bool:
+        """Return whether building any of the jobs on this machine asks for a Docker engine."""
 
     def engine(self, job: ExtensionJob, tools: ExtensionTools) -> Engine:
         """Return where the builder builds a job here, and what it lacks for that."""
@@ -54,6 +57,16 @@ class ExtensionBuilder(Protocol):
 
 # Each builder's name and the module whose BUILDER it is.
 BUILDERS: dict[str, str] = {"cibuildwheel": "castoff.build.cibuildwheel"}
+
+
+def asks_docker(plan: ReleasePlan) -> bool:
+    """Return whether a plan builds anything in Docker here: a method, or an extension's engine."""
+    from castoff.build import methods  # noqa: PLC0415
+    from castoff.config import EXTENSION_METHOD  # noqa: PLC0415
+
+    if methods.in_docker(plan.jobs):
+        return True
+    return bool(plan.extensions) and get(EXTENSION_METHOD).asks_docker(plan.extensions)
 
 
 def get(name: str) -> ExtensionBuilder:
