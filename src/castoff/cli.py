@@ -24,7 +24,7 @@ from castoff.settings import Settings, resolve, resolve_build, resolve_workflows
 if TYPE_CHECKING:
     from castoff.build.cibuildwheel import ExtensionTools
     from castoff.build.setup import SetupPlan
-    from castoff.build.toolchains import HostTools
+    from castoff.build.toolchains import HostTools, Probe
     from castoff.config import Config
     from castoff.plan import ReleasePlan
     from castoff.publish.github import ReleaseHost
@@ -62,11 +62,18 @@ def _runner(env: Mapping[str, str]) -> Runner:
     return Runner(base_env=env, echo=render.say)
 
 
-def _tools(runner: Runner, env: Mapping[str, str], plan: ReleasePlan) -> HostTools:
-    from castoff.build import extension, toolchains  # noqa: PLC0415
+def _probe(runner: Runner, env: Mapping[str, str]) -> Probe:
+    """Start asking this machine's tools, in the background while the command plans."""
+    from castoff.build.toolchains import Probe  # noqa: PLC0415
+
+    return Probe(runner, env)
+
+
+def _tools(probe: Probe, plan: ReleasePlan) -> HostTools:
+    from castoff.build import extension  # noqa: PLC0415
 
     # `docker info` is the slowest question (seconds where Docker Desktop sleeps).
-    return toolchains.probe(runner, env, docker=extension.asks_docker(plan))
+    return probe.tools(docker=extension.asks_docker(plan))
 
 
 def _extension_tools(
@@ -105,18 +112,21 @@ def _cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    runner = _runner(settings.env)
+    probe = _probe(runner, settings.env)
     from castoff.build.setup import machine_here  # noqa: PLC0415
     from castoff.doctor import diagnose  # noqa: PLC0415
 
     _, plan = _plan(settings)
-    runner = _runner(settings.env)
-    tools = _tools(runner, settings.env, plan)
+    tools = _tools(probe, plan)
     extension_tools = _extension_tools(runner, settings, plan, tools)
     result = diagnose(plan, tools, settings.env, machine_here(settings.env), extension_tools)
     return _show(args, result, render.doctor_table)
 
 
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    runner = _runner(settings.env)
+    probe = _probe(runner, settings.env)
     from castoff.build.builder import built_elsewhere  # noqa: PLC0415
     from castoff.build.setup import (  # noqa: PLC0415
         machine_here,
@@ -126,8 +136,7 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     _, plan = _plan(settings)
-    runner = _runner(settings.env)
-    tools = _tools(runner, settings.env, plan)
+    tools = _tools(probe, plan)
     extension_tools = _extension_tools(runner, settings, plan, tools)
     setup = plan_setup(
         plan,
@@ -157,13 +166,14 @@ def _show_setup(args: argparse.Namespace, setup: SetupPlan, *, ran: bool) -> Non
 
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    runner = _runner(settings.env)
+    probe = _probe(runner, settings.env)
     from castoff.build.builder import build_all  # noqa: PLC0415
     from castoff.results import BuildResult  # noqa: PLC0415
 
     _, plan = _plan(settings)
-    runner = _runner(settings.env)
     options = resolve_build(args, settings, "out")
-    tools = _tools(runner, settings.env, plan)
+    tools = _tools(probe, plan)
     with render.build_progress(list(plan.build_folders)) as report:
         outcomes = build_all(
             plan,
@@ -346,12 +356,13 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
+    runner = _runner(settings.env)
+    probe = _probe(runner, settings.env)
     from castoff.publish.github import release_host  # noqa: PLC0415
     from castoff.release import release  # noqa: PLC0415
     from castoff.settings import resolve_release  # noqa: PLC0415
 
     config, plan = _plan(settings)
-    runner = _runner(settings.env)
     where = resolve_release(args, config, settings.env)
     # --no-publish: nothing goes to the host, so it is not asked where the tag is either.
     host = None if args.no_publish else release_host(where, runner)
@@ -369,7 +380,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         keys_dir=args.keys,
         publish=not args.no_publish,
-        tools=_tools(runner, settings.env, plan),
+        tools=_tools(probe, plan),
         runner=runner,
         env=settings.env,
         report=render.say,
@@ -389,16 +400,17 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
+    runner = _runner(settings.env)
+    probe = _probe(runner, settings.env)
     from castoff.rehearse import rehearse  # noqa: PLC0415
 
     config, plan = _plan(settings)
-    runner = _runner(settings.env)
     result = rehearse(
         config,
         plan,
         build_options=resolve_build(args, settings, "build_dir"),
         work=args.work.absolute(),
-        tools=_tools(runner, settings.env, plan),
+        tools=_tools(probe, plan),
         runner=runner,
         env=settings.env,
         report=render.say,

@@ -203,23 +203,37 @@ def setup_summary(setup: SetupPlan, *, ran: bool) -> None:
         out.print(escape(f"  {missing.what}: {missing.install}"), soft_wrap=True)
 
 
+# The steps a build reports that end a target: each printed on its own line.
+_OUTCOMES = ("built", "cached", "failed", "elsewhere")
+
+
 @contextmanager
 def build_progress(targets: Sequence[str]) -> Iterator[Callable[[str, str], None]]:
     """Yield a reporter that shows each target's current step as a spinner line."""
+    shown = console(stderr=True)
+    if not shown.is_terminal or shown.is_dumb_terminal:
+        # A log (CI's, a pipe) gets the outcome lines only, which is all rich's transient
+        # display leaves there; rich.progress, a tenth of a build's start-up, is not imported.
+        def outcome(target: str, what: str) -> None:
+            if what in _OUTCOMES:
+                shown.print(escape(f"{target}: {what}"))
+
+        yield outcome
+        return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=console(stderr=True),
+        console=shown,
         transient=True,
     ) as progress:
         tasks = {t: progress.add_task(escape(f"{t}: waiting"), total=None) for t in targets}
 
         def report(target: str, what: str) -> None:
             progress.update(tasks[target], description=escape(f"{target}: {what}"))
-            if what in ("built", "cached", "failed", "elsewhere"):
+            if what in _OUTCOMES:
                 progress.console.print(escape(f"{target}: {what}"))
 
         yield report

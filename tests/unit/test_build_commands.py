@@ -314,6 +314,12 @@ def test_the_glibc_version_is_read_from_its_banner(tmp_path: Path) -> None:
         b"\x7fELF\0junk\0GNU C Library (Ubuntu GLIBC 2.35-0ubuntu3) stable release version 2.35.\n"
     )
     assert glibc_version(libc) == "2.35"
+    # The name alone, earlier in the file (an error message's), is passed over to the banner.
+    libc.write_bytes(
+        b"\x7fELF\0GNU C Library \0" + b"\0" * 4096
+        + b"GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n"
+    )  # fmt: skip
+    assert glibc_version(libc) == "2.36"
     libc.write_bytes(b"\x7fELF\0no banner here\0version 9.9.\n")
     assert glibc_version(libc) is None
     assert glibc_version(tmp_path / "absent") is None

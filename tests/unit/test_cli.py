@@ -130,3 +130,25 @@ def test_a_bad_source_date_epoch_is_a_usage_error(capsys: pytest.CaptureFixture[
 def test_exit_codes_are_distinct() -> None:
     """Every error class has its own exit code."""
     assert len(set(EXIT_CODES.values())) == len(EXIT_CODES)
+
+
+def test_a_build_log_gets_each_targets_outcome_without_a_live_display(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where stderr is no terminal (CI's log), only outcomes print, and rich.progress stays out."""
+    import sys  # noqa: PLC0415
+
+    from castoff import render  # noqa: PLC0415
+
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delitem(sys.modules, "rich.progress", raising=False)
+    with render.build_progress(["aarch64-unknown-linux-musl", "x86_64-pc-windows-gnu"]) as report:
+        report("aarch64-unknown-linux-musl", "compiling")
+        report("aarch64-unknown-linux-musl", "built")
+        report("x86_64-pc-windows-gnu", "failed")
+    assert capsys.readouterr().err.splitlines() == [
+        "aarch64-unknown-linux-musl: built",
+        "x86_64-pc-windows-gnu: failed",
+    ]
+    assert "rich.progress" not in sys.modules

@@ -186,9 +186,12 @@ _GLIBC_BANNER = re.compile(rb"GNU C Library [^\n]{0,120}? version ([0-9]{1,3})\.
 def glibc_version(libc: Path) -> str | None:
     """Return the version of the glibc whose libc.so.6 this is ("2.36"), or None."""
     try:
-        found = _GLIBC_BANNER.search(libc.read_bytes())
+        data = libc.read_bytes()
     except OSError:
         return None
+    # The regex runs from the banner's start only: over all 2 MB it took milliseconds a libc.
+    start = data.find(b"GNU C Library ")
+    found = _GLIBC_BANNER.search(data, start) if start >= 0 else None
     return f"{int(found[1])}.{int(found[2])}" if found else None
 
 
@@ -226,70 +229,95 @@ def _zig_version(runner: Runner) -> str | None:
     return version if answer.returncode == 0 and version else None
 
 
+class Probe:
+    """A look at this machine's tools under way: a dozen quick processes, asked in the background.
+
+    Started before castoff reads the config and plans, so the processes (some a Python start-up)
+    run beside that work; `tools` waits for them. Docker is asked in `tools`, only when the plan
+    needs it.
+    """
+
+    def __init__(self, runner: Runner, env: Mapping[str, str]) -> None:
+        path = env.get("PATH", "")
+        self._runner = runner
+        self._path = path
+        self._rustup = self._which("rustup")
+        rustc, cargo = self._which("rustc"), self._which("cargo")
+        # maturin and zig come with castoff's Python ('castoff[build]'), so look beside it first.
+        self._maturin = shutil.which(
+            "maturin", path=os.pathsep.join([str(Path(sys.executable).parent), path])
+        )
+        self._gnu_triples = {t.gnu_triple for t in tg.TARGETS.values() if t.gnu_triple}
+        self._cross_gcc = {g: f for g in self._gnu_triples if (f := self._which(f"{g}-gcc"))}
+        self._pool = ThreadPoolExecutor(max_workers=8)
+        pool = self._pool
+        self._default = (
+            pool.submit(_toolchain, runner, rustc, cargo, self._rustup) if rustc and cargo else None
+        )
+        self._debian = (
+            pool.submit(_toolchain, runner, str(DEBIAN_RUSTC), str(DEBIAN_CARGO))
+            if DEBIAN_RUSTC.exists() and DEBIAN_CARGO.exists()
+            else None
+        )
+        self._maturin_version = (
+            pool.submit(runner.capture, Command(argv=(self._maturin, "--version")))
+            if self._maturin
+            else None
+        )
+        self._zig = pool.submit(_zig_version, runner)
+        self._glibc = {g: pool.submit(_linked_glibc, runner, c) for g, c in self._cross_gcc.items()}
+
+    def _which(self, name: str) -> str | None:
+        return shutil.which(name, path=self._path)
+
+    def tools(self, *, docker: bool) -> HostTools:
+        """Wait for the answers; without docker, no Docker engine is asked for (docker False)."""
+        with self._pool as pool:
+            docker_f = (
+                pool.submit(self._runner.capture, Command(argv=("docker", "info")))
+                if docker and self._which("docker") is not None
+                else None
+            )
+            default = self._default.result() if self._default else None
+            debian = self._debian.result() if self._debian else None
+            maturin_version = (
+                self._maturin_version.result().stdout.strip() if self._maturin_version else None
+            )
+            zig_version = self._zig.result()
+            cross_glibc = {g: v for g, f in self._glibc.items() if (v := f.result())}
+            answers = docker_f.result().returncode == 0 if docker_f else False
+        build_std = debian if debian and debian.rust_src and debian.vendored else None
+        either = default or build_std
+        host = _version_field(either.version, "host") if either else None
+        return HostTools(
+            host_triple=host,
+            default=default,
+            build_std=build_std,
+            rustup=self._rustup,
+            maturin=self._maturin,
+            maturin_version=maturin_version or None,
+            zig_version=zig_version,
+            python=sys.executable,
+            qemu={t.qemu: f for t in tg.TARGETS.values() if t.qemu and (f := self._which(t.qemu))},
+            cross_gcc=self._cross_gcc,
+            cross_glibc=cross_glibc,
+            # A sysroot is usable for QEMU_LD_PREFIX when it holds the dynamic loader.
+            sysroots={
+                g: f"/usr/{g}"
+                for g in self._gnu_triples
+                if any(Path(f"/usr/{g}/lib").glob("ld*.so*"))
+            },
+            docker=answers,
+            wine=next((p for p in WINE_LOADERS if Path(p).is_file()), None),
+        )
+
+
 def probe(runner: Runner, env: Mapping[str, str], *, docker: bool = True) -> HostTools:
     """Look at this machine's tools: a few quick `--version` calls and file checks.
 
     Without docker, no Docker engine is asked for (HostTools.docker is False).
     """
-    path = env.get("PATH", "")
-
-    def which(name: str) -> str | None:
-        return shutil.which(name, path=path)
-
-    rustup = which("rustup")
-    rustc, cargo = which("rustc"), which("cargo")
-    # maturin and zig come with castoff's Python ('castoff[build]'), so look beside it first.
-    maturin = shutil.which(
-        "maturin", path=os.pathsep.join([str(Path(sys.executable).parent), path])
-    )
-    gnu_triples = {t.gnu_triple for t in tg.TARGETS.values() if t.gnu_triple}
-    cross_gcc = {g: f for g in gnu_triples if (f := which(f"{g}-gcc"))}
-    docker = docker and which("docker") is not None
-    # Each question is a process of its own (a dozen, some a Python start-up): all are asked at
-    # once, as a build starts with them.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        default_f = (
-            pool.submit(_toolchain, runner, rustc, cargo, rustup) if rustc and cargo else None
-        )
-        debian_f = (
-            pool.submit(_toolchain, runner, str(DEBIAN_RUSTC), str(DEBIAN_CARGO))
-            if DEBIAN_RUSTC.exists() and DEBIAN_CARGO.exists()
-            else None
-        )
-        maturin_f = (
-            pool.submit(runner.capture, Command(argv=(maturin, "--version"))) if maturin else None
-        )
-        zig_f = pool.submit(_zig_version, runner)
-        glibc_f = {g: pool.submit(_linked_glibc, runner, gcc) for g, gcc in cross_gcc.items()}
-        docker_f = pool.submit(runner.capture, Command(argv=("docker", "info"))) if docker else None
-        default = default_f.result() if default_f else None
-        debian = debian_f.result() if debian_f else None
-        maturin_version = maturin_f.result().stdout.strip() if maturin_f else None
-        zig_version = zig_f.result()
-        cross_glibc = {g: v for g, f in glibc_f.items() if (v := f.result())}
-        docker = docker_f.result().returncode == 0 if docker_f else False
-    build_std = debian if debian and debian.rust_src and debian.vendored else None
-    either = default or build_std
-    host = _version_field(either.version, "host") if either else None
-    return HostTools(
-        host_triple=host,
-        default=default,
-        build_std=build_std,
-        rustup=rustup,
-        maturin=maturin,
-        maturin_version=maturin_version or None,
-        zig_version=zig_version,
-        python=sys.executable,
-        qemu={t.qemu: f for t in tg.TARGETS.values() if t.qemu and (f := which(t.qemu))},
-        cross_gcc=cross_gcc,
-        cross_glibc=cross_glibc,
-        # A sysroot is usable for QEMU_LD_PREFIX when it holds the dynamic loader.
-        sysroots={
-            g: f"/usr/{g}" for g in gnu_triples if any(Path(f"/usr/{g}/lib").glob("ld*.so*"))
-        },
-        docker=docker,
-        wine=next((p for p in WINE_LOADERS if Path(p).is_file()), None),
-    )
+    return Probe(runner, env).tools(docker=docker)
 
 
 def choose(job: BuildJob, tools: HostTools) -> Choice:
