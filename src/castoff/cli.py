@@ -63,7 +63,8 @@ def _runner(env: Mapping[str, str]) -> Runner:
 
 
 def _probe(runner: Runner, env: Mapping[str, str]) -> Probe:
-    """Start asking this machine's tools, in the background while the command plans."""
+    """Start asking this machine's tools, in the background while the command's modules load."""
+    # Only once the config is read and planned: bad input runs nothing.
     from castoff.build.toolchains import Probe  # noqa: PLC0415
 
     return Probe(runner, env)
@@ -112,12 +113,12 @@ def _cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    _, plan = _plan(settings)
     runner = _runner(settings.env)
     probe = _probe(runner, settings.env)
     from castoff.build.setup import machine_here  # noqa: PLC0415
     from castoff.doctor import diagnose  # noqa: PLC0415
 
-    _, plan = _plan(settings)
     tools = _tools(probe, plan)
     extension_tools = _extension_tools(runner, settings, plan, tools)
     result = diagnose(plan, tools, settings.env, machine_here(settings.env), extension_tools)
@@ -125,6 +126,7 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    _, plan = _plan(settings)
     runner = _runner(settings.env)
     probe = _probe(runner, settings.env)
     from castoff.build.builder import built_elsewhere  # noqa: PLC0415
@@ -135,7 +137,6 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
         run_setup,
     )
 
-    _, plan = _plan(settings)
     tools = _tools(probe, plan)
     extension_tools = _extension_tools(runner, settings, plan, tools)
     setup = plan_setup(
@@ -166,13 +167,13 @@ def _show_setup(args: argparse.Namespace, setup: SetupPlan, *, ran: bool) -> Non
 
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    _, plan = _plan(settings)
+    options = resolve_build(args, settings, "out")
     runner = _runner(settings.env)
     probe = _probe(runner, settings.env)
     from castoff.build.builder import build_all  # noqa: PLC0415
     from castoff.results import BuildResult  # noqa: PLC0415
 
-    _, plan = _plan(settings)
-    options = resolve_build(args, settings, "out")
     tools = _tools(probe, plan)
     with render.build_progress(list(plan.build_folders)) as report:
         outcomes = build_all(
@@ -356,13 +357,12 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
-    runner = _runner(settings.env)
-    probe = _probe(runner, settings.env)
     from castoff.publish.github import release_host  # noqa: PLC0415
     from castoff.release import release  # noqa: PLC0415
     from castoff.settings import resolve_release  # noqa: PLC0415
 
     config, plan = _plan(settings)
+    runner = _runner(settings.env)
     where = resolve_release(args, config, settings.env)
     # --no-publish: nothing goes to the host, so it is not asked where the tag is either.
     host = None if args.no_publish else release_host(where, runner)
@@ -380,7 +380,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         keys_dir=args.keys,
         publish=not args.no_publish,
-        tools=_tools(probe, plan),
+        tools=_tools(_probe(runner, settings.env), plan),
         runner=runner,
         env=settings.env,
         report=render.say,
@@ -400,15 +400,16 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
+    config, plan = _plan(settings)
+    build_options = resolve_build(args, settings, "build_dir")
     runner = _runner(settings.env)
     probe = _probe(runner, settings.env)
     from castoff.rehearse import rehearse  # noqa: PLC0415
 
-    config, plan = _plan(settings)
     result = rehearse(
         config,
         plan,
-        build_options=resolve_build(args, settings, "build_dir"),
+        build_options=build_options,
         work=args.work.absolute(),
         tools=_tools(probe, plan),
         runner=runner,

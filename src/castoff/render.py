@@ -211,7 +211,7 @@ _OUTCOMES = ("built", "cached", "failed", "elsewhere")
 def build_progress(targets: Sequence[str]) -> Iterator[Callable[[str, str], None]]:
     """Yield a reporter that shows each target's current step as a spinner line."""
     shown = console(stderr=True)
-    if not shown.is_terminal or shown.is_dumb_terminal:
+    if not shown.is_interactive:
         # A log (CI's, a pipe) gets the outcome lines only, which is all rich's transient
         # display leaves there; rich.progress, a tenth of a build's start-up, is not imported.
         def outcome(target: str, what: str) -> None:

@@ -152,3 +152,18 @@ def test_a_build_log_gets_each_targets_outcome_without_a_live_display(
         "x86_64-pc-windows-gnu: failed",
     ]
     assert "rich.progress" not in sys.modules
+
+
+@pytest.mark.parametrize("command", ["build", "doctor", "setup", "rehearse"])
+def test_a_bad_config_is_refused_before_any_tool_is_asked(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The machine's tools are probed in the background only once the config is planned."""
+    from castoff.build import toolchains  # noqa: PLC0415
+
+    started: list[object] = []
+    monkeypatch.setattr(toolchains, "Probe", lambda *a: started.append(a))
+    (tmp_path / "pyproject.toml").write_text('[tool.castoff]\ntargets = "all of them"\n')
+    config = str(tmp_path / "pyproject.toml")
+    assert main([command, "--config", config], env={"PATH": ""}) == 3
+    assert started == []

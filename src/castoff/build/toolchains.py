@@ -186,12 +186,9 @@ _GLIBC_BANNER = re.compile(rb"GNU C Library [^\n]{0,120}? version ([0-9]{1,3})\.
 def glibc_version(libc: Path) -> str | None:
     """Return the version of the glibc whose libc.so.6 this is ("2.36"), or None."""
     try:
-        data = libc.read_bytes()
+        found = _GLIBC_BANNER.search(libc.read_bytes())
     except OSError:
         return None
-    # The regex runs from the banner's start only: over all 2 MB it took milliseconds a libc.
-    start = data.find(b"GNU C Library ")
-    found = _GLIBC_BANNER.search(data, start) if start >= 0 else None
     return f"{int(found[1])}.{int(found[2])}" if found else None
 
 
@@ -250,6 +247,7 @@ class Probe:
         self._gnu_triples = {t.gnu_triple for t in tg.TARGETS.values() if t.gnu_triple}
         self._cross_gcc = {g: f for g in self._gnu_triples if (f := self._which(f"{g}-gcc"))}
         self._pool = ThreadPoolExecutor(max_workers=8)
+        self._read = False
         pool = self._pool
         self._default = (
             pool.submit(_toolchain, runner, rustc, cargo, self._rustup) if rustc and cargo else None
@@ -272,6 +270,9 @@ class Probe:
 
     def tools(self, *, docker: bool) -> HostTools:
         """Wait for the answers; without docker, no Docker engine is asked for (docker False)."""
+        if self._read:  # its pool is shut down once read
+            raise RuntimeError("a Probe's tools are read once; start another Probe")
+        self._read = True
         with self._pool as pool:
             docker_f = (
                 pool.submit(self._runner.capture, Command(argv=("docker", "info")))
