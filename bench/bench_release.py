@@ -480,6 +480,14 @@ def bench_cold(root: Path) -> list[Row]:
 BENCHES = ("publish", "retag", "assemble", "sign", "build", "cold")
 
 
+def shown_ratio(row: Row) -> str:
+    """Return a row's ratio to two places, or three where two would round it onto its goal."""
+    shown = f"{row.ratio:.2f}"
+    if row.goal is not None and float(shown) == row.goal and row.ratio != row.goal:
+        shown = f"{row.ratio:.3f}"  # 1.30x beside "not met" would read as a contradiction
+    return f"{shown}x"
+
+
 def show(rows: list[Row]) -> None:
     """Print the rows as a table: each ratio beside its goal."""
     from rich.console import Console  # noqa: PLC0415
@@ -497,7 +505,7 @@ def show(rows: list[Row]) -> None:
             f"{row.castoff:.2f}",
             row.reference,
             "" if seconds_goal else f"{row.reference_seconds:.2f}",
-            "" if seconds_goal else f"{row.ratio:.2f}x",
+            "" if seconds_goal else shown_ratio(row),
             ""
             if row.goal is None
             else (f"< {row.goal:g} s" if seconds_goal else f"<= {row.goal:g}x"),
