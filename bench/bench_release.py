@@ -481,11 +481,14 @@ BENCHES = ("publish", "retag", "assemble", "sign", "build", "cold")
 
 
 def shown_ratio(row: Row) -> str:
-    """Return a row's ratio to two places, or three where two would round it onto its goal."""
-    shown = f"{row.ratio:.2f}"
-    if row.goal is not None and float(shown) == row.goal and row.ratio != row.goal:
-        shown = f"{row.ratio:.3f}"  # 1.30x beside "not met" would read as a contradiction
-    return f"{shown}x"
+    """Return a row's ratio to two places, or more where two would round it onto its goal."""
+    if row.goal is None or row.ratio == row.goal:
+        return f"{row.ratio:.2f}x"
+    # "1.30x" beside "not met" would read as a contradiction.
+    for places in range(2, 7):
+        if float(shown := f"{row.ratio:.{places}f}") != row.goal:
+            return f"{shown}x"
+    return f"{row.goal:g}x {'over' if row.ratio > row.goal else 'under'}"
 
 
 def show(rows: list[Row]) -> None:

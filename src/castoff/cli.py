@@ -63,8 +63,8 @@ def _runner(env: Mapping[str, str]) -> Runner:
 
 
 def _probe(runner: Runner, env: Mapping[str, str]) -> Probe:
-    """Start asking this machine's tools, in the background while the command's modules load."""
-    # Only once the config is read and planned: bad input runs nothing.
+    """Start asking this machine's tools in the background, while the command goes on."""
+    # Only once the config is read and planned and the options resolved: bad input runs nothing.
     from castoff.build.toolchains import Probe  # noqa: PLC0415
 
     return Probe(runner, env)

@@ -229,9 +229,9 @@ def _zig_version(runner: Runner) -> str | None:
 class Probe:
     """A look at this machine's tools under way: a dozen quick processes, asked in the background.
 
-    Started before castoff reads the config and plans, so the processes (some a Python start-up)
-    run beside that work; `tools` waits for them. Docker is asked in `tools`, only when the plan
-    needs it.
+    Started once the config is read and planned, so the processes run beside what the command
+    does next in Python (its last imports, the progress display); `tools` waits for them. Docker
+    is asked in `tools`, only when the plan needs it.
     """
 
     def __init__(self, runner: Runner, env: Mapping[str, str]) -> None:
