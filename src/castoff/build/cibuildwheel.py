@@ -26,7 +26,7 @@ from pathlib import Path
 from castoff import __version__, cibw
 from castoff.build import image
 from castoff.build.record import JobLog, built_artifact, fresh_job_folder, reusable, source_files
-from castoff.build.toolchains import Missing
+from castoff.build.toolchains import Missing, host_system
 from castoff.errors import BuildError, ToolMissingError
 from castoff.filelock import locked
 from castoff.manifest import MANIFEST_SCHEMA_VERSION, PartialManifest
@@ -116,11 +116,6 @@ def probe(
         podman_root=image.podman_for(cache_dir).root,
         musl_loader=image.MUSL_LOADER.exists(),
     )
-
-
-def host_system() -> str:
-    """Return this machine's OS as targets spell it (linux, macos, windows)."""
-    return {"linux": "linux", "darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform)
 
 
 def in_container(job: ExtensionJob, system: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -197,13 +196,10 @@ def run_setup(setup: SetupPlan, runner: Runner) -> None:
             ) from exc
 
 
-SYSTEMS = {"linux": "linux", "darwin": "macos", "win32": "windows"}  # sys.platform -> OS
-
-
 def machine_here(env: Mapping[str, str]) -> Machine:
     """Return the machine this process runs on, from its platform, PATH and user."""
     path = env.get("PATH", "")
-    system = SYSTEMS.get(sys.platform, sys.platform)
+    system = toolchains.host_system()
     root = not hasattr(os, "geteuid") or os.geteuid() == 0
     apt_get = shutil.which(APT_GET, path=path) if system == "linux" else None
     sudo = None if root else shutil.which("sudo", path=path)

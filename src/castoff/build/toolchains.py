@@ -321,6 +321,11 @@ def probe(runner: Runner, env: Mapping[str, str], *, docker: bool = True) -> Hos
     return Probe(runner, env).tools(docker=docker)
 
 
+def host_system() -> str:
+    """Return this machine's OS as targets spell it (linux, macos, windows)."""
+    return {"linux": "linux", "darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform)
+
+
 def choose(job: BuildJob, tools: HostTools) -> Choice:
     """Choose how a job builds on this machine; pure, so doctor and build always agree."""
     from castoff.build import methods  # noqa: PLC0415 - the methods build on this module
