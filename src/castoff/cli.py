@@ -62,12 +62,12 @@ def _runner(env: Mapping[str, str]) -> Runner:
     return Runner(base_env=env, echo=render.say)
 
 
-def _probe(runner: Runner, env: Mapping[str, str]) -> Probe:
+def _probe(runner: Runner, settings: Settings) -> Probe:
     """Start asking this machine's tools in the background, while the command goes on."""
     # Only once the config is read and planned and the options resolved: bad input runs nothing.
     from castoff.build.toolchains import Probe  # noqa: PLC0415
 
-    return Probe(runner, env)
+    return Probe(runner, settings.env, settings.cache_dir)
 
 
 def _tools(probe: Probe, plan: ReleasePlan) -> HostTools:
@@ -115,7 +115,7 @@ def _cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     _, plan = _plan(settings)
     runner = _runner(settings.env)
-    probe = _probe(runner, settings.env)
+    probe = _probe(runner, settings)
     from castoff.build.setup import machine_here  # noqa: PLC0415
     from castoff.doctor import diagnose  # noqa: PLC0415
 
@@ -128,7 +128,7 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     _, plan = _plan(settings)
     runner = _runner(settings.env)
-    probe = _probe(runner, settings.env)
+    probe = _probe(runner, settings)
     from castoff.build.builder import built_elsewhere  # noqa: PLC0415
     from castoff.build.setup import (  # noqa: PLC0415
         machine_here,
@@ -170,10 +170,14 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     _, plan = _plan(settings)
     options = resolve_build(args, settings, "out")
     runner = _runner(settings.env)
-    probe = _probe(runner, settings.env)
+    probe = _probe(runner, settings)
+    # What the build and its end need is imported while the probe's processes run, when the
+    # main thread would only wait for them: the builder, the result, the table.
     from castoff.build.builder import build_all  # noqa: PLC0415
     from castoff.results import BuildResult  # noqa: PLC0415
 
+    if not args.json:
+        render.load_tables()
     tools = _tools(probe, plan)
     with render.build_progress(list(plan.build_folders)) as report:
         outcomes = build_all(
@@ -380,7 +384,7 @@ def _cmd_release(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         keys_dir=args.keys,
         publish=not args.no_publish,
-        tools=_tools(_probe(runner, settings.env), plan),
+        tools=_tools(_probe(runner, settings), plan),
         runner=runner,
         env=settings.env,
         report=render.say,
@@ -403,7 +407,7 @@ def _cmd_rehearse(args: argparse.Namespace, settings: Settings) -> int:
     config, plan = _plan(settings)
     build_options = resolve_build(args, settings, "build_dir")
     runner = _runner(settings.env)
-    probe = _probe(runner, settings.env)
+    probe = _probe(runner, settings)
     from castoff.rehearse import rehearse  # noqa: PLC0415
 
     result = rehearse(

@@ -12,9 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
-from packaging.version import InvalidVersion
-
 WAREHOUSE_COMMIT = "6b62157"
 
 # warehouse: MAX_FILESIZE = 100 * ONE_MB (ONE_MB = 1024 * 1024); PyPI admins can raise it.
@@ -146,6 +143,10 @@ def is_sdist_filename(name: str) -> bool:
     stem = name.removesuffix(".tar.gz")
     if stem == name or stem.count("-") != 1:
         return False
+    # packaging.utils loads packaging.tags (and logging, sysconfig): a tenth of a build's start-up.
+    from packaging.utils import InvalidSdistFilename, parse_sdist_filename  # noqa: PLC0415
+    from packaging.version import InvalidVersion  # noqa: PLC0415
+
     try:
         parse_sdist_filename(name)
     except (InvalidSdistFilename, InvalidVersion):
@@ -160,4 +161,6 @@ def tag_set(tags: Iterable[str]) -> str:
 
 def canonical_wheel_name(name: str) -> str:
     """Return the distribution name as it appears in wheel file names (PEP 427, escaped)."""
-    return re.sub(r"[-_.]+", "_", canonicalize_name(name))
+    # PEP 503's normal form (packaging's canonicalize_name: runs of -_. as one -, lower case),
+    # each separator then written as _: in one step, without loading packaging.utils.
+    return re.sub(r"[-_.]+", "_", name).lower()

@@ -239,6 +239,11 @@ def build_progress(targets: Sequence[str]) -> Iterator[Callable[[str, str], None
         yield report
 
 
+def load_tables() -> None:
+    """Import rich's tables now, while the caller waits for something else (its probe)."""
+    import rich.table  # noqa: F401, PLC0415
+
+
 def build_table(result: BuildResult) -> None:
     """Print each target's build outcome and smoke-run."""
     from rich.table import Table  # noqa: PLC0415

@@ -7,13 +7,14 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from castoff import targets as tg
+from castoff.build.answers import Answers, Program, identify
 from castoff.errors import CastoffError, ConfigError
 from castoff.runner import Command, Runner
 
@@ -141,17 +142,92 @@ def _version_field(text: str, key: str) -> str | None:
     )
 
 
+SYSROOT_QUESTION = ("--print", "sysroot")
+VERSION_QUESTION = ("-vV",)
+CARGO_QUESTION = ("-V",)
+_EXE = ".exe" if sys.platform == "win32" else ""
+
+
+def _same(path: str, other: str | None) -> bool:
+    try:
+        return other is not None and Path(path).samefile(other)
+    except OSError:
+        return False
+
+
+def _ask(runner: Runner, argv: tuple[str, ...]) -> str | None:
+    answer = runner.capture(Command(argv=argv))
+    return answer.stdout.strip() if answer.returncode == 0 else None
+
+
+def _ask_all(runner: Runner, questions: Sequence[tuple[str, ...] | None]) -> list[str | None]:
+    """Ask the questions at once; None for a question that is None or not answered."""
+    asked = [q for q in questions if q is not None]
+    if not asked:
+        return [None] * len(questions)
+    with ThreadPoolExecutor(max_workers=len(asked)) as pool:
+        answers = iter(list(pool.map(lambda argv: _ask(runner, argv), asked)))
+    return [next(answers) if q is not None else None for q in questions]
+
+
+def _in_sysroot(sysroot: str, name: str) -> Program | None:
+    """Return the compiled program a sysroot holds in bin/ (None for a relative sysroot)."""
+    folder = Path(sysroot)
+    return identify(folder / "bin" / f"{name}{_EXE}") if folder.is_absolute() else None
+
+
 def _toolchain(
-    runner: Runner, rustc: str, cargo: str, rustup: str | None = None
+    runner: Runner,
+    rustc: str,
+    cargo: str,
+    rustup: str | None = None,
+    answers: Answers | None = None,
 ) -> Toolchain | None:
-    questions = [(rustc, "-vV"), (rustc, "--print", "sysroot"), (cargo, "-V")]
-    with ThreadPoolExecutor(max_workers=len(questions)) as pool:
-        version, sysroot, cargo_version = pool.map(
-            lambda argv: runner.capture(Command(argv=argv)), questions
+    """Ask a toolchain what it is; what depends only on its compiled programs may be kept."""
+    answers = answers or Answers(None)
+    itself = identify(rustc)
+    # rustup's proxies (links to rustup itself) run the toolchain they choose, which only the
+    # sysroot question tells: that one is always asked of them.
+    proxied = _same(rustc, rustup)
+    kept_sysroot = answers.get(itself, SYSROOT_QUESTION) if itself and not proxied else None
+    if itself is None:
+        # A script (a wrapper) may answer by its environment: asked, all three at once.
+        asked = _ask_all(runner, [(rustc, *SYSROOT_QUESTION), (rustc, *VERSION_QUESTION),
+                                  (cargo, *CARGO_QUESTION)])  # fmt: skip
+        sysroot, version, cargo_version = asked
+    else:
+        # The kept sysroot still names this very program as its compiler, or it is asked again.
+        sysroot = (
+            kept_sysroot
+            if kept_sysroot and _in_sysroot(kept_sysroot, "rustc") == itself
+            else _ask(runner, (rustc, *SYSROOT_QUESTION))
         )
-    if version.returncode != 0 or sysroot.returncode != 0 or cargo_version.returncode != 0:
+        if sysroot is None:
+            return None
+        compiler, tool = _in_sysroot(sysroot, "rustc"), _in_sysroot(sysroot, "cargo")
+        if compiler == itself and sysroot != kept_sysroot:
+            answers.put(itself, SYSROOT_QUESTION, sysroot)
+        # Whose answers the sysroot's programs give: rustc itself, or rustup running them.
+        by_compiler = compiler if compiler and (compiler == itself or proxied) else None
+        by_tool = (
+            tool
+            if tool and (identify(cargo) == tool or (proxied and _same(cargo, rustup)))
+            else None
+        )
+        version = answers.get(by_compiler, VERSION_QUESTION) if by_compiler else None
+        cargo_version = answers.get(by_tool, CARGO_QUESTION) if by_tool else None
+        questions = [
+            (rustc, *VERSION_QUESTION) if version is None else None,
+            (cargo, *CARGO_QUESTION) if cargo_version is None else None,
+        ]
+        asked_version, asked_cargo = _ask_all(runner, questions)
+        if version is None and (version := asked_version) is not None and by_compiler:
+            answers.put(by_compiler, VERSION_QUESTION, version)
+        if cargo_version is None and (cargo_version := asked_cargo) is not None and by_tool:
+            answers.put(by_tool, CARGO_QUESTION, cargo_version)
+    if sysroot is None or version is None or cargo_version is None:
         return None
-    root = Path(sysroot.stdout.strip())
+    root = Path(sysroot)
     rustlib = root / "lib" / "rustlib"
     src = root / RUST_SRC
     std = (
@@ -166,8 +242,8 @@ def _toolchain(
     return Toolchain(
         rustc=rustc,
         cargo=cargo,
-        version=version.stdout.strip(),
-        cargo_version=cargo_version.stdout.strip(),
+        version=version,
+        cargo_version=cargo_version,
         std_targets=std,
         sysroot=str(root),
         rust_src=str(src) if (src / "std").is_dir() else None,
@@ -234,9 +310,13 @@ class Probe:
     is asked in `tools`, only when the plan needs it.
     """
 
-    def __init__(self, runner: Runner, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, runner: Runner, env: Mapping[str, str], cache_dir: Path | None = None
+    ) -> None:
         path = env.get("PATH", "")
         self._runner = runner
+        # What rustc and cargo answered, by program (None: nothing kept, everything asked).
+        self._answers = Answers(cache_dir)
         self._path = path
         self._rustup = self._which("rustup")
         rustc, cargo = self._which("rustc"), self._which("cargo")
@@ -250,10 +330,14 @@ class Probe:
         self._read = False
         pool = self._pool
         self._default = (
-            pool.submit(_toolchain, runner, rustc, cargo, self._rustup) if rustc and cargo else None
+            pool.submit(_toolchain, runner, rustc, cargo, self._rustup, self._answers)
+            if rustc and cargo
+            else None
         )
         self._debian = (
-            pool.submit(_toolchain, runner, str(DEBIAN_RUSTC), str(DEBIAN_CARGO))
+            pool.submit(
+                _toolchain, runner, str(DEBIAN_RUSTC), str(DEBIAN_CARGO), None, self._answers
+            )
             if DEBIAN_RUSTC.exists() and DEBIAN_CARGO.exists()
             else None
         )
@@ -287,6 +371,7 @@ class Probe:
             zig_version = self._zig.result()
             cross_glibc = {g: v for g, f in self._glibc.items() if (v := f.result())}
             answers = docker_f.result().returncode == 0 if docker_f else False
+        self._answers.save()
         build_std = debian if debian and debian.rust_src and debian.vendored else None
         either = default or build_std
         host = _version_field(either.version, "host") if either else None
@@ -313,12 +398,15 @@ class Probe:
         )
 
 
-def probe(runner: Runner, env: Mapping[str, str], *, docker: bool = True) -> HostTools:
+def probe(
+    runner: Runner, env: Mapping[str, str], *, docker: bool = True, cache_dir: Path | None = None
+) -> HostTools:
     """Look at this machine's tools: a few quick `--version` calls and file checks.
 
-    Without docker, no Docker engine is asked for (HostTools.docker is False).
+    Without docker, no Docker engine is asked for (HostTools.docker is False). With a cache
+    folder, what rustc and cargo answered is kept there for the next probe.
     """
-    return Probe(runner, env).tools(docker=docker)
+    return Probe(runner, env, cache_dir).tools(docker=docker)
 
 
 def host_system() -> str:

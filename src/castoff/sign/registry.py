@@ -7,36 +7,51 @@ generate workflows with it.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from castoff.sign import gpg, minisign, sigstore, ssh
 from castoff.sign.backend import SigningBackend
 
 # Each backend has its own settings and keys types; the registry holds them side by side.
 Backend = SigningBackend[Any, Any]
-_BUILT_IN: tuple[Backend, ...] = (gpg.BACKEND, minisign.BACKEND, ssh.BACKEND, sigstore.BACKEND)
-BACKENDS: dict[str, Backend] = {backend.name: backend for backend in _BUILT_IN}
+# Each built-in backend's module, loaded when a config names it: a build whose config names
+# one or two backends does not pay for the others (gpg's and sigstore's modules are most of it).
+_BUILT_IN = {
+    "gpg": "castoff.sign.gpg",
+    "minisign": "castoff.sign.minisign",
+    "ssh": "castoff.sign.ssh",
+    "sigstore": "castoff.sign.sigstore",
+}
+_LOADED: dict[str, Backend] = {}
+
+
+def _all() -> list[Backend]:
+    return [get(name) for name in names()]
 
 
 def register(backend: Backend) -> None:
     """Add a backend; its name and signature suffix must be new."""
-    if backend.name in BACKENDS:
+    if backend.name in names():
         raise ValueError(f"a signing backend named {backend.name!r} is registered already")
-    if any(b.suffix == backend.suffix for b in BACKENDS.values()):
+    if any(b.suffix == backend.suffix for b in _all()):
         raise ValueError(f"another signing backend writes {backend.suffix!r} signatures")
-    BACKENDS[backend.name] = backend
+    _LOADED[backend.name] = backend
 
 
 def unregister(name: str) -> None:
     """Remove a backend added with register (tests)."""
-    BACKENDS.pop(name, None)
+    if name not in _BUILT_IN:
+        _LOADED.pop(name, None)
 
 
 def names() -> tuple[str, ...]:
     """Return the names of every backend, in registry order."""
-    return tuple(BACKENDS)
+    return (*_BUILT_IN, *(n for n in _LOADED if n not in _BUILT_IN))
 
 
 def get(name: str) -> Backend:
     """Return a backend by name (config has checked that it exists)."""
-    return BACKENDS[name]
+    if name not in _LOADED and name in _BUILT_IN:
+        backend: Backend = importlib.import_module(_BUILT_IN[name]).BACKEND
+        _LOADED[name] = backend
+    return _LOADED[name]

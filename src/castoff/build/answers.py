@@ -1,0 +1,176 @@
+"""What a compiled program said when asked its version or sysroot, kept per machine by its identity.
+
+The probe asks rustc and cargo the same questions on every build (`rustc -vV`, `--print
+sysroot`, `cargo -V`): about 0.1 CPU-seconds, most of a warm build's start-up. Their answers
+depend on nothing but the program file answering, so they are kept here, keyed by that file's
+resolved path and stat (device, inode, size, mtime and ctime: an upgrade or any rewrite changes
+ctime, which no tool can set back). cargo keeps `rustc -vV` by rustc's path and mtime in the
+same way (`target/.rustc_info.json`). Only compiled programs count (ELF, Mach-O, PE): a script
+can answer differently by its environment, so it is always asked.
+
+The file is an optimisation: one that does not read as this module wrote it is ignored (and
+left as it is), and a cache folder that cannot be written to keeps nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = 1
+FILE = "probe-answers.json"
+# An ELF, Mach-O (both byte orders, 32 and 64 bits, universal) or PE (MZ) header.
+_COMPILED = (b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
+             b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"MZ")  # fmt: skip
+# Bounds on what is read back: a few toolchains' answers fit many times over.
+_MOST_ANSWERS = 256
+_LONGEST_ANSWER = 4096
+_LONGEST_QUESTION = 4
+_LARGEST_FILE = 4 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class Program:
+    """A compiled program file as it is now: its resolved path and what stat says of it."""
+
+    path: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+def identify(path: str | Path) -> Program | None:
+    """Return the compiled program at path (links resolved), or None for a script or no file."""
+    real = os.path.realpath(path)
+    try:
+        with open(real, "rb") as handle:  # noqa: PTH123 - fstat of the very file read
+            head = handle.read(4)
+            info = os.fstat(handle.fileno())
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or not head.startswith(_COMPILED):
+        return None
+    return Program(
+        path=real,
+        device=info.st_dev,
+        inode=info.st_ino,
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        ctime_ns=info.st_ctime_ns,
+    )
+
+
+Key = tuple[Program, tuple[str, ...]]
+
+
+def _entry(item: object) -> tuple[Key, str] | None:
+    """Return one entry of the file, or None when it is not as this module writes them."""
+    fields = ("device", "inode", "size", "mtime_ns", "ctime_ns")
+    if not isinstance(item, dict) or set(item) != {*fields, "path", "question", "answer"}:
+        return None
+    numbers = [item[f] for f in fields]
+    path, question, answer = item["path"], item["question"], item["answer"]
+    if (
+        not all(type(n) is int and n >= 0 for n in numbers)
+        or not isinstance(path, str)
+        or not Path(path).is_absolute()
+        or not isinstance(question, list)
+        or not 0 < len(question) <= _LONGEST_QUESTION
+        or not all(isinstance(q, str) for q in question)
+        or not isinstance(answer, str)
+        or len(answer) > _LONGEST_ANSWER
+    ):
+        return None
+    program = Program(path=path, **{f: item[f] for f in fields})
+    return (program, tuple(question)), answer
+
+
+def _raw(file: Path) -> bytes | None:
+    """Return the file's bytes (b"" when there is none), or None when it cannot be ours."""
+    if file.is_symlink():
+        return None  # a link planted there is neither read through nor replaced
+    # Opened without waiting (a FIFO planted there must not hang the build), read if regular.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(file, flags)
+    except FileNotFoundError:
+        return b""
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            raw = handle.read(_LARGEST_FILE + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        except OSError:
+            return None
+    # An empty file is not one this module wrote (it writes whole files, renamed into place).
+    return raw if raw and len(raw) <= _LARGEST_FILE else None
+
+
+def _read(file: Path) -> dict[Key, str] | None:
+    """Return the answers kept in file ({} when there is none), or None when it is not ours."""
+    raw = _raw(file)
+    if not raw:
+        return None if raw is None else {}
+    try:
+        doc: Any = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    items = doc.get("answers") if isinstance(doc, dict) else None
+    if doc != {"schema": SCHEMA, "answers": items} or not isinstance(items, list):
+        return None
+    entries = [_entry(item) for item in items[: _MOST_ANSWERS + 1]]
+    if len(entries) > _MOST_ANSWERS or None in entries:
+        return None
+    return dict(e for e in entries if e)
+
+
+class Answers:
+    """The kept answers: read once, asked from the probe's threads, written back once."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self._file = folder / FILE if folder else None
+        kept = _read(self._file) if self._file else None
+        self._writable = kept is not None
+        self._kept: dict[Key, str] = kept or {}
+        self._new: dict[Key, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, program: Program, question: tuple[str, ...]) -> str | None:
+        """Return what program answered to question, if it is kept."""
+        with self._lock:
+            return self._kept.get((program, question))
+
+    def put(self, program: Program, question: tuple[str, ...], answer: str) -> None:
+        """Keep what program answered (its exit code was 0)."""
+        if len(answer) <= _LONGEST_ANSWER and len(question) <= _LONGEST_QUESTION:
+            with self._lock:
+                self._kept[(program, question)] = answer
+                self._new[(program, question)] = answer
+
+    def save(self) -> None:
+        """Write the answers back when some are new, dropping those of changed programs."""
+        from castoff.manifest import write_replacing  # noqa: PLC0415 - only when there is news
+
+        with self._lock:
+            if not self._new or not self._writable or self._file is None:
+                return
+            # An answer whose program has since changed (an upgrade) can never be asked again.
+            current = {p for p, _ in self._kept if identify(p.path) == p}
+            kept = [(k, a) for k, a in self._kept.items() if k[0] in current]
+            items = [
+                {**asdict(program), "question": list(question), "answer": answer}
+                for (program, question), answer in kept[-_MOST_ANSWERS:]
+            ]
+            self._new.clear()
+        try:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            write_replacing(self._file, json.dumps({"schema": SCHEMA, "answers": items}, indent=1))
+        except OSError:
+            pass  # a cache folder that cannot be written: the next probe asks again
