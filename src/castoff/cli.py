@@ -64,7 +64,8 @@ def _runner(env: Mapping[str, str]) -> Runner:
 
 def _probe(runner: Runner, settings: Settings) -> Probe:
     """Start asking this machine's tools in the background, while the command goes on."""
-    # Only once the config is read and planned and the options resolved: bad input runs nothing.
+    # Only once the config is read and planned (and the command line parsed): bad input runs
+    # nothing.
     from castoff.build.toolchains import Probe  # noqa: PLC0415
 
     return Probe(runner, settings.env, settings.cache_dir)
@@ -168,11 +169,12 @@ def _show_setup(args: argparse.Namespace, setup: SetupPlan, *, ran: bool) -> Non
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     _, plan = _plan(settings)
-    options = resolve_build(args, settings, "out")
     runner = _runner(settings.env)
     probe = _probe(runner, settings)
     # What the build and its end need is imported while the probe's processes run, when the
-    # main thread would only wait for them: the builder, the result, the table.
+    # main thread would only wait for them: the builder (with its options), the result, the
+    # table.
+    options = resolve_build(args, settings, "out")
     from castoff.build.builder import build_all  # noqa: PLC0415
     from castoff.results import BuildResult  # noqa: PLC0415
 

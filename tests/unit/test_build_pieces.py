@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import io
 import signal
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import NoReturn
 
@@ -45,6 +47,31 @@ def test_archives_are_byte_identical_for_identical_input(tmp_path: Path, suffix:
         second, folder="hello-x86_64-unknown-linux-musl", binaries=BINARIES[::-1], mtime=1700000000
     )
     assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize("cores", [1, 2, 8])
+def test_a_large_archive_is_one_gzip_member_whatever_the_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int
+) -> None:
+    """Deflated in pieces: one member (as flate2's GzDecoder reads), the same bytes on any cores."""
+    # 300 KiB that compresses, with references that reach back across pieces.
+    program = b"".join(i.to_bytes(4, "little") * 3 + b"castoff" for i in range(20_000))
+    made = []
+    for count in (1, cores):
+        monkeypatch.setattr("os.cpu_count", lambda count=count: count)
+        path = tmp_path / f"{count}.tar.gz"
+        write_archive(path, folder="p", binaries=[("program", program)], mtime=1700000000)
+        made.append(path.read_bytes())
+    assert made[0] == made[1]
+    # A single-member reader (wbits 31: gzip, no concatenated members) reads all of it.
+    member = zlib.decompressobj(wbits=31)
+    tar = member.decompress(made[1])
+    assert member.eof
+    assert member.unused_data == b""
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        extracted = archive.extractfile("p/program")
+        assert extracted is not None
+        assert extracted.read() == program
 
 
 def test_tar_members_have_fixed_owners_modes_and_times(tmp_path: Path) -> None:

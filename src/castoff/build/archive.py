@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
 import stat
+import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from castoff.build import DEFAULT_EPOCH
 
 # Bump when the bytes of an archive change for the same binaries (builds' cache keys hold it):
-# 2, gzip at zlib's default level.
-ARCHIVE_RECIPE = 2
+# 2, gzip at zlib's default level; 3, its deflate stream made in 64 KiB pieces on every core.
+ARCHIVE_RECIPE = 3
+# As pigz: each piece is deflated apart, primed with the 32 KiB before it (deflate's window), and
+# ends on a byte boundary, so the pieces join into one stream any gzip reader reads. The pieces'
+# size is fixed, so the bytes do not depend on how many cores made them. Measured on two cores:
+# a 26 MB program's archive took 0.72 s (1.2 s in one stream) and was 0.09% larger.
+_PIECE = 64 << 10
+_WINDOW = 32 << 10
+_LEVEL = 6  # zlib's default, as `tar czf`: -9 takes three times as long for 0.6% less
 
 
 def sha256_file(path: Path) -> str:
@@ -91,13 +100,36 @@ def _write_tar_gz(
                 _tar_info(f"{folder}/{name}", tarfile.REGTYPE, 0o755, len(data), mtime),
                 io.BytesIO(data),
             )
-    # zlib's default level, as `tar czf` and the zip archives: -9 takes three times as long (3.1 s
-    # for a 27 MB program, not 1.1 s) for an archive 0.6% smaller.
-    with (
-        dest.open("wb") as out,
-        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=mtime, compresslevel=6) as gz,
-    ):
-        gz.write(raw.getvalue())
+    dest.write_bytes(_gzip(raw.getvalue(), mtime))
+
+
+def _deflate_piece(data: bytes, index: int, last: bool) -> bytes:
+    start = index * _PIECE
+    raw_deflate = -zlib.MAX_WBITS
+    piece = (
+        zlib.compressobj(_LEVEL, zlib.DEFLATED, raw_deflate, zdict=data[start - _WINDOW : start])
+        if index
+        else zlib.compressobj(_LEVEL, zlib.DEFLATED, raw_deflate)
+    )
+    body = piece.compress(data[start : start + _PIECE])
+    # A sync flush ends a piece on a byte boundary without ending the stream; the last ends it.
+    return body + piece.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+def _gzip(data: bytes, mtime: int) -> bytes:
+    """Return data as one gzip member (RFC 1952), deflated in pieces on every core."""
+    pieces = max(1, -(-len(data) // _PIECE))
+    if pieces == 1:
+        deflated = _deflate_piece(data, 0, last=True)
+    else:
+        # zlib lets go of the interpreter while it compresses: the pieces run side by side.
+        with ThreadPoolExecutor(max_workers=min(pieces, os.cpu_count() or 1)) as pool:
+            deflated = b"".join(
+                pool.map(lambda i: _deflate_piece(data, i, last=i == pieces - 1), range(pieces))
+            )
+    # The header Python's gzip writes: no name, the given mtime, no extra flags, OS unknown.
+    header = b"\x1f\x8b\x08\x00" + struct.pack("<I", mtime) + b"\x00\xff"
+    return header + deflated + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
 
 
 def _tar_info(name: str, kind: bytes, mode: int, size: int, mtime: int) -> tarfile.TarInfo:

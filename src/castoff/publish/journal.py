@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -86,7 +86,9 @@ class Journal:
             "name": self.name,
             "version": self.version,
             "repository_url": self.repository_url,
-            "files": [asdict(e) for e in self.entries.values()],
+            # Its fields are plain values: a copy of each entry's own, without asdict's deep copy
+            # (the journal is saved twice per uploaded file).
+            "files": [dict(vars(e)) for e in self.entries.values()],
             "github": self.github,
         }
         write_document(self.path, doc)
