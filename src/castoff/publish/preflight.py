@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -247,7 +246,7 @@ def _served_sha256(there: index.IndexFile, size: int) -> str:
     return index.served_sha256(there, limit=size + 1)
 
 
-def _checks(
+def _checks(  # noqa: PLR0913, PLR0917 - every input of the checks, and the work beside them
     dist: Path,
     config: Config,
     manifest: ReleaseManifest,
@@ -256,12 +255,16 @@ def _checks(
     runner: Runner,
     backends: tuple[str, ...] | None,
     every_signature: bool,
+    beside: Callable[[], object],
 ) -> list[Finding]:
-    """Check every file against what is signed (or the manifest), the release's name, the tags."""
+    """Check every file against what is signed (or the manifest), the release's name, the tags.
+
+    `beside` is done while the signature verifiers run (when there are some).
+    """
     if config.sign.backends and backends != ():
         # What is signed is the truth; the manifest must agree with it, file by file.
         findings = _verified(
-            dist, config, backends or (), keys_dir, runner, manifest, every_signature
+            dist, config, backends or (), keys_dir, runner, manifest, every_signature, beside
         )
     else:
         _, problems = check_files(dist, manifest)
@@ -325,15 +328,26 @@ def preflight(  # noqa: PLR0913 - every input of every check, spelled out
         for a in manifest.artifacts
         if a.kind in ("wheel", "sdist") and _plain_file(dist / a.name)
     ]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # twine check runs beside the signature checks (whose verifiers are processes).
-        checking = pool.submit(twine.check, wheels) if wheels else None
-        findings = _checks(
-            dist, config, manifest, files, keys_dir, runner, backends, every_signature
-        )
-        if checking is not None:
-            report(f"twine check --strict: {len(wheels)} distributions")
-            findings += _twine_findings(checking.result(), report)
+    described: list[dict[str, str] | CastoffError] = []
+
+    def describe() -> None:
+        # twine check runs while the signature verifiers (processes) run, or after the checks
+        # when none do. On a thread of its own, it slowed the file hashing it ran beside.
+        if wheels and not described:
+            try:
+                described.append(twine.check(wheels))
+            except CastoffError as exc:  # twine missing: said after the checks, as before
+                described.append(exc)
+
+    findings = _checks(
+        dist, config, manifest, files, keys_dir, runner, backends, every_signature, describe
+    )
+    describe()
+    if described:
+        if isinstance(verdicts := described[0], CastoffError):
+            raise verdicts
+        report(f"twine check --strict: {len(wheels)} distributions")
+        findings += _twine_findings(verdicts, report)
     try:
         check_contract(
             config,
@@ -389,6 +403,7 @@ def _verified(
     runner: Runner,
     manifest: ReleaseManifest,
     every_signature: bool,
+    beside: Callable[[], object],
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -398,6 +413,7 @@ def _verified(
             backends=backends,
             keys_dir=keys_dir,
             runner=runner,
+            beside=beside,
             report=lambda _: None,
             version=manifest.version,
             every_signature=every_signature,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -163,6 +163,7 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
     release: tuple[str, str] | None = None,
     *,
     every_signature: bool = True,
+    beside: Callable[[], object] | None = None,
 ) -> Verified:
     """Check a folder against its signed checksums and provenance; list every problem.
 
@@ -171,7 +172,8 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
     `release` (name, version), the signed statement must be of that release. Without
     `every_signature`, only the signatures of SHA256SUMS and the provenance (they vouch for
     every file's bytes) and the PEP 740 attestations (the index gets them) are verified: the
-    other signature files go to the GitHub release only.
+    other signature files go to the GitHub release only. `beside` is the caller's own work,
+    done while the verifier processes run.
     """
     report(f"hashing every file in {dist}")
     present, problems = _scan(dist)
@@ -301,6 +303,8 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
             for i, c in enumerate(to_check)
             if found[c[1].backend].concurrent
         }
+        if beside is not None:
+            beside()
         alone = {i: verdict(c) for i, c in enumerate(to_check) if i not in running}
         verdicts = [running[i].result() if i in running else alone[i] for i in range(len(to_check))]
     for (name, signature), problem in zip(to_check, verdicts, strict=True):
@@ -410,7 +414,7 @@ def _manifest_problems(
     return problems
 
 
-def verify_release(
+def verify_release(  # noqa: PLR0913 - what is verified, with what, and the work beside it
     dist: Path,
     config: Config,
     *,
@@ -420,10 +424,12 @@ def verify_release(
     report: Report,
     version: str | None = None,
     every_signature: bool = True,
+    beside: Callable[[], object] | None = None,
 ) -> VerifyResult:
     """Verify a release folder with public material only; raise VerifyError listing everything.
 
-    Without `every_signature`: only the signed checksums' and provenance's signatures.
+    Without `every_signature`: only the signed checksums' and provenance's signatures. `beside`
+    is the caller's own work, done while the verifier processes run.
     """
     chosen = choose_backends(config, backends)
     if not dist.is_dir() or dist.is_symlink():
@@ -440,6 +446,7 @@ def verify_release(
             configured=config.sign.backends,
             release=(config.name, version or config.version),
             every_signature=every_signature,
+            beside=beside,
         )
     if verified.problems:
         problems = verified.problems
