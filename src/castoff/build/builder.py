@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -607,7 +606,9 @@ def build_all(
         expected.append(0)
     if plan.extensions:
         builder = extension.get(EXTENSION_METHOD)
-        extension_tools = builder.probe(runner, os.environ, options.cache_dir, docker=tools.docker)
+        extension_tools = builder.probe(
+            runner, runner.base_env, options.cache_dir, docker=tools.docker
+        )
 
         def extension_build(ext: ExtensionJob) -> Callable[[], tuple[PartialManifest, bool]]:
             def build() -> tuple[PartialManifest, bool]:

@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
-import os
 import shutil
 import stat
 import sys
@@ -202,7 +201,7 @@ def make_local_image(tools: ExtensionTools, runner: Runner, libc: str) -> str:
         found = podman.image_id(runner, image.image_tag(libc))
         if found is not None:
             return found
-        bundle = image.host_ca_bundle(os.environ)
+        bundle = image.host_ca_bundle(runner.base_env)
         if bundle is None:
             raise ToolMissingError(
                 "castoff's local build image needs this machine's CA bundle (SSL_CERT_FILE or "
