@@ -19,6 +19,12 @@ REDACTED = "***"
 _CHATTER = re.compile(r"^\s*(Compiling|Checking|Downloaded|Downloading|Fresh|Finished) ")
 
 
+def usable_cores() -> int:
+    """Return the CPUs this process may run on (a container's limit too), at most 16."""
+    usable = getattr(os, "sched_getaffinity", None)  # Linux; macOS and Windows have none
+    return max(1, min(16, len(usable(0)) if usable else os.cpu_count() or 1))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Command:
     """A process to start: argv, the environment it adds to the runner's, and where it runs."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from castoff.build import answers as an
+from castoff.build import toolchains
 from castoff.build.toolchains import _toolchain
 from castoff.runner import Command, Result, Runner
 
@@ -57,11 +58,13 @@ CARGO = "cargo 1.96.0 (def 2026-01-01)"
 
 
 def table(rustc: Path, cargo: Path, root: Path) -> dict[tuple[str, ...], str]:
-    """Return what a toolchain with this sysroot answers through these paths."""
+    """Return what a toolchain with this sysroot answers through these paths, and its own."""
     return {
         (str(rustc), "--print", "sysroot"): str(root),
         (str(rustc), "-vV"): VERSION,
         (str(cargo), "-V"): CARGO,
+        (str(root / "bin" / "rustc"), "-vV"): VERSION,
+        (str(root / "bin" / "cargo"), "-V"): CARGO,
     }
 
 
@@ -132,6 +135,12 @@ def test_rustups_proxies_are_asked_the_sysroot_every_time(tmp_path: Path) -> Non
     assert len(other.asked) == 3
     assert found is not None
     assert found.rustup == "nightly-x86_64-unknown-linux-gnu"
+    # Its version is asked of the toolchain's own programs: rustup's choice could change
+    # between two runs of its proxy, and the answer is kept as that program's.
+    assert sorted(other.asked[1:]) == [
+        (str(nightly / "bin" / "cargo"), "-V"),
+        (str(nightly / "bin" / "rustc"), "-vV"),
+    ]
 
 
 def test_a_wrapper_script_is_always_asked(tmp_path: Path) -> None:
@@ -303,3 +312,97 @@ def test_without_a_cache_folder_nothing_is_kept(tmp_path: Path) -> None:
         _toolchain(runner, str(rustc), str(cargo), None, answers)
         answers.save()
         assert len(runner.asked) == 3
+
+
+def test_a_planted_sysroot_linking_to_the_compiler_is_not_taken(tmp_path: Path) -> None:
+    """A kept sysroot whose bin/rustc is a link to the real one is someone else's folder."""
+    root = tmp_path / "usr"
+    rustc, cargo = sysroot(root)
+    planted = tmp_path / "planted"
+    (planted / "bin").mkdir(parents=True)
+    (planted / "bin" / "rustc").symlink_to(rustc)
+    program = an.identify(rustc)
+    assert program is not None
+    answers = an.Answers(tmp_path / "cache")
+    answers.put(program, ("--print", "sysroot"), str(planted))
+    answers.save()
+    runner = AnsweringRunner(table(rustc, cargo, root))
+    found = _toolchain(runner, str(rustc), str(cargo), None, an.Answers(tmp_path / "cache"))
+    assert (str(rustc), "--print", "sysroot") in runner.asked
+    assert found is not None
+    assert found.sysroot == str(root)
+
+
+@pytest.mark.parametrize(
+    ("question", "kept"), [(("-vV",), "evil\nhost: x\nrelease: 1"), (("-V",), "not cargo")]
+)
+def test_a_kept_answer_that_does_not_read_as_one_is_asked_again(
+    tmp_path: Path, question: tuple[str, ...], kept: str
+) -> None:
+    """A kept `rustc -vV` starts `rustc ` and names host and release; `cargo -V`, `cargo `."""
+    root = tmp_path / "usr"
+    rustc, cargo = sysroot(root)
+    program = an.identify(rustc if question == ("-vV",) else cargo)
+    assert program is not None
+    answers = an.Answers(tmp_path / "cache")
+    answers.put(program, question, kept)
+    answers.save()
+    runner = AnsweringRunner(table(rustc, cargo, root))
+    found = _toolchain(runner, str(rustc), str(cargo), None, an.Answers(tmp_path / "cache"))
+    assert (program.path, *question) in runner.asked
+    assert found is not None
+    assert (found.version, found.cargo_version) == (VERSION, CARGO)
+
+
+def test_a_fifo_named_by_the_answers_hangs_nothing(tmp_path: Path) -> None:
+    """A FIFO as a kept program, as a sysroot's rustc or on PATH is not opened to wait."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert an.identify(fifo) is None
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / an.FILE).write_bytes(_one(path=str(fifo)))
+    answers = an.Answers(cache)
+    program = an.identify(compiled(tmp_path / "prog"))
+    assert program is not None
+    answers.put(program, ("-V",), "prog 1.0")
+    answers.save()  # drops the FIFO's entry (it is no program) without opening it
+    root = tmp_path / "usr"
+    (root / "bin").mkdir(parents=True)
+    os.mkfifo(root / "bin" / "rustc")
+    rustc = compiled(tmp_path / "rustc")
+    cargo = compiled(tmp_path / "cargo")
+    runner = AnsweringRunner(table(rustc, cargo, root))
+    assert _toolchain(runner, str(rustc), str(cargo), None, an.Answers(cache)) is not None
+
+
+@pytest.mark.parametrize("text", ["/p\x00q", "/\ud800"])
+def test_a_path_no_file_can_have_is_not_read(tmp_path: Path, text: str) -> None:
+    """A NUL or an unencodable character in a kept path or answer: the file is not used."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for doc in (_one(path=text), _one(answer=text)):
+        (cache / an.FILE).write_bytes(doc)
+        answers = an.Answers(cache)
+        program = an.identify(compiled(tmp_path / "prog"))
+        assert program is not None
+        answers.put(program, ("-V",), "prog 1.0")
+        answers.save()
+        assert (cache / an.FILE).read_bytes() == doc
+    assert an.identify(text) is None
+
+
+def test_a_rustc_told_to_say_another_version_keeps_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RUSTC_OVERRIDE_VERSION_STRING changes what rustc says: with it, the probe keeps nothing."""
+    monkeypatch.setattr(toolchains, "DEBIAN_RUSTC", tmp_path / "no-debian-rustc")
+    root = tmp_path / "toolchain"
+    rustc, cargo = sysroot(root)
+    env = {"PATH": str(root / "bin")}
+    runner = AnsweringRunner(table(rustc, cargo, root))
+    overridden = {**env, "RUSTC_OVERRIDE_VERSION_STRING": "9.9.9"}
+    toolchains.Probe(runner, overridden, tmp_path / "kept-not").tools(docker=False)
+    assert not (tmp_path / "kept-not").exists()
+    toolchains.Probe(runner, env, tmp_path / "kept").tools(docker=False)
+    assert (tmp_path / "kept" / an.FILE).is_file()

@@ -2,14 +2,16 @@
 
 The probe asks rustc and cargo the same questions on every build (`rustc -vV`, `--print
 sysroot`, `cargo -V`): about 0.1 CPU-seconds, most of a warm build's start-up. Their answers
-depend on nothing but the program file answering, so they are kept here, keyed by that file's
-resolved path and stat (device, inode, size, mtime and ctime: an upgrade or any rewrite changes
-ctime, which no tool can set back). cargo keeps `rustc -vV` by rustc's path and mtime in the
-same way (`target/.rustc_info.json`). Only compiled programs count (ELF, Mach-O, PE): a script
-can answer differently by its environment, so it is always asked.
+depend on nothing but the toolchain answering, so they are kept here, keyed by the program
+file's resolved path and stat (device, inode, size, mtime and ctime: an upgrade or any rewrite
+changes them; rustc's version text is in its driver library, which the same upgrade replaces
+beside it). cargo keeps `rustc -vV` by rustc's path and mtime in the same way
+(`target/.rustc_info.json`). Only compiled programs count (ELF, Mach-O, PE): a script can
+answer differently by its environment, so it is always asked.
 
 The file is an optimisation: one that does not read as this module wrote it is ignored (and
-left as it is), and a cache folder that cannot be written to keeps nothing.
+left as it is), and a cache folder that cannot be read or written keeps nothing. What it says
+is checked on use (toolchains.py): a kept answer never names a file the probe would not find.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = 1
-FILE = "probe-answers.json"
+FILE = f"probe-answers-{SCHEMA}.json"  # a newer schema starts a file of its own
 # An ELF, Mach-O (both byte orders, 32 and 64 bits, universal) or PE (MZ) header.
 _COMPILED = (b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
              b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"MZ")  # fmt: skip
@@ -48,14 +50,18 @@ class Program:
 
 def identify(path: str | Path) -> Program | None:
     """Return the compiled program at path (links resolved), or None for a script or no file."""
-    real = os.path.realpath(path)
     try:
-        with open(real, "rb") as handle:  # noqa: PTH123 - fstat of the very file read
-            head = handle.read(4)
+        real = os.path.realpath(path)
+        # Only a regular file is opened, and without waiting: a FIFO there must not hang.
+        if not stat.S_ISREG(Path(real).stat().st_mode):
+            return None
+        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
-    except OSError:
+            head = handle.read(4) if stat.S_ISREG(info.st_mode) else b""
+    except (OSError, ValueError):  # ValueError: a NUL or an unencodable character in the path
         return None
-    if not stat.S_ISREG(info.st_mode) or not head.startswith(_COMPILED):
+    if not head.startswith(_COMPILED):
         return None
     return Program(
         path=real,
@@ -88,21 +94,33 @@ def _entry(item: object) -> tuple[Key, str] | None:
         or len(answer) > _LONGEST_ANSWER
     ):
         return None
+    if not all(_plain(text) for text in (path, answer, *question)):
+        return None
     program = Program(path=path, **{f: item[f] for f in fields})
     return (program, tuple(question)), answer
 
 
+def _plain(text: str) -> bool:
+    """Return whether text can name a file or be an argument: no NUL, encodable."""
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    return "\0" not in text
+
+
 def _raw(file: Path) -> bytes | None:
     """Return the file's bytes (b"" when there is none), or None when it cannot be ours."""
-    if file.is_symlink():
-        return None  # a link planted there is neither read through nor replaced
-    # Opened without waiting (a FIFO planted there must not hang the build), read if regular.
+    # A link planted there is neither read through nor replaced (O_NOFOLLOW refuses it; where
+    # there is none, Windows, it is looked for first); a FIFO does not hang the build.
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
+        if not hasattr(os, "O_NOFOLLOW") and file.is_symlink():
+            return None
         fd = os.open(file, flags)
     except FileNotFoundError:
         return b""
-    except OSError:
+    except OSError:  # a link (ELOOP), a folder that cannot be read, ...
         return None
     with os.fdopen(fd, "rb") as handle:
         try:
@@ -123,7 +141,10 @@ def _read(file: Path) -> dict[Key, str] | None:
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     items = doc.get("answers") if isinstance(doc, dict) else None
-    if doc != {"schema": SCHEMA, "answers": items} or not isinstance(items, list):
+    schema = doc.get("schema") if isinstance(doc, dict) else None
+    if type(schema) is not int or doc != {"schema": SCHEMA, "answers": items}:
+        return None
+    if not isinstance(items, list):
         return None
     entries = [_entry(item) for item in items[: _MOST_ANSWERS + 1]]
     if len(entries) > _MOST_ANSWERS or None in entries:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from castoff.build import DEFAULT_EPOCH
+from castoff.runner import usable_cores
 
 # Bump when the bytes of an archive change for the same binaries (builds' cache keys hold it):
 # 2, gzip at zlib's default level; 3, its deflate stream made in 64 KiB pieces on every core.
@@ -123,7 +124,7 @@ def _gzip(data: bytes, mtime: int) -> bytes:
         deflated = _deflate_piece(data, 0, last=True)
     else:
         # zlib lets go of the interpreter while it compresses: the pieces run side by side.
-        with ThreadPoolExecutor(max_workers=min(pieces, os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=min(pieces, usable_cores())) as pool:
             deflated = b"".join(
                 pool.map(lambda i: _deflate_piece(data, i, last=i == pieces - 1), range(pieces))
             )

@@ -170,6 +170,33 @@ def _ask_all(runner: Runner, questions: Sequence[tuple[str, ...] | None]) -> lis
     return [next(answers) if q is not None else None for q in questions]
 
 
+# What a kept answer starts with (and holds), as rustc -vV and cargo -V write theirs.
+_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {
+    VERSION_QUESTION: ("rustc ", "\nhost: ", "\nrelease: "),
+    CARGO_QUESTION: ("cargo ",),
+}
+
+
+def _kept(answers: Answers, program: Program | None, question: tuple[str, ...]) -> str | None:
+    """Return what program answered to question, if it is kept and reads as its answer does."""
+    answer = answers.get(program, question) if program else None
+    start, *within = _SHAPES[question]
+    if answer and answer.startswith(start) and all(part in answer for part in within):
+        return answer
+    return None
+
+
+def _holds(sysroot: str, program: Program) -> bool:
+    """Return whether program is sysroot's bin/rustc itself, with no link in sysroot's path."""
+    folder = Path(sysroot)
+    return (
+        folder.is_absolute()
+        and os.path.realpath(folder) == sysroot
+        and Path(program.path) == folder / "bin" / f"rustc{_EXE}"
+        and _in_sysroot(sysroot, "rustc") == program
+    )
+
+
 def _in_sysroot(sysroot: str, name: str) -> Program | None:
     """Return the compiled program a sysroot holds in bin/ (None for a relative sysroot)."""
     folder = Path(sysroot)
@@ -196,16 +223,17 @@ def _toolchain(
                                   (cargo, *CARGO_QUESTION)])  # fmt: skip
         sysroot, version, cargo_version = asked
     else:
-        # The kept sysroot still names this very program as its compiler, or it is asked again.
+        # A kept sysroot is used only where this very program sits in it (bin/rustc, no link
+        # on the way): a kept answer never points the build at other files.
         sysroot = (
             kept_sysroot
-            if kept_sysroot and _in_sysroot(kept_sysroot, "rustc") == itself
+            if kept_sysroot and _holds(kept_sysroot, itself)
             else _ask(runner, (rustc, *SYSROOT_QUESTION))
         )
         if sysroot is None:
             return None
         compiler, tool = _in_sysroot(sysroot, "rustc"), _in_sysroot(sysroot, "cargo")
-        if compiler == itself and sysroot != kept_sysroot:
+        if sysroot != kept_sysroot and _holds(sysroot, itself):
             answers.put(itself, SYSROOT_QUESTION, sysroot)
         # Whose answers the sysroot's programs give: rustc itself, or rustup running them.
         by_compiler = compiler if compiler and (compiler == itself or proxied) else None
@@ -214,11 +242,17 @@ def _toolchain(
             if tool and (identify(cargo) == tool or (proxied and _same(cargo, rustup)))
             else None
         )
-        version = answers.get(by_compiler, VERSION_QUESTION) if by_compiler else None
-        cargo_version = answers.get(by_tool, CARGO_QUESTION) if by_tool else None
+        version = _kept(answers, by_compiler, VERSION_QUESTION)
+        cargo_version = _kept(answers, by_tool, CARGO_QUESTION)
+        # The sysroot's own programs are asked, not rustup's proxies: rustup's choice could
+        # change between two of its runs, and each answer is kept as its program's.
         questions = [
-            (rustc, *VERSION_QUESTION) if version is None else None,
-            (cargo, *CARGO_QUESTION) if cargo_version is None else None,
+            (by_compiler.path if by_compiler else rustc, *VERSION_QUESTION)
+            if version is None
+            else None,
+            (by_tool.path if by_tool else cargo, *CARGO_QUESTION)
+            if cargo_version is None
+            else None,
         ]
         asked_version, asked_cargo = _ask_all(runner, questions)
         if version is None and (version := asked_version) is not None and by_compiler:
@@ -315,8 +349,10 @@ class Probe:
     ) -> None:
         path = env.get("PATH", "")
         self._runner = runner
-        # What rustc and cargo answered, by program (None: nothing kept, everything asked).
-        self._answers = Answers(cache_dir)
+        # What rustc and cargo answered, by program (None: nothing kept, everything asked). A
+        # rustc told to say another version (RUSTC_OVERRIDE_VERSION_STRING) is always asked.
+        overridden = bool(env.get("RUSTC_OVERRIDE_VERSION_STRING"))
+        self._answers = Answers(None if overridden else cache_dir)
         self._path = path
         self._rustup = self._which("rustup")
         rustc, cargo = self._which("rustc"), self._which("cargo")

@@ -46,7 +46,8 @@ def unregister(name: str) -> None:
 
 def names() -> tuple[str, ...]:
     """Return the names of every backend, in registry order."""
-    return (*_BUILT_IN, *(n for n in _LOADED if n not in _BUILT_IN))
+    # A snapshot: a backend loaded by another thread meanwhile does not disturb it.
+    return (*_BUILT_IN, *(n for n in tuple(_LOADED) if n not in _BUILT_IN))
 
 
 def get(name: str) -> Backend:

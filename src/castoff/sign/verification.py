@@ -35,7 +35,7 @@ from castoff.manifest import (
 from castoff.plan import Signature, signatures_of
 from castoff.pypi import is_sdist_filename
 from castoff.results import Report, VerifyResult
-from castoff.runner import Runner
+from castoff.runner import Runner, usable_cores
 from castoff.sign import Checker
 from castoff.sign.keys import private_folder
 from castoff.sign.provenance import Statement, Subject, read_statement
@@ -297,7 +297,7 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
     def verdict(check: tuple[str, Signature]) -> str | None:
         return found[check[1].backend].verify(dist / check[0], dist / check[1].name)
 
-    with ThreadPoolExecutor(max_workers=_cores()) as pool:
+    with ThreadPoolExecutor(max_workers=usable_cores()) as pool:
         running = {
             i: pool.submit(verdict, c)
             for i, c in enumerate(to_check)
@@ -350,12 +350,6 @@ def check_trust(  # noqa: PLR0912, PLR0915 - one pass over the folder, every rul
         "problems": [asdict(p) for p in problems],
     }
     return Verified(digests=vouched, absent=absent, problems=problems, doc=doc)
-
-
-def _cores() -> int:
-    """Return the CPUs this process may run on (a container's limit too), at most 16."""
-    usable = getattr(os, "sched_getaffinity", None)  # Linux; macOS and Windows have none
-    return max(1, min(16, len(usable(0)) if usable else os.cpu_count() or 1))
 
 
 def _manifest_problems(
