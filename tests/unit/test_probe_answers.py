@@ -15,7 +15,7 @@ import pytest
 
 from castoff.build import answers as an
 from castoff.build import toolchains
-from castoff.build.toolchains import _toolchain
+from castoff.build.toolchains import Toolchain, _toolchain
 from castoff.runner import Command, Result, Runner
 
 ELF = b"\x7fELF\x02\x01\x01" + bytes(64)
@@ -51,6 +51,20 @@ def compiled(path: Path, body: bytes = b"") -> Path:
 def sysroot(root: Path) -> tuple[Path, Path]:
     """Make a toolchain folder with bin/rustc and bin/cargo; return them."""
     return compiled(root / "bin" / "rustc"), compiled(root / "bin" / "cargo")
+
+
+def probe_twice(
+    answering: dict[tuple[str, ...], str], rustc: Path, cargo: Path, cache: Path | None
+) -> list[tuple[Toolchain | None, list[tuple[str, ...]]]]:
+    """Probe a toolchain twice with one cache folder; return each probe's finding and questions."""
+    probes = []
+    for _ in range(2):
+        answers = an.Answers(cache)
+        runner = AnsweringRunner(answering)
+        found = _toolchain(runner, str(rustc), str(cargo), None, answers)
+        answers.save()
+        probes.append((found, runner.asked))
+    return probes
 
 
 VERSION = "rustc 1.96.0 (abc 2026-01-01)\nhost: x86_64-unknown-linux-gnu\nrelease: 1.96.0"
@@ -151,12 +165,8 @@ def test_a_wrapper_script_is_always_asked(tmp_path: Path) -> None:
     rustc.parent.mkdir()
     rustc.write_text(f'#!/bin/sh\nexec {root}/bin/rustc "$@"\n')
     cargo = root / "bin" / "cargo"
-    for _ in range(2):
-        answers = an.Answers(tmp_path / "cache")
-        runner = AnsweringRunner(table(rustc, cargo, root))
-        _toolchain(runner, str(rustc), str(cargo), None, answers)
-        answers.save()
-        assert len(runner.asked) == 3
+    probes = probe_twice(table(rustc, cargo, root), rustc, cargo, tmp_path / "cache")
+    assert [len(asked) for _, asked in probes] == [3, 3]
 
 
 def test_a_kept_sysroot_that_no_longer_holds_the_compiler_is_asked_again(tmp_path: Path) -> None:
@@ -183,13 +193,8 @@ def test_a_cargo_from_elsewhere_is_asked(tmp_path: Path) -> None:
     root = tmp_path / "usr"
     rustc, _ = sysroot(root)
     cargo = compiled(tmp_path / "other" / "cargo")
-    cache = tmp_path / "cache"
-    for _ in range(2):
-        answers = an.Answers(cache)
-        runner = AnsweringRunner(table(rustc, cargo, root))
-        _toolchain(runner, str(rustc), str(cargo), None, answers)
-        answers.save()
-    assert runner.asked == [(str(cargo), "-V")]
+    _, (_, asked) = probe_twice(table(rustc, cargo, root), rustc, cargo, tmp_path / "cache")
+    assert asked == [(str(cargo), "-V")]
 
 
 def test_a_failed_answer_is_not_kept(tmp_path: Path) -> None:
@@ -198,13 +203,10 @@ def test_a_failed_answer_is_not_kept(tmp_path: Path) -> None:
     rustc, cargo = sysroot(root)
     answers_table = table(rustc, cargo, root)
     del answers_table[(str(cargo), "-V")]
-    for _ in range(2):
-        answers = an.Answers(tmp_path / "cache")
-        runner = AnsweringRunner(answers_table)
-        assert _toolchain(runner, str(rustc), str(cargo), None, answers) is None
-        answers.save()
+    probes = probe_twice(answers_table, rustc, cargo, tmp_path / "cache")
+    assert [found for found, _ in probes] == [None, None]
     # rustc's answers were kept; cargo's failure was not.
-    assert runner.asked == [(str(cargo), "-V")]
+    assert probes[1][1] == [(str(cargo), "-V")]
 
 
 def test_only_compiled_programs_are_identified(tmp_path: Path) -> None:
@@ -306,12 +308,8 @@ def test_without_a_cache_folder_nothing_is_kept(tmp_path: Path) -> None:
     """Answers(None): every probe asks (toolchains.probe without a cache folder)."""
     root = tmp_path / "usr"
     rustc, cargo = sysroot(root)
-    for _ in range(2):
-        runner = AnsweringRunner(table(rustc, cargo, root))
-        answers = an.Answers(None)
-        _toolchain(runner, str(rustc), str(cargo), None, answers)
-        answers.save()
-        assert len(runner.asked) == 3
+    probes = probe_twice(table(rustc, cargo, root), rustc, cargo, None)
+    assert [len(asked) for _, asked in probes] == [3, 3]
 
 
 def test_a_planted_sysroot_linking_to_the_compiler_is_not_taken(tmp_path: Path) -> None:
