@@ -20,7 +20,7 @@ _CHATTER = re.compile(r"^\s*(Compiling|Checking|Downloaded|Downloading|Fresh|Fin
 
 
 def usable_cores() -> int:
-    """Return the CPUs this process may run on (a container's limit too), at most 16."""
+    """Return the CPUs this process may run on (its affinity, a cpuset's too), at most 16."""
     usable = getattr(os, "sched_getaffinity", None)  # Linux; macOS and Windows have none
     return max(1, min(16, len(usable(0)) if usable else os.cpu_count() or 1))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -242,6 +243,7 @@ HOSTILE = {
     "not UTF-8": b"\xff\xfe{}",
     "deeply nested": b"[" * 100_000 + b"]" * 100_000,
     "another schema": json.dumps({"schema": 2, "answers": []}).encode(),
+    "a true for the schema": json.dumps({"schema": True, "answers": []}).encode(),
     "an extra key": json.dumps({"schema": 1, "answers": [], "x": 1}).encode(),
     "an answer that is a number": _one(answer=5),
     "a relative program": _one(path="p"),
@@ -354,6 +356,14 @@ def test_a_kept_answer_that_does_not_read_as_one_is_asked_again(
 
 def test_a_fifo_named_by_the_answers_hangs_nothing(tmp_path: Path) -> None:
     """A FIFO as a kept program, as a sysroot's rustc or on PATH is not opened to wait."""
+    # Run on a thread given ten seconds: a hang fails the test instead of stalling the suite.
+    done = threading.Thread(target=_probe_beside_fifos, args=(tmp_path,), daemon=True)
+    done.start()
+    done.join(10)
+    assert not done.is_alive(), "the probe waited on a FIFO"
+
+
+def _probe_beside_fifos(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     assert an.identify(fifo) is None
@@ -372,6 +382,10 @@ def test_a_fifo_named_by_the_answers_hangs_nothing(tmp_path: Path) -> None:
     cargo = compiled(tmp_path / "cargo")
     runner = AnsweringRunner(table(rustc, cargo, root))
     assert _toolchain(runner, str(rustc), str(cargo), None, an.Answers(cache)) is not None
+    (tmp_path / "fifo-rustc").mkdir()
+    os.mkfifo(tmp_path / "fifo-rustc" / "rustc")
+    fifo_rustc = tmp_path / "fifo-rustc" / "rustc"
+    assert an.identify(fifo_rustc) is None
 
 
 @pytest.mark.parametrize("text", ["/p\x00q", "/\ud800"])
@@ -399,8 +413,61 @@ def test_a_rustc_told_to_say_another_version_keeps_nothing(
     rustc, cargo = sysroot(root)
     env = {"PATH": str(root / "bin")}
     runner = AnsweringRunner(table(rustc, cargo, root))
-    overridden = {**env, "RUSTC_OVERRIDE_VERSION_STRING": "9.9.9"}
-    toolchains.Probe(runner, overridden, tmp_path / "kept-not").tools(docker=False)
-    assert not (tmp_path / "kept-not").exists()
+    for value in ("9.9.9", ""):  # rustc takes an empty one too
+        overridden = {**env, "RUSTC_OVERRIDE_VERSION_STRING": value}
+        toolchains.Probe(runner, overridden, tmp_path / "kept-not").tools(docker=False)
+        assert not (tmp_path / "kept-not").exists()
     toolchains.Probe(runner, env, tmp_path / "kept").tools(docker=False)
     assert (tmp_path / "kept" / an.FILE).is_file()
+
+
+def test_a_toolchain_that_answers_only_through_rustup_is_asked_through_it(tmp_path: Path) -> None:
+    """A linked toolchain whose rustc needs rustup's environment: asked through the proxy."""
+    rustup = compiled(tmp_path / "cargo-home" / "bin" / "rustup")
+    rustc, cargo = rustup.with_name("rustc"), rustup.with_name("cargo")
+    rustc.symlink_to("rustup")
+    cargo.symlink_to("rustup")
+    linked = tmp_path / "rustup-home" / "toolchains" / "linked"
+    sysroot(linked)
+    answering = table(rustc, cargo, linked)
+    del answering[(str(linked / "bin" / "rustc"), "-vV")]  # it cannot find its libraries
+    for _ in range(2):
+        runner = AnsweringRunner(answering)
+        answers = an.Answers(tmp_path / "cache")
+        found = _toolchain(runner, str(rustc), str(cargo), str(rustup), answers)
+        answers.save()
+        assert found is not None
+        assert found.version == VERSION
+        # Asked of the toolchain's rustc, then through rustup: not kept, so asked each time.
+        assert (str(linked / "bin" / "rustc"), "-vV") in runner.asked
+        assert (str(rustc), "-vV") in runner.asked
+
+
+def test_a_long_chain_of_links_is_no_program(tmp_path: Path) -> None:
+    """Python 3.11's realpath recurses once per link: a hostile chain ends as no program."""
+    target = compiled(tmp_path / "prog")
+    link = target
+    for i in range(1500):
+        nxt = tmp_path / f"link{i}"
+        nxt.symlink_to(link)
+        link = nxt
+    assert an.identify(link) in (None, an.identify(target))
+
+
+def test_without_o_nofollow_a_link_at_the_answers_path_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where open cannot refuse links (Windows), the link is looked for first."""
+    monkeypatch.delattr(os, "O_NOFOLLOW")
+    elsewhere = _written(tmp_path / "elsewhere")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / an.FILE).symlink_to(elsewhere)
+    program = an.identify(tmp_path / "prog")
+    assert program is not None
+    answers = an.Answers(cache)
+    assert answers.get(program, ("-V",)) is None
+    answers.put(program, ("-V",), "changed")
+    answers.save()
+    assert (cache / an.FILE).is_symlink()
+    assert "prog 1.0" in elsewhere.read_text()

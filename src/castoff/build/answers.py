@@ -59,7 +59,9 @@ def identify(path: str | Path) -> Program | None:
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
             head = handle.read(4) if stat.S_ISREG(info.st_mode) else b""
-    except (OSError, ValueError):  # ValueError: a NUL or an unencodable character in the path
+    # ValueError: a NUL or an unencodable character; RecursionError: realpath on 3.11 and
+    # 3.12 follows a long chain of links by recursing.
+    except (OSError, ValueError, RecursionError):
         return None
     if not head.startswith(_COMPILED):
         return None
@@ -169,8 +171,9 @@ class Answers:
             return self._kept.get((program, question))
 
     def put(self, program: Program, question: tuple[str, ...], answer: str) -> None:
-        """Keep what program answered (its exit code was 0)."""
-        if len(answer) <= _LONGEST_ANSWER and len(question) <= _LONGEST_QUESTION:
+        """Keep what program answered (its exit code was 0), if it can be read back."""
+        readable = all(_plain(text) for text in (program.path, answer, *question))
+        if readable and len(answer) <= _LONGEST_ANSWER and 0 < len(question) <= _LONGEST_QUESTION:
             with self._lock:
                 self._kept[(program, question)] = answer
                 self._new[(program, question)] = answer

@@ -177,21 +177,31 @@ _SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 
 
+def _reads_as(answer: str, question: tuple[str, ...]) -> bool:
+    """Return whether an answer reads as rustc's -vV or cargo's -V does."""
+    start, *within = _SHAPES[question]
+    return answer.startswith(start) and all(part in answer for part in within)
+
+
+def _keep_if_read(answers: Answers, program: Program, question: tuple[str, ...], said: str) -> None:
+    """Keep an answer that reads as one: another would be asked again on every probe."""
+    if _reads_as(said, question):
+        answers.put(program, question, said)
+
+
 def _kept(answers: Answers, program: Program | None, question: tuple[str, ...]) -> str | None:
     """Return what program answered to question, if it is kept and reads as its answer does."""
     answer = answers.get(program, question) if program else None
-    start, *within = _SHAPES[question]
-    if answer and answer.startswith(start) and all(part in answer for part in within):
-        return answer
-    return None
+    return answer if answer and _reads_as(answer, question) else None
 
 
 def _holds(sysroot: str, program: Program) -> bool:
     """Return whether program is sysroot's bin/rustc itself, with no link in sysroot's path."""
+    # program.path has every link resolved: equal to the sysroot's, the sysroot has none. Only
+    # then is the sysroot's file looked at (a kept path may be a chain of links).
     folder = Path(sysroot)
     return (
         folder.is_absolute()
-        and os.path.realpath(folder) == sysroot
         and Path(program.path) == folder / "bin" / f"rustc{_EXE}"
         and _in_sysroot(sysroot, "rustc") == program
     )
@@ -235,7 +245,8 @@ def _toolchain(
         compiler, tool = _in_sysroot(sysroot, "rustc"), _in_sysroot(sysroot, "cargo")
         if sysroot != kept_sysroot and _holds(sysroot, itself):
             answers.put(itself, SYSROOT_QUESTION, sysroot)
-        # Whose answers the sysroot's programs give: rustc itself, or rustup running them.
+        # The sysroot's programs answer for themselves when they are rustc itself or what
+        # rustup's proxies would run.
         by_compiler = compiler if compiler and (compiler == itself or proxied) else None
         by_tool = (
             tool
@@ -244,21 +255,34 @@ def _toolchain(
         )
         version = _kept(answers, by_compiler, VERSION_QUESTION)
         cargo_version = _kept(answers, by_tool, CARGO_QUESTION)
-        # The sysroot's own programs are asked, not rustup's proxies: rustup's choice could
-        # change between two of its runs, and each answer is kept as its program's.
-        questions = [
-            (by_compiler.path if by_compiler else rustc, *VERSION_QUESTION)
-            if version is None
-            else None,
-            (by_tool.path if by_tool else cargo, *CARGO_QUESTION)
-            if cargo_version is None
-            else None,
+        # They are asked themselves, not through rustup's proxies: rustup's choice could change
+        # between two of its runs, and each answer is kept as its program's.
+        direct = [
+            by_compiler.path if by_compiler and version is None else None,
+            by_tool.path if by_tool and cargo_version is None else None,
         ]
-        asked_version, asked_cargo = _ask_all(runner, questions)
-        if version is None and (version := asked_version) is not None and by_compiler:
-            answers.put(by_compiler, VERSION_QUESTION, version)
-        if cargo_version is None and (cargo_version := asked_cargo) is not None and by_tool:
-            answers.put(by_tool, CARGO_QUESTION, cargo_version)
+        asked_version, asked_cargo = _ask_all(
+            runner,
+            [
+                (direct[0], *VERSION_QUESTION) if direct[0] else None,
+                (direct[1], *CARGO_QUESTION) if direct[1] else None,
+            ],
+        )
+        if version is None and (version := asked_version) and by_compiler:
+            _keep_if_read(answers, by_compiler, VERSION_QUESTION, version)
+        if cargo_version is None and (cargo_version := asked_cargo) and by_tool:
+            _keep_if_read(answers, by_tool, CARGO_QUESTION, cargo_version)
+        # What is left (a program outside the sysroot, or a linked toolchain whose rustc finds
+        # its libraries only in rustup's environment) the commands on PATH answer, not kept.
+        fallback_version, fallback_cargo = _ask_all(
+            runner,
+            [
+                (rustc, *VERSION_QUESTION) if version is None and direct[0] != rustc else None,
+                (cargo, *CARGO_QUESTION) if cargo_version is None and direct[1] != cargo else None,
+            ],
+        )
+        version = version or fallback_version
+        cargo_version = cargo_version or fallback_cargo
     if sysroot is None or version is None or cargo_version is None:
         return None
     root = Path(sysroot)
@@ -351,7 +375,7 @@ class Probe:
         self._runner = runner
         # What rustc and cargo answered, by program (None: nothing kept, everything asked). A
         # rustc told to say another version (RUSTC_OVERRIDE_VERSION_STRING) is always asked.
-        overridden = bool(env.get("RUSTC_OVERRIDE_VERSION_STRING"))
+        overridden = "RUSTC_OVERRIDE_VERSION_STRING" in env  # even empty, rustc takes it
         self._answers = Answers(None if overridden else cache_dir)
         self._path = path
         self._rustup = self._which("rustup")
