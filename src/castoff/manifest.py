@@ -228,21 +228,23 @@ class Field:
             self.fail(f"has keys castoff does not write: {', '.join(unknown[:5])}.")
 
 
-def read_document(path: Path, what: str, error: type[CastoffError] = PlanError) -> Field:
-    """Read a JSON file castoff wrote (bounded, UTF-8), as a Field to validate."""
+def read_document(
+    path: Path, what: str, error: type[CastoffError] = PlanError, *, limit: int = MAX_DOCUMENT_BYTES
+) -> Field:
+    """Read a JSON file castoff wrote (at most limit bytes, UTF-8), as a Field to validate."""
     try:
         # Non-blocking, and a regular file only: a FIFO or a device never hangs or feeds castoff.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise error(f"{path}: is not a regular file, so not {what}.")
-            raw = handle.read(MAX_DOCUMENT_BYTES + 1)
+            raw = handle.read(limit + 1)
     except FileNotFoundError:
         raise error(f"{path}: not found.", hint=f"It should hold {what}.") from None
     except OSError as exc:
         raise error(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise error(f"{path}: over {MAX_DOCUMENT_BYTES >> 20} MB; not {what}.")
+    if len(raw) > limit:
+        raise error(f"{path}: over {limit >> 20} MB; not {what}.")
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

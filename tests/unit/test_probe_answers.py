@@ -72,6 +72,15 @@ VERSION = "rustc 1.96.0 (abc 2026-01-01)\nhost: x86_64-unknown-linux-gnu\nreleas
 CARGO = "cargo 1.96.0 (def 2026-01-01)"
 
 
+def rustup_proxies(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Make rustup and its rustc and cargo proxies (links to it); return the three."""
+    rustup = compiled(tmp_path / "cargo-home" / "bin" / "rustup")
+    rustc, cargo = rustup.with_name("rustc"), rustup.with_name("cargo")
+    rustc.symlink_to("rustup")
+    cargo.symlink_to("rustup")
+    return rustup, rustc, cargo
+
+
 def table(rustc: Path, cargo: Path, root: Path) -> dict[tuple[str, ...], str]:
     """Return what a toolchain with this sysroot answers through these paths, and its own."""
     return {
@@ -124,10 +133,7 @@ def test_a_rewritten_program_is_asked_again(tmp_path: Path) -> None:
 
 def test_rustups_proxies_are_asked_the_sysroot_every_time(tmp_path: Path) -> None:
     """The proxy rustc picks a toolchain per folder: only that toolchain's answers are kept."""
-    rustup = compiled(tmp_path / "cargo-home" / "bin" / "rustup")
-    rustc, cargo = rustup.with_name("rustc"), rustup.with_name("cargo")
-    rustc.symlink_to("rustup")
-    cargo.symlink_to("rustup")
+    rustup, rustc, cargo = rustup_proxies(tmp_path)
     stable = tmp_path / "rustup-home" / "toolchains" / "stable-x86_64-unknown-linux-gnu"
     sysroot(stable)
     cache = tmp_path / "cache"
@@ -274,8 +280,13 @@ def test_a_file_not_as_castoff_writes_it_is_neither_used_nor_replaced(
     assert file.read_bytes() == HOSTILE[what]
 
 
-def test_a_link_or_a_fifo_at_the_answers_path_is_left_alone(tmp_path: Path) -> None:
-    """A planted link is not read through or replaced; a FIFO does not block the probe."""
+@pytest.mark.parametrize("nofollow", [True, False])
+def test_a_link_or_a_fifo_at_the_answers_path_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nofollow: bool
+) -> None:
+    """A planted link is neither read through nor replaced (Windows too); a FIFO blocks nothing."""
+    if not nofollow:
+        monkeypatch.delattr(os, "O_NOFOLLOW")
     cache = tmp_path / "cache"
     elsewhere = _written(tmp_path / "elsewhere")
     cache.mkdir()
@@ -423,10 +434,7 @@ def test_a_rustc_told_to_say_another_version_keeps_nothing(
 
 def test_a_toolchain_that_answers_only_through_rustup_is_asked_through_it(tmp_path: Path) -> None:
     """A linked toolchain whose rustc needs rustup's environment: asked through the proxy."""
-    rustup = compiled(tmp_path / "cargo-home" / "bin" / "rustup")
-    rustc, cargo = rustup.with_name("rustc"), rustup.with_name("cargo")
-    rustc.symlink_to("rustup")
-    cargo.symlink_to("rustup")
+    rustup, rustc, cargo = rustup_proxies(tmp_path)
     linked = tmp_path / "rustup-home" / "toolchains" / "linked"
     sysroot(linked)
     answering = table(rustc, cargo, linked)
@@ -452,22 +460,3 @@ def test_a_long_chain_of_links_is_no_program(tmp_path: Path) -> None:
         nxt.symlink_to(link)
         link = nxt
     assert an.identify(link) in (None, an.identify(target))
-
-
-def test_without_o_nofollow_a_link_at_the_answers_path_is_left_alone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where open cannot refuse links (Windows), the link is looked for first."""
-    monkeypatch.delattr(os, "O_NOFOLLOW")
-    elsewhere = _written(tmp_path / "elsewhere")
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / an.FILE).symlink_to(elsewhere)
-    program = an.identify(tmp_path / "prog")
-    assert program is not None
-    answers = an.Answers(cache)
-    assert answers.get(program, ("-V",)) is None
-    answers.put(program, ("-V",), "changed")
-    answers.save()
-    assert (cache / an.FILE).is_symlink()
-    assert "prog 1.0" in elsewhere.read_text()

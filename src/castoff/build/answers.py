@@ -24,6 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from castoff.errors import CastoffError
+from castoff.manifest import read_document, write_replacing
+
 SCHEMA = 1
 FILE = f"probe-answers-{SCHEMA}.json"  # a newer schema starts a file of its own
 # An ELF, Mach-O (both byte orders, 32 and 64 bits, universal) or PE (MZ) header.
@@ -111,42 +114,25 @@ def _plain(text: str) -> bool:
     return "\0" not in text
 
 
-def _raw(file: Path) -> bytes | None:
-    """Return the file's bytes (b"" when there is none), or None when it cannot be ours."""
-    # A link planted there is neither read through nor replaced (O_NOFOLLOW refuses it; where
-    # there is none, Windows, it is looked for first); a FIFO does not hang the build.
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        if not hasattr(os, "O_NOFOLLOW") and file.is_symlink():
-            return None
-        fd = os.open(file, flags)
-    except FileNotFoundError:
-        return b""
-    except OSError:  # a link (ELOOP), a folder that cannot be read, ...
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            raw = handle.read(_LARGEST_FILE + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else None
-        except OSError:
-            return None
-    # An empty file is not one this module wrote (it writes whole files, renamed into place).
-    return raw if raw and len(raw) <= _LARGEST_FILE else None
-
-
 def _read(file: Path) -> dict[Key, str] | None:
     """Return the answers kept in file ({} when there is none), or None when it is not ours."""
-    raw = _raw(file)
-    if not raw:
-        return None if raw is None else {}
     try:
-        doc: Any = json.loads(raw)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        if file.is_symlink():
+            return None  # a link planted there is neither read through nor replaced
+        if not file.exists():
+            return {}
+        # castoff's strict reader: a regular file only, opened without waiting (a FIFO planted
+        # there does not hang the build), bounded, UTF-8 JSON.
+        doc: Any = read_document(file, "castoff's probe answers", limit=_LARGEST_FILE).value
+    except (OSError, CastoffError):  # a folder that cannot be read, not JSON, a FIFO, ...
         return None
     items = doc.get("answers") if isinstance(doc, dict) else None
     schema = doc.get("schema") if isinstance(doc, dict) else None
-    if type(schema) is not int or doc != {"schema": SCHEMA, "answers": items}:
-        return None
-    if not isinstance(items, list):
+    if (
+        type(schema) is not int
+        or doc != {"schema": SCHEMA, "answers": items}
+        or not isinstance(items, list)
+    ):
         return None
     entries = [_entry(item) for item in items[: _MOST_ANSWERS + 1]]
     if len(entries) > _MOST_ANSWERS or None in entries:
@@ -180,8 +166,6 @@ class Answers:
 
     def save(self) -> None:
         """Write the answers back when some are new, dropping those of changed programs."""
-        from castoff.manifest import write_replacing  # noqa: PLC0415 - only when there is news
-
         with self._lock:
             if not self._new or not self._writable or self._file is None:
                 return
